@@ -1,0 +1,29 @@
+//! Warden's domain: accounts, credentials, sessions, tokens, revocations and
+//! the ports (store, clock) they reach I/O through. No web or SQL types here.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ports;
+
+pub use email::Email;
+pub use error::{CoreError, FieldError, StoreError};
+pub use ids::{AuditId, EventId, SessionId, UserId};
+pub mod denylist;
+pub mod ip_limit;
+pub mod keys;
+pub mod opaque;
+pub mod password;
+pub mod service;
+pub mod settings;
+
+pub use model::{Role, Session, User, UserStatus};
+pub use password::{HashParams, Password, PasswordHasher, PasswordPolicy, PoolLimits};
+pub use service::{AuthService, IssuedTokens, Page, Principal, RequestContext, SessionView};
+pub use settings::AuthSettings;

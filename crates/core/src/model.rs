@@ -1,0 +1,382 @@
+//! Domain records shared by the use cases and the store port.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::email::Email;
+use crate::error::FieldError;
+use crate::ids::{AuditId, EventId, SessionId, UserId};
+
+/// A role name: 1-32 characters of `[a-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Role(String);
+
+impl Role {
+    /// The role every new account gets.
+    pub fn user() -> Role {
+        Role("user".into())
+    }
+    /// The role that unlocks the admin API.
+    pub fn admin() -> Role {
+        Role("admin".into())
+    }
+    /// Parses a role name.
+    pub fn parse(raw: &str) -> Result<Role, FieldError> {
+        let valid = !raw.is_empty()
+            && raw.len() <= 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Role(raw.to_owned()))
+        } else {
+            Err(FieldError::new(
+                "roles",
+                "each role must be 1-32 characters of a-z, 0-9, _ or -",
+            ))
+        }
+    }
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Role::parse(&value)
+    }
+}
+
+impl From<Role> for String {
+    fn from(role: Role) -> String {
+        role.0
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether an account may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// May sign in.
+    Active,
+    /// Banned by an admin: no sign-in, every session revoked.
+    Banned,
+}
+
+impl UserStatus {
+    /// The stored and serialised name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Banned => "banned",
+        }
+    }
+    /// Parses the stored name.
+    pub fn parse(raw: &str) -> Option<UserStatus> {
+        match raw {
+            "active" => Some(UserStatus::Active),
+            "banned" => Some(UserStatus::Banned),
+            _ => None,
+        }
+    }
+}
+
+/// A user as every caller may see it (no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Identifier (`sub`).
+    pub id: UserId,
+    /// Canonical e-mail.
+    pub email: Email,
+    /// Optional display name.
+    pub username: Option<String>,
+    /// Roles, sorted and unique.
+    pub roles: Vec<Role>,
+    /// Active or banned.
+    pub status: UserStatus,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Whether the user holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.as_str() == role)
+    }
+}
+
+/// A user together with the PHC string of their password hash.
+#[derive(Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("user", &self.user)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A sign-in session: the family of refresh tokens issued from one sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Identifier (`sid`).
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// Last sign-in or refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// Absolute end of the session.
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// User agent at sign-in, truncated.
+    pub user_agent: Option<String>,
+    /// Client IP at sign-in.
+    pub ip: Option<String>,
+}
+
+impl Session {
+    /// Whether the session may still be used at `now` with the given idle timeout.
+    pub fn is_live(&self, now: DateTime<Utc>, idle_timeout: chrono::Duration) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at && now < self.last_used_at + idle_timeout
+    }
+}
+
+/// The stored form of an opaque token: hex SHA-256 of the token text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub String);
+
+/// A refresh token as stored: its hash and the session it belongs to.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    /// Hash of the `wrt_` token.
+    pub token_hash: TokenHash,
+    /// Owning session.
+    pub session_id: SessionId,
+    /// Issue time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Result of presenting a refresh token for rotation.
+#[derive(Debug, Clone)]
+pub enum RotateOutcome {
+    /// No such token.
+    NotFound,
+    /// The token was used before: reuse. The session is not yet revoked; the
+    /// caller revokes it (so the revocation carries its event).
+    Reused {
+        /// The session the token belongs to.
+        session_id: SessionId,
+    },
+    /// The token was consumed and the new one stored; the session as it is now.
+    Rotated {
+        /// The session, with `last_used_at` updated.
+        session: Session,
+    },
+}
+
+/// What a revocation entry applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationKind {
+    /// Every token with this `sid`.
+    Session,
+    /// Every token of this `sub` issued before `not_before`.
+    User,
+}
+
+/// An entry of the deny-list: tokens it matches are rejected until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Session or user.
+    pub kind: RevocationKind,
+    /// The session or user id.
+    pub id: uuid::Uuid,
+    /// For user entries: tokens issued before this are revoked.
+    pub not_before: Option<DateTime<Utc>>,
+    /// After this no token it could match is still valid.
+    pub until: DateTime<Utc>,
+}
+
+/// An event for other services, written to the outbox with the change it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// Unique id (CloudEvents `id`).
+    pub id: EventId,
+    /// Event name, for example `session.revoked`.
+    pub name: String,
+    /// Event data per the contract.
+    pub data: serde_json::Value,
+    /// When the change happened.
+    pub at: DateTime<Utc>,
+}
+
+impl OutboxEvent {
+    /// A new event.
+    pub fn new(name: &str, data: serde_json::Value, at: DateTime<Utc>) -> Self {
+        Self {
+            id: EventId::new(),
+            name: name.to_owned(),
+            data,
+            at,
+        }
+    }
+}
+
+/// One audit-log entry. Never holds a password, token or cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Time-ordered id; also the paging cursor.
+    pub id: AuditId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who acted (user id), if known.
+    pub actor: Option<UserId>,
+    /// What was done, for example `signin`.
+    pub action: String,
+    /// Whom it was done to.
+    pub target: Option<UserId>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// A short, secret-free explanation (for example the failure reason).
+    pub detail: Option<String>,
+}
+
+/// A signing key as stored: private key encrypted by the store adapter.
+#[derive(Clone)]
+pub struct StoredSigningKey {
+    /// Key id (`kid`).
+    pub kid: String,
+    /// `EdDSA`, `ES256` or `RS256`.
+    pub algorithm: String,
+    /// PKCS#8 DER of the private key (plaintext in memory; the adapter encrypts at rest).
+    pub private_der: zeroize::Zeroizing<Vec<u8>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stopped signing (rotation), if it did.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("private_der", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// Failed-sign-in state of one account key (the canonical e-mail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThrottleState {
+    /// Consecutive failures.
+    pub failures: u32,
+    /// Sign-in refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// Per-account back-off: after `threshold` consecutive failures, each further
+/// failure locks the account for `base * 2^(failures - threshold)`, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures allowed before back-off starts.
+    pub threshold: u32,
+    /// First lock duration.
+    pub base: chrono::Duration,
+    /// Longest lock.
+    pub max: chrono::Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            base: chrono::Duration::seconds(1),
+            max: chrono::Duration::minutes(15),
+        }
+    }
+}
+
+impl LockoutPolicy {
+    /// When an account with `failures` consecutive failures may next try.
+    pub fn locked_until(&self, failures: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if failures < self.threshold {
+            return None;
+        }
+        let exponent = (failures - self.threshold).min(30);
+        let lock = self
+            .base
+            .checked_mul(1_i32 << exponent)
+            .unwrap_or(self.max)
+            .min(self.max);
+        Some(now + lock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_backs_off_exponentially_up_to_the_cap() {
+        let policy = LockoutPolicy::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(policy.locked_until(4, now), None);
+        assert_eq!(
+            policy.locked_until(5, now),
+            Some(now + chrono::Duration::seconds(1))
+        );
+        assert_eq!(
+            policy.locked_until(6, now),
+            Some(now + chrono::Duration::seconds(2))
+        );
+        assert_eq!(
+            policy.locked_until(10, now),
+            Some(now + chrono::Duration::seconds(32))
+        );
+        assert_eq!(
+            policy.locked_until(40, now),
+            Some(now + chrono::Duration::minutes(15))
+        );
+        assert_eq!(
+            policy.locked_until(u32::MAX, now),
+            Some(now + chrono::Duration::minutes(15))
+        );
+    }
+
+    #[test]
+    fn roles_are_restricted_names() {
+        assert!(Role::parse("admin").is_ok());
+        assert!(Role::parse("billing-reader_2").is_ok());
+        for bad in ["", "Admin", "a b", "x".repeat(33).as_str(), "é"] {
+            assert!(Role::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Passwords: the policy a new password must meet, and argon2id hashing on a
+//! bounded pool so a sign-in storm can neither exhaust memory nor starve the
+//! cheap requests (token validation) of CPU.
+
+use std::fmt;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::{OnceCell, Semaphore};
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
+use crate::error::{CoreError, FieldError};
+
+/// A password as typed, NFKC-normalised, never truncated. `Debug` is redacted.
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    /// Normalises `raw`, refusing overlong input before any further work so a
+    /// megabyte "password" costs nothing.
+    pub fn parse(raw: &str, field: &'static str, max_chars: usize) -> Result<Password, CoreError> {
+        // A char is at most 4 bytes; anything longer is refused before normalising.
+        if raw.len() > max_chars * 4 {
+            return Err(too_long(field, max_chars));
+        }
+        let normalised: String = raw.nfkc().collect();
+        if normalised.chars().count() > max_chars {
+            return Err(too_long(field, max_chars));
+        }
+        Ok(Password(Zeroizing::new(normalised)))
+    }
+
+    /// The normalised text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+fn too_long(field: &'static str, max_chars: usize) -> CoreError {
+    CoreError::InvalidInput(FieldError::new(
+        field,
+        format!("is longer than {max_chars} characters"),
+    ))
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// What a new password must satisfy.
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    /// Fewest characters (after normalisation).
+    pub min_chars: usize,
+    /// Most characters; longer input is refused before hashing.
+    pub max_chars: usize,
+    /// Lowest acceptable zxcvbn score, 0-4.
+    pub min_score: u8,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_chars: 8,
+            max_chars: 256,
+            min_score: 3,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// Checks a new password; `context` holds words the user is tied to
+    /// (e-mail, username, the service name) that must not make it guessable.
+    pub fn check(&self, password: &Password, context: &[&str]) -> Result<(), CoreError> {
+        let text = password.expose();
+        if text.chars().count() < self.min_chars {
+            return Err(CoreError::WeakPassword(format!(
+                "must be at least {} characters",
+                self.min_chars
+            )));
+        }
+        let estimate = zxcvbn::zxcvbn(text, context);
+        if u8::from(estimate.score()) < self.min_score {
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.warning().map(|w| w.to_string()))
+                .unwrap_or_else(|| "it is too easy to guess".to_owned());
+            return Err(CoreError::WeakPassword(format!(
+                "is too easy to guess: {hint}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// argon2id cost parameters. Defaults are OWASP's: 19 MiB, 2 passes, 1 lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Size of the hashing pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolLimits {
+    /// Hashes running at once (default: the number of cores).
+    pub max_concurrent: usize,
+    /// Requests allowed to wait for a slot; more are answered `Overloaded`.
+    pub max_queued: usize,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            max_concurrent: cores,
+            max_queued: cores * 64,
+        }
+    }
+}
+
+/// Outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// The password matched.
+    pub is_match: bool,
+    /// The hash uses other parameters than the current ones and should be replaced.
+    pub needs_rehash: bool,
+}
+
+/// argon2id hashing on a bounded blocking pool.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<HasherInner>,
+}
+
+struct HasherInner {
+    params: HashParams,
+    argon2_params: Params,
+    /// Permits to *be in* the pool (running or waiting); bounds memory and queueing.
+    admission: Arc<Semaphore>,
+    admission_capacity: usize,
+    /// Permits to run; bounds CPU.
+    workers: Arc<Semaphore>,
+    dummy_hash: OnceCell<String>,
+}
+
+impl PasswordHasher {
+    /// A hasher with the given cost and pool limits.
+    pub fn new(params: HashParams, limits: PoolLimits) -> Result<Self, CoreError> {
+        let argon2_params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| CoreError::Unexpected(format!("invalid argon2 parameters: {e}")))?;
+        let max_concurrent = limits.max_concurrent.max(1);
+        let admission_capacity = max_concurrent + limits.max_queued;
+        Ok(Self {
+            inner: Arc::new(HasherInner {
+                params,
+                argon2_params,
+                admission: Arc::new(Semaphore::new(admission_capacity)),
+                admission_capacity,
+                workers: Arc::new(Semaphore::new(max_concurrent)),
+                dummy_hash: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The parameters new hashes use.
+    pub fn params(&self) -> HashParams {
+        self.inner.params
+    }
+
+    /// Requests in the pool (running or waiting); exported as a metric.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.admission_capacity - self.inner.admission.available_permits()
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(&self, password: &Password) -> Result<String, CoreError> {
+        let secret = Zeroizing::new(password.expose().to_owned());
+        let params = self.inner.argon2_params.clone();
+        self.run(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            argon2id(params)
+                .hash_password(secret.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| CoreError::Unexpected(format!("argon2 hash failed: {e}")))
+        })
+        .await
+    }
+
+    /// Checks `password` against `phc`.
+    pub async fn verify(&self, password: &Password, phc: &str) -> Result<Verification, CoreError> {
+        let secret = Zeroizing::new(password.expose().to_owned());
+        let phc = phc.to_owned();
+        let current = self.inner.params;
+        self.run(move || {
+            let parsed = PasswordHash::new(&phc)
+                .map_err(|e| CoreError::Unexpected(format!("stored hash unreadable: {e}")))?;
+            let is_match = Argon2::default()
+                .verify_password(secret.as_bytes(), &parsed)
+                .is_ok();
+            Ok(Verification {
+                is_match,
+                needs_rehash: is_match && !uses_params(&parsed, current),
+            })
+        })
+        .await
+    }
+
+    /// Spends the same work as a real verification, for unknown accounts, so
+    /// the response time does not tell which e-mails have an account.
+    pub async fn verify_dummy(&self, password: &Password) -> Result<(), CoreError> {
+        let dummy = self
+            .inner
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let random = Password(Zeroizing::new(uuid::Uuid::new_v4().to_string()));
+                self.hash(&random).await
+            })
+            .await?
+            .clone();
+        self.verify(password, &dummy).await.map(|_| ())
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, CoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, CoreError> + Send + 'static,
+    {
+        let _admitted = self
+            .inner
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| CoreError::Overloaded)?;
+        let worker = self
+            .inner
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| CoreError::Overloaded)?;
+        tokio::task::spawn_blocking(move || {
+            let _worker = worker;
+            work()
+        })
+        .await
+        .map_err(|e| CoreError::Unexpected(format!("hashing task failed: {e}")))?
+    }
+}
+
+fn argon2id(params: Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn uses_params(hash: &PasswordHash<'_>, current: HashParams) -> bool {
+    let Ok(params) = Params::try_from(hash) else {
+        return false;
+    };
+    hash.algorithm.as_str() == "argon2id"
+        && hash.version == Some(0x13)
+        && params.m_cost() == current.memory_kib
+        && params.t_cost() == current.iterations
+        && params.p_cost() == current.parallelism
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashParams {
+        HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[test]
+    fn policy_rejects_guessable_and_accepts_passphrases() {
+        let policy = PasswordPolicy::default();
+        let weak = Password::parse("password", "password", 256).unwrap();
+        assert!(matches!(
+            policy.check(&weak, &["alice@example.com"]),
+            Err(CoreError::WeakPassword(_))
+        ));
+        let strong = Password::parse("correct horse battery staple 9!", "password", 256).unwrap();
+        assert!(policy.check(&strong, &["alice@example.com"]).is_ok());
+        let short = Password::parse("Zq9!x", "password", 256).unwrap();
+        assert!(matches!(
+            policy.check(&short, &[]),
+            Err(CoreError::WeakPassword(_))
+        ));
+    }
+
+    #[test]
+    fn policy_uses_the_users_own_words_as_context() {
+        let policy = PasswordPolicy::default();
+        let pw = Password::parse("quentinblakeley-authservice", "password", 256).unwrap();
+        assert!(
+            policy
+                .check(
+                    &pw,
+                    &[
+                        "quentinblakeley@example.com",
+                        "quentinblakeley",
+                        "authservice"
+                    ]
+                )
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn overlong_passwords_are_refused_before_normalising() {
+        let huge = "a".repeat(1 << 20);
+        assert!(matches!(
+            Password::parse(&huge, "password", 256),
+            Err(CoreError::InvalidInput(_))
+        ));
+        assert!(Password::parse(&"é".repeat(256), "password", 256).is_ok());
+        assert!(Password::parse(&"é".repeat(257), "password", 256).is_err());
+    }
+
+    #[test]
+    fn normalisation_makes_composed_and_decomposed_forms_equal() {
+        let nfc = Password::parse("pässwörd ☃", "password", 256).unwrap();
+        let nfd = Password::parse("pa\u{308}sswo\u{308}rd ☃", "password", 256).unwrap();
+        assert_eq!(nfc.expose(), nfd.expose());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_and_verify_whole_passwords_only() {
+        let hasher = PasswordHasher::new(cheap(), PoolLimits::default()).unwrap();
+        let long = "Tr0ub4dor&3-".repeat(9);
+        let phc = hasher
+            .hash(&Password::parse(&long, "password", 256).unwrap())
+            .await
+            .unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
+        let check = |p: String| {
+            let hasher = hasher.clone();
+            let phc = phc.clone();
+            async move {
+                hasher
+                    .verify(&Password::parse(&p, "password", 256).unwrap(), &phc)
+                    .await
+                    .unwrap()
+                    .is_match
+            }
+        };
+        assert!(check(long.clone()).await);
+        assert!(!check(long[..72].to_owned()).await);
+        assert!(!check(format!("{long}x")).await);
+        assert!(!check(long.to_uppercase()).await);
+    }
+
+    #[tokio::test]
+    async fn old_parameters_ask_for_a_rehash() {
+        let old = PasswordHasher::new(cheap(), PoolLimits::default()).unwrap();
+        let pw = Password::parse("correct horse battery staple 9!", "password", 256).unwrap();
+        let phc = old.hash(&pw).await.unwrap();
+        let newer = PasswordHasher::new(
+            HashParams {
+                memory_kib: 2048,
+                ..cheap()
+            },
+            PoolLimits::default(),
+        )
+        .unwrap();
+        let v = newer.verify(&pw, &phc).await.unwrap();
+        assert!(v.is_match && v.needs_rehash);
+        assert!(!old.verify(&pw, &phc).await.unwrap().needs_rehash);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_pool_answers_overloaded_instead_of_queueing_forever() {
+        let hasher = PasswordHasher::new(
+            HashParams {
+                memory_kib: 8192,
+                iterations: 3,
+                parallelism: 1,
+            },
+            PoolLimits {
+                max_concurrent: 1,
+                max_queued: 1,
+            },
+        )
+        .unwrap();
+        let pw =
+            Arc::new(Password::parse("correct horse battery staple 9!", "password", 256).unwrap());
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let hasher = hasher.clone();
+            let pw = pw.clone();
+            tasks.push(tokio::spawn(async move { hasher.hash(&pw).await }));
+        }
+        let mut overloaded = 0;
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(CoreError::Overloaded) => overloaded += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(
+            ok >= 2 && overloaded >= 1,
+            "ok={ok} overloaded={overloaded}"
+        );
+        assert_eq!(hasher.queue_depth(), 0);
+    }
+}

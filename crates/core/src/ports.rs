@@ -1,0 +1,233 @@
+//! The ports the use cases need: a clock and a store. Adapters implement them;
+//! the server wires concrete ones.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::email::Email;
+use crate::error::StoreError;
+use crate::ids::{AuditId, SessionId, UserId};
+use crate::model::{
+    AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
+    Session, StoredSigningKey, ThrottleState, TokenHash, User, UserCredentials, UserStatus,
+};
+
+/// The source of "now". Time is an input so expiry is testable without sleeping.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to; for tests.
+#[derive(Debug, Clone)]
+pub struct FakeClock {
+    millis: Arc<AtomicI64>,
+}
+
+impl FakeClock {
+    /// A fake clock reading `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            millis: Arc::new(AtomicI64::new(start.timestamp_millis())),
+        }
+    }
+    /// Moves the clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.millis
+            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.millis.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+}
+
+/// Builds the event that announces one revoked session; passed to bulk
+/// revocations so the event format stays in the domain while the store keeps
+/// the change and its events in one transaction.
+pub type SessionEventFn<'a> = &'a (dyn Fn(SessionId) -> OutboxEvent + Send + Sync);
+
+/// A new account to insert.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The user row.
+    pub user: User,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// Persistence for everything the domain keeps. Every method that changes
+/// state other services must learn of takes the outbox events to write in the
+/// same transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // ----- users -----
+    /// Inserts a user; `StoreError::Conflict` when the e-mail is taken.
+    async fn create_user(&self, new: &NewUser, events: &[OutboxEvent]) -> Result<(), StoreError>;
+    /// Finds a user by id.
+    async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Finds a user and their password hash by canonical e-mail.
+    async fn find_credentials_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+    /// Finds a user and their password hash by id.
+    async fn find_credentials_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+    /// Users ordered by id, after `after`, whose e-mail or username contains `query`.
+    async fn list_users(
+        &self,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+    /// Replaces the password hash (transparent rehash); no events.
+    async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError>;
+    /// Sets the status; `NotFound` if no such user.
+    async fn update_user_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        revocation: Option<&Revocation>,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// Replaces the roles; `NotFound` if no such user.
+    async fn update_user_roles(
+        &self,
+        id: UserId,
+        roles: &[Role],
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// Deletes the user with their sessions and refresh tokens; `NotFound` if absent.
+    async fn delete_user(
+        &self,
+        id: UserId,
+        revocation: &Revocation,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+
+    // ----- sessions and refresh tokens -----
+    /// Inserts a session with its first refresh token.
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &RefreshRecord,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// Finds a session (live or not).
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// The user's sessions that are not revoked and not past `expires_at` at `now`.
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// The session a refresh token belongs to, used or not.
+    async fn find_session_by_refresh(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<SessionId>, StoreError>;
+    /// Consumes `old` and stores `new` atomically. Exactly one of any number of
+    /// concurrent calls with the same `old` gets `Rotated`: the adapter uses a
+    /// conditional update (`... WHERE used_at IS NULL`), never read-then-write.
+    /// Sets the session's `last_used_at` to `now`.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshRecord,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError>;
+    /// Revokes one session (if not yet revoked), recording `revocation` and
+    /// `events` with it. Returns whether this call revoked it.
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        revocation: &Revocation,
+        events: &[OutboxEvent],
+    ) -> Result<bool, StoreError>;
+    /// Revokes every live session of `user` except `keep`, writing for each a
+    /// session revocation valid until `until` and the event `event_for` builds.
+    /// When `password_hash` is given it replaces the user's hash in the same
+    /// transaction (password change). Returns the revoked ids.
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        password_hash: Option<&str>,
+        event_for: SessionEventFn<'_>,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    // ----- sign-in throttling (shared by every instance) -----
+    /// Current failure state of `key`.
+    async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError>;
+    /// Atomically counts one more failure and sets the lock per `policy`.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<ThrottleState, StoreError>;
+    /// Resets the failures of `key` after a success.
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    // ----- signing keys -----
+    /// Inserts a key (the adapter encrypts the private part).
+    async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+    /// Every stored key, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Marks every key other than `except` that is not yet retired as retired at `at`.
+    async fn retire_signing_keys(&self, except: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Deletes the key `kid`.
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError>;
+
+    // ----- revocations -----
+    /// Revocations whose `until` is after `now`.
+    async fn list_active_revocations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError>;
+
+    // ----- audit -----
+    /// Appends an entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Entries newest first, older than `before`, optionally about `user` (as actor or target).
+    async fn list_audit(
+        &self,
+        user: Option<UserId>,
+        before: Option<AuditId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // ----- outbox -----
+    /// Appends events that accompany no other change (for example `user.sign_in_failed`).
+    async fn append_outbox(&self, events: &[OutboxEvent]) -> Result<(), StoreError>;
+    /// Events in commit order with their sequence numbers, after `after_seq`.
+    async fn list_outbox(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, OutboxEvent)>, StoreError>;
+}

@@ -1,0 +1,1089 @@
+//! The use cases: sign up, sign in, refresh, sign out, validate, and the
+//! admin actions. Transports (HTTP, gRPC, CLI) call these and translate.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use warden_token::{AccessClaims, Audience, VerifierConfig, VerifyError};
+
+use crate::denylist::DenyList;
+use crate::email::Email;
+use crate::error::{CoreError, FieldError, StoreError};
+use crate::ids::{AuditId, SessionId, UserId};
+use crate::ip_limit::IpFailureLimit;
+use crate::keys::{KeyInfo, KeyManager};
+use crate::model::{
+    AuditEntry, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role, RotateOutcome,
+    Session, User, UserStatus,
+};
+use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
+use crate::password::{Password, PasswordHasher};
+use crate::ports::{Clock, NewUser, Store};
+use crate::settings::AuthSettings;
+
+/// Who is calling, for the audit log and per-IP limits.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// Client IP (after trusted-proxy resolution).
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+/// A freshly issued token pair.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The access JWT.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The new refresh token.
+    pub refresh_token: OpaqueToken,
+    /// The session both belong to.
+    pub session_id: SessionId,
+}
+
+/// The identity a valid access token carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `sub`.
+    pub user_id: UserId,
+    /// `sid`.
+    pub session_id: SessionId,
+    /// `roles`.
+    pub roles: Vec<String>,
+    /// `exp`, Unix seconds.
+    pub exp: i64,
+    /// `iat`, Unix seconds.
+    pub iat: i64,
+}
+
+impl Principal {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// The session.
+    pub session: Session,
+    /// Whether it is the one the caller is using.
+    pub is_current: bool,
+}
+
+/// A page of results with the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Longest user agent kept.
+const MAX_USER_AGENT: usize = 256;
+/// Largest page.
+pub const MAX_PAGE: u32 = 100;
+/// Already-verified access tokens remembered, so a hot token costs a hash
+/// lookup instead of a signature check.
+const VERIFIED_CACHE_ENTRIES: usize = 100_000;
+
+/// The domain service.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    keys: KeyManager,
+    denylist: Arc<DenyList>,
+    ip_limit: IpFailureLimit,
+    verified: quick_cache::sync::Cache<[u8; 32], Principal>,
+    settings: AuthSettings,
+}
+
+impl AuthService {
+    /// Loads keys and the deny-list from the store and returns a ready service.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasher,
+        settings: AuthSettings,
+    ) -> Result<Self, CoreError> {
+        let verifier_config = VerifierConfig {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            algorithms: vec![settings.algorithm],
+            leeway_secs: settings.leeway.num_seconds().clamp(0, 60) as u64,
+        };
+        let mut verifier_config = verifier_config;
+        // Tokens signed before an algorithm change must keep verifying.
+        verifier_config.algorithms = vec![
+            warden_token::Algorithm::EdDSA,
+            warden_token::Algorithm::ES256,
+            warden_token::Algorithm::RS256,
+        ];
+        let keys = KeyManager::load(
+            store.clone(),
+            clock.clone(),
+            settings.algorithm,
+            verifier_config,
+            settings.access_token_ttl,
+        )
+        .await?;
+        let denylist = Arc::new(DenyList::new());
+        for revocation in store.list_active_revocations(clock.now()).await? {
+            denylist.insert(&revocation);
+        }
+        Ok(Self {
+            ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
+            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
+            store,
+            clock,
+            hasher,
+            keys,
+            denylist,
+            settings,
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyManager {
+        &self.keys
+    }
+
+    /// The deny-list (for metrics and, later, the revocation feed).
+    pub fn denylist(&self) -> &Arc<DenyList> {
+        &self.denylist
+    }
+
+    /// The hashing pool (for metrics).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Whether the store answers.
+    pub async fn check_store(&self) -> Result<(), CoreError> {
+        self.store.ping().await.map_err(CoreError::from)
+    }
+
+    /// Periodic upkeep: picks up key rotations, retires keys, forgets old revocations.
+    pub async fn housekeeping(&self) -> Result<(), CoreError> {
+        self.denylist.prune(self.clock.now());
+        for revocation in self.store.list_active_revocations(self.clock.now()).await? {
+            self.denylist.insert(&revocation);
+        }
+        self.keys.reload().await
+    }
+
+    // ----- accounts -----
+
+    /// Creates an account with the `user` role and signs it in.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(User, IssuedTokens), CoreError> {
+        let user = self
+            .create_user(email, password, username, vec![Role::user()], None, ctx)
+            .await?;
+        let tokens = self.open_session(&user, ctx).await?;
+        Ok((user, tokens))
+    }
+
+    /// Creates an account with the given roles (sign-up, `warden user add`).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        mut roles: Vec<Role>,
+        actor: Option<UserId>,
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        let email = Email::parse(email)?;
+        let username = username.map(parse_username).transpose()?;
+        let password = self.parse_password(password, "password")?;
+        let mut context = vec![email.as_str(), email.local_part(), "warden"];
+        if let Some(name) = username.as_deref() {
+            context.push(name);
+        }
+        self.settings.password_policy.check(&password, &context)?;
+        // Hash only after cheap checks, and refuse a taken address before
+        // spending a hash on it.
+        if self
+            .store
+            .find_credentials_by_email(&email)
+            .await?
+            .is_some()
+        {
+            return Err(CoreError::EmailTaken);
+        }
+        let password_hash = self.hasher.hash(&password).await?;
+        roles.sort();
+        roles.dedup();
+        let now = self.clock.now();
+        let user = User {
+            id: UserId::new(),
+            email,
+            username,
+            roles,
+            status: UserStatus::Active,
+            created_at: now,
+        };
+        let event = OutboxEvent::new(
+            "user.created",
+            json!({"user_id": user.id, "email": user.email.as_str(), "roles": role_names(&user.roles)}),
+            now,
+        );
+        match self
+            .store
+            .create_user(
+                &NewUser {
+                    user: user.clone(),
+                    password_hash,
+                },
+                &[event],
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(CoreError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            "signup",
+            actor.or(Some(user.id)),
+            Some(user.id),
+            ctx,
+            true,
+            None,
+        )
+        .await;
+        Ok(user)
+    }
+
+    /// Checks credentials and opens a session.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        ctx: &RequestContext,
+    ) -> Result<IssuedTokens, CoreError> {
+        let email = Email::parse(email)?;
+        let password = self.parse_password(password, "password")?;
+        let now = self.clock.now();
+        let ip = ctx.ip.as_deref().unwrap_or("unknown");
+        if let Some(retry_after_secs) = self.ip_limit.check(ip, now) {
+            tracing::warn!(ip, "sign-in throttled: too many failures from this client");
+            self.audit("signin", None, None, ctx, false, Some("ip_throttled"))
+                .await;
+            return Err(CoreError::TooManyAttempts { retry_after_secs });
+        }
+        // The throttle key is the canonical e-mail, whether or not an account
+        // exists, so lockout behaves the same for unknown addresses.
+        let throttle = self.store.find_login_throttle(email.as_str()).await?;
+        if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
+            tracing::warn!("sign-in throttled: account locked after repeated failures");
+            self.audit("signin", None, None, ctx, false, Some("account_throttled"))
+                .await;
+            return Err(CoreError::TooManyAttempts {
+                retry_after_secs: (until - now).num_seconds().max(1) as u64,
+            });
+        }
+        let credentials = self.store.find_credentials_by_email(&email).await?;
+        let (user, reason) = match credentials {
+            None => {
+                self.hasher.verify_dummy(&password).await?;
+                (None, "unknown_email")
+            }
+            Some(creds) => {
+                let check = self.hasher.verify(&password, &creds.password_hash).await?;
+                if check.is_match {
+                    if check.needs_rehash {
+                        self.rehash(creds.user.id, &password).await;
+                    }
+                    (Some(creds.user), "")
+                } else {
+                    (None, "wrong_password")
+                }
+            }
+        };
+        let Some(user) = user else {
+            self.ip_limit.record_failure(ip, now);
+            self.store
+                .record_login_failure(email.as_str(), now, &self.settings.lockout)
+                .await?;
+            self.audit("signin", None, None, ctx, false, Some(reason))
+                .await;
+            let event = OutboxEvent::new(
+                "user.sign_in_failed",
+                json!({"user_id": null, "ip": ctx.ip, "at": now}),
+                now,
+            );
+            if let Err(e) = self.store.append_outbox(&[event]).await {
+                tracing::error!(error = %e, "could not record sign-in failure event");
+            }
+            return Err(CoreError::InvalidCredentials);
+        };
+        if throttle.failures > 0 {
+            self.store.clear_login_failures(email.as_str()).await?;
+        }
+        if user.status == UserStatus::Banned {
+            self.audit(
+                "signin",
+                Some(user.id),
+                Some(user.id),
+                ctx,
+                false,
+                Some("banned"),
+            )
+            .await;
+            return Err(CoreError::AccountBanned);
+        }
+        let tokens = self.open_session(&user, ctx).await?;
+        self.audit("signin", Some(user.id), Some(user.id), ctx, true, None)
+            .await;
+        Ok(tokens)
+    }
+
+    /// Exchanges a refresh token for a new pair; a reused token revokes its session.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        ctx: &RequestContext,
+    ) -> Result<IssuedTokens, CoreError> {
+        let presented = OpaqueToken::parse(refresh_token, REFRESH_PREFIX)
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        let hash = presented.hash();
+        let now = self.clock.now();
+        let session_id = self
+            .store
+            .find_session_by_refresh(&hash)
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        let session = self
+            .store
+            .find_session(session_id)
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        if session.revoked_at.is_some() {
+            return Err(CoreError::SessionRevoked);
+        }
+        if !session.is_live(now, self.settings.idle_timeout) {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let next = OpaqueToken::generate(REFRESH_PREFIX);
+        let record = RefreshRecord {
+            token_hash: next.hash(),
+            session_id,
+            created_at: now,
+        };
+        match self.store.rotate_refresh_token(&hash, &record, now).await? {
+            RotateOutcome::NotFound => Err(CoreError::InvalidRefreshToken),
+            RotateOutcome::Reused { session_id } => {
+                tracing::warn!(%session_id, "refresh token reused: revoking the session");
+                self.revoke_session(session_id, session.user_id, now)
+                    .await?;
+                self.audit(
+                    "refresh_reuse",
+                    Some(session.user_id),
+                    Some(session.user_id),
+                    ctx,
+                    false,
+                    Some("session revoked"),
+                )
+                .await;
+                Err(CoreError::RefreshTokenReused)
+            }
+            RotateOutcome::Rotated { session } => {
+                if session.revoked_at.is_some() {
+                    return Err(CoreError::SessionRevoked);
+                }
+                let user = self
+                    .store
+                    .find_user_by_id(session.user_id)
+                    .await?
+                    .ok_or(CoreError::InvalidRefreshToken)?;
+                if user.status == UserStatus::Banned {
+                    return Err(CoreError::SessionRevoked);
+                }
+                let (access_token, expires_in) = self.mint(&user, session.id, now)?;
+                Ok(IssuedTokens {
+                    access_token,
+                    expires_in,
+                    refresh_token: next,
+                    session_id: session.id,
+                })
+            }
+        }
+    }
+
+    /// Ends the caller's session.
+    pub async fn sign_out(&self, who: &Principal, ctx: &RequestContext) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        self.revoke_session(who.session_id, who.user_id, now)
+            .await?;
+        self.audit(
+            "signout",
+            Some(who.user_id),
+            Some(who.user_id),
+            ctx,
+            true,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends the session a refresh token belongs to (sign-out without an access token).
+    pub async fn sign_out_with_refresh(
+        &self,
+        refresh_token: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let presented = OpaqueToken::parse(refresh_token, REFRESH_PREFIX)
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        let session_id = self
+            .store
+            .find_session_by_refresh(&presented.hash())
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        let session = self
+            .store
+            .find_session(session_id)
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        self.revoke_session(session.id, session.user_id, self.clock.now())
+            .await?;
+        self.audit(
+            "signout",
+            Some(session.user_id),
+            Some(session.user_id),
+            ctx,
+            true,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller.
+    pub async fn sign_out_everywhere(
+        &self,
+        who: &Principal,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        self.revoke_all_sessions(who.user_id, None, now, None)
+            .await?;
+        let until = now + self.settings.revocation_ttl();
+        let event = OutboxEvent::new(
+            "user.tokens_revoked",
+            json!({"user_id": who.user_id, "not_before": now, "until": until}),
+            now,
+        );
+        self.store.append_outbox(&[event]).await?;
+        self.audit(
+            "signout_all",
+            Some(who.user_id),
+            Some(who.user_id),
+            ctx,
+            true,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The caller's account.
+    pub async fn me(&self, who: &Principal) -> Result<User, CoreError> {
+        self.store
+            .find_user_by_id(who.user_id)
+            .await?
+            .ok_or(CoreError::TokenRevoked)
+    }
+
+    /// The caller's live sessions.
+    pub async fn my_sessions(&self, who: &Principal) -> Result<Vec<SessionView>, CoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .list_sessions(who.user_id, now)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_live(now, self.settings.idle_timeout))
+            .map(|session| SessionView {
+                is_current: session.id == who.session_id,
+                session,
+            })
+            .collect())
+    }
+
+    /// Revokes one of the caller's sessions; another user's id is "not found".
+    pub async fn revoke_my_session(
+        &self,
+        who: &Principal,
+        session_id: SessionId,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let session = self
+            .store
+            .find_session(session_id)
+            .await?
+            .filter(|s| s.user_id == who.user_id && s.revoked_at.is_none())
+            .ok_or(CoreError::NotFound("session"))?;
+        self.revoke_session(session.id, who.user_id, self.clock.now())
+            .await?;
+        self.audit(
+            "session_revoke",
+            Some(who.user_id),
+            Some(who.user_id),
+            ctx,
+            true,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Changes the caller's password and revokes their other sessions.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current_password: &str,
+        new_password: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let current = self.parse_password(current_password, "current_password")?;
+        let new = self.parse_password(new_password, "new_password")?;
+        let creds = self
+            .store
+            .find_credentials_by_id(who.user_id)
+            .await?
+            .ok_or(CoreError::TokenRevoked)?;
+        let check = self.hasher.verify(&current, &creds.password_hash).await?;
+        if !check.is_match {
+            self.audit(
+                "password_change",
+                Some(who.user_id),
+                Some(who.user_id),
+                ctx,
+                false,
+                Some("wrong_password"),
+            )
+            .await;
+            return Err(CoreError::InvalidCredentials);
+        }
+        let user = &creds.user;
+        let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
+        if let Some(name) = user.username.as_deref() {
+            context.push(name);
+        }
+        self.settings.password_policy.check(&new, &context)?;
+        let hash = self.hasher.hash(&new).await?;
+        let now = self.clock.now();
+        self.revoke_all_sessions(who.user_id, Some(who.session_id), now, Some(&hash))
+            .await?;
+        self.audit(
+            "password_change",
+            Some(who.user_id),
+            Some(who.user_id),
+            ctx,
+            true,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    // ----- validation -----
+
+    /// Checks an access token: signature, claims, and the deny-list.
+    pub fn validate(&self, token: &str) -> Result<Principal, CoreError> {
+        if token.len() > warden_token::MAX_TOKEN_LEN {
+            return Err(CoreError::InvalidToken);
+        }
+        let now = self.clock.now().timestamp();
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let principal = match self.verified.get(&key) {
+            Some(principal) if principal.exp + self.settings.leeway.num_seconds() > now => {
+                principal
+            }
+            _ => {
+                let ring = self.keys.ring();
+                let claims = ring.verifier.verify(token, now).map_err(|e| match e {
+                    VerifyError::Expired => CoreError::TokenExpired,
+                    _ => CoreError::InvalidToken,
+                })?;
+                let principal = principal_of(claims)?;
+                self.verified.insert(key, principal.clone());
+                principal
+            }
+        };
+        if self.denylist.is_revoked(
+            principal.user_id.as_uuid(),
+            principal.session_id.as_uuid(),
+            principal.iat,
+        ) {
+            return Err(CoreError::TokenRevoked);
+        }
+        Ok(principal)
+    }
+
+    // ----- admin -----
+
+    /// A page of users ordered by id.
+    pub async fn list_users(
+        &self,
+        query: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<User>, CoreError> {
+        let after = cursor
+            .map(|c| {
+                c.parse::<UserId>()
+                    .map_err(|_| FieldError::new("cursor", "is not a valid cursor"))
+            })
+            .transpose()?;
+        let limit = page_limit(limit)?;
+        if query.is_some_and(|q| q.chars().count() > 254) {
+            return Err(FieldError::new("q", "is longer than 254 characters").into());
+        }
+        let mut users = self.store.list_users(query, after, limit + 1).await?;
+        let next_cursor = next_cursor(&mut users, limit, |u| u.id.to_string());
+        Ok(Page {
+            items: users,
+            next_cursor,
+        })
+    }
+
+    /// One user with their live sessions.
+    pub async fn get_user(&self, id: UserId) -> Result<(User, Vec<Session>), CoreError> {
+        let user = self
+            .store
+            .find_user_by_id(id)
+            .await?
+            .ok_or(CoreError::NotFound("user"))?;
+        let sessions = self.store.list_sessions(id, self.clock.now()).await?;
+        Ok((user, sessions))
+    }
+
+    /// Bans a user: status banned, every session revoked, live tokens refused.
+    pub async fn ban(
+        &self,
+        actor: UserId,
+        target: UserId,
+        reason: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        let reason = reason.map(|r| bounded_text(r, "reason", 500)).transpose()?;
+        let now = self.clock.now();
+        let revocation = self.user_revocation(target, now);
+        let event = OutboxEvent::new(
+            "user.banned",
+            json!({"user_id": target, "not_before": revocation.not_before, "until": revocation.until, "reason": reason}),
+            now,
+        );
+        self.store
+            .update_user_status(target, UserStatus::Banned, Some(&revocation), &[event])
+            .await
+            .map_err(not_found("user"))?;
+        self.denylist.insert(&revocation);
+        self.revoke_all_sessions(target, None, now, None).await?;
+        self.audit(
+            "ban",
+            Some(actor),
+            Some(target),
+            ctx,
+            true,
+            reason.as_deref(),
+        )
+        .await;
+        self.admin_user(target).await
+    }
+
+    /// Lifts a ban; old sessions stay revoked.
+    pub async fn unban(
+        &self,
+        actor: UserId,
+        target: UserId,
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        let now = self.clock.now();
+        let event = OutboxEvent::new("user.unbanned", json!({"user_id": target}), now);
+        self.store
+            .update_user_status(target, UserStatus::Active, None, &[event])
+            .await
+            .map_err(not_found("user"))?;
+        self.audit("unban", Some(actor), Some(target), ctx, true, None)
+            .await;
+        self.admin_user(target).await
+    }
+
+    /// Replaces a user's roles; tokens pick them up at the next refresh.
+    pub async fn set_roles(
+        &self,
+        actor: UserId,
+        target: UserId,
+        roles: &[String],
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        if roles.len() > 32 {
+            return Err(FieldError::new("roles", "has more than 32 entries").into());
+        }
+        let mut parsed = roles
+            .iter()
+            .map(|r| Role::parse(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        parsed.sort();
+        parsed.dedup();
+        let now = self.clock.now();
+        let event = OutboxEvent::new(
+            "user.roles_changed",
+            json!({"user_id": target, "roles": role_names(&parsed)}),
+            now,
+        );
+        self.store
+            .update_user_roles(target, &parsed, &[event])
+            .await
+            .map_err(not_found("user"))?;
+        let detail = role_names(&parsed).join(",");
+        self.audit(
+            "roles_change",
+            Some(actor),
+            Some(target),
+            ctx,
+            true,
+            Some(&detail),
+        )
+        .await;
+        self.admin_user(target).await
+    }
+
+    /// Deletes a user and their sessions.
+    pub async fn delete_user(
+        &self,
+        actor: UserId,
+        target: UserId,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        let revocation = self.user_revocation(target, now);
+        let event = OutboxEvent::new("user.deleted", json!({"user_id": target}), now);
+        self.store
+            .delete_user(target, &revocation, &[event])
+            .await
+            .map_err(not_found("user"))?;
+        self.denylist.insert(&revocation);
+        self.audit("delete", Some(actor), Some(target), ctx, true, None)
+            .await;
+        Ok(())
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn list_audit(
+        &self,
+        user: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<AuditEntry>, CoreError> {
+        let user = user
+            .map(|u| {
+                u.parse::<UserId>()
+                    .map_err(|_| FieldError::new("user", "is not a user id"))
+            })
+            .transpose()?;
+        let before = cursor
+            .map(|c| {
+                c.parse::<AuditId>()
+                    .map_err(|_| FieldError::new("cursor", "is not a valid cursor"))
+            })
+            .transpose()?;
+        let limit = page_limit(limit)?;
+        let mut entries = self.store.list_audit(user, before, limit + 1).await?;
+        let next_cursor = next_cursor(&mut entries, limit, |e| e.id.to_string());
+        Ok(Page {
+            items: entries,
+            next_cursor,
+        })
+    }
+
+    /// Rotates the signing key.
+    pub async fn rotate_keys(&self) -> Result<KeyInfo, CoreError> {
+        self.keys.rotate().await
+    }
+
+    // ----- internals -----
+
+    fn parse_password(&self, raw: &str, field: &'static str) -> Result<Password, CoreError> {
+        Password::parse(raw, field, self.settings.password_policy.max_chars)
+    }
+
+    async fn admin_user(&self, id: UserId) -> Result<User, CoreError> {
+        self.store
+            .find_user_by_id(id)
+            .await?
+            .ok_or(CoreError::NotFound("user"))
+    }
+
+    async fn rehash(&self, user: UserId, password: &Password) {
+        match self.hasher.hash(password).await {
+            Ok(phc) => {
+                if let Err(e) = self.store.update_password_hash(user, &phc).await {
+                    tracing::warn!(error = %e, "could not store the upgraded password hash");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not upgrade the password hash"),
+        }
+    }
+
+    async fn open_session(
+        &self,
+        user: &User,
+        ctx: &RequestContext,
+    ) -> Result<IssuedTokens, CoreError> {
+        let now = self.clock.now();
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.settings.session_ttl,
+            revoked_at: None,
+            user_agent: ctx
+                .user_agent
+                .as_deref()
+                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+            ip: ctx.ip.clone(),
+        };
+        let refresh = OpaqueToken::generate(REFRESH_PREFIX);
+        let record = RefreshRecord {
+            token_hash: refresh.hash(),
+            session_id: session.id,
+            created_at: now,
+        };
+        let event = OutboxEvent::new(
+            "user.signed_in",
+            json!({"user_id": user.id, "ip": ctx.ip, "at": now}),
+            now,
+        );
+        self.store
+            .create_session(&session, &record, &[event])
+            .await?;
+        let (access_token, expires_in) = self.mint(user, session.id, now)?;
+        Ok(IssuedTokens {
+            access_token,
+            expires_in,
+            refresh_token: refresh,
+            session_id: session.id,
+        })
+    }
+
+    fn mint(
+        &self,
+        user: &User,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), CoreError> {
+        let ttl = self.settings.access_token_ttl.num_seconds();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: Audience::One(self.settings.audience.clone()),
+            exp: now.timestamp() + ttl,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: session.to_string(),
+            roles: role_names(&user.roles),
+        };
+        let token = self
+            .keys
+            .ring()
+            .signer
+            .sign(&claims)
+            .map_err(|e| CoreError::Unexpected(format!("signing failed: {e}")))?;
+        Ok((token, ttl))
+    }
+
+    fn user_revocation(&self, user: UserId, now: DateTime<Utc>) -> Revocation {
+        // Rounded up to the next second: `iat` has second precision, and every
+        // token issued up to now must match.
+        let not_before = DateTime::from_timestamp(now.timestamp() + 1, 0).unwrap_or(now);
+        Revocation {
+            kind: RevocationKind::User,
+            id: user.as_uuid(),
+            not_before: Some(not_before),
+            until: now + self.settings.revocation_ttl(),
+        }
+    }
+
+    async fn revoke_session(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), CoreError> {
+        let until = now + self.settings.revocation_ttl();
+        let revocation = Revocation {
+            kind: RevocationKind::Session,
+            id: session.as_uuid(),
+            not_before: None,
+            until,
+        };
+        let event = session_revoked_event(session, user, until, now);
+        self.store
+            .revoke_session(session, now, &revocation, &[event])
+            .await?;
+        self.denylist.insert(&revocation);
+        Ok(())
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+        password_hash: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let until = now + self.settings.revocation_ttl();
+        let event_for = move |session: SessionId| session_revoked_event(session, user, until, now);
+        let revoked = self
+            .store
+            .revoke_user_sessions(user, keep, now, until, password_hash, &event_for)
+            .await?;
+        for session in revoked {
+            self.denylist.insert(&Revocation {
+                kind: RevocationKind::Session,
+                id: session.as_uuid(),
+                not_before: None,
+                until,
+            });
+        }
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        action: &str,
+        actor: Option<UserId>,
+        target: Option<UserId>,
+        ctx: &RequestContext,
+        success: bool,
+        detail: Option<&str>,
+    ) {
+        let entry = AuditEntry {
+            id: AuditId::new(),
+            at: self.clock.now(),
+            actor,
+            action: action.to_owned(),
+            target,
+            ip: ctx.ip.clone(),
+            user_agent: ctx
+                .user_agent
+                .as_deref()
+                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+            outcome: if success { "success" } else { "failure" }.to_owned(),
+            detail: detail.map(str::to_owned),
+        };
+        tracing::info!(
+            target: "warden::audit",
+            action,
+            actor = ?actor.map(|a| a.to_string()),
+            target_user = ?target.map(|t| t.to_string()),
+            ip = ?ctx.ip,
+            outcome = %entry.outcome,
+            detail = ?detail,
+            "audit"
+        );
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, action, "could not write the audit entry");
+        }
+    }
+}
+
+fn session_revoked_event(
+    session: SessionId,
+    user: UserId,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> OutboxEvent {
+    OutboxEvent::new(
+        "session.revoked",
+        json!({"session_id": session, "user_id": user, "until": until}),
+        now,
+    )
+}
+
+fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
+    Ok(Principal {
+        user_id: claims.sub.parse().map_err(|_| CoreError::InvalidToken)?,
+        session_id: claims.sid.parse().map_err(|_| CoreError::InvalidToken)?,
+        roles: claims.roles,
+        exp: claims.exp,
+        iat: claims.iat,
+    })
+}
+
+fn role_names(roles: &[Role]) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
+    move |e| match e {
+        StoreError::NotFound => CoreError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+fn parse_username(raw: &str) -> Result<String, CoreError> {
+    let name = bounded_text(raw.trim(), "username", 64)?;
+    if name.is_empty() {
+        return Err(FieldError::new("username", "must not be empty").into());
+    }
+    Ok(name)
+}
+
+fn bounded_text(raw: &str, field: &'static str, max: usize) -> Result<String, CoreError> {
+    if raw.chars().count() > max {
+        return Err(FieldError::new(field, format!("is longer than {max} characters")).into());
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters").into());
+    }
+    Ok(raw.to_owned())
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, CoreError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => {
+            Err(FieldError::new("limit", format!("must be between 1 and {MAX_PAGE}")).into())
+        }
+    }
+}
+
+fn next_cursor<T>(
+    items: &mut Vec<T>,
+    limit: u32,
+    cursor_of: impl Fn(&T) -> String,
+) -> Option<String> {
+    if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(cursor_of)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,55 @@
+//! Settings the use cases run with; the server fills them from configuration.
+
+use chrono::Duration;
+use warden_token::Algorithm;
+
+use crate::model::LockoutPolicy;
+use crate::password::PasswordPolicy;
+
+/// Lifetimes, identity and abuse limits.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `iss` of issued tokens: the public base URL.
+    pub issuer: String,
+    /// `aud` of issued tokens.
+    pub audience: String,
+    /// Algorithm new signing keys use.
+    pub algorithm: Algorithm,
+    /// Access-token lifetime (default 15 minutes).
+    pub access_token_ttl: Duration,
+    /// Absolute session lifetime (default 30 days).
+    pub session_ttl: Duration,
+    /// Idle timeout (default 7 days).
+    pub idle_timeout: Duration,
+    /// Clock skew tolerated by verification (at most 60 s).
+    pub leeway: Duration,
+    /// Per-account back-off.
+    pub lockout: LockoutPolicy,
+    /// Failed sign-ins allowed per client IP per minute.
+    pub ip_failures_per_minute: u32,
+    /// New-password rules.
+    pub password_policy: PasswordPolicy,
+}
+
+impl AuthSettings {
+    /// Defaults for an issuer URL.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: "warden".into(),
+            algorithm: Algorithm::EdDSA,
+            access_token_ttl: Duration::minutes(15),
+            session_ttl: Duration::days(30),
+            idle_timeout: Duration::days(7),
+            leeway: Duration::seconds(30),
+            lockout: LockoutPolicy::default(),
+            ip_failures_per_minute: 60,
+            password_policy: PasswordPolicy::default(),
+        }
+    }
+
+    /// How long a revocation must be remembered: no access token outlives it.
+    pub fn revocation_ttl(&self) -> Duration {
+        self.access_token_ttl + self.leeway
+    }
+}

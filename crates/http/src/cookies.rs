@@ -1,0 +1,63 @@
+//! Browser mode: tokens in HttpOnly cookies plus a readable CSRF cookie.
+
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use warden_core::IssuedTokens;
+
+/// The access-token cookie (`__Host-`: Secure, Path=/, no Domain).
+pub const ACCESS_COOKIE: &str = "__Host-warden_at";
+/// The refresh-token cookie, sent only to `/v1/token`.
+pub const REFRESH_COOKIE: &str = "__Secure-warden_rt";
+/// The double-submit CSRF cookie, readable by the page's scripts.
+pub const CSRF_COOKIE: &str = "warden_csrf";
+/// Path the refresh cookie is scoped to.
+pub const REFRESH_PATH: &str = "/v1/token";
+
+/// Adds the three cookies for a freshly issued pair.
+pub fn set_session_cookies(
+    jar: CookieJar,
+    tokens: &IssuedTokens,
+    session_max_age_secs: i64,
+) -> CookieJar {
+    let mut csrf = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut csrf);
+    let access = Cookie::build((ACCESS_COOKIE, tokens.access_token.clone()))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(time_secs(tokens.expires_in));
+    let refresh = Cookie::build((REFRESH_COOKIE, tokens.refresh_token.expose().to_owned()))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path(REFRESH_PATH)
+        .max_age(time_secs(session_max_age_secs));
+    let csrf = Cookie::build((CSRF_COOKIE, URL_SAFE_NO_PAD.encode(csrf)))
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(time_secs(session_max_age_secs));
+    jar.add(access).add(refresh).add(csrf)
+}
+
+/// Expires the three cookies.
+pub fn clear_session_cookies(jar: CookieJar) -> CookieJar {
+    let expire = |name: &'static str, path: &'static str| {
+        Cookie::build((name, ""))
+            .secure(true)
+            .path(path)
+            .max_age(time_secs(0))
+            .build()
+    };
+    jar.add(expire(ACCESS_COOKIE, "/"))
+        .add(expire(REFRESH_COOKIE, REFRESH_PATH))
+        .add(expire(CSRF_COOKIE, "/"))
+}
+
+fn time_secs(secs: i64) -> time::Duration {
+    time::Duration::seconds(secs)
+}

@@ -1,0 +1,313 @@
+//! Request and response bodies of the public contract (`shared/design/api.md`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use warden_core::model::{AuditEntry, Session, User};
+use warden_core::{IssuedTokens, SessionView};
+
+/// `POST /v1/signup`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// E-mail address.
+    pub email: String,
+    /// 8-256 characters, not guessable.
+    pub password: String,
+    /// Optional display name.
+    pub username: Option<String>,
+}
+
+/// `POST /v1/signin`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigninRequest {
+    /// E-mail address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /v1/token/refresh` and `POST /v1/signout` (both optional in cookie mode).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The `wrt_` refresh token.
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /v1/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    /// The password in use.
+    pub current_password: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `POST /v1/validate` with the token in the body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// The access token.
+    pub token: Option<String>,
+}
+
+/// `POST /v1/admin/users/{id}/ban`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BanRequest {
+    /// Why (kept in the audit log).
+    pub reason: Option<String>,
+}
+
+/// `PUT /v1/admin/users/{id}/roles`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesRequest {
+    /// The complete new set of roles.
+    pub roles: Vec<String>,
+}
+
+/// `?cookie=true` on signup, signin and refresh.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CookieMode {
+    /// Put the tokens in cookies instead of the body.
+    #[serde(default)]
+    pub cookie: bool,
+}
+
+/// `tokens`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokensBody {
+    /// The access JWT (absent in cookie mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The `wrt_` refresh token (absent in cookie mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The session id.
+    pub session_id: String,
+}
+
+impl TokensBody {
+    /// The body for a pair; secrets left out when they went into cookies.
+    pub fn new(tokens: &IssuedTokens, in_cookies: bool) -> Self {
+        Self {
+            access_token: (!in_cookies).then(|| tokens.access_token.clone()),
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            refresh_token: (!in_cookies).then(|| tokens.refresh_token.expose().to_owned()),
+            session_id: tokens.session_id.to_string(),
+        }
+    }
+}
+
+/// `user`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    /// UUIDv7.
+    pub id: String,
+    /// Canonical e-mail.
+    pub email: String,
+    /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// `active` or `banned`.
+    pub status: &'static str,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserBody {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.as_str().to_owned(),
+            username: user.username.clone(),
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            status: user.status.as_str(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// `201` of signup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupResponse {
+    /// The new account.
+    pub user: UserBody,
+    /// Its first token pair.
+    pub tokens: TokensBody,
+}
+
+/// One session in `GET /v1/sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    /// Session id.
+    pub id: String,
+    /// Sign-in time.
+    pub created_at: DateTime<Utc>,
+    /// Last sign-in or refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// Absolute end.
+    pub expires_at: DateTime<Utc>,
+    /// User agent at sign-in.
+    pub user_agent: Option<String>,
+    /// IP at sign-in.
+    pub ip: Option<String>,
+    /// Whether this is the caller's session.
+    pub current: bool,
+}
+
+impl SessionBody {
+    /// From a session and whether it is the caller's.
+    pub fn new(session: &Session, current: bool) -> Self {
+        Self {
+            id: session.id.to_string(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            user_agent: session.user_agent.clone(),
+            ip: session.ip.clone(),
+            current,
+        }
+    }
+}
+
+impl From<&SessionView> for SessionBody {
+    fn from(view: &SessionView) -> Self {
+        Self::new(&view.session, view.is_current)
+    }
+}
+
+/// `GET /v1/sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsBody {
+    /// Live sessions, newest first.
+    pub sessions: Vec<SessionBody>,
+}
+
+/// `200` of `POST /v1/validate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidateResponse {
+    /// Always true (inactive tokens get a 401).
+    pub active: bool,
+    /// User id.
+    pub sub: String,
+    /// Session id.
+    pub sid: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// `access_token`.
+    pub token_type: &'static str,
+}
+
+/// `GET /v1/admin/users`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsersPage {
+    /// This page.
+    pub users: Vec<UserBody>,
+    /// Cursor of the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/admin/users/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserBody {
+    /// The user.
+    #[serde(flatten)]
+    pub user: UserBody,
+    /// Their live sessions.
+    pub sessions: Vec<SessionBody>,
+}
+
+/// Query of `GET /v1/admin/users`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsersQuery {
+    /// 1-100, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Substring of e-mail or username.
+    pub q: Option<String>,
+}
+
+/// Query of `GET /v1/admin/audit`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries where this user is actor or target.
+    pub user: Option<String>,
+    /// 1-100, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryBody {
+    /// Entry id.
+    pub id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Acting user id.
+    pub actor: Option<String>,
+    /// Action, for example `signin`.
+    pub action: String,
+    /// Target user id.
+    pub target: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// Reason or note.
+    pub detail: Option<String>,
+}
+
+impl From<&AuditEntry> for AuditEntryBody {
+    fn from(e: &AuditEntry) -> Self {
+        Self {
+            id: e.id.to_string(),
+            at: e.at,
+            actor: e.actor.map(|a| a.to_string()),
+            action: e.action.clone(),
+            target: e.target.map(|t| t.to_string()),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// `GET /v1/admin/audit`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries, newest first.
+    pub entries: Vec<AuditEntryBody>,
+    /// Cursor of the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /v1/verify`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VerifyQuery {
+    /// Require this role (403 otherwise).
+    pub role: Option<String>,
+}

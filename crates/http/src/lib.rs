@@ -1,0 +1,109 @@
+//! Warden's HTTP API: axum routers, extractors, problem+json errors, metrics
+//! and the generated OpenAPI document.
+//!
+//! ```no_run
+//! # async fn run(state: warden_http::AppState) {
+//! let app = warden_http::router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+//! # }
+//! ```
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod cookies;
+pub mod dto;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use std::iter::once;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::{delete, get, post, put};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use problem::ApiError;
+pub use state::{AppState, HttpConfig};
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The complete HTTP API.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/v1/signup", post(routes::accounts::signup))
+        .route("/v1/signin", post(routes::accounts::signin))
+        .route("/v1/token/refresh", post(routes::accounts::refresh))
+        .route("/v1/signout", post(routes::accounts::signout))
+        .route("/v1/signout/all", post(routes::accounts::signout_all))
+        .route("/v1/me", get(routes::accounts::me))
+        .route("/v1/sessions", get(routes::accounts::sessions))
+        .route("/v1/sessions/{id}", delete(routes::accounts::delete_session))
+        .route("/v1/password", post(routes::accounts::change_password))
+        .route("/v1/validate", post(routes::tokens::validate))
+        .route("/v1/verify", get(routes::tokens::verify))
+        .route("/v1/admin/users", get(routes::admin::list_users))
+        .route(
+            "/v1/admin/users/{id}",
+            get(routes::admin::get_user).delete(routes::admin::delete_user),
+        )
+        .route("/v1/admin/users/{id}/ban", post(routes::admin::ban))
+        .route("/v1/admin/users/{id}/unban", post(routes::admin::unban))
+        .route("/v1/admin/users/{id}/roles", put(routes::admin::set_roles))
+        .route("/v1/admin/audit", get(routes::admin::audit))
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
+        .route("/metrics", get(routes::ops::metrics))
+        .route("/openapi.json", get(routes::ops::openapi))
+        .route("/.well-known/jwks.json", get(routes::ops::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(routes::ops::openid_configuration),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                // Path only: a query string could carry anything.
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .layer(SetSensitiveResponseHeadersLayer::new(once(header::SET_COOKIE)))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::PROXY_AUTHORIZATION,
+        ]))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "this endpoint does not accept that method",
+    )
+}

@@ -1,0 +1,6 @@
+//! Handlers, one module per resource.
+
+pub mod accounts;
+pub mod admin;
+pub mod ops;
+pub mod tokens;

@@ -1,0 +1,92 @@
+//! Operations and discovery: health, readiness, metrics, OpenAPI, JWKS and
+//! OpenID discovery.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use utoipa::OpenApi as _;
+
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// Liveness: 200 while the process serves.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: 200 when the store answers, else 503 naming what failed.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.auth.check_store().await {
+        Ok(()) => Json(json!({"status": "ready", "checks": {"store": "ok"}})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed: store");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "checks": {"store": "unavailable"}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus metrics (bind privately in production).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .hash_queue_depth
+        .set(state.auth.hasher().queue_depth() as i64);
+    state
+        .metrics
+        .denylist_entries
+        .set(state.auth.denylist().len() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200)))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The public keys that may verify a live access token.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery", responses((status = 200)))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let ring = state.auth.keys().ring();
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(&ring.jwks),
+    )
+        .into_response()
+}
+
+/// OpenID discovery (enough for JWT libraries to find the keys).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery", responses((status = 200)))]
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    let settings = state.auth.settings();
+    let issuer = settings.issuer.trim_end_matches('/');
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(json!({
+            "issuer": settings.issuer,
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "id_token_signing_alg_values_supported": [settings.algorithm.as_str()],
+            "token_endpoint": format!("{issuer}/v1/token/refresh"),
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "grant_types_supported": ["password", "refresh_token"],
+        })),
+    )
+        .into_response()
+}

@@ -1,0 +1,74 @@
+//! Token checks for other services: `/v1/validate` and forward-auth `/v1/verify`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::dto::{ValidateRequest, ValidateResponse, VerifyQuery};
+use crate::extract::{ApiQuery, Credential, OptionalJson, presented_token};
+use crate::problem::{ApiError, Problem};
+use crate::routes::accounts::RequestParts;
+use crate::state::AppState;
+
+/// Check an access token (bearer header or `{token}`).
+#[utoipa::path(post, path = "/v1/validate", tag = "tokens", request_body = ValidateRequest,
+    responses((status = 200, body = ValidateResponse), (status = 401, body = Problem)))]
+pub async fn validate(
+    State(state): State<AppState>,
+    RequestParts(parts): RequestParts,
+    OptionalJson(body): OptionalJson<ValidateRequest>,
+) -> Result<Response, ApiError> {
+    let token = match presented_token(&parts)? {
+        Some((token, Credential::Bearer)) => token,
+        _ => body.and_then(|b| b.token).ok_or_else(|| {
+            ApiError::invalid_token("send `Authorization: Bearer <token>` or {\"token\": ...}")
+        })?,
+    };
+    let principal = state.auth.validate(&token)?;
+    let body = ValidateResponse {
+        active: true,
+        sub: principal.user_id.to_string(),
+        sid: principal.session_id.to_string(),
+        roles: principal.roles,
+        exp: principal.exp,
+        iat: principal.iat,
+        token_type: "access_token",
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Forward auth for nginx `auth_request`, Traefik `forwardAuth`, ingress-nginx `auth-url`.
+#[utoipa::path(get, path = "/v1/verify", tag = "tokens", params(VerifyQuery),
+    responses((status = 200, description = "Identity in X-Warden-User, X-Warden-Session, X-Warden-Roles"),
+        (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<VerifyQuery>,
+    RequestParts(parts): RequestParts,
+) -> Result<Response, ApiError> {
+    let principal = authenticate(&state, &parts)?;
+    if let Some(role) = query.role.as_deref() {
+        if !principal.has_role(role) {
+            return Err(ApiError::forbidden("the required role is missing"));
+        }
+    }
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-warden-user", principal.user_id.to_string());
+    put("x-warden-session", principal.session_id.to_string());
+    put("x-warden-roles", principal.roles.join(","));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((StatusCode::OK, headers).into_response())
+}
+
+fn authenticate(state: &AppState, parts: &Parts) -> Result<warden_core::Principal, ApiError> {
+    let (token, _) =
+        presented_token(parts)?.ok_or_else(|| ApiError::invalid_token("no access token"))?;
+    Ok(state.auth.validate(&token)?)
+}

@@ -1,0 +1,234 @@
+//! Wiring: concrete adapters chosen from configuration, the domain service,
+//! the HTTP server and its graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use rand::RngCore as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use warden_core::model::LockoutPolicy;
+use warden_core::ports::{Clock, Store};
+use warden_core::{
+    AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy, PoolLimits,
+};
+use warden_http::metrics::Metrics;
+use warden_http::{AppState, HttpConfig};
+use warden_store::SqliteStore;
+
+use crate::config::{Config, decode_kek};
+
+/// Name of the generated key-encryption key inside the data dir.
+pub const KEK_FILE: &str = "keys-encryption.key";
+
+/// Opens (and creates, for the embedded default) the configured store.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        bail!(
+            "unsupported database URL scheme in {:?}: this build supports sqlite:// (PostgreSQL and MySQL adapters are on the roadmap)",
+            url.split(':').next().unwrap_or_default()
+        );
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let kek = keys_encryption_key(config)?;
+    let store = SqliteStore::connect(&url, kek)
+        .await
+        .with_context(|| format!("opening the database at {}", config.database_url()))?;
+    Ok(Arc::new(store))
+}
+
+/// The key that encrypts signing keys at rest: configured, or generated once
+/// into the data dir for the embedded default.
+fn keys_encryption_key(config: &Config) -> anyhow::Result<[u8; 32]> {
+    if let Some(key) = &config.keys.encryption_key {
+        return decode_kek(key.expose());
+    }
+    let path = config.data_dir.join(KEK_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return decode_kek(&text);
+    }
+    let mut key = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    write_private(
+        &path,
+        &base64::engine::general_purpose::STANDARD.encode(key),
+    )?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Domain settings from configuration.
+pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
+    let mut settings = AuthSettings::new(config.issuer());
+    settings.audience = config.tokens.audience.clone();
+    settings.algorithm = config
+        .tokens
+        .algorithm
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown token algorithm"))?;
+    settings.access_token_ttl = seconds(config.tokens.access_ttl_secs);
+    settings.leeway = seconds(config.tokens.leeway_secs);
+    settings.session_ttl = seconds(config.sessions.ttl_secs);
+    settings.idle_timeout = seconds(config.sessions.idle_timeout_secs);
+    settings.lockout = LockoutPolicy {
+        threshold: config.signin.lockout_threshold,
+        base: seconds(config.signin.lockout_base_secs),
+        max: seconds(config.signin.lockout_max_secs),
+    };
+    settings.ip_failures_per_minute = config.signin.ip_failures_per_minute;
+    settings.password_policy = PasswordPolicy {
+        min_chars: config.passwords.min_length,
+        max_chars: config.passwords.max_length,
+        min_score: config.passwords.min_score,
+    };
+    Ok(settings)
+}
+
+fn seconds(secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+}
+
+/// The password hasher from configuration.
+pub fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
+    let defaults = PoolLimits::default();
+    let limits = PoolLimits {
+        max_concurrent: config
+            .passwords
+            .max_concurrent_hashes
+            .unwrap_or(defaults.max_concurrent),
+        max_queued: config
+            .passwords
+            .max_queued_hashes
+            .unwrap_or(defaults.max_queued),
+    };
+    let params = HashParams {
+        memory_kib: config.passwords.argon2_memory_kib,
+        iterations: config.passwords.argon2_iterations,
+        parallelism: config.passwords.argon2_parallelism,
+    };
+    Ok(PasswordHasher::new(params, limits)?)
+}
+
+/// Opens the store, migrates it when configured, and starts the domain service.
+pub async fn start_auth(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    migrate: bool,
+) -> anyhow::Result<Arc<AuthService>> {
+    let store = open_store(config).await?;
+    if migrate {
+        store.migrate().await.context("applying migrations")?;
+    }
+    let store: Arc<dyn Store> = store;
+    let auth = AuthService::start(store, clock, hasher(config)?, auth_settings(config)?)
+        .await
+        .context("starting the service")?;
+    Ok(Arc::new(auth))
+}
+
+/// A running HTTP server.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The domain service it serves.
+    pub auth: Arc<AuthService>,
+    /// Completes when the server has drained and stopped.
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Binds the listener and serves until `shutdown` completes, then drains
+/// in-flight requests.
+pub async fn serve(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let auth = start_auth(config, clock, config.migrate_on_start).await?;
+    let state = AppState {
+        auth: auth.clone(),
+        config: Arc::new(HttpConfig {
+            trusted_proxies: config.trusted_proxies(),
+            allowed_origins: config.allowed_origins(),
+            request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+        }),
+        metrics: Arc::new(Metrics::new()),
+    };
+    let listener = TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("binding {}", config.http.listen))?;
+    let addr = listener.local_addr()?;
+    let housekeeping = tokio::spawn(housekeeping(auth.clone()));
+    let app = warden_http::router(state);
+    let task = tokio::spawn(async move {
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        housekeeping.abort();
+        result.context("serving HTTP")
+    });
+    Ok(Running { addr, auth, task })
+}
+
+async fn housekeeping(auth: Arc<AuthService>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = auth.housekeeping().await {
+            tracing::warn!(error = %e, "housekeeping failed");
+        }
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

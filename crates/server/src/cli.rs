@@ -1,0 +1,234 @@
+//! The `warden` command line.
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use warden_core::ports::{Store, SystemClock};
+use warden_core::{RequestContext, Role};
+
+use crate::app;
+use crate::config::{Config, HttpOverride, LogFormat, LogOverride, Overrides};
+use crate::telemetry;
+
+/// Warden: authentication for microservice systems.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "WARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (embedded database, generated keys).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://...`.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve {
+        /// HTTP listen address.
+        #[arg(long)]
+        http: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage users.
+    User {
+        /// Action.
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// Manage signing keys.
+    Keys {
+        /// Action.
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+    /// Inspect configuration.
+    Config {
+        /// Action.
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+}
+
+/// `warden user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from stdin (one line).
+    Add {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Role (repeatable); `user` when none is given.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Display name.
+        #[arg(long)]
+        username: Option<String>,
+    },
+}
+
+/// `warden keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key the signer; the old one stays published until its tokens expire.
+    Rotate,
+    /// List the stored keys.
+    List,
+}
+
+/// `warden config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it with secrets redacted.
+    Check,
+}
+
+impl Cli {
+    /// Loads configuration for this invocation.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let http = match &self.command {
+            Command::Serve { http: Some(listen) } => Some(HttpOverride { listen: *listen }),
+            _ => None,
+        };
+        let overrides = Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            http,
+            log: self.log_format.map(|format| LogOverride { format }),
+        };
+        Config::load(self.config.as_deref(), &env, &overrides)
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.load_config()?;
+    telemetry::init(config.log.format, &config.log.level);
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            let store = app::open_store(&config).await?;
+            store.migrate().await.context("applying migrations")?;
+            println!("database at {} is up to date", config.database_url());
+            Ok(())
+        }
+        Command::User {
+            action:
+                UserCommand::Add {
+                    email,
+                    roles,
+                    username,
+                },
+        } => user_add(&config, &email, &roles, username.as_deref()).await,
+        Command::Keys { action } => {
+            let store = app::open_store(&config).await?;
+            store.migrate().await.context("applying migrations")?;
+            let settings = app::auth_settings(&config)?;
+            match action {
+                KeysCommand::Rotate => {
+                    let key = warden_core::keys::rotate(&*store, &SystemClock, settings.algorithm)
+                        .await?;
+                    println!(
+                        "new signing key {} ({}); running servers pick it up within 30 s",
+                        key.kid, key.algorithm
+                    );
+                }
+                KeysCommand::List => {
+                    let store: Arc<dyn Store> = store;
+                    for key in warden_core::keys::list(&*store).await? {
+                        println!(
+                            "{}\t{}\tcreated {}\t{}",
+                            key.kid,
+                            key.algorithm,
+                            key.created_at.to_rfc3339(),
+                            match (key.is_active, key.retired_at) {
+                                (true, _) => "active".to_owned(),
+                                (false, Some(at)) => format!("retired {}", at.to_rfc3339()),
+                                (false, None) => "inactive".to_owned(),
+                            }
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigCommand::Check,
+        } => {
+            print!("{}", config.to_redacted_toml()?);
+            eprintln!("configuration is valid");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = app::serve(&config, Arc::new(SystemClock), app::shutdown_signal()).await?;
+    println!(
+        "Warden listening on http://{} (issuer {}); data in {}",
+        running.addr,
+        config.issuer(),
+        if config.database_url.is_some() {
+            config.database_url()
+        } else {
+            config.data_dir.display().to_string()
+        }
+    );
+    tracing::info!(addr = %running.addr, "listening");
+    running.task.await.context("server task")??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn user_add(
+    config: &Config,
+    email: &str,
+    roles: &[String],
+    username: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut roles = roles
+        .iter()
+        .map(|r| Role::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if roles.is_empty() {
+        roles.push(Role::user());
+    }
+    eprintln!("password (read from stdin):");
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let auth = app::start_auth(config, Arc::new(SystemClock), true).await?;
+    let user = auth
+        .create_user(
+            email,
+            password,
+            username,
+            roles,
+            None,
+            &RequestContext::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created user {} <{}>", user.id, user.email);
+    Ok(())
+}

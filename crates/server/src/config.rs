@@ -1,0 +1,581 @@
+//! Layered configuration: defaults, a TOML file (`--config`), `WARDEN_*`
+//! environment variables (`WARDEN_<SECTION>_<KEY>`, `_FILE` variants for
+//! secrets), then flags. Unknown keys are an error naming the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use figment::Figment;
+use figment::providers::{Format as _, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Sections whose keys the environment spells `WARDEN_<SECTION>_<KEY>`.
+const SECTIONS: &[&str] = &[
+    "http",
+    "tokens",
+    "sessions",
+    "passwords",
+    "signin",
+    "keys",
+    "log",
+];
+
+/// Everything `warden serve` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database and generated key live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` (default `<data_dir>/warden.db`).
+    pub database_url: Option<String>,
+    /// Public base URL: the `iss` claim and discovery. Default `http://<http.listen>`.
+    pub issuer: Option<String>,
+    /// CIDRs whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<String>,
+    /// Origins allowed for cookie-authenticated state changes (default: the issuer's origin).
+    #[serde(deserialize_with = "list")]
+    pub allowed_origins: Vec<String>,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+    /// HTTP listener.
+    pub http: HttpSection,
+    /// Access tokens.
+    pub tokens: TokensSection,
+    /// Sessions and refresh tokens.
+    pub sessions: SessionsSection,
+    /// Password policy and hashing.
+    pub passwords: PasswordsSection,
+    /// Sign-in throttling.
+    pub signin: SigninSection,
+    /// Signing-key encryption.
+    pub keys: KeysSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./warden-data"),
+            database_url: None,
+            issuer: None,
+            trusted_proxies: Vec::new(),
+            allowed_origins: Vec::new(),
+            migrate_on_start: true,
+            http: HttpSection::default(),
+            tokens: TokensSection::default(),
+            sessions: SessionsSection::default(),
+            passwords: PasswordsSection::default(),
+            signin: SigninSection::default(),
+            keys: KeysSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Longest a request may take.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensSection {
+    /// `EdDSA`, `ES256` or `RS256`.
+    pub algorithm: String,
+    /// `aud` claim.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl_secs: u64,
+    /// Clock-skew leeway, at most 60.
+    pub leeway_secs: u64,
+}
+
+impl Default for TokensSection {
+    fn default() -> Self {
+        Self {
+            algorithm: "EdDSA".into(),
+            audience: "warden".into(),
+            access_ttl_secs: 900,
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// `[sessions]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsSection {
+    /// Absolute lifetime.
+    pub ttl_secs: u64,
+    /// Idle timeout.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for SessionsSection {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 30 * 24 * 3600,
+            idle_timeout_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// `[passwords]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordsSection {
+    /// Fewest characters.
+    pub min_length: usize,
+    /// Most characters (refused before hashing).
+    pub max_length: usize,
+    /// Lowest zxcvbn score accepted, 0-4.
+    pub min_score: u8,
+    /// argon2id memory, KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id passes.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Hashes at once (default: cores).
+    pub max_concurrent_hashes: Option<usize>,
+    /// Hash requests allowed to wait (default: 64 per core).
+    pub max_queued_hashes: Option<usize>,
+}
+
+impl Default for PasswordsSection {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 256,
+            min_score: 3,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: None,
+            max_queued_hashes: None,
+        }
+    }
+}
+
+/// `[signin]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigninSection {
+    /// Consecutive failures before back-off.
+    pub lockout_threshold: u32,
+    /// First back-off.
+    pub lockout_base_secs: u64,
+    /// Longest back-off.
+    pub lockout_max_secs: u64,
+    /// Failed sign-ins per client IP per minute (0: no limit).
+    pub ip_failures_per_minute: u32,
+}
+
+impl Default for SigninSection {
+    fn default() -> Self {
+        Self {
+            lockout_threshold: 5,
+            lockout_base_secs: 1,
+            lockout_max_secs: 900,
+            ip_failures_per_minute: 60,
+        }
+    }
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSection {
+    /// Base64 of 32 random bytes encrypting signing keys at rest.
+    pub encryption_key: Option<Secret>,
+    /// File holding that key.
+    pub encryption_key_file: Option<PathBuf>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// `tracing` filter directive.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info,sqlx=warn".into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration secret: `Debug` and serialisation print `[redacted]`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// Accepts a list or a comma-separated string (as environment variables give).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Raw::Many(v) => v,
+    })
+}
+
+/// Flags that override everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--http`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpOverride>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogOverride>,
+}
+
+/// `--http`.
+#[derive(Debug, Serialize)]
+pub struct HttpOverride {
+    /// Listen address.
+    pub listen: SocketAddr,
+}
+
+/// `--log-format`.
+#[derive(Debug, Serialize)]
+pub struct LogOverride {
+    /// Format.
+    pub format: LogFormat,
+}
+
+/// Maps `WARDEN_HTTP_LISTEN` to `http.listen`, `WARDEN_DATA_DIR` to `data_dir`.
+fn env_key(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = key.strip_prefix(&format!("{section}_")) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key
+}
+
+impl Config {
+    /// Loads the layers in order. `env` is the process environment (passed
+    /// in so tests need not mutate global state).
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let mut from_env = figment::value::Dict::new();
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("WARDEN_") else {
+                continue;
+            };
+            // Test-harness variables share the prefix but are not configuration.
+            if key.starts_with("TEST_") {
+                continue;
+            }
+            from_env.insert(env_key(key), value.clone().into());
+        }
+        for (key, value) in from_env {
+            figment = figment.merge((key.as_str(), parse_env_value(value)));
+        }
+        figment = figment.merge(Serialized::defaults(overrides));
+        let mut config: Config = figment.extract().map_err(|e| {
+            let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid configuration: {}", messages.join("; "))
+        })?;
+        config.resolve_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.keys.encryption_key_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading keys.encryption_key_file {}", path.display()))?;
+            self.keys.encryption_key = Some(Secret(text.trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let _: warden_token::Algorithm = self.tokens.algorithm.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "tokens.algorithm must be EdDSA, ES256 or RS256, not {:?}",
+                self.tokens.algorithm
+            )
+        })?;
+        if self.tokens.leeway_secs > 60 {
+            bail!("tokens.leeway_secs must be at most 60");
+        }
+        if self.tokens.access_ttl_secs == 0 || self.sessions.ttl_secs == 0 {
+            bail!("token and session lifetimes must be positive");
+        }
+        if self.passwords.min_length == 0 || self.passwords.min_length > self.passwords.max_length {
+            bail!("passwords.min_length must be between 1 and passwords.max_length");
+        }
+        if self.passwords.min_score > 4 {
+            bail!("passwords.min_score must be 0-4");
+        }
+        for cidr in &self.trusted_proxies {
+            cidr.parse::<ipnet::IpNet>()
+                .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("trusted_proxies: {cidr:?} is not a CIDR"))?;
+        }
+        if let Some(key) = &self.keys.encryption_key {
+            decode_kek(key.expose())?;
+        }
+        Ok(())
+    }
+
+    /// The issuer URL.
+    pub fn issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.http.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("warden.db").display()))
+    }
+
+    /// Parsed trusted proxies.
+    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|c| {
+                c.parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| c.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+            })
+            .collect()
+    }
+
+    /// Allowed origins: configured, or the issuer's origin.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        if self.allowed_origins.is_empty() {
+            vec![self.issuer()]
+        } else {
+            self.allowed_origins.clone()
+        }
+    }
+
+    /// The configuration as TOML with secrets redacted (`warden config check`).
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+/// Environment values are strings; numbers and booleans become typed so
+/// `WARDEN_TOKENS_ACCESS_TTL_SECS=600` works.
+fn parse_env_value(value: figment::value::Value) -> figment::value::Value {
+    use figment::value::Value;
+    match &value {
+        Value::String(tag, s) => {
+            if let Ok(n) = s.parse::<u64>() {
+                Value::Num(*tag, figment::value::Num::U64(n))
+            } else if let Ok(b) = s.parse::<bool>() {
+                Value::Bool(*tag, b)
+            } else {
+                value
+            }
+        }
+        _ => value,
+    }
+}
+
+/// Decodes the key-encryption key (base64 of 32 bytes).
+pub fn decode_kek(text: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()))
+        .map_err(|_| anyhow::anyhow!("keys.encryption_key must be base64 of 32 bytes"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("keys.encryption_key must be base64 of exactly 32 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_with_embedded_sqlite() {
+        let config = Config::load(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://./warden-data/warden.db");
+        assert_eq!(config.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("warden.toml");
+        std::fs::write(
+            &file,
+            "issuer = \"https://file.example\"\n[tokens]\naccess_ttl_secs = 300\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            &env(&[
+                ("WARDEN_TOKENS_ACCESS_TTL_SECS", "600"),
+                ("WARDEN_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1"),
+                ("WARDEN_DATA_DIR", "/from/env"),
+                ("WARDEN_TEST_REQUIRE_SERVICES", "1"),
+                ("OTHER", "x"),
+            ]),
+            &Overrides {
+                data_dir: Some("/from/flag".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.issuer(), "https://file.example");
+        assert_eq!(config.tokens.access_ttl_secs, 600);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("warden.toml");
+        std::fs::write(&file, "[tokens]\naccess_tll_secs = 300\n").unwrap();
+        let err = Config::load(Some(&file), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("access_tll_secs"), "{err}");
+        let err = Config::load(
+            None,
+            &env(&[("WARDEN_HTTP_LISTNE", "x")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("kek");
+        let kek = base64::engine::general_purpose::STANDARD.encode([7_u8; 32]);
+        std::fs::write(&key_file, format!("{kek}\n")).unwrap();
+        let config = Config::load(
+            None,
+            &env(&[(
+                "WARDEN_KEYS_ENCRYPTION_KEY_FILE",
+                key_file.to_str().unwrap(),
+            )]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.keys.encryption_key.as_ref().unwrap().expose(), kek);
+        let shown = config.to_redacted_toml().unwrap();
+        assert!(
+            !shown.contains(&kek) && shown.contains("[redacted]"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for (k, v) in [
+            ("WARDEN_TOKENS_ALGORITHM", "HS256"),
+            ("WARDEN_TOKENS_LEEWAY_SECS", "600"),
+            ("WARDEN_TRUSTED_PROXIES", "everyone"),
+            ("WARDEN_KEYS_ENCRYPTION_KEY", "c2hvcnQ="),
+        ] {
+            assert!(
+                Config::load(None, &env(&[(k, v)]), &Overrides::default()).is_err(),
+                "{k}={v}"
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The `warden` binary's library half: configuration, wiring, telemetry and
+//! the command line. Only this crate picks concrete adapters.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod telemetry;

@@ -1,0 +1,1437 @@
+//! The store contract: conformance tests every adapter of
+//! [`Store`](warden_core::ports::Store) must pass (SQLite here; PostgreSQL and
+//! MySQL later). Each function takes a freshly migrated, empty store and
+//! panics on a violation. Run the concurrency checks on a multi-threaded
+//! runtime, for example:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+//! async fn refresh_rotation_is_single_use_under_concurrency() {
+//!     let (_db, store) = fresh_store().await;
+//!     warden_store::contract::refresh_rotation_is_single_use_under_concurrency(store).await;
+//! }
+//! ```
+//!
+//! Every function is listed in [`ALL`] by name so adapters can check they run them all.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use warden_core::model::{
+    AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role,
+    RotateOutcome, Session, StoredSigningKey, ThrottleState, TokenHash, User, UserStatus,
+};
+use warden_core::ports::{NewUser, Store};
+use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
+
+/// The names of every contract function, for adapters to check coverage.
+pub const ALL: &[&str] = &[
+    "users_create_and_find",
+    "users_unique_email_under_concurrency",
+    "users_list_pages_and_filters",
+    "users_status_roles_and_password",
+    "users_delete_cascades",
+    "sessions_create_find_list",
+    "refresh_rotation",
+    "refresh_rotation_is_single_use_under_concurrency",
+    "revoke_session_is_idempotent",
+    "revoke_user_sessions_keeps_one_and_replaces_hash",
+    "login_throttle_counts_and_clears",
+    "login_throttle_counts_exactly_under_concurrency",
+    "signing_keys_round_trip_retire_delete",
+    "signing_keys_need_the_right_encryption_key",
+    "revocations_active_filter",
+    "audit_pages_newest_first",
+    "outbox_in_commit_order",
+];
+
+// ----- fixtures -----
+
+/// A time with millisecond precision (what every adapter stores).
+pub fn base_time() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+}
+
+fn new_user(email: &str, username: Option<&str>, at: DateTime<Utc>) -> NewUser {
+    NewUser {
+        user: User {
+            id: UserId::new(),
+            email: Email::parse(email).expect("valid e-mail"),
+            username: username.map(str::to_owned),
+            roles: vec![Role::user()],
+            status: UserStatus::Active,
+            created_at: at,
+        },
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${email}"),
+    }
+}
+
+fn event(name: &str, at: DateTime<Utc>) -> OutboxEvent {
+    OutboxEvent::new(name, json!({"name": name, "n": 1}), at)
+}
+
+fn token(label: &str) -> TokenHash {
+    TokenHash(format!("{label}-{}", uuid::Uuid::now_v7().simple()))
+}
+
+fn session(
+    user: UserId,
+    created_at: DateTime<Utc>,
+    lifetime: Duration,
+) -> (Session, RefreshRecord) {
+    let id = SessionId::new();
+    let session = Session {
+        id,
+        user_id: user,
+        created_at,
+        last_used_at: created_at,
+        expires_at: created_at + lifetime,
+        revoked_at: None,
+        user_agent: Some("contract-test/1.0".into()),
+        ip: Some("192.0.2.1".into()),
+    };
+    let refresh = RefreshRecord {
+        token_hash: token("rt"),
+        session_id: id,
+        created_at,
+    };
+    (session, refresh)
+}
+
+fn session_revocation(id: SessionId, until: DateTime<Utc>) -> Revocation {
+    Revocation {
+        kind: RevocationKind::Session,
+        id: id.as_uuid(),
+        not_before: None,
+        until,
+    }
+}
+
+async fn create_user(store: &dyn Store, email: &str, at: DateTime<Utc>) -> User {
+    let new = new_user(email, None, at);
+    store.create_user(&new, &[]).await.expect("create user");
+    new.user
+}
+
+async fn create_session(
+    store: &dyn Store,
+    user: UserId,
+    at: DateTime<Utc>,
+    lifetime: Duration,
+) -> (Session, RefreshRecord) {
+    let (session, refresh) = session(user, at, lifetime);
+    store
+        .create_session(&session, &refresh, &[])
+        .await
+        .expect("create session");
+    (session, refresh)
+}
+
+async fn outbox(store: &dyn Store) -> Vec<(i64, OutboxEvent)> {
+    store.list_outbox(0, 10_000).await.expect("list outbox")
+}
+
+async fn outbox_names(store: &dyn Store) -> Vec<String> {
+    outbox(store)
+        .await
+        .into_iter()
+        .map(|(_, e)| e.name)
+        .collect()
+}
+
+// ----- users -----
+
+/// Create, find by id / e-mail, duplicate e-mail is `Conflict` and writes nothing.
+pub async fn users_create_and_find(store: Arc<dyn Store>) {
+    let now = base_time();
+    let mut new = new_user("alice@example.com", Some("Alice"), now);
+    new.user.roles = vec![Role::admin(), Role::user()];
+    store
+        .create_user(&new, &[event("user.created", now)])
+        .await
+        .expect("create");
+
+    let found = store.find_user_by_id(new.user.id).await.expect("find");
+    assert_eq!(found.as_ref(), Some(&new.user));
+    let creds = store
+        .find_credentials_by_email(&new.user.email)
+        .await
+        .expect("by email")
+        .expect("present");
+    assert_eq!(creds.user, new.user);
+    assert_eq!(creds.password_hash, new.password_hash);
+    let creds = store
+        .find_credentials_by_id(new.user.id)
+        .await
+        .expect("by id")
+        .expect("present");
+    assert_eq!(creds.password_hash, new.password_hash);
+
+    assert_eq!(
+        store.find_user_by_id(UserId::new()).await.expect("find"),
+        None
+    );
+    let other = Email::parse("bob@example.com").expect("email");
+    assert!(
+        store
+            .find_credentials_by_email(&other)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        store
+            .find_credentials_by_id(UserId::new())
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    // Same canonical e-mail, different id: conflict, and its event is not written.
+    let dup = new_user("alice@example.com", None, now);
+    let err = store
+        .create_user(&dup, &[event("user.created", now)])
+        .await
+        .expect_err("duplicate e-mail");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(
+        store
+            .find_user_by_id(dup.user.id)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert_eq!(outbox_names(&*store).await, ["user.created"]);
+}
+
+/// 20 concurrent sign-ups with one e-mail: exactly one succeeds, the rest are `Conflict`.
+pub async fn users_unique_email_under_concurrency(store: Arc<dyn Store>) {
+    let now = base_time();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let new = new_user("race@example.com", None, now);
+                store.create_user(&new, &[event("user.created", now)]).await
+            })
+        })
+        .collect();
+    let (mut ok, mut conflict) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => ok += 1,
+            Err(StoreError::Conflict) => conflict += 1,
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!((ok, conflict), (1, 19));
+    assert_eq!(outbox(&*store).await.len(), 1);
+}
+
+/// Paging by id, `after` cursor, limit, and the case-insensitive substring
+/// query with LIKE wildcards matched literally.
+pub async fn users_list_pages_and_filters(store: Arc<dyn Store>) {
+    let now = base_time();
+    let specs = [
+        ("carol@example.com", Some("Carol")),
+        ("dave@example.org", None),
+        ("erin@example.com", Some("100%_Erin")),
+        ("frank@example.com", Some("1000 frank")),
+        ("grace@sub.example.com", Some("Grace_Hopper")),
+    ];
+    let mut users = Vec::new();
+    for (email, username) in specs {
+        let new = new_user(email, username, now);
+        store.create_user(&new, &[]).await.expect("create");
+        users.push(new.user);
+    }
+    users.sort_by_key(|u| u.id);
+
+    let all = store.list_users(None, None, 100).await.expect("list");
+    assert_eq!(all, users);
+
+    let page1 = store.list_users(None, None, 2).await.expect("page 1");
+    assert_eq!(page1, users[..2]);
+    let page2 = store
+        .list_users(None, Some(page1[1].id), 2)
+        .await
+        .expect("page 2");
+    assert_eq!(page2, users[2..4]);
+    let page3 = store
+        .list_users(None, Some(page2[1].id), 2)
+        .await
+        .expect("page 3");
+    assert_eq!(page3, users[4..]);
+    let past_end = store
+        .list_users(None, Some(users[4].id), 2)
+        .await
+        .expect("past end");
+    assert!(past_end.is_empty());
+
+    let emails = |list: Vec<User>| -> Vec<String> {
+        let mut v: Vec<String> = list.into_iter().map(|u| u.email.to_string()).collect();
+        v.sort();
+        v
+    };
+    // Case-insensitive, on e-mail and on username.
+    let found = store
+        .list_users(Some("EXAMPLE.ORG"), None, 100)
+        .await
+        .expect("q");
+    assert_eq!(emails(found), ["dave@example.org"]);
+    let found = store.list_users(Some("carol"), None, 100).await.expect("q");
+    assert_eq!(emails(found), ["carol@example.com"]);
+    let found = store
+        .list_users(Some("hopper"), None, 100)
+        .await
+        .expect("q");
+    assert_eq!(emails(found), ["grace@sub.example.com"]);
+    // Wildcards are literal: "0%" only matches a username containing "0%".
+    let found = store.list_users(Some("0%"), None, 100).await.expect("q");
+    assert_eq!(emails(found), ["erin@example.com"]);
+    let found = store.list_users(Some("%"), None, 100).await.expect("q");
+    assert_eq!(emails(found), ["erin@example.com"]);
+    let found = store.list_users(Some("_"), None, 100).await.expect("q");
+    assert_eq!(emails(found), ["erin@example.com", "grace@sub.example.com"]);
+    let found = store
+        .list_users(Some("nobody"), None, 100)
+        .await
+        .expect("q");
+    assert!(found.is_empty());
+    // Query and cursor combine.
+    let matching: Vec<User> = users
+        .iter()
+        .filter(|u| u.email.as_str().ends_with("example.com"))
+        .cloned()
+        .collect();
+    let first = store
+        .list_users(Some("example.com"), None, 1)
+        .await
+        .expect("q");
+    assert_eq!(first, matching[..1]);
+    let rest = store
+        .list_users(Some("example.com"), Some(first[0].id), 100)
+        .await
+        .expect("q");
+    assert_eq!(rest, matching[1..]);
+}
+
+/// Status, roles and password-hash updates; `NotFound` for unknown users; the
+/// revocation and events are written with the change.
+pub async fn users_status_roles_and_password(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "henry@example.com", now).await;
+    let until = now + Duration::minutes(15);
+    let ban = Revocation {
+        kind: RevocationKind::User,
+        id: user.id.as_uuid(),
+        not_before: Some(now),
+        until,
+    };
+    store
+        .update_user_status(
+            user.id,
+            UserStatus::Banned,
+            Some(&ban),
+            &[event("user.banned", now)],
+        )
+        .await
+        .expect("ban");
+    let found = store
+        .find_user_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(found.status, UserStatus::Banned);
+    assert_eq!(
+        store
+            .list_active_revocations(now)
+            .await
+            .expect("revocations"),
+        std::slice::from_ref(&ban)
+    );
+
+    store
+        .update_user_status(
+            user.id,
+            UserStatus::Active,
+            None,
+            &[event("user.unbanned", now)],
+        )
+        .await
+        .expect("unban");
+    let found = store
+        .find_user_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(found.status, UserStatus::Active);
+
+    let roles = vec![
+        Role::admin(),
+        Role::parse("billing-reader").expect("role"),
+        Role::user(),
+    ];
+    store
+        .update_user_roles(user.id, &roles, &[event("user.roles_changed", now)])
+        .await
+        .expect("roles");
+    let found = store
+        .find_user_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(found.roles, roles);
+    store
+        .update_user_roles(user.id, &[], &[])
+        .await
+        .expect("no roles");
+    let found = store
+        .find_user_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert!(found.roles.is_empty());
+
+    store
+        .update_password_hash(user.id, "$argon2id$new")
+        .await
+        .expect("rehash");
+    let creds = store
+        .find_credentials_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(creds.password_hash, "$argon2id$new");
+
+    assert_eq!(
+        outbox_names(&*store).await,
+        ["user.banned", "user.unbanned", "user.roles_changed"]
+    );
+
+    let ghost = UserId::new();
+    let ghost_ban = Revocation {
+        id: ghost.as_uuid(),
+        ..ban
+    };
+    let err = store
+        .update_user_status(
+            ghost,
+            UserStatus::Banned,
+            Some(&ghost_ban),
+            &[event("x", now)],
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let err = store
+        .update_user_roles(ghost, &[Role::user()], &[event("x", now)])
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let err = store
+        .update_password_hash(ghost, "$argon2id$x")
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    // Nothing of the failed calls was written.
+    assert_eq!(outbox(&*store).await.len(), 3);
+    assert_eq!(
+        store
+            .list_active_revocations(now)
+            .await
+            .expect("revocations")
+            .len(),
+        1
+    );
+}
+
+/// Deleting a user removes their sessions and refresh tokens and writes the
+/// revocation and events; deleting again is `NotFound`.
+pub async fn users_delete_cascades(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "ivan@example.com", now).await;
+    let other = create_user(&*store, "judy@example.com", now).await;
+    let (s1, r1) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let (s2, _) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let (s3, r3) = create_session(&*store, other.id, now, Duration::days(30)).await;
+
+    let revocation = Revocation {
+        kind: RevocationKind::User,
+        id: user.id.as_uuid(),
+        not_before: Some(now),
+        until: now + Duration::minutes(15),
+    };
+    store
+        .delete_user(user.id, &revocation, &[event("user.deleted", now)])
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .find_user_by_id(user.id)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(store.find_session(s1.id).await.expect("find").is_none());
+    assert!(store.find_session(s2.id).await.expect("find").is_none());
+    assert!(
+        store
+            .find_session_by_refresh(&r1.token_hash)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        store
+            .list_sessions(user.id, now)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_active_revocations(now).await.expect("rev"),
+        std::slice::from_ref(&revocation)
+    );
+    assert_eq!(outbox_names(&*store).await, ["user.deleted"]);
+
+    // The other user is untouched.
+    assert!(
+        store
+            .find_user_by_id(other.id)
+            .await
+            .expect("find")
+            .is_some()
+    );
+    assert_eq!(
+        store.find_session(s3.id).await.expect("find"),
+        Some(s3.clone())
+    );
+    assert_eq!(
+        store
+            .find_session_by_refresh(&r3.token_hash)
+            .await
+            .expect("find"),
+        Some(s3.id)
+    );
+
+    let err = store
+        .delete_user(user.id, &revocation, &[event("user.deleted", now)])
+        .await
+        .expect_err("already deleted");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(outbox(&*store).await.len(), 1);
+}
+
+// ----- sessions and refresh tokens -----
+
+/// Create and find sessions; the live list excludes revoked and expired ones, newest first.
+pub async fn sessions_create_find_list(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "kate@example.com", now - Duration::days(40)).await;
+    let other = create_user(&*store, "leo@example.com", now).await;
+
+    let (old, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::days(3),
+        Duration::days(30),
+    )
+    .await;
+    let (expired, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::days(35),
+        Duration::days(30),
+    )
+    .await;
+    let (revoked, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::days(2),
+        Duration::days(30),
+    )
+    .await;
+    let (newest, newest_rt) = create_session(
+        &*store,
+        user.id,
+        now - Duration::hours(1),
+        Duration::days(30),
+    )
+    .await;
+    let (just_expiring, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::days(30),
+        Duration::days(30),
+    )
+    .await;
+    create_session(&*store, other.id, now, Duration::days(30)).await;
+
+    let (with_event, with_event_rt) = session(user.id, now - Duration::days(1), Duration::days(30));
+    store
+        .create_session(&with_event, &with_event_rt, &[event("user.signed_in", now)])
+        .await
+        .expect("create with event");
+    assert_eq!(outbox_names(&*store).await, ["user.signed_in"]);
+
+    assert_eq!(
+        store.find_session(newest.id).await.expect("find"),
+        Some(newest.clone())
+    );
+    assert_eq!(
+        store.find_session(expired.id).await.expect("find"),
+        Some(expired.clone())
+    );
+    assert!(
+        store
+            .find_session(SessionId::new())
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .find_session_by_refresh(&newest_rt.token_hash)
+            .await
+            .expect("by refresh"),
+        Some(newest.id)
+    );
+    assert!(
+        store
+            .find_session_by_refresh(&token("nope"))
+            .await
+            .expect("by refresh")
+            .is_none()
+    );
+
+    let revoked_now = store
+        .revoke_session(
+            revoked.id,
+            now,
+            &session_revocation(revoked.id, now + Duration::minutes(15)),
+            &[],
+        )
+        .await
+        .expect("revoke");
+    assert!(revoked_now);
+
+    // expires_at == now is no longer live.
+    let _ = just_expiring;
+    let live = store.list_sessions(user.id, now).await.expect("list");
+    let ids: Vec<SessionId> = live.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [newest.id, with_event.id, old.id]);
+    assert_eq!(live[0], newest);
+
+    // A session with a duplicate refresh hash is rejected as a whole.
+    let (dup, mut dup_rt) = session(user.id, now, Duration::days(30));
+    dup_rt.token_hash = newest_rt.token_hash.clone();
+    let err = store
+        .create_session(&dup, &dup_rt, &[event("user.signed_in", now)])
+        .await
+        .expect_err("duplicate refresh hash");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(store.find_session(dup.id).await.expect("find").is_none());
+    assert_eq!(outbox(&*store).await.len(), 1);
+}
+
+/// Rotate once (`Rotated`, `last_used_at` = now), reuse (`Reused`), unknown (`NotFound`).
+pub async fn refresh_rotation(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "mia@example.com", now).await;
+    let (session, first) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let later = now + Duration::minutes(10);
+    let second = RefreshRecord {
+        token_hash: token("rt2"),
+        session_id: session.id,
+        created_at: later,
+    };
+    match store
+        .rotate_refresh_token(&first.token_hash, &second, later)
+        .await
+        .expect("rotate")
+    {
+        RotateOutcome::Rotated { session: rotated } => {
+            assert_eq!(rotated.id, session.id);
+            assert_eq!(rotated.last_used_at, later);
+            assert_eq!(rotated.created_at, session.created_at);
+            assert_eq!(rotated.expires_at, session.expires_at);
+        }
+        other => panic!("expected Rotated, got {other:?}"),
+    }
+    let stored = store
+        .find_session(session.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(stored.last_used_at, later);
+    assert_eq!(
+        store
+            .find_session_by_refresh(&second.token_hash)
+            .await
+            .expect("find"),
+        Some(session.id)
+    );
+    // The used token still maps to its session (for reuse detection).
+    assert_eq!(
+        store
+            .find_session_by_refresh(&first.token_hash)
+            .await
+            .expect("find"),
+        Some(session.id)
+    );
+
+    let third = RefreshRecord {
+        token_hash: token("rt3"),
+        session_id: session.id,
+        created_at: later,
+    };
+    match store
+        .rotate_refresh_token(&first.token_hash, &third, later)
+        .await
+        .expect("reuse")
+    {
+        RotateOutcome::Reused { session_id } => assert_eq!(session_id, session.id),
+        other => panic!("expected Reused, got {other:?}"),
+    }
+    // A reuse stores nothing.
+    assert!(
+        store
+            .find_session_by_refresh(&third.token_hash)
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    match store
+        .rotate_refresh_token(&token("unknown"), &third, later)
+        .await
+        .expect("unknown")
+    {
+        RotateOutcome::NotFound => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(
+        store
+            .find_session_by_refresh(&third.token_hash)
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    // The rotated-in token rotates in turn.
+    let even_later = later + Duration::minutes(10);
+    match store
+        .rotate_refresh_token(&second.token_hash, &third, even_later)
+        .await
+        .expect("rotate again")
+    {
+        RotateOutcome::Rotated { session: rotated } => assert_eq!(rotated.last_used_at, even_later),
+        other => panic!("expected Rotated, got {other:?}"),
+    }
+}
+
+/// 50 concurrent rotations of one token: exactly one `Rotated`, the rest `Reused`,
+/// and only the winner's new token is stored.
+pub async fn refresh_rotation_is_single_use_under_concurrency(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "nina@example.com", now).await;
+    let (session, first) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            let old = first.token_hash.clone();
+            tokio::spawn(async move {
+                let new = RefreshRecord {
+                    token_hash: token(&format!("race{i}")),
+                    session_id: session.id,
+                    created_at: now,
+                };
+                let outcome = store.rotate_refresh_token(&old, &new, now).await;
+                (new.token_hash, outcome)
+            })
+        })
+        .collect();
+    let mut rotated = Vec::new();
+    let mut reused = 0;
+    let mut losers = Vec::new();
+    for task in tasks {
+        let (hash, outcome) = task.await.expect("task");
+        match outcome.expect("rotate") {
+            RotateOutcome::Rotated { session: s } => {
+                assert_eq!(s.id, session.id);
+                rotated.push(hash);
+            }
+            RotateOutcome::Reused { session_id } => {
+                assert_eq!(session_id, session.id);
+                reused += 1;
+                losers.push(hash);
+            }
+            RotateOutcome::NotFound => panic!("the token exists"),
+        }
+    }
+    assert_eq!((rotated.len(), reused), (1, 49));
+    assert_eq!(
+        store
+            .find_session_by_refresh(&rotated[0])
+            .await
+            .expect("find"),
+        Some(session.id)
+    );
+    for hash in losers {
+        assert!(
+            store
+                .find_session_by_refresh(&hash)
+                .await
+                .expect("find")
+                .is_none()
+        );
+    }
+}
+
+/// `revoke_session` revokes once: the second call returns false and writes nothing.
+pub async fn revoke_session_is_idempotent(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "oscar@example.com", now).await;
+    let (session, _) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let until = now + Duration::minutes(15);
+    let revocation = session_revocation(session.id, until);
+    let later = now + Duration::seconds(5);
+
+    let first = store
+        .revoke_session(
+            session.id,
+            later,
+            &revocation,
+            &[event("session.revoked", later)],
+        )
+        .await
+        .expect("revoke");
+    assert!(first);
+    let second = store
+        .revoke_session(
+            session.id,
+            later + Duration::seconds(1),
+            &revocation,
+            &[event("session.revoked", later)],
+        )
+        .await
+        .expect("revoke again");
+    assert!(!second);
+    let unknown = store
+        .revoke_session(
+            SessionId::new(),
+            later,
+            &revocation,
+            &[event("session.revoked", later)],
+        )
+        .await
+        .expect("revoke unknown");
+    assert!(!unknown);
+
+    let stored = store
+        .find_session(session.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(stored.revoked_at, Some(later));
+    assert!(
+        store
+            .list_sessions(user.id, now)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_active_revocations(now).await.expect("rev"),
+        [revocation]
+    );
+    assert_eq!(outbox_names(&*store).await, ["session.revoked"]);
+}
+
+/// `revoke_user_sessions` revokes every live session but `keep`, replaces the
+/// hash in the same transaction, and writes one revocation and event per session.
+pub async fn revoke_user_sessions_keeps_one_and_replaces_hash(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "pat@example.com", now - Duration::days(60)).await;
+    let other = create_user(&*store, "quinn@example.com", now).await;
+    let (keep, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::hours(3),
+        Duration::days(30),
+    )
+    .await;
+    let (a, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::hours(2),
+        Duration::days(30),
+    )
+    .await;
+    let (b, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::hours(1),
+        Duration::days(30),
+    )
+    .await;
+    let (expired, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::days(40),
+        Duration::days(30),
+    )
+    .await;
+    let (already, _) = create_session(
+        &*store,
+        user.id,
+        now - Duration::hours(4),
+        Duration::days(30),
+    )
+    .await;
+    let (others, _) = create_session(&*store, other.id, now, Duration::days(30)).await;
+    let until = now + Duration::minutes(15);
+    assert!(
+        store
+            .revoke_session(
+                already.id,
+                now - Duration::hours(1),
+                &session_revocation(already.id, until),
+                &[]
+            )
+            .await
+            .expect("revoke")
+    );
+
+    let make_event = move |sid: SessionId| {
+        OutboxEvent::new(
+            "session.revoked",
+            json!({"session_id": sid.to_string(), "until": until.to_rfc3339()}),
+            now,
+        )
+    };
+    let mut revoked = store
+        .revoke_user_sessions(
+            user.id,
+            Some(keep.id),
+            now,
+            until,
+            Some("$argon2id$changed"),
+            &make_event,
+        )
+        .await
+        .expect("revoke all");
+    revoked.sort();
+    let mut expected = vec![a.id, b.id];
+    expected.sort();
+    assert_eq!(revoked, expected);
+
+    let creds = store
+        .find_credentials_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(creds.password_hash, "$argon2id$changed");
+    let live: Vec<SessionId> = store
+        .list_sessions(user.id, now)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, [keep.id]);
+    for id in [a.id, b.id] {
+        let s = store
+            .find_session(id)
+            .await
+            .expect("find")
+            .expect("present");
+        assert_eq!(s.revoked_at, Some(now));
+    }
+    // Expired and previously revoked sessions are left as they were.
+    let s = store
+        .find_session(expired.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(s.revoked_at, None);
+    let s = store
+        .find_session(already.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(s.revoked_at, Some(now - Duration::hours(1)));
+    assert_eq!(
+        store.list_sessions(other.id, now).await.expect("list")[0],
+        others
+    );
+
+    let active = store.list_active_revocations(now).await.expect("rev");
+    let mut revoked_subjects: Vec<uuid::Uuid> = active
+        .iter()
+        .filter(|r| {
+            r.kind == RevocationKind::Session && r.until == until && r.id != already.id.as_uuid()
+        })
+        .map(|r| r.id)
+        .collect();
+    revoked_subjects.sort();
+    let mut expected_subjects = vec![a.id.as_uuid(), b.id.as_uuid()];
+    expected_subjects.sort();
+    assert_eq!(revoked_subjects, expected_subjects);
+    let events = outbox(&*store).await;
+    let mut event_sessions: Vec<String> = events
+        .iter()
+        .map(|(_, e)| e.data["session_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    event_sessions.sort();
+    let mut expected_sessions = vec![a.id.to_string(), b.id.to_string()];
+    expected_sessions.sort();
+    assert_eq!(event_sessions, expected_sessions);
+
+    // Without keep or hash: everything live goes, the hash stays.
+    let rest = store
+        .revoke_user_sessions(user.id, None, now, until, None, &make_event)
+        .await
+        .expect("revoke rest");
+    assert_eq!(rest, [keep.id]);
+    let creds = store
+        .find_credentials_by_id(user.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(creds.password_hash, "$argon2id$changed");
+    let none = store
+        .revoke_user_sessions(user.id, None, now, until, None, &make_event)
+        .await
+        .expect("nothing left");
+    assert!(none.is_empty());
+    assert_eq!(outbox(&*store).await.len(), 3);
+
+    // A hash for an unknown user is NotFound and changes nothing.
+    let err = store
+        .revoke_user_sessions(
+            UserId::new(),
+            None,
+            now,
+            until,
+            Some("$argon2id$x"),
+            &make_event,
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+// ----- sign-in throttling -----
+
+/// Failures count up and lock per the policy; clearing resets.
+pub async fn login_throttle_counts_and_clears(store: Arc<dyn Store>) {
+    let now = base_time();
+    let policy = LockoutPolicy::default();
+    let key = "sam@example.com";
+    assert_eq!(
+        store.find_login_throttle(key).await.expect("find"),
+        ThrottleState::default()
+    );
+    for n in 1..=6_u32 {
+        let state = store
+            .record_login_failure(key, now, &policy)
+            .await
+            .expect("record");
+        assert_eq!(state.failures, n);
+        assert_eq!(state.locked_until, policy.locked_until(n, now));
+        assert_eq!(store.find_login_throttle(key).await.expect("find"), state);
+    }
+    assert!(
+        store
+            .find_login_throttle(key)
+            .await
+            .expect("find")
+            .locked_until
+            .is_some()
+    );
+    // Other keys are independent.
+    assert_eq!(
+        store
+            .find_login_throttle("other@example.com")
+            .await
+            .expect("find"),
+        ThrottleState::default()
+    );
+    store.clear_login_failures(key).await.expect("clear");
+    assert_eq!(
+        store.find_login_throttle(key).await.expect("find"),
+        ThrottleState::default()
+    );
+    store.clear_login_failures(key).await.expect("clear absent");
+    let state = store
+        .record_login_failure(key, now, &policy)
+        .await
+        .expect("record");
+    assert_eq!(
+        state,
+        ThrottleState {
+            failures: 1,
+            locked_until: None
+        }
+    );
+}
+
+/// 30 concurrent failures count exactly 30 and set the lock.
+pub async fn login_throttle_counts_exactly_under_concurrency(store: Arc<dyn Store>) {
+    let now = base_time();
+    let policy = LockoutPolicy::default();
+    let key = "tom@example.com";
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.record_login_failure(key, now, &policy).await })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for task in tasks {
+        let state = task.await.expect("task").expect("record");
+        assert_eq!(state.locked_until, policy.locked_until(state.failures, now));
+        assert!(
+            seen.insert(state.failures),
+            "two callers saw {} failures",
+            state.failures
+        );
+    }
+    assert_eq!(seen, (1..=30).collect::<HashSet<u32>>());
+    let state = store.find_login_throttle(key).await.expect("find");
+    assert_eq!(state.failures, 30);
+    assert_eq!(state.locked_until, policy.locked_until(30, now));
+    assert!(state.locked_until.is_some());
+}
+
+// ----- signing keys -----
+
+fn signing_key(kid: &str, created_at: DateTime<Utc>, der: &[u8]) -> StoredSigningKey {
+    StoredSigningKey {
+        kid: kid.to_owned(),
+        algorithm: "EdDSA".into(),
+        private_der: zeroize::Zeroizing::new(der.to_vec()),
+        created_at,
+        retired_at: None,
+    }
+}
+
+/// Keys round-trip (private bytes equal after decryption), oldest first;
+/// retire marks all others once; delete removes.
+pub async fn signing_keys_round_trip_retire_delete(store: Arc<dyn Store>) {
+    let now = base_time();
+    assert!(store.list_signing_keys().await.expect("list").is_empty());
+    let old = signing_key("k-old", now - Duration::days(2), &[1, 2, 3, 4, 0, 255]);
+    let mid = signing_key("k-mid", now - Duration::days(1), &[9; 48]);
+    let mut new = signing_key("k-new", now, &[7; 1200]);
+    new.algorithm = "RS256".into();
+    // Inserted out of order; listed oldest first.
+    for key in [&new, &old, &mid] {
+        store.create_signing_key(key).await.expect("create");
+    }
+    let listed = store.list_signing_keys().await.expect("list");
+    let kids: Vec<&str> = listed.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids, ["k-old", "k-mid", "k-new"]);
+    for (got, want) in listed.iter().zip([&old, &mid, &new]) {
+        assert_eq!(got.private_der.as_slice(), want.private_der.as_slice());
+        assert_eq!(got.algorithm, want.algorithm);
+        assert_eq!(got.created_at, want.created_at);
+        assert_eq!(got.retired_at, None);
+    }
+
+    let err = store
+        .create_signing_key(&signing_key("k-new", now, &[0]))
+        .await
+        .expect_err("duplicate kid");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+
+    // Rotation: everything but the newest key retires; retired keys keep
+    // their first retirement time.
+    let first_retire = now - Duration::hours(12);
+    store
+        .retire_signing_keys("k-new", first_retire)
+        .await
+        .expect("retire");
+    let newer = signing_key("k-newer", now + Duration::seconds(1), &[3; 32]);
+    store.create_signing_key(&newer).await.expect("create");
+    store
+        .retire_signing_keys("k-newer", now)
+        .await
+        .expect("retire");
+    let retired: Vec<(String, Option<DateTime<Utc>>)> = store
+        .list_signing_keys()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| (k.kid.clone(), k.retired_at))
+        .collect();
+    let expected: Vec<(String, Option<DateTime<Utc>>)> = [
+        ("k-old", Some(first_retire)),
+        ("k-mid", Some(first_retire)),
+        ("k-new", Some(now)),
+        ("k-newer", None),
+    ]
+    .into_iter()
+    .map(|(kid, at)| (kid.to_owned(), at))
+    .collect();
+    assert_eq!(retired, expected);
+
+    store.delete_signing_key("k-old").await.expect("delete");
+    let kids: Vec<String> = store
+        .list_signing_keys()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k-mid", "k-new", "k-newer"]);
+    // Deleting an absent key is not an error (idempotent cleanup).
+    store
+        .delete_signing_key("k-old")
+        .await
+        .expect("delete again");
+}
+
+/// A store opened with another key-encryption key cannot read the keys: an
+/// `Unexpected` error naming the problem, never garbage key bytes.
+/// `writer` and `reader` share one database but use different keys.
+pub async fn signing_keys_need_the_right_encryption_key(
+    writer: Arc<dyn Store>,
+    reader: Arc<dyn Store>,
+) {
+    let now = base_time();
+    writer
+        .create_signing_key(&signing_key("k1", now, &[5; 64]))
+        .await
+        .expect("create");
+    assert_eq!(writer.list_signing_keys().await.expect("list").len(), 1);
+    match reader.list_signing_keys().await {
+        Err(StoreError::Unexpected(msg)) => {
+            assert!(msg.contains("cannot be decrypted"), "{msg}");
+            assert!(msg.contains("WARDEN_KEYS_ENCRYPTION_KEY"), "{msg}");
+        }
+        other => panic!("expected a decryption error, got {other:?}"),
+    }
+}
+
+// ----- revocations -----
+
+/// Only revocations whose `until` is after `now` are listed, with their fields intact.
+pub async fn revocations_active_filter(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "uma@example.com", now).await;
+    let (s1, _) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let (s2, _) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let past = session_revocation(s1.id, now - Duration::seconds(1));
+    let at_now = session_revocation(s2.id, now);
+    store
+        .revoke_session(s1.id, now, &past, &[])
+        .await
+        .expect("revoke");
+    store
+        .revoke_session(s2.id, now, &at_now, &[])
+        .await
+        .expect("revoke");
+    let ban = Revocation {
+        kind: RevocationKind::User,
+        id: user.id.as_uuid(),
+        not_before: Some(now - Duration::milliseconds(1)),
+        until: now + Duration::minutes(15),
+    };
+    store
+        .update_user_status(user.id, UserStatus::Banned, Some(&ban), &[])
+        .await
+        .expect("ban");
+
+    assert_eq!(
+        store.list_active_revocations(now).await.expect("active"),
+        std::slice::from_ref(&ban)
+    );
+    let earlier = now - Duration::minutes(1);
+    assert_eq!(
+        store
+            .list_active_revocations(earlier)
+            .await
+            .expect("active"),
+        [past, at_now, ban.clone()]
+    );
+    assert!(
+        store
+            .list_active_revocations(ban.until)
+            .await
+            .expect("active")
+            .is_empty()
+    );
+}
+
+// ----- audit -----
+
+fn audit(
+    actor: Option<UserId>,
+    target: Option<UserId>,
+    action: &str,
+    at: DateTime<Utc>,
+) -> AuditEntry {
+    AuditEntry {
+        id: AuditId::new(),
+        at,
+        actor,
+        action: action.to_owned(),
+        target,
+        ip: Some("198.51.100.7".into()),
+        user_agent: Some("curl/8".into()),
+        outcome: "success".into(),
+        detail: Some(format!("{action} detail")),
+    }
+}
+
+/// Entries newest first, paged with the `before` cursor, filtered by actor or target.
+pub async fn audit_pages_newest_first(store: Arc<dyn Store>) {
+    let now = base_time();
+    let alice = UserId::new();
+    let bob = UserId::new();
+    let mut entries = vec![
+        audit(Some(alice), Some(alice), "signin", now),
+        audit(None, None, "signin", now),
+        audit(Some(bob), Some(alice), "ban", now),
+        audit(Some(bob), Some(bob), "signin", now),
+        audit(Some(alice), None, "signout", now),
+    ];
+    entries[1].outcome = "failure".into();
+    entries[1].ip = None;
+    entries[1].user_agent = None;
+    entries[1].detail = None;
+    for entry in &entries {
+        store.append_audit(entry).await.expect("append");
+    }
+    let newest_first: Vec<AuditEntry> = entries.iter().rev().cloned().collect();
+
+    assert_eq!(
+        store.list_audit(None, None, 100).await.expect("list"),
+        newest_first
+    );
+    let page1 = store.list_audit(None, None, 2).await.expect("page 1");
+    assert_eq!(page1, newest_first[..2]);
+    let page2 = store
+        .list_audit(None, Some(page1[1].id), 2)
+        .await
+        .expect("page 2");
+    assert_eq!(page2, newest_first[2..4]);
+    let page3 = store
+        .list_audit(None, Some(page2[1].id), 2)
+        .await
+        .expect("page 3");
+    assert_eq!(page3, newest_first[4..]);
+
+    let about_alice = store
+        .list_audit(Some(alice), None, 100)
+        .await
+        .expect("alice");
+    assert_eq!(
+        about_alice,
+        [entries[4].clone(), entries[2].clone(), entries[0].clone()]
+    );
+    let about_alice = store
+        .list_audit(Some(alice), Some(entries[4].id), 1)
+        .await
+        .expect("alice page");
+    assert_eq!(about_alice, [entries[2].clone()]);
+    let about_bob = store.list_audit(Some(bob), None, 100).await.expect("bob");
+    assert_eq!(about_bob, [entries[3].clone(), entries[2].clone()]);
+    assert!(
+        store
+            .list_audit(Some(UserId::new()), None, 100)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+
+    let err = store
+        .append_audit(&entries[0])
+        .await
+        .expect_err("duplicate id");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+}
+
+// ----- outbox -----
+
+/// Events come back in commit order with increasing sequence numbers and intact
+/// data; `after_seq` and `limit` page through them.
+pub async fn outbox_in_commit_order(store: Arc<dyn Store>) {
+    let now = base_time();
+    assert!(outbox(&*store).await.is_empty());
+    let user = new_user("vera@example.com", None, now);
+    let created = OutboxEvent::new(
+        "user.created",
+        json!({"user_id": user.user.id.to_string(), "email": "vera@example.com", "roles": ["user"]}),
+        now,
+    );
+    store
+        .create_user(&user, std::slice::from_ref(&created))
+        .await
+        .expect("create");
+    let failed = OutboxEvent::new("user.sign_in_failed", json!({"ip": "203.0.113.9"}), now);
+    let failed2 = OutboxEvent::new(
+        "user.sign_in_failed",
+        json!(null),
+        now + Duration::seconds(1),
+    );
+    store
+        .append_outbox(&[failed.clone(), failed2.clone()])
+        .await
+        .expect("append");
+    store.append_outbox(&[]).await.expect("append nothing");
+    let roles = OutboxEvent::new(
+        "user.roles_changed",
+        json!({"user_id": user.user.id.to_string(), "roles": ["admin", "user"], "nested": {"a": [1, 2.5, true]}}),
+        now + Duration::seconds(2),
+    );
+    store
+        .update_user_roles(
+            user.user.id,
+            &[Role::admin(), Role::user()],
+            std::slice::from_ref(&roles),
+        )
+        .await
+        .expect("roles");
+
+    let all = outbox(&*store).await;
+    let events: Vec<OutboxEvent> = all.iter().map(|(_, e)| e.clone()).collect();
+    assert_eq!(events, [created, failed, failed2, roles]);
+    let seqs: Vec<i64> = all.iter().map(|(seq, _)| *seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert!(seqs[0] > 0);
+
+    let page = store.list_outbox(seqs[0], 2).await.expect("page");
+    assert_eq!(page, all[1..3]);
+    let page = store.list_outbox(seqs[2], 2).await.expect("page");
+    assert_eq!(page, all[3..]);
+    assert!(store.list_outbox(seqs[3], 2).await.expect("end").is_empty());
+
+    // Concurrent writers: every committed event appears exactly once, in sequence.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let e = OutboxEvent::new("test.concurrent", json!({ "i": i }), now);
+                store
+                    .append_outbox(std::slice::from_ref(&e))
+                    .await
+                    .map(|()| e.id)
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in tasks {
+        ids.insert(task.await.expect("task").expect("append"));
+    }
+    let after = store.list_outbox(seqs[3], 100).await.expect("after");
+    assert_eq!(after.len(), 10);
+    assert!(after.windows(2).all(|w| w[0].0 < w[1].0));
+    let listed: HashSet<_> = after.iter().map(|(_, e)| e.id).collect();
+    assert_eq!(listed, ids);
+}

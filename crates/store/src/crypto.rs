@@ -1,0 +1,117 @@
+//! Encryption of signing keys at rest: AES-256-GCM under the configured
+//! key-encryption key (`WARDEN_KEYS_ENCRYPTION_KEY`), a random 96-bit nonce per
+//! key, and the `kid` as associated data so a ciphertext cannot be moved to
+//! another key id.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use warden_core::StoreError;
+use zeroize::Zeroizing;
+
+/// Length of the AES-GCM nonce in bytes.
+pub const NONCE_LEN: usize = 12;
+
+/// The message returned when stored keys cannot be decrypted.
+pub const WRONG_KEK: &str = "signing keys cannot be decrypted: wrong WARDEN_KEYS_ENCRYPTION_KEY?";
+
+/// Encrypts and decrypts private signing keys.
+#[derive(Clone)]
+pub struct KeyCipher {
+    cipher: Aes256Gcm,
+}
+
+impl fmt::Debug for KeyCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyCipher([redacted])")
+    }
+}
+
+/// A private key as stored: nonce and ciphertext (with the GCM tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The 96-bit nonce.
+    pub nonce: Vec<u8>,
+    /// Ciphertext followed by the 128-bit tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl KeyCipher {
+    /// A cipher under the 32-byte key-encryption key.
+    pub fn new(kek: &[u8; 32]) -> Self {
+        let key: &Key<Aes256Gcm> = kek.into();
+        Self {
+            cipher: Aes256Gcm::new(key),
+        }
+    }
+
+    /// Encrypts `plaintext` bound to `kid`.
+    pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Sealed, StoreError> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Unexpected("signing key encryption failed".into()))?;
+        Ok(Sealed {
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+    }
+
+    /// Decrypts a key sealed for `kid`; a wrong key-encryption key, a tampered
+    /// ciphertext or a ciphertext of another kid all fail with [`WRONG_KEK`].
+    pub fn open(&self, kid: &str, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let nonce_bytes: [u8; NONCE_LEN] = sealed.nonce.as_slice().try_into().map_err(|_| {
+            StoreError::Unexpected(format!("signing key {kid} has a malformed nonce"))
+        })?;
+        let nonce = Nonce::from(nonce_bytes);
+        self.cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| StoreError::Unexpected(WRONG_KEK.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_binds_the_kid() {
+        let cipher = KeyCipher::new(&[7; 32]);
+        let sealed = cipher.seal("k1", b"secret der").unwrap();
+        assert_eq!(sealed.nonce.len(), NONCE_LEN);
+        assert_ne!(sealed.ciphertext, b"secret der");
+        assert_eq!(
+            cipher.open("k1", &sealed).unwrap().as_slice(),
+            b"secret der"
+        );
+        assert!(cipher.open("k2", &sealed).is_err());
+        let other = KeyCipher::new(&[8; 32]);
+        match other.open("k1", &sealed) {
+            Err(StoreError::Unexpected(msg)) => assert_eq!(msg, WRONG_KEK),
+            other => panic!("expected the wrong-KEK error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nonces_differ_per_key() {
+        let cipher = KeyCipher::new(&[7; 32]);
+        let a = cipher.seal("k1", b"x").unwrap();
+        let b = cipher.seal("k1", b"x").unwrap();
+        assert_ne!(a.nonce, b.nonce);
+    }
+}

@@ -1,0 +1,207 @@
+//! The SQLite adapter of the [`Store`](warden_core::ports::Store) port.
+//!
+//! One database file in WAL mode, a small pool of connections, and every write
+//! in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two
+//! transactions never deadlock upgrading a read lock), retried a few times on
+//! `SQLITE_BUSY` beyond the connection's busy timeout.
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::Rng;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use warden_core::StoreError;
+use warden_core::model::{OutboxEvent, Revocation};
+
+use crate::crypto::KeyCipher;
+use crate::error::{is_busy, map_migrate, map_sqlx};
+
+use self::rows::{revocation_kind_str, to_millis};
+
+mod rows;
+
+/// How many times a transaction or statement is retried after `SQLITE_BUSY`.
+const MAX_BUSY_RETRIES: u32 = 4;
+/// How long a connection waits for a lock before SQLite reports `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections in the pool: SQLite has one writer at a time; a few connections
+/// let reads proceed alongside it.
+const MAX_CONNECTIONS: u32 = 8;
+/// How long a caller waits for a pooled connection before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded SQLite migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Back-off before retry number `attempt` (1-based), with jitter.
+fn busy_backoff(attempt: u32) -> Duration {
+    let base = 10_u64 * u64::from(1_u32 << attempt.min(6));
+    let jitter = rand::thread_rng().gen_range(0..=base);
+    Duration::from_millis(base + jitter)
+}
+
+/// Runs one write transaction (`BEGIN IMMEDIATE`), retrying it from the start
+/// on `SQLITE_BUSY`. Inside `$body`, `$tx` is the open transaction and `?`
+/// converts into [`TxError`](crate::error::TxError); returning an error rolls
+/// everything back. Evaluates to `Result<T, StoreError>`.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            let result: ::std::result::Result<_, $crate::error::TxError> = async {
+                #[allow(unused_mut)]
+                let mut $tx = $store.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Ok(value) => break Ok(value),
+                Err(err) if err.is_busy() && attempt < $crate::sqlite::MAX_BUSY_RETRIES => {
+                    attempt += 1;
+                    ::tracing::debug!(attempt, "sqlite busy; retrying the transaction");
+                    ::tokio::time::sleep($crate::sqlite::busy_backoff(attempt)).await;
+                }
+                Err(err) => break Err(err.into_store()),
+            }
+        }
+    }};
+}
+
+mod store;
+
+/// The SQLite store: the embedded default of Warden.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    cipher: KeyCipher,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("pool", &self.pool)
+            .field("cipher", &self.cipher)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`, for example
+    /// `sqlite:///var/lib/warden/warden.db` or `sqlite://warden.db` (relative
+    /// to the working directory). `keys_encryption_key` encrypts the signing
+    /// keys at rest. Does not run migrations: call [`SqliteStore::migrate`].
+    pub async fn connect(
+        url: &str,
+        keys_encryption_key: [u8; 32],
+    ) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|err| StoreError::Unexpected(format!("invalid SQLite database URL: {err}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx)?;
+        let cipher = KeyCipher::new(&keys_encryption_key);
+        let mut kek = keys_encryption_key;
+        zeroize::Zeroize::zeroize(&mut kek);
+        Ok(SqliteStore { pool, cipher })
+    }
+
+    /// Applies the embedded migrations that are not applied yet; idempotent.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(
+                    sqlx::migrate::MigrateError::Execute(ref err)
+                    | sqlx::migrate::MigrateError::ExecuteMigration(ref err, _),
+                ) if is_busy(err) && attempt < MAX_BUSY_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(busy_backoff(attempt)).await;
+                }
+                Err(err) => return Err(map_migrate(err)),
+            }
+        }
+    }
+
+    /// The underlying pool (for tools and tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection; later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Runs a single read or autocommit statement, retrying it on `SQLITE_BUSY`.
+async fn retry<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(err) if is_busy(&err) && attempt < MAX_BUSY_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(busy_backoff(attempt)).await;
+            }
+            Err(err) => return Err(map_sqlx(err)),
+        }
+    }
+}
+
+/// Appends `events` to the outbox inside the caller's transaction.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    events: &[OutboxEvent],
+) -> Result<(), sqlx::Error> {
+    for event in events {
+        let data =
+            serde_json::to_string(&event.data).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+        sqlx::query("INSERT INTO outbox (event_id, name, data, at) VALUES (?, ?, ?, ?)")
+            .bind(event.id.to_string())
+            .bind(&event.name)
+            .bind(data)
+            .bind(to_millis(event.at))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records a revocation inside the caller's transaction.
+async fn insert_revocation(
+    conn: &mut SqliteConnection,
+    revocation: &Revocation,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO revocation (kind, subject_id, not_before, until) VALUES (?, ?, ?, ?)")
+        .bind(revocation_kind_str(revocation.kind))
+        .bind(revocation.id.to_string())
+        .bind(revocation.not_before.map(to_millis))
+        .bind(to_millis(revocation.until))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

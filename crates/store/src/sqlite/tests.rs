@@ -1,0 +1,235 @@
+//! The store contract against SQLite, plus SQLite-specific checks.
+
+use std::sync::Arc;
+
+use tempfile::TempDir;
+use warden_core::StoreError;
+use warden_core::ports::Store;
+
+use super::SqliteStore;
+use crate::contract;
+
+const KEK: [u8; 32] = [0x42; 32];
+
+fn url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("warden.db").display())
+}
+
+async fn open(dir: &TempDir, kek: [u8; 32]) -> SqliteStore {
+    let store = SqliteStore::connect(&url(dir), kek).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A fresh, migrated store in its own temporary directory.
+async fn fresh() -> (TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    (dir, Arc::new(store))
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (_dir, store) = fresh().await;
+                contract::$name(store).await;
+            }
+        )*
+
+        #[test]
+        fn every_contract_function_runs() {
+            let mut ran: Vec<&str> = vec![$(stringify!($name)),*];
+            ran.push("signing_keys_need_the_right_encryption_key");
+            ran.sort_unstable();
+            let mut all = contract::ALL.to_vec();
+            all.sort_unstable();
+            assert_eq!(ran, all);
+        }
+    };
+}
+
+contract_tests!(
+    users_create_and_find,
+    users_unique_email_under_concurrency,
+    users_list_pages_and_filters,
+    users_status_roles_and_password,
+    users_delete_cascades,
+    sessions_create_find_list,
+    refresh_rotation,
+    refresh_rotation_is_single_use_under_concurrency,
+    revoke_session_is_idempotent,
+    revoke_user_sessions_keeps_one_and_replaces_hash,
+    login_throttle_counts_and_clears,
+    login_throttle_counts_exactly_under_concurrency,
+    signing_keys_round_trip_retire_delete,
+    revocations_active_filter,
+    audit_pages_newest_first,
+    outbox_in_commit_order,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_keys_need_the_right_encryption_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let writer = open(&dir, KEK).await;
+    let reader = open(&dir, [0x24; 32]).await;
+    contract::signing_keys_need_the_right_encryption_key(Arc::new(writer), Arc::new(reader)).await;
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_data_survives_a_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    store.migrate().await.expect("migrate twice");
+    store.ping().await.expect("ping");
+    store
+        .append_outbox(&[warden_core::model::OutboxEvent::new(
+            "test.event",
+            serde_json::json!({}),
+            contract::base_time(),
+        )])
+        .await
+        .expect("append");
+    store.close().await;
+
+    let reopened = open(&dir, KEK).await;
+    assert_eq!(reopened.list_outbox(0, 10).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn connection_settings_are_applied() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    let mut conn = store.pool().acquire().await.expect("acquire");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("journal_mode");
+    assert_eq!(mode.to_lowercase(), "wal");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("foreign_keys");
+    assert_eq!(fk, 1);
+    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("busy_timeout");
+    assert_eq!(timeout, 5000);
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("synchronous");
+    assert_eq!(synchronous, 1, "NORMAL");
+}
+
+#[tokio::test]
+async fn private_keys_are_not_stored_in_plaintext() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    let der = b"-----very secret pkcs8 der bytes-----".to_vec();
+    store
+        .create_signing_key(&warden_core::model::StoredSigningKey {
+            kid: "k1".into(),
+            algorithm: "EdDSA".into(),
+            private_der: zeroize::Zeroizing::new(der.clone()),
+            created_at: contract::base_time(),
+            retired_at: None,
+        })
+        .await
+        .expect("create");
+    let (nonce, ciphertext): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT private_key_nonce, private_key_ciphertext FROM signing_key WHERE kid = 'k1'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("row");
+    assert_eq!(nonce.len(), crate::crypto::NONCE_LEN);
+    assert_eq!(ciphertext.len(), der.len() + 16);
+    assert!(
+        !ciphertext
+            .windows(8)
+            .any(|w| der.windows(8).any(|d| d == w))
+    );
+
+    // A ciphertext moved to another kid does not decrypt.
+    sqlx::query("UPDATE signing_key SET kid = 'k2' WHERE kid = 'k1'")
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+    let err = store
+        .list_signing_keys()
+        .await
+        .expect_err("moved ciphertext");
+    assert!(matches!(err, StoreError::Unexpected(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn corrupt_rows_are_errors_not_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    sqlx::query(
+        "INSERT INTO user_account (user_id, email, username, password_hash, roles, status, created_at) \
+         VALUES ('0190a0a0-0000-7000-8000-000000000001', 'x@example.com', NULL, 'h', '[\"Not A Role\"]', 'active', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("insert");
+    let err = store
+        .list_users(None, None, 10)
+        .await
+        .expect_err("bad roles");
+    assert!(matches!(err, StoreError::Unexpected(_)), "{err:?}");
+    sqlx::query("UPDATE user_account SET roles = 'nonsense'")
+        .execute(store.pool())
+        .await
+        .expect("update");
+    let err = store
+        .list_users(None, None, 10)
+        .await
+        .expect_err("bad roles");
+    assert!(matches!(err, StoreError::Unexpected(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    store.close().await;
+    let err = store.ping().await.expect_err("closed");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_bad_url_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no/such/dir/warden.db");
+    let err = SqliteStore::connect(&format!("sqlite://{}", missing.display()), KEK)
+        .await
+        .expect_err("missing directory");
+    assert!(
+        matches!(err, StoreError::Unavailable(_) | StoreError::Unexpected(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn timestamps_are_stored_as_unix_milliseconds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_123).expect("time");
+    store
+        .append_outbox(&[warden_core::model::OutboxEvent::new(
+            "t",
+            serde_json::json!(1),
+            at,
+        )])
+        .await
+        .expect("append");
+    let stored: i64 = sqlx::query_scalar("SELECT at FROM outbox")
+        .fetch_one(store.pool())
+        .await
+        .expect("at");
+    assert_eq!(stored, 1_700_000_000_123);
+}

@@ -1,0 +1,81 @@
+//! Warden access tokens: claims, JWS signing and strict verification, and
+//! JWK / JWKS types. This crate performs no I/O and never reads the clock:
+//! the current time is always an input.
+//!
+//! Supported algorithms are `EdDSA` (Ed25519), `ES256` (P-256) and `RS256`
+//! (RSA PKCS#1 v1.5 with SHA-256, at least 2048-bit keys). Tokens carry the
+//! header `{"alg", "typ": "at+jwt", "kid"}` and nothing else.
+//!
+//! # Example
+//!
+//! ```
+//! use warden_token::{AccessClaims, Algorithm, Audience, JwkSet, SigningKey, Verifier, VerifierConfig};
+//!
+//! let key = SigningKey::generate(Algorithm::EdDSA)?;
+//! let now = 1_700_000_000;
+//! let claims = AccessClaims {
+//!     iss: "https://auth.example".into(),
+//!     sub: "user-1".into(),
+//!     aud: Audience::One("api".into()),
+//!     exp: now + 300,
+//!     iat: now,
+//!     nbf: now,
+//!     jti: "t-1".into(),
+//!     sid: "s-1".into(),
+//!     roles: vec!["admin".into()],
+//! };
+//! let token = key.sign(&claims)?;
+//!
+//! let jwks = JwkSet { keys: vec![key.public_jwk()] };
+//! let verifier = Verifier::from_jwks(VerifierConfig::new("https://auth.example", "api"), &jwks)?;
+//! assert_eq!(verifier.verify(&token, now + 10)?, claims);
+//! assert!(verifier.verify(&token, now + 3600).unwrap_err().is_expired());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod algorithm;
+mod claims;
+mod jwk;
+mod keys;
+mod verify;
+
+pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use claims::{AccessClaims, Audience};
+pub use jwk::{Jwk, JwkSet};
+pub use keys::{KeyError, SigningKey};
+pub use verify::{MAX_LEEWAY_SECS, Verifier, VerifierConfig, VerifyError};
+
+/// The JOSE `typ` header value of every Warden access token (RFC 9068).
+pub const TOKEN_TYPE: &str = "at+jwt";
+
+/// Maximum accepted length of a compact-serialized token, in bytes.
+/// Longer tokens are rejected before any parsing, and [`SigningKey::sign`]
+/// refuses to produce them.
+pub const MAX_TOKEN_LEN: usize = 8192;
+
+/// Minimum accepted RSA modulus size in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Maximum accepted RSA modulus size in bits.
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// base64url without padding, as used by JOSE.
+pub(crate) mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    pub(crate) fn encode(data: impl AsRef<[u8]>) -> String {
+        URL_SAFE_NO_PAD.encode(data)
+    }
+
+    /// Strict decode: no padding, no non-canonical trailing bits.
+    pub(crate) fn decode(data: impl AsRef<[u8]>) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(data).ok()
+    }
+}
