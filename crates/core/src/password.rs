@@ -82,7 +82,25 @@ impl PasswordPolicy {
                 self.min_chars
             )));
         }
-        let estimate = zxcvbn::zxcvbn(text, context);
+        // zxcvbn credits separators between known words generously
+        // ("alice-warden" scores 3), so the part left after removing the
+        // user's own words must be strong on its own as well.
+        let lowered = text.to_lowercase();
+        let mut remainder = lowered.clone();
+        for word in context.iter().filter(|w| w.chars().count() >= 4) {
+            remainder = remainder.replace(&word.to_lowercase(), "");
+        }
+        if remainder.chars().filter(|c| c.is_alphanumeric()).count() < 4 {
+            return Err(CoreError::WeakPassword(
+                "is too easy to guess: it is mostly your own name or address".into(),
+            ));
+        }
+        let weakest = if remainder == lowered {
+            zxcvbn::zxcvbn(text, context)
+        } else {
+            zxcvbn::zxcvbn(&remainder, context)
+        };
+        let estimate = weakest;
         if u8::from(estimate.score()) < self.min_score {
             let hint = estimate
                 .feedback()

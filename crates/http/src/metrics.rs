@@ -60,12 +60,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("warden");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(
-                [
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                ]
-                .into_iter(),
-            )
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
         });
         let signins = Family::<OutcomeLabels, Counter>::default();
         let hash_queue_depth = Gauge::default();

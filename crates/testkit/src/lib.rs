@@ -1,1 +1,271 @@
-//! placeholder
+//! Test helpers: `spawn_app` starts a real Warden HTTP server in-process on
+//! port 0 with its own temporary data dir and a fake clock, and `TestApp`
+//! has one method per common call.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use warden::config::{Config, Overrides};
+use warden_core::ports::FakeClock;
+use warden_core::{AuthService, RequestContext, Role};
+
+/// A password the strength check accepts.
+pub const STRONG_PASSWORD: &str = "correct horse battery staple 9!";
+/// Issuer of test apps.
+pub const ISSUER: &str = "https://warden.test";
+/// The origin test apps allow for cookie-authenticated changes.
+pub const ALLOWED_ORIGIN: &str = "https://app.warden.test";
+
+/// A fresh, unique e-mail address.
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A token pair as the API returned it.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// Access JWT.
+    pub access: String,
+    /// `wrt_` refresh token.
+    pub refresh: String,
+    /// Session id.
+    pub session_id: String,
+    /// User id (when known).
+    pub user_id: String,
+    /// E-mail used.
+    pub email: String,
+}
+
+/// A running app.
+pub struct TestApp {
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// HTTP client (no cookie store, no proxy).
+    pub client: reqwest::Client,
+    /// The clock the app runs on.
+    pub clock: FakeClock,
+    /// The domain service, for fixtures.
+    pub auth: Arc<AuthService>,
+    /// The configuration it runs with.
+    pub config: Config,
+    data_dir: Arc<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts an app with test defaults (cheap argon2 parameters).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts an app after `tweak` adjusts the configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut config = test_config(dir.path());
+    tweak(&mut config);
+    let clock = FakeClock::new(chrono::Utc::now());
+    start(config, dir, clock).await
+}
+
+/// The configuration `spawn_app` uses.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config::load(None, &[], &Overrides::default()).expect("default config");
+    config.data_dir = data_dir.to_path_buf();
+    config.http.listen = "127.0.0.1:0".parse().expect("addr");
+    config.issuer = Some(ISSUER.into());
+    config.allowed_origins = vec![ALLOWED_ORIGIN.into()];
+    config.passwords.argon2_memory_kib = 1024;
+    config.passwords.argon2_iterations = 1;
+    config
+}
+
+async fn start(config: Config, dir: Arc<tempfile::TempDir>, clock: FakeClock) -> TestApp {
+    let (tx, rx) = oneshot::channel::<()>();
+    let running = warden::app::serve(&config, Arc::new(clock.clone()), async {
+        let _ = rx.await;
+    })
+    .await
+    .expect("app starts");
+    TestApp {
+        addr: running.addr,
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        clock,
+        auth: running.auth,
+        config,
+        data_dir: dir,
+        shutdown: Some(tx),
+        task: Some(running.task),
+    }
+}
+
+impl TestApp {
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Stops the server (draining) and starts a new one on the same data dir.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let config = self.config.clone();
+        start(config, self.data_dir.clone(), self.clock.clone()).await
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_auth(&self, path: &str, token: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// POST /v1/signup.
+    pub async fn signup(&self, email: &str, password: &str) -> Response {
+        self.post("/v1/signup", json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// POST /v1/signin.
+    pub async fn signin(&self, email: &str, password: &str) -> Response {
+        self.post("/v1/signin", json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// POST /v1/token/refresh.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/v1/token/refresh", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    /// POST /v1/validate with a bearer token.
+    pub async fn validate(&self, token: &str) -> Response {
+        self.call(Method::POST, "/v1/validate", Some(token), None)
+            .await
+    }
+
+    /// Signs up a fresh user and returns their tokens.
+    pub async fn new_user(&self) -> Tokens {
+        let email = unique_email();
+        let response = self.signup(&email, STRONG_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "signup failed");
+        let body: Value = response.json().await.expect("json");
+        Tokens {
+            access: body["tokens"]["access_token"]
+                .as_str()
+                .expect("at")
+                .to_owned(),
+            refresh: body["tokens"]["refresh_token"]
+                .as_str()
+                .expect("rt")
+                .to_owned(),
+            session_id: body["tokens"]["session_id"]
+                .as_str()
+                .expect("sid")
+                .to_owned(),
+            user_id: body["user"]["id"].as_str().expect("id").to_owned(),
+            email,
+        }
+    }
+
+    /// Signs in and returns the tokens (user id left empty).
+    pub async fn sign_in_ok(&self, email: &str, password: &str) -> Tokens {
+        let response = self.signin(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "signin failed");
+        tokens_of(email, &response.json::<Value>().await.expect("json"))
+    }
+
+    /// Creates an admin (as `warden user add --role admin` would) and signs in.
+    pub async fn new_admin(&self) -> Tokens {
+        let email = unique_email();
+        let user = self
+            .auth
+            .create_user(
+                &email,
+                STRONG_PASSWORD,
+                None,
+                vec![Role::admin(), Role::user()],
+                None,
+                &RequestContext::default(),
+            )
+            .await
+            .expect("admin created");
+        let mut tokens = self.sign_in_ok(&email, STRONG_PASSWORD).await;
+        tokens.user_id = user.id.to_string();
+        tokens
+    }
+}
+
+/// Reads a `tokens` body.
+pub fn tokens_of(email: &str, body: &Value) -> Tokens {
+    Tokens {
+        access: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        refresh: body["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        session_id: body["session_id"].as_str().unwrap_or_default().to_owned(),
+        user_id: String::new(),
+        email: email.to_owned(),
+    }
+}
+
+/// Asserts a problem+json response with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], format!("https://warden.dev/errors/{code}"));
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}

@@ -49,10 +49,10 @@ pub async fn verify(
     RequestParts(parts): RequestParts,
 ) -> Result<Response, ApiError> {
     let principal = authenticate(&state, &parts)?;
-    if let Some(role) = query.role.as_deref() {
-        if !principal.has_role(role) {
-            return Err(ApiError::forbidden("the required role is missing"));
-        }
+    if let Some(role) = query.role.as_deref()
+        && !principal.has_role(role)
+    {
+        return Err(ApiError::forbidden("the required role is missing"));
     }
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {

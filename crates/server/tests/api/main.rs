@@ -1,1 +1,13 @@
+//! Black-box API tests: every test starts its own Warden on port 0 with its
+//! own data dir (see `warden-testkit`), talking real HTTP.
 
+mod accounts;
+mod admin;
+mod bad_input;
+mod binary;
+mod cookies;
+mod forged_tokens;
+mod operations;
+mod refresh;
+mod throttling;
+mod validation;
