@@ -182,8 +182,8 @@ pub struct RefreshRecord {
 pub enum RotateOutcome {
     /// No such token.
     NotFound,
-    /// The token was used before: reuse. The session is not yet revoked; the
-    /// caller revokes it (so the revocation carries its event).
+    /// The token was used before: reuse. The session has been revoked (if it
+    /// was not already) in the same transaction.
     Reused {
         /// The session the token belongs to.
         session_id: SessionId,

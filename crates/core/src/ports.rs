@@ -62,6 +62,14 @@ impl Clock for FakeClock {
 /// the change and its events in one transaction.
 pub type SessionEventFn<'a> = &'a (dyn Fn(SessionId) -> OutboxEvent + Send + Sync);
 
+/// How to revoke a session whose refresh token came back a second time.
+pub struct ReuseRevocation<'a> {
+    /// End of the session revocation entry.
+    pub until: DateTime<Utc>,
+    /// Builds the `session.revoked` event.
+    pub event_for: SessionEventFn<'a>,
+}
+
 /// A new account to insert.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -150,12 +158,15 @@ pub trait Store: Send + Sync + 'static {
     /// Consumes `old` and stores `new` atomically. Exactly one of any number of
     /// concurrent calls with the same `old` gets `Rotated`: the adapter uses a
     /// conditional update (`... WHERE used_at IS NULL`), never read-then-write.
-    /// Sets the session's `last_used_at` to `now`.
+    /// Sets the session's `last_used_at` to `now`. When `old` was already used
+    /// the session is revoked in the same transaction, with the revocation
+    /// and event `on_reuse` describes, so a crash cannot leave it live.
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,
         new: &RefreshRecord,
         now: DateTime<Utc>,
+        on_reuse: &ReuseRevocation<'_>,
     ) -> Result<RotateOutcome, StoreError>;
     /// Revokes one session (if not yet revoked), recording `revocation` and
     /// `events` with it. Returns whether this call revoked it.

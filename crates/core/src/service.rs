@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
 use crate::password::{Password, PasswordHasher};
-use crate::ports::{Clock, NewUser, Store};
+use crate::ports::{Clock, NewUser, ReuseRevocation, Store};
 use crate::settings::AuthSettings;
 
 /// Who is calling, for the audit log and per-IP limits.
@@ -389,12 +389,27 @@ impl AuthService {
             session_id,
             created_at: now,
         };
-        match self.store.rotate_refresh_token(&hash, &record, now).await? {
+        let until = now + self.settings.revocation_ttl();
+        let user_id = session.user_id;
+        let event_for = move |sid: SessionId| session_revoked_event(sid, user_id, until, now);
+        let on_reuse = ReuseRevocation {
+            until,
+            event_for: &event_for,
+        };
+        match self
+            .store
+            .rotate_refresh_token(&hash, &record, now, &on_reuse)
+            .await?
+        {
             RotateOutcome::NotFound => Err(CoreError::InvalidRefreshToken),
             RotateOutcome::Reused { session_id } => {
-                tracing::warn!(%session_id, "refresh token reused: revoking the session");
-                self.revoke_session(session_id, session.user_id, now)
-                    .await?;
+                tracing::warn!(%session_id, "refresh token reused: session revoked");
+                self.denylist.insert(&Revocation {
+                    kind: RevocationKind::Session,
+                    id: session_id.as_uuid(),
+                    not_before: None,
+                    until,
+                });
                 self.audit(
                     "refresh_reuse",
                     Some(session.user_id),

@@ -23,7 +23,7 @@ use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role,
     RotateOutcome, Session, StoredSigningKey, ThrottleState, TokenHash, User, UserStatus,
 };
-use warden_core::ports::{NewUser, Store};
+use warden_core::ports::{NewUser, ReuseRevocation, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
 /// The names of every contract function, for adapters to check coverage.
@@ -637,7 +637,24 @@ pub async fn sessions_create_find_list(store: Arc<dyn Store>) {
     assert_eq!(outbox(&*store).await.len(), 1);
 }
 
-/// Rotate once (`Rotated`, `last_used_at` = now), reuse (`Reused`), unknown (`NotFound`).
+fn reuse_event(session: SessionId) -> OutboxEvent {
+    OutboxEvent::new(
+        "session.revoked",
+        serde_json::json!({"session_id": session}),
+        base_time(),
+    )
+}
+
+/// What the contract tests ask a store to do on reuse.
+pub fn reuse_policy() -> ReuseRevocation<'static> {
+    ReuseRevocation {
+        until: base_time() + Duration::days(1),
+        event_for: &reuse_event,
+    }
+}
+
+/// Rotate once (`Rotated`, `last_used_at` = now), reuse (`Reused`, which revokes
+/// the session with its revocation and event in one transaction), unknown (`NotFound`).
 pub async fn refresh_rotation(store: Arc<dyn Store>) {
     let now = base_time();
     let user = create_user(&*store, "mia@example.com", now).await;
@@ -649,7 +666,7 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
         created_at: later,
     };
     match store
-        .rotate_refresh_token(&first.token_hash, &second, later)
+        .rotate_refresh_token(&first.token_hash, &second, later, &reuse_policy())
         .await
         .expect("rotate")
     {
@@ -689,13 +706,28 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
         created_at: later,
     };
     match store
-        .rotate_refresh_token(&first.token_hash, &third, later)
+        .rotate_refresh_token(&first.token_hash, &third, later, &reuse_policy())
         .await
         .expect("reuse")
     {
         RotateOutcome::Reused { session_id } => assert_eq!(session_id, session.id),
         other => panic!("expected Reused, got {other:?}"),
     }
+    let revoked = store
+        .find_session(session.id)
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(revoked.revoked_at, Some(later), "reuse revokes the session");
+    let revocations = store
+        .list_active_revocations(later)
+        .await
+        .expect("revocations");
+    assert!(revocations.iter().any(|r| r.id == session.id.as_uuid()));
+    let outbox = store.list_outbox(0, 100).await.expect("outbox");
+    assert!(outbox.iter().any(
+        |(_, e)| e.name == "session.revoked" && e.data["session_id"] == session.id.to_string()
+    ));
     // A reuse stores nothing.
     assert!(
         store
@@ -706,7 +738,7 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
     );
 
     match store
-        .rotate_refresh_token(&token("unknown"), &third, later)
+        .rotate_refresh_token(&token("unknown"), &third, later, &reuse_policy())
         .await
         .expect("unknown")
     {
@@ -724,7 +756,7 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
     // The rotated-in token rotates in turn.
     let even_later = later + Duration::minutes(10);
     match store
-        .rotate_refresh_token(&second.token_hash, &third, even_later)
+        .rotate_refresh_token(&second.token_hash, &third, even_later, &reuse_policy())
         .await
         .expect("rotate again")
     {
@@ -749,7 +781,9 @@ pub async fn refresh_rotation_is_single_use_under_concurrency(store: Arc<dyn Sto
                     session_id: session.id,
                     created_at: now,
                 };
-                let outcome = store.rotate_refresh_token(&old, &new, now).await;
+                let outcome = store
+                    .rotate_refresh_token(&old, &new, now, &reuse_policy())
+                    .await;
                 (new.token_hash, outcome)
             })
         })

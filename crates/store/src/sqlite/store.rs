@@ -7,7 +7,7 @@ use warden_core::model::{
     RotateOutcome, Session, StoredSigningKey, ThrottleState, TokenHash, User, UserCredentials,
     UserStatus,
 };
-use warden_core::ports::{NewUser, SessionEventFn, Store};
+use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
 use super::rows::{
@@ -293,6 +293,7 @@ impl Store for SqliteStore {
         old: &TokenHash,
         new: &RefreshRecord,
         now: DateTime<Utc>,
+        on_reuse: &ReuseRevocation<'_>,
     ) -> Result<RotateOutcome, StoreError> {
         let now_ms = to_millis(now);
         write_tx!(self, |tx| {
@@ -340,9 +341,29 @@ impl Store for SqliteStore {
                     .fetch_optional(&mut *tx)
                     .await?;
                     match existing {
-                        Some(session_id) => RotateOutcome::Reused {
-                            session_id: SessionId::from_uuid(parse_uuid(&session_id)?),
-                        },
+                        Some(raw_id) => {
+                            let session_id = SessionId::from_uuid(parse_uuid(&raw_id)?);
+                            // Reuse: the whole family dies with this transaction.
+                            let revoked = sqlx::query(
+                                "UPDATE session SET revoked_at = ? \
+                                 WHERE session_id = ? AND revoked_at IS NULL",
+                            )
+                            .bind(now_ms)
+                            .bind(&raw_id)
+                            .execute(&mut *tx)
+                            .await?;
+                            if revoked.rows_affected() == 1 {
+                                let revocation = Revocation {
+                                    kind: RevocationKind::Session,
+                                    id: session_id.as_uuid(),
+                                    not_before: None,
+                                    until: on_reuse.until,
+                                };
+                                insert_revocation(&mut tx, &revocation).await?;
+                                insert_events(&mut tx, &[(on_reuse.event_for)(session_id)]).await?;
+                            }
+                            RotateOutcome::Reused { session_id }
+                        }
                         None => RotateOutcome::NotFound,
                     }
                 }
