@@ -50,6 +50,14 @@ impl DenyList {
         }
     }
 
+    /// Drops the user-wide entry of `user` (unban); revoked sessions stay revoked.
+    pub fn remove_user(&self, user: Uuid) {
+        self.users
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&user);
+    }
+
     /// Whether a token of `user` in `session` issued at `iat` (Unix seconds) is revoked.
     pub fn is_revoked(&self, user: Uuid, session: Uuid, iat: i64) -> bool {
         let session_revoked = self

@@ -111,7 +111,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<User>, StoreError>;
     /// Replaces the password hash (transparent rehash); no events.
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError>;
-    /// Sets the status; `NotFound` if no such user.
+    /// Sets the status; `NotFound` if no such user. Setting `Active` (unban)
+    /// drops the user-wide revocation entries; session entries stay.
     async fn update_user_status(
         &self,
         id: UserId,

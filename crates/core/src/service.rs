@@ -305,7 +305,7 @@ impl AuthService {
         let (user, reason) = match credentials {
             None => {
                 self.hasher.verify_dummy(&password).await?;
-                (None, "unknown_email")
+                (Err(None), "unknown_email")
             }
             Some(creds) => {
                 let check = self.hasher.verify(&password, &creds.password_hash).await?;
@@ -313,28 +313,17 @@ impl AuthService {
                     if check.needs_rehash {
                         self.rehash(creds.user.id, &password).await;
                     }
-                    (Some(creds.user), "")
+                    (Ok(creds.user), "")
                 } else {
-                    (None, "wrong_password")
+                    (Err(Some(creds.user.id)), "wrong_password")
                 }
             }
         };
-        let Some(user) = user else {
-            self.ip_limit.record_failure(ip, now);
-            self.store
-                .record_login_failure(email.as_str(), now, &self.settings.lockout)
-                .await?;
-            self.audit("signin", None, None, ctx, false, Some(reason))
-                .await;
-            let event = OutboxEvent::new(
-                "user.sign_in_failed",
-                json!({"user_id": null, "ip": ctx.ip, "at": now}),
-                now,
-            );
-            if let Err(e) = self.store.append_outbox(&[event]).await {
-                tracing::error!(error = %e, "could not record sign-in failure event");
+        let user = match user {
+            Ok(user) => user,
+            Err(known) => {
+                return Err(self.failed_sign_in(&email, known, reason, ctx, now).await?);
             }
-            return Err(CoreError::InvalidCredentials);
         };
         if throttle.failures > 0 {
             self.store.clear_login_failures(email.as_str()).await?;
@@ -632,7 +621,12 @@ impl AuthService {
         let now = self.clock.now().timestamp();
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let principal = match self.verified.get(&key) {
-            Some(principal) if principal.exp + self.settings.leeway.num_seconds() > now => {
+            Some(principal)
+                if principal
+                    .exp
+                    .saturating_add(self.settings.leeway.num_seconds())
+                    > now =>
+            {
                 principal
             }
             _ => {
@@ -741,6 +735,7 @@ impl AuthService {
             .update_user_status(target, UserStatus::Active, None, &[event])
             .await
             .map_err(not_found("user"))?;
+        self.denylist.remove_user(target.as_uuid());
         self.audit("unban", Some(actor), Some(target), ctx, true, None)
             .await;
         self.admin_user(target).await
@@ -840,6 +835,35 @@ impl AuthService {
     }
 
     // ----- internals -----
+
+    /// Counts and records a failed sign-in; returns the error to answer with.
+    async fn failed_sign_in(
+        &self,
+        email: &Email,
+        known_user: Option<UserId>,
+        reason: &str,
+        ctx: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<CoreError, CoreError> {
+        let ip = ctx.ip.as_deref().unwrap_or("unknown");
+        self.ip_limit.record_failure(ip, now);
+        self.store
+            .record_login_failure(email.as_str(), now, &self.settings.lockout)
+            .await?;
+        // Filed under the account when there is one, so an admin sees the
+        // guesses against it; the response stays the same either way.
+        self.audit("signin", None, known_user, ctx, false, Some(reason))
+            .await;
+        let event = OutboxEvent::new(
+            "user.sign_in_failed",
+            json!({"user_id": known_user, "ip": ctx.ip, "at": now}),
+            now,
+        );
+        if let Err(e) = self.store.append_outbox(&[event]).await {
+            tracing::error!(error = %e, "could not record the sign-in failure event");
+        }
+        Ok(CoreError::InvalidCredentials)
+    }
 
     fn parse_password(&self, raw: &str, field: &'static str) -> Result<Password, CoreError> {
         Password::parse(raw, field, self.settings.password_policy.max_chars)

@@ -29,6 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{delete, get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signup", post(routes::accounts::signup))
         .route("/v1/signin", post(routes::accounts::signin))
         .route("/v1/token/refresh", post(routes::accounts::refresh))
+        .route("/v1/token/revoke", post(routes::accounts::revoke_refresh))
         .route("/v1/signout", post(routes::accounts::signout))
         .route("/v1/signout/all", post(routes::accounts::signout_all))
         .route("/v1/me", get(routes::accounts::me))
@@ -87,12 +89,24 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
             }),
         )
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetSensitiveResponseHeadersLayer::new(once(header::SET_COOKIE)))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
             header::PROXY_AUTHORIZATION,
         ]))
+}
+
+/// A panic is a bug: answer a bare 500 problem and log it once.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("a request handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+        "something went wrong on our side",
+    ))
 }
 
 async fn not_found() -> ApiError {

@@ -11,7 +11,7 @@ use crate::{dto, problem, routes};
     info(title = "Warden", description = "Authentication for microservice systems."),
     paths(
         routes::accounts::signup, routes::accounts::signin, routes::accounts::refresh,
-        routes::accounts::signout, routes::accounts::signout_all, routes::accounts::me,
+        routes::accounts::signout, routes::accounts::revoke_refresh, routes::accounts::signout_all, routes::accounts::me,
         routes::accounts::sessions, routes::accounts::delete_session, routes::accounts::change_password,
         routes::tokens::validate, routes::tokens::verify,
         routes::admin::list_users, routes::admin::get_user, routes::admin::ban, routes::admin::unban,

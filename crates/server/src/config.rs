@@ -355,7 +355,7 @@ impl Config {
         for (key, value) in from_env {
             figment = figment.merge((key.as_str(), parse_env_value(value)));
         }
-        figment = figment.merge(Serialized::defaults(overrides));
+        figment = figment.merge(Serialized::globals(overrides));
         let mut config: Config = figment.extract().map_err(|e| {
             let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("invalid configuration: {}", messages.join("; "))

@@ -179,6 +179,33 @@ pub async fn signout(
     Ok((StatusCode::NO_CONTENT, clear_session_cookies(jar)).into_response())
 }
 
+/// End the session of a refresh token (body or refresh cookie). Browsers use
+/// this once the access cookie has expired: the refresh cookie is only sent
+/// to `/v1/token`.
+#[utoipa::path(post, path = "/v1/token/revoke", tag = "accounts", request_body = RefreshRequest,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn revoke_refresh(
+    State(state): State<AppState>,
+    Client(ctx): Client,
+    RequestParts(parts): RequestParts,
+    jar: CookieJar,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let token = match body.and_then(|b| b.refresh_token) {
+        Some(token) => token,
+        None => {
+            let cookie = jar
+                .get(REFRESH_COOKIE)
+                .map(|c| c.value().to_owned())
+                .ok_or(CoreError::InvalidRefreshToken)?;
+            check_csrf(&parts, &state)?;
+            cookie
+        }
+    };
+    state.auth.sign_out_with_refresh(&token, &ctx).await?;
+    Ok((StatusCode::NO_CONTENT, clear_session_cookies(jar)).into_response())
+}
+
 /// End every session of the caller.
 #[utoipa::path(post, path = "/v1/signout/all", tag = "accounts", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]

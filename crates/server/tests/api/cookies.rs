@@ -542,6 +542,11 @@ async fn refreshing_through_the_cookie_needs_the_csrf_token_and_an_allowed_origi
 async fn signing_out_clears_the_cookies_and_revokes_the_session() {
     let app = spawn_app().await;
     let (browser, _, _) = cookie_signup(&app).await;
+    // Validated once first, so the token sits in the verified-token cache.
+    assert_eq!(
+        me_with_cookie(&app, &browser.access).await.status(),
+        StatusCode::OK
+    );
     let response = same_origin_post(&app, "/v1/signout", &browser)
         .send()
         .await
@@ -658,4 +663,118 @@ async fn a_session_cookie_planted_before_signin_is_replaced_and_worthless() {
         .await
         .unwrap();
     assert_eq!(me["email"], user.email);
+}
+
+#[tokio::test]
+async fn a_browser_idle_past_the_access_token_lifetime_can_still_sign_out() {
+    let app = spawn_app().await;
+    let (browser, _, _) = cookie_signup(&app).await;
+    app.clock
+        .advance(chrono::Duration::minutes(15) + chrono::Duration::seconds(61));
+    // The browser has dropped the access cookie (Max-Age passed); the refresh
+    // cookie only goes to /v1/token, so it signs out at /v1/token/revoke.
+    let without_csrf = request(&app, Method::POST, "/v1/token/revoke")
+        .header("cookie", browser.refresh_cookie_header())
+        .header("origin", ALLOWED_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(without_csrf, 403, "csrf_failed").await;
+    let response = request(&app, Method::POST, "/v1/token/revoke")
+        .header("cookie", browser.refresh_cookie_header())
+        .header("x-csrf-token", &browser.csrf)
+        .header("origin", ALLOWED_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::NO_CONTENT,
+        "sign-out refused"
+    );
+    let cookies = set_cookies(&response);
+    assert_eq!(cookies.get(RT).and_then(|c| c.get("Max-Age")), Some("0"));
+    let response = cookie_refresh(&app, &browser).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session outlived the sign-out"
+    );
+}
+
+#[tokio::test]
+async fn other_cookie_authenticated_changes_need_the_csrf_token_too() {
+    let app = spawn_app().await;
+    let (browser, email, body) = cookie_signup(&app).await;
+    let session_id = body["tokens"]["session_id"].as_str().unwrap().to_owned();
+    // Revoking a session by DELETE.
+    let response = request(&app, Method::DELETE, &format!("/v1/sessions/{session_id}"))
+        .header("cookie", browser.cookie_header())
+        .header("origin", EVIL_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "csrf_failed").await;
+    let response = request(&app, Method::DELETE, &format!("/v1/sessions/{session_id}"))
+        .header("cookie", browser.cookie_header())
+        .header("origin", ALLOWED_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "csrf_failed").await;
+    assert_still_signed_in(&app, &browser).await;
+
+    // An admin signed in through the browser cannot be made to ban someone.
+    let admin = app.new_admin().await;
+    let response = cookie_signin(&app, &admin.email).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let admin_browser = Browser::from_response(&response);
+    let victim = app.new_user().await;
+    let response = request(
+        &app,
+        Method::POST,
+        &format!("/v1/admin/users/{}/ban", victim.user_id),
+    )
+    .header("cookie", admin_browser.cookie_header())
+    .header("origin", EVIL_ORIGIN)
+    .json(&json!({"reason": "csrf"}))
+    .send()
+    .await
+    .unwrap();
+    assert_problem(response, 403, "csrf_failed").await;
+    let response = request(
+        &app,
+        Method::PUT,
+        &format!("/v1/admin/users/{}/roles", victim.user_id),
+    )
+    .header("cookie", admin_browser.cookie_header())
+    .header("origin", ALLOWED_ORIGIN)
+    .json(&json!({"roles": ["admin"]}))
+    .send()
+    .await
+    .unwrap();
+    assert_problem(response, 403, "csrf_failed").await;
+    assert_eq!(app.validate(&victim.access).await.status(), StatusCode::OK);
+    // Reads by cookie need no CSRF token.
+    let response = request(&app, Method::GET, "/v1/admin/users")
+        .header("cookie", format!("{AT}={}", admin_browser.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // With the token and the right origin the admin can act.
+    let response = request(
+        &app,
+        Method::PUT,
+        &format!("/v1/admin/users/{}/roles", victim.user_id),
+    )
+    .header("cookie", admin_browser.cookie_header())
+    .header("x-csrf-token", &admin_browser.csrf)
+    .header("origin", ALLOWED_ORIGIN)
+    .json(&json!({"roles": ["user", "billing"]}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let _ = email;
 }

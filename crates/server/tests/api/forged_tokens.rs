@@ -754,3 +754,29 @@ async fn non_bearer_authorization_schemes_are_rejected() {
     let response = app.call(Method::POST, "/v1/validate", None, None).await;
     assert_problem(response, 401, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn a_genuinely_signed_token_with_an_extreme_expiry_never_crashes_the_server() {
+    let (app, user) = app_and_user().await;
+    let signer = app.auth.keys().ring().signer.clone();
+    for exp in [i64::MAX, i64::MAX - 1, i64::MAX - 30] {
+        let mut claims = claims_of(&user.access);
+        claims.exp = exp;
+        let token = signer.sign(&claims).unwrap();
+        // Twice: the second answer may come from the verified-token cache.
+        for attempt in 0..2 {
+            let response = app
+                .client
+                .post(app.url("/v1/validate"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("exp {exp}, attempt {attempt}: no answer: {e}"));
+            assert!(
+                !response.status().is_server_error(),
+                "exp {exp}, attempt {attempt}: {}",
+                response.status()
+            );
+        }
+    }
+}

@@ -137,3 +137,33 @@ async fn a_ban_takes_effect_on_a_live_token_at_once() {
     .await;
     assert_problem(app.validate(&user.access).await, 401, "token_revoked").await;
 }
+
+#[tokio::test]
+async fn es256_and_rs256_are_selectable_and_published_in_the_jwks() {
+    for (algorithm, kty) in [("ES256", "EC"), ("RS256", "RSA")] {
+        let app = warden_testkit::spawn_app_with(|c| c.tokens.algorithm = algorithm.into()).await;
+        let user = app.new_user().await;
+        let header = user.access.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], algorithm);
+        assert_eq!(header["typ"], "at+jwt");
+        assert_eq!(app.validate(&user.access).await.status(), 200);
+        let jwks: Value = app
+            .client
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let key = &jwks["keys"][0];
+        assert_eq!(key["kty"], kty);
+        assert_eq!(key["alg"], algorithm);
+        assert_eq!(key["kid"], header["kid"]);
+    }
+}

@@ -155,6 +155,14 @@ impl Store for SqliteStore {
             if done.rows_affected() == 0 {
                 return Err(TxError::Store(StoreError::NotFound));
             }
+            if status == UserStatus::Active {
+                // The ban revoked every session one by one, and those entries
+                // stay; the user-wide entry would only refuse new sign-ins.
+                sqlx::query("DELETE FROM revocation WHERE kind = 'user' AND subject_id = ?")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(revocation) = revocation {
                 insert_revocation(&mut tx, revocation).await?;
             }
