@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::{OnceCell, Semaphore};
 use unicode_normalization::UnicodeNormalization;
@@ -175,9 +175,40 @@ struct HasherInner {
     /// Permits to *be in* the pool (running or waiting); bounds memory and queueing.
     admission: Arc<Semaphore>,
     admission_capacity: usize,
-    /// Permits to run; bounds CPU.
-    workers: Arc<Semaphore>,
+    /// Jobs for the hashing threads. A fixed set of long-lived threads (not
+    /// tokio's elastic blocking pool) bounds CPU, and bounds memory too: each
+    /// 19 MiB argon2 buffer is retained by its thread's malloc arena, so the
+    /// number of threads that ever hash must stay small.
+    jobs: std::sync::mpsc::Sender<Job>,
     dummy_hash: OnceCell<String>,
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+fn spawn_workers(count: usize) -> Result<std::sync::mpsc::Sender<Job>, CoreError> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+    let receiver = Arc::new(std::sync::Mutex::new(receiver));
+    for n in 0..count {
+        let receiver = receiver.clone();
+        std::thread::Builder::new()
+            .name(format!("warden-hash-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = match receiver.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        // Every sender is gone: the hasher was dropped.
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| CoreError::Unexpected(format!("cannot start hashing thread: {e}")))?;
+    }
+    Ok(sender)
 }
 
 impl PasswordHasher {
@@ -198,7 +229,7 @@ impl PasswordHasher {
                 argon2_params,
                 admission: Arc::new(Semaphore::new(admission_capacity)),
                 admission_capacity,
-                workers: Arc::new(Semaphore::new(max_concurrent)),
+                jobs: spawn_workers(max_concurrent)?,
                 dummy_hash: OnceCell::new(),
             }),
         })
@@ -220,10 +251,29 @@ impl PasswordHasher {
         let params = self.inner.argon2_params.clone();
         self.run(move || {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2id(params)
-                .hash_password(secret.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| CoreError::Unexpected(format!("argon2 hash failed: {e}")))
+            let mut salt_buf = [0_u8; 64];
+            let salt_bytes = salt
+                .as_salt()
+                .decode_b64(&mut salt_buf)
+                .map_err(|e| CoreError::Unexpected(format!("salt encoding failed: {e}")))?;
+            let mut out = [0_u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+            compute(
+                &params,
+                Version::V0x13,
+                secret.as_bytes(),
+                salt_bytes,
+                &mut out,
+            )?;
+            let output = argon2::password_hash::Output::new(&out)
+                .map_err(|e| CoreError::Unexpected(format!("argon2 output: {e}")))?;
+            Ok(format!(
+                "$argon2id$v=19$m={},t={},p={}${}${}",
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost(),
+                salt.as_str(),
+                output
+            ))
         })
         .await
     }
@@ -234,11 +284,27 @@ impl PasswordHasher {
         let phc = phc.to_owned();
         let current = self.inner.params;
         self.run(move || {
-            let parsed = PasswordHash::new(&phc)
-                .map_err(|e| CoreError::Unexpected(format!("stored hash unreadable: {e}")))?;
-            let is_match = Argon2::default()
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok();
+            let unreadable = |e: &dyn std::fmt::Display| {
+                CoreError::Unexpected(format!("stored hash unreadable: {e}"))
+            };
+            let parsed = PasswordHash::new(&phc).map_err(|e| unreadable(&e))?;
+            if parsed.algorithm.as_str() != "argon2id" {
+                return Err(unreadable(&"not argon2id"));
+            }
+            let params = Params::try_from(&parsed).map_err(|e| unreadable(&e))?;
+            let version = match parsed.version {
+                Some(v) => Version::try_from(v).map_err(|e| unreadable(&e))?,
+                None => Version::V0x13,
+            };
+            let expected = parsed.hash.ok_or_else(|| unreadable(&"no hash"))?;
+            let salt = parsed.salt.ok_or_else(|| unreadable(&"no salt"))?;
+            let mut salt_buf = [0_u8; 64];
+            let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| unreadable(&e))?;
+            let mut out = Zeroizing::new(vec![0_u8; expected.len()]);
+            compute(&params, version, secret.as_bytes(), salt_bytes, &mut out)?;
+            let computed = argon2::password_hash::Output::new(&out).map_err(|e| unreadable(&e))?;
+            // `Output`'s equality is constant-time.
+            let is_match = computed == expected;
             Ok(Verification {
                 is_match,
                 needs_rehash: is_match && !uses_params(&parsed, current),
@@ -267,30 +333,57 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> Result<T, CoreError> + Send + 'static,
     {
-        let _admitted = self
+        // The permit travels with the job: a cancelled request's job still
+        // occupies its slot until it has run, so the queue stays bounded.
+        let admitted = self
             .inner
             .admission
             .clone()
             .try_acquire_owned()
             .map_err(|_| CoreError::Overloaded)?;
-        let worker = self
-            .inner
-            .workers
-            .clone()
-            .acquire_owned()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _admitted = admitted;
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| Err(CoreError::Unexpected("hashing job panicked".into())));
+            // The receiver is gone only if the request was cancelled.
+            let _ = done.send(outcome);
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| CoreError::Unexpected("hashing threads stopped".into()))?;
+        result
             .await
-            .map_err(|_| CoreError::Overloaded)?;
-        tokio::task::spawn_blocking(move || {
-            let _worker = worker;
-            work()
-        })
-        .await
-        .map_err(|e| CoreError::Unexpected(format!("hashing task failed: {e}")))?
+            .map_err(|_| CoreError::Unexpected("hashing job was dropped".into()))?
     }
 }
 
-fn argon2id(params: Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+thread_local! {
+    /// The argon2 work area of this hashing thread, reused across hashes.
+    /// Allocating 19 MiB per hash makes glibc raise its mmap threshold and
+    /// keep the freed buffers in its arenas: hundreds of MiB of RSS after a
+    /// sign-in burst. One buffer per thread keeps it at threads x m_cost.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn compute(
+    params: &Params,
+    version: Version,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), CoreError> {
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        let needed = params.block_count();
+        if blocks.len() < needed {
+            blocks.resize(needed, argon2::Block::default());
+        }
+        Argon2::new(Algorithm::Argon2id, version, params.clone())
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+            .map_err(|e| CoreError::Unexpected(format!("argon2 failed: {e}")))
+    })
 }
 
 fn uses_params(hash: &PasswordHash<'_>, current: HashParams) -> bool {
@@ -393,6 +486,31 @@ mod tests {
         assert!(!check(long[..72].to_owned()).await);
         assert!(!check(format!("{long}x")).await);
         assert!(!check(long.to_uppercase()).await);
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crates_own_phc_functions() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(cheap(), PoolLimits::default()).unwrap();
+        let pw = Password::parse("correct horse battery staple 9!", "password", 256).unwrap();
+        let ours = hasher.hash(&pw).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(pw.expose().as_bytes(), &parsed)
+                .is_ok()
+        );
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(
+                pw.expose().as_bytes(),
+                &SaltString::generate(&mut rand::rngs::OsRng),
+            )
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(&pw, &theirs).await.unwrap().is_match);
+        let wrong = Password::parse("correct horse battery staple 8!", "password", 256).unwrap();
+        assert!(!hasher.verify(&wrong, &theirs).await.unwrap().is_match);
     }
 
     #[tokio::test]
