@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use base64::Engine as _;
 use rand::RngCore as _;
 use tokio::net::TcpListener;
@@ -19,29 +19,48 @@ use warden_core::{
 };
 use warden_http::metrics::Metrics;
 use warden_http::{AppState, HttpConfig};
-use warden_store::SqliteStore;
+use warden_store::{AnyStore, StoreOptions};
 
 use crate::config::{Config, decode_kek};
 
 /// Name of the generated key-encryption key inside the data dir.
 pub const KEK_FILE: &str = "keys-encryption.key";
 
-/// Opens (and creates, for the embedded default) the configured store.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+/// Opens the configured store (creating the data dir for the embedded default).
+pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
     let url = config.database_url();
-    if !url.starts_with("sqlite:") {
-        bail!(
-            "unsupported database URL scheme in {:?}: this build supports sqlite:// (PostgreSQL and MySQL adapters are on the roadmap)",
-            url.split(':').next().unwrap_or_default()
-        );
+    if config.is_embedded_database() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let kek = keys_encryption_key(config)?;
-    let store = SqliteStore::connect(&url, kek)
+    AnyStore::connect(&url, kek, &store_options(config))
         .await
-        .with_context(|| format!("opening the database at {}", config.database_url()))?;
-    Ok(Arc::new(store))
+        .with_context(|| format!("opening the database at {}", redact_url(&url)))
+}
+
+/// Pool and timeout settings from configuration.
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_millis(config.database.timeout_ms),
+        statement_timeout: (config.database.statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(config.database.statement_timeout_ms)),
+    }
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The key that encrypts signing keys at rest: configured, or generated once
@@ -140,7 +159,7 @@ pub async fn start_auth(
     if migrate {
         store.migrate().await.context("applying migrations")?;
     }
-    let store: Arc<dyn Store> = store;
+    let store: Arc<dyn Store> = store.into_store_with(&store_options(config));
     let auth = AuthService::start(store, clock, hasher(config)?, auth_settings(config)?)
         .await
         .context("starting the service")?;

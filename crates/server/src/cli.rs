@@ -126,7 +126,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = app::open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
-            println!("database at {} is up to date", config.database_url());
+            println!(
+                "database at {} is up to date",
+                app::redact_url(&config.database_url())
+            );
             Ok(())
         }
         Command::User {
@@ -140,6 +143,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action } => {
             let store = app::open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
+            let store: Arc<dyn Store> = store.into_store();
             let settings = app::auth_settings(&config)?;
             match action {
                 KeysCommand::Rotate => {
@@ -151,7 +155,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
                 KeysCommand::List => {
-                    let store: Arc<dyn Store> = store;
                     for key in warden_core::keys::list(&*store).await? {
                         println!(
                             "{}\t{}\tcreated {}\t{}",
@@ -186,7 +189,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         running.addr,
         config.issuer(),
         if config.database_url.is_some() {
-            config.database_url()
+            app::redact_url(&config.database_url())
         } else {
             config.data_dir.display().to_string()
         }

@@ -43,6 +43,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// HTTP listener.
     pub http: HttpSection,
+    /// Database pool and timeouts.
+    pub database: DatabaseSection,
     /// Access tokens.
     pub tokens: TokensSection,
     /// Sessions and refresh tokens.
@@ -67,6 +69,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             migrate_on_start: true,
             http: HttpSection::default(),
+            database: DatabaseSection::default(),
             tokens: TokensSection::default(),
             sessions: SessionsSection::default(),
             passwords: PasswordsSection::default(),
@@ -92,6 +95,28 @@ impl Default for HttpSection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    /// Most pooled connections (PostgreSQL, MySQL).
+    pub max_connections: u32,
+    /// How long a request waits for the database before `503 store_unavailable`.
+    pub timeout_ms: u64,
+    /// Longest a statement may run (0: the server's default).
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            timeout_ms: 2000,
+            statement_timeout_ms: 2000,
         }
     }
 }
@@ -247,6 +272,11 @@ pub enum LogFormat {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
     /// The secret text.
     pub fn expose(&self) -> &str {
         &self.0
@@ -318,6 +348,10 @@ pub struct LogOverride {
 /// Maps `WARDEN_HTTP_LISTEN` to `http.listen`, `WARDEN_DATA_DIR` to `data_dir`.
 fn env_key(key: &str) -> String {
     let key = key.to_ascii_lowercase();
+    // The contract's WARDEN_DATABASE_URL is the top-level `database_url`.
+    if key == "database_url" {
+        return key;
+    }
     for section in SECTIONS {
         if let Some(rest) = key.strip_prefix(&format!("{section}_")) {
             return format!("{section}.{rest}");
@@ -400,6 +434,13 @@ impl Config {
         }
         if let Some(key) = &self.keys.encryption_key {
             decode_kek(key.expose())?;
+        } else if !self.is_embedded_database() {
+            bail!(
+                "keys.encryption_key (WARDEN_KEYS_ENCRYPTION_KEY or _FILE) is required with a shared database, so every instance can use the same signing keys"
+            );
+        }
+        if self.database.max_connections == 0 || self.database.timeout_ms == 0 {
+            bail!("database.max_connections and database.timeout_ms must be positive");
         }
         Ok(())
     }
@@ -411,6 +452,11 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.http.listen))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// Whether the database is the embedded SQLite file (single process).
+    pub fn is_embedded_database(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
     }
 
     /// The database URL.
@@ -561,6 +607,36 @@ mod tests {
         assert!(
             !shown.contains(&kek) && shown.contains("[redacted]"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn database_url_and_database_section_come_from_the_environment() {
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_DATABASE_URL", "postgres://db.internal/warden"),
+                ("WARDEN_DATABASE_MAX_CONNECTIONS", "25"),
+                (
+                    "WARDEN_KEYS_ENCRYPTION_KEY",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                ),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.database_url(), "postgres://db.internal/warden");
+        assert_eq!(config.database.max_connections, 25);
+        assert!(!config.is_embedded_database());
+        let err = Config::load(
+            None,
+            &env(&[("WARDEN_DATABASE_URL", "postgres://db.internal/warden")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("WARDEN_KEYS_ENCRYPTION_KEY"),
+            "{err}"
         );
     }
 

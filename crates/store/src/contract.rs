@@ -1,6 +1,6 @@
 //! The store contract: conformance tests every adapter of
-//! [`Store`](warden_core::ports::Store) must pass (SQLite here; PostgreSQL and
-//! MySQL later). Each function takes a freshly migrated, empty store and
+//! [`Store`](warden_core::ports::Store) must pass (SQLite, PostgreSQL and
+//! MySQL/MariaDB run them all through [`contract_tests!`]). Each function takes a freshly migrated, empty store and
 //! panics on a violation. Run the concurrency checks on a multi-threaded
 //! runtime, for example:
 //!
@@ -46,6 +46,61 @@ pub const ALL: &[&str] = &[
     "audit_pages_newest_first",
     "outbox_in_commit_order",
 ];
+
+/// Generates one test per contract function for an adapter. `$with_store`
+/// names an async function taking a closure `FnOnce(Arc<dyn Store>) -> Fut`
+/// that hands it a fresh, migrated store and cleans up afterwards (whether
+/// the test passed or not); `$with_two` does the same with two stores over one
+/// database that use different key-encryption keys.
+#[cfg(test)]
+macro_rules! contract_tests {
+    ($with_store:ident, $with_two:ident) => {
+        $crate::contract::contract_tests!(
+            @each $with_store;
+            users_create_and_find,
+            users_unique_email_under_concurrency,
+            users_list_pages_and_filters,
+            users_status_roles_and_password,
+            users_delete_cascades,
+            sessions_create_find_list,
+            refresh_rotation,
+            refresh_rotation_is_single_use_under_concurrency,
+            revoke_session_is_idempotent,
+            revoke_user_sessions_keeps_one_and_replaces_hash,
+            login_throttle_counts_and_clears,
+            login_throttle_counts_exactly_under_concurrency,
+            signing_keys_round_trip_retire_delete,
+            revocations_active_filter,
+            audit_pages_newest_first,
+            outbox_in_commit_order,
+        );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn signing_keys_need_the_right_encryption_key() {
+            $with_two($crate::contract::signing_keys_need_the_right_encryption_key).await;
+        }
+    };
+    (@each $with_store:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                $with_store($crate::contract::$name).await;
+            }
+        )*
+
+        #[test]
+        fn every_contract_function_runs() {
+            let mut ran: Vec<&str> = vec![$(stringify!($name)),*];
+            ran.push("signing_keys_need_the_right_encryption_key");
+            ran.sort_unstable();
+            let mut all = $crate::contract::ALL.to_vec();
+            all.sort_unstable();
+            assert_eq!(ran, all);
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use contract_tests;
 
 // ----- fixtures -----
 

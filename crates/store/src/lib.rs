@@ -26,8 +26,102 @@
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
 pub mod crypto;
+pub mod deadline;
 mod error;
+mod mysql;
+pub mod options;
+mod postgres;
+mod rows;
 mod sqlite;
+#[cfg(any(test, feature = "contract"))]
+pub mod testing;
+
+use std::sync::Arc;
+
+use warden_core::StoreError;
+use warden_core::ports::Store;
 
 pub use crypto::WRONG_KEK;
+pub use mysql::MySqlStore;
+pub use options::StoreOptions;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// The adapter a database URL selects: `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`.
+pub enum AnyStore {
+    /// The embedded default.
+    Sqlite(Box<SqliteStore>),
+    /// PostgreSQL.
+    Postgres(Box<PgStore>),
+    /// MySQL or MariaDB.
+    MySql(Box<MySqlStore>),
+}
+
+impl AnyStore {
+    /// Connects to the database `url` names; `keys_encryption_key` encrypts
+    /// signing keys at rest.
+    pub async fn connect(
+        url: &str,
+        keys_encryption_key: [u8; 32],
+        options: &StoreOptions,
+    ) -> Result<AnyStore, StoreError> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(AnyStore::Sqlite(Box::new(
+                SqliteStore::connect(url, keys_encryption_key).await?,
+            ))),
+            "postgres" | "postgresql" => Ok(AnyStore::Postgres(Box::new(
+                PgStore::connect(url, keys_encryption_key, options).await?,
+            ))),
+            "mysql" | "mariadb" => {
+                let url = url.replacen("mariadb:", "mysql:", 1);
+                Ok(AnyStore::MySql(Box::new(
+                    MySqlStore::connect(&url, keys_encryption_key, options).await?,
+                )))
+            }
+            other => Err(StoreError::Unexpected(format!(
+                "unsupported database URL scheme {other:?}: use sqlite://, postgres:// or mysql://"
+            ))),
+        }
+    }
+
+    /// Applies pending migrations (idempotent; safe when several instances
+    /// start at once). Refuses a database whose schema is newer than this binary.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(store) => store.migrate().await,
+            AnyStore::Postgres(store) => store.migrate().await,
+            AnyStore::MySql(store) => store.migrate().await,
+        }
+    }
+
+    /// Whether this is the embedded (single-process) store.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, AnyStore::Sqlite(_))
+    }
+
+    /// The port, for the domain service. Network databases get a deadline
+    /// on every call (`options.acquire_timeout`), so an unreachable server
+    /// answers `store_unavailable` promptly instead of hanging requests.
+    pub fn into_store_with(self, options: &StoreOptions) -> Arc<dyn Store> {
+        let limit = options.acquire_timeout;
+        match self {
+            AnyStore::Sqlite(store) => Arc::new(*store),
+            AnyStore::Postgres(store) => Arc::new(deadline::Deadline::new(Arc::new(*store), limit)),
+            AnyStore::MySql(store) => Arc::new(deadline::Deadline::new(Arc::new(*store), limit)),
+        }
+    }
+
+    /// The port without a deadline (command-line tools).
+    pub fn into_store(self) -> Arc<dyn Store> {
+        match self {
+            AnyStore::Sqlite(store) => Arc::new(*store),
+            AnyStore::Postgres(store) => Arc::new(*store),
+            AnyStore::MySql(store) => Arc::new(*store),
+        }
+    }
+}

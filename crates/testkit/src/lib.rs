@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use warden::config::{Config, Overrides};
 use warden_core::ports::FakeClock;
 use warden_core::{AuthService, RequestContext, Role};
+use warden_store::testing::TestDatabase;
 
 /// A password the strength check accepts.
 pub const STRONG_PASSWORD: &str = "correct horse battery staple 9!";
@@ -53,6 +54,7 @@ pub struct TestApp {
     /// The configuration it runs with.
     pub config: Config,
     data_dir: Arc<tempfile::TempDir>,
+    database: Option<Arc<TestDatabase>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -62,13 +64,37 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts an app after `tweak` adjusts the configuration.
+/// Starts an app after `tweak` adjusts the configuration. With
+/// `WARDEN_TEST_DATABASE_URL` set (a `postgres://` or `mysql://` server URL)
+/// the app gets a fresh database of its own on that server, dropped with the
+/// app; otherwise its own SQLite file.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let mut config = test_config(dir.path());
+    let database = match std::env::var("WARDEN_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let database = TestDatabase::create_on(&server)
+                .await
+                .expect("WARDEN_TEST_DATABASE_URL is set but no database could be created");
+            config.database_url = Some(database.url.clone());
+            config.keys.encryption_key = Some(random_kek());
+            Some(database)
+        }
+        _ => None,
+    };
     tweak(&mut config);
     let clock = FakeClock::new(chrono::Utc::now());
-    start(config, dir, clock).await
+    let mut app = start(config, dir, clock).await;
+    app.database = database.map(Arc::new);
+    app
+}
+
+fn random_kek() -> warden::config::Secret {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut key = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    warden::config::Secret::new(base64::engine::general_purpose::STANDARD.encode(key))
 }
 
 /// The configuration `spawn_app` uses.
@@ -101,6 +127,7 @@ async fn start(config: Config, dir: Arc<tempfile::TempDir>, clock: FakeClock) ->
         auth: running.auth,
         config,
         data_dir: dir,
+        database: None,
         shutdown: Some(tx),
         task: Some(running.task),
     }
@@ -121,7 +148,9 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let config = self.config.clone();
-        start(config, self.data_dir.clone(), self.clock.clone()).await
+        let mut app = start(config, self.data_dir.clone(), self.clock.clone()).await;
+        app.database = self.database.take();
+        app
     }
 
     /// Stops the server and waits until it has drained.
@@ -217,6 +246,22 @@ impl TestApp {
         tokens_of(email, &response.json::<Value>().await.expect("json"))
     }
 
+    /// The PHC string stored for `email`, read through a store connection of
+    /// its own (white-box checks of the hash format).
+    pub async fn stored_password_hash(&self, email: &str) -> String {
+        let store = warden::app::open_store(&self.config)
+            .await
+            .expect("store opens")
+            .into_store();
+        let email = warden_core::Email::parse(email).expect("email");
+        store
+            .find_credentials_by_email(&email)
+            .await
+            .expect("query")
+            .expect("user exists")
+            .password_hash
+    }
+
     /// Creates an admin (as `warden user add --role admin` would) and signs in.
     pub async fn new_admin(&self) -> Tokens {
         let email = unique_email();
@@ -235,6 +280,28 @@ impl TestApp {
         let mut tokens = self.sign_in_ok(&email, STRONG_PASSWORD).await;
         tokens.user_id = user.id.to_string();
         tokens
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Only the last holder drops the database (restart hands it on).
+        let Some(database) = self.database.take().and_then(|d| Arc::try_unwrap(d).ok()) else {
+            return;
+        };
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Drop is synchronous: run the DROP DATABASE on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(database.drop_database());
+            }
+        })
+        .join();
     }
 }
 

@@ -369,18 +369,5 @@ async fn password_hashes_are_argon2id_and_upgraded_on_sign_in_when_parameters_ch
 }
 
 async fn stored_hash(app: &warden_testkit::TestApp, email: &str) -> String {
-    let db = app.config.data_dir.join("warden.db");
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select password_hash from user_account where email=?',(sys.argv[2],)).fetchone()[0])")
-        .arg(db)
-        .arg(email)
-        .output()
-        .expect("python3 reads the database");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    app.stored_password_hash(email).await
 }

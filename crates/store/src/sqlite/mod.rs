@@ -21,9 +21,7 @@ use warden_core::model::{OutboxEvent, Revocation};
 use crate::crypto::KeyCipher;
 use crate::error::{is_busy, map_migrate, map_sqlx};
 
-use self::rows::{revocation_kind_str, to_millis};
-
-mod rows;
+use crate::rows::{revocation_kind_str, to_millis};
 
 /// How many times a transaction or statement is retried after `SQLITE_BUSY`.
 const MAX_BUSY_RETRIES: u32 = 4;

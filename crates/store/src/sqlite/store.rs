@@ -10,13 +10,12 @@ use warden_core::model::{
 use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
-use super::rows::{
+use super::{SqliteStore, insert_events, insert_revocation, retry};
+use crate::error::TxError;
+use crate::rows::{
     AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS, SessionRow,
     SigningKeyRow, USER_COLUMNS, UserRow, escape_like, parse_uuid, roles_to_json, to_millis,
 };
-use super::{SqliteStore, insert_events, insert_revocation, retry};
-use crate::crypto::Sealed;
-use crate::error::TxError;
 
 /// Converts fetched rows into domain records.
 fn convert<R, T>(rows: Vec<R>) -> Result<Vec<T>, StoreError>
@@ -112,7 +111,7 @@ impl Store for SqliteStore {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM user_account \
              WHERE (?1 IS NULL OR user_id > ?1) \
-               AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR username LIKE ?2 ESCAPE '\\') \
+               AND (?2 IS NULL OR email LIKE ?2 ESCAPE '!' OR username LIKE ?2 ESCAPE '!') \
              ORDER BY user_id ASC LIMIT ?3"
         );
         let rows = retry(|| {
@@ -471,7 +470,7 @@ impl Store for SqliteStore {
             None => Ok(ThrottleState::default()),
             Some((failures, locked_until)) => Ok(ThrottleState {
                 failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
-                locked_until: locked_until.map(super::rows::from_millis).transpose()?,
+                locked_until: locked_until.map(crate::rows::from_millis).transpose()?,
             }),
         }
     }
@@ -546,22 +545,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
         })
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                let retired_at = row.retired_at()?;
-                let sealed = Sealed {
-                    nonce: row.private_key_nonce,
-                    ciphertext: row.private_key_ciphertext,
-                };
-                Ok(StoredSigningKey {
-                    private_der: self.cipher.open(&row.kid, &sealed)?,
-                    kid: row.kid,
-                    algorithm: row.algorithm,
-                    created_at: super::rows::from_millis(row.created_at)?,
-                    retired_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|row| row.open(&self.cipher)).collect()
     }
 
     async fn retire_signing_keys(&self, except: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

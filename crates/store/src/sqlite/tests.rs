@@ -1,5 +1,6 @@
 //! The store contract against SQLite, plus SQLite-specific checks.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tempfile::TempDir;
@@ -28,54 +29,27 @@ async fn fresh() -> (TempDir, Arc<dyn Store>) {
     (dir, Arc::new(store))
 }
 
-macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                let (_dir, store) = fresh().await;
-                contract::$name(store).await;
-            }
-        )*
-
-        #[test]
-        fn every_contract_function_runs() {
-            let mut ran: Vec<&str> = vec![$(stringify!($name)),*];
-            ran.push("signing_keys_need_the_right_encryption_key");
-            ran.sort_unstable();
-            let mut all = contract::ALL.to_vec();
-            all.sort_unstable();
-            assert_eq!(ran, all);
-        }
-    };
+async fn with_store<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (_dir, store) = fresh().await;
+    test(store).await;
 }
 
-contract_tests!(
-    users_create_and_find,
-    users_unique_email_under_concurrency,
-    users_list_pages_and_filters,
-    users_status_roles_and_password,
-    users_delete_cascades,
-    sessions_create_find_list,
-    refresh_rotation,
-    refresh_rotation_is_single_use_under_concurrency,
-    revoke_session_is_idempotent,
-    revoke_user_sessions_keeps_one_and_replaces_hash,
-    login_throttle_counts_and_clears,
-    login_throttle_counts_exactly_under_concurrency,
-    signing_keys_round_trip_retire_delete,
-    revocations_active_filter,
-    audit_pages_newest_first,
-    outbox_in_commit_order,
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn signing_keys_need_the_right_encryption_key() {
+async fn with_two<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let dir = tempfile::tempdir().expect("temp dir");
     let writer = open(&dir, KEK).await;
     let reader = open(&dir, [0x24; 32]).await;
-    contract::signing_keys_need_the_right_encryption_key(Arc::new(writer), Arc::new(reader)).await;
+    test(Arc::new(writer), Arc::new(reader)).await;
 }
+
+contract::contract_tests!(with_store, with_two);
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_data_survives_a_reopen() {

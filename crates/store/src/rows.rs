@@ -1,12 +1,111 @@
-//! Row types of the SQLite schema and their conversion to domain records.
+//! Row types shared by every SQL adapter and their conversion to domain
+//! records. The schemas agree on column names and representations (ids as
+//! text, timestamps as Unix milliseconds, key material as bytes), so one set
+//! of rows serves SQLite, PostgreSQL and MySQL.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use warden_core::model::{
-    AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, User, UserCredentials,
-    UserStatus,
+    AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, StoredSigningKey, User,
+    UserCredentials, UserStatus,
 };
 use warden_core::{AuditId, Email, EventId, SessionId, StoreError, UserId};
+
+/// A text column.
+///
+/// Plain `String` would do for SQLite and PostgreSQL, but every text column of
+/// the MySQL schema has a `_bin` collation (ids and kids are case-sensitive),
+/// and MySQL flags such columns `BINARY` in result metadata, which sqlx's
+/// `String` decoder refuses as `VARBINARY`. On MySQL this type reads the
+/// bytes and insists they are UTF-8 instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Text(String);
+
+impl Text {
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> Self {
+        text.0
+    }
+}
+
+/// `Text` is a `String` on databases that label text columns faithfully.
+macro_rules! text_as_string {
+    ($db:ty) => {
+        impl sqlx::Type<$db> for Text {
+            fn type_info() -> <$db as sqlx::Database>::TypeInfo {
+                <String as sqlx::Type<$db>>::type_info()
+            }
+
+            fn compatible(ty: &<$db as sqlx::Database>::TypeInfo) -> bool {
+                <String as sqlx::Type<$db>>::compatible(ty)
+            }
+        }
+
+        impl<'q> sqlx::Encode<'q, $db> for Text {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$db as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, $db>>::encode_by_ref(&self.0, buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, $db> for Text {
+            fn decode(
+                value: <$db as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                <String as sqlx::Decode<'r, $db>>::decode(value).map(Text)
+            }
+        }
+    };
+}
+
+text_as_string!(sqlx::Sqlite);
+text_as_string!(sqlx::Postgres);
+
+impl sqlx::Type<sqlx::MySql> for Text {
+    fn type_info() -> sqlx::mysql::MySqlTypeInfo {
+        <str as sqlx::Type<sqlx::MySql>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::mysql::MySqlTypeInfo) -> bool {
+        <[u8] as sqlx::Type<sqlx::MySql>>::compatible(ty)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::MySql> for Text {
+    fn encode_by_ref(
+        &self,
+        buf: &mut Vec<u8>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::MySql>>::encode(self.0.as_str(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::MySql> for Text {
+    fn decode(value: sqlx::mysql::MySqlValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let bytes = <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(value)?;
+        Ok(Text(std::str::from_utf8(bytes)?.to_owned()))
+    }
+}
 
 /// A timestamp as stored: Unix milliseconds.
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
@@ -74,11 +173,11 @@ pub(crate) const USER_COLUMNS: &str = "user_id, email, username, roles, status, 
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
-    user_id: String,
-    email: String,
-    username: Option<String>,
-    roles: String,
-    status: String,
+    user_id: Text,
+    email: Text,
+    username: Option<Text>,
+    roles: Text,
+    status: Text,
     created_at: i64,
 }
 
@@ -90,7 +189,7 @@ impl TryFrom<UserRow> for User {
             email: Email::parse(&row.email).map_err(|_| {
                 StoreError::Unexpected(format!("stored e-mail of user {} is invalid", row.user_id))
             })?,
-            username: row.username,
+            username: row.username.map(String::from),
             roles: roles_from_json(&row.roles)?,
             status: UserStatus::parse(&row.status).ok_or_else(|| {
                 StoreError::Unexpected(format!("stored status {:?} is unknown", row.status))
@@ -104,7 +203,7 @@ impl TryFrom<UserRow> for User {
 pub(crate) struct CredentialsRow {
     #[sqlx(flatten)]
     user: UserRow,
-    password_hash: String,
+    password_hash: Text,
 }
 
 impl TryFrom<CredentialsRow> for UserCredentials {
@@ -112,7 +211,7 @@ impl TryFrom<CredentialsRow> for UserCredentials {
     fn try_from(row: CredentialsRow) -> Result<Self, Self::Error> {
         Ok(UserCredentials {
             user: row.user.try_into()?,
-            password_hash: row.password_hash,
+            password_hash: row.password_hash.into_string(),
         })
     }
 }
@@ -123,14 +222,14 @@ pub(crate) const SESSION_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
-    session_id: String,
-    user_id: String,
+    session_id: Text,
+    user_id: Text,
     created_at: i64,
     last_used_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
-    user_agent: Option<String>,
-    ip: Option<String>,
+    user_agent: Option<Text>,
+    ip: Option<Text>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -143,16 +242,16 @@ impl TryFrom<SessionRow> for Session {
             last_used_at: from_millis(row.last_used_at)?,
             expires_at: from_millis(row.expires_at)?,
             revoked_at: opt_from_millis(row.revoked_at)?,
-            user_agent: row.user_agent,
-            ip: row.ip,
+            user_agent: row.user_agent.map(String::from),
+            ip: row.ip.map(String::from),
         })
     }
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RevocationRow {
-    kind: String,
-    subject_id: String,
+    kind: Text,
+    subject_id: Text,
     not_before: Option<i64>,
     until: i64,
 }
@@ -175,21 +274,21 @@ pub(crate) const AUDIT_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuditRow {
-    audit_id: String,
+    audit_id: Text,
     at: i64,
-    actor: Option<String>,
-    action: String,
-    target: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    outcome: String,
-    detail: Option<String>,
+    actor: Option<Text>,
+    action: Text,
+    target: Option<Text>,
+    ip: Option<Text>,
+    user_agent: Option<Text>,
+    outcome: Text,
+    detail: Option<Text>,
 }
 
 impl TryFrom<AuditRow> for AuditEntry {
     type Error = StoreError;
     fn try_from(row: AuditRow) -> Result<Self, Self::Error> {
-        let user = |raw: Option<String>| -> Result<Option<UserId>, StoreError> {
+        let user = |raw: Option<Text>| -> Result<Option<UserId>, StoreError> {
             raw.map(|raw| parse_uuid(&raw).map(UserId::from_uuid))
                 .transpose()
         };
@@ -197,12 +296,12 @@ impl TryFrom<AuditRow> for AuditEntry {
             id: AuditId::from_uuid(parse_uuid(&row.audit_id)?),
             at: from_millis(row.at)?,
             actor: user(row.actor)?,
-            action: row.action,
+            action: row.action.into_string(),
             target: user(row.target)?,
-            ip: row.ip,
-            user_agent: row.user_agent,
-            outcome: row.outcome,
-            detail: row.detail,
+            ip: row.ip.map(String::from),
+            user_agent: row.user_agent.map(String::from),
+            outcome: row.outcome.into_string(),
+            detail: row.detail.map(String::from),
         })
     }
 }
@@ -210,9 +309,9 @@ impl TryFrom<AuditRow> for AuditEntry {
 #[derive(sqlx::FromRow)]
 pub(crate) struct OutboxRow {
     outbox_seq: i64,
-    event_id: String,
-    name: String,
-    data: String,
+    event_id: Text,
+    name: Text,
+    data: Text,
     at: i64,
 }
 
@@ -229,7 +328,7 @@ impl TryFrom<OutboxRow> for (i64, OutboxEvent) {
             row.outbox_seq,
             OutboxEvent {
                 id: EventId::from_uuid(parse_uuid(&row.event_id)?),
-                name: row.name,
+                name: row.name.into_string(),
                 data,
                 at: from_millis(row.at)?,
             },
@@ -239,26 +338,44 @@ impl TryFrom<OutboxRow> for (i64, OutboxEvent) {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SigningKeyRow {
-    pub(crate) kid: String,
-    pub(crate) algorithm: String,
-    pub(crate) private_key_nonce: Vec<u8>,
-    pub(crate) private_key_ciphertext: Vec<u8>,
-    pub(crate) created_at: i64,
-    pub(crate) retired_at: Option<i64>,
+    kid: Text,
+    algorithm: Text,
+    private_key_nonce: Vec<u8>,
+    private_key_ciphertext: Vec<u8>,
+    created_at: i64,
+    retired_at: Option<i64>,
 }
 
 impl SigningKeyRow {
-    pub(crate) fn retired_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        opt_from_millis(self.retired_at)
+    /// Decrypts the private key; a wrong key-encryption key is an error.
+    pub(crate) fn open(
+        self,
+        cipher: &crate::crypto::KeyCipher,
+    ) -> Result<StoredSigningKey, StoreError> {
+        let sealed = crate::crypto::Sealed {
+            nonce: self.private_key_nonce,
+            ciphertext: self.private_key_ciphertext,
+        };
+        Ok(StoredSigningKey {
+            private_der: cipher.open(&self.kid, &sealed)?,
+            retired_at: opt_from_millis(self.retired_at)?,
+            created_at: from_millis(self.created_at)?,
+            kid: self.kid.into_string(),
+            algorithm: self.algorithm.into_string(),
+        })
     }
 }
 
-/// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '\'`.
+/// The escape character of `LIKE` patterns: `!`, not the backslash, so the
+/// SQL text means the same with or without `NO_BACKSLASH_ESCAPES`.
+pub(crate) const LIKE_ESCAPE: char = '!';
+
+/// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`.
 pub(crate) fn escape_like(raw: &str) -> String {
     let mut escaped = String::with_capacity(raw.len() + 2);
     for c in raw.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
+        if matches!(c, '%' | '_') || c == LIKE_ESCAPE {
+            escaped.push(LIKE_ESCAPE);
         }
         escaped.push(c);
     }
@@ -271,7 +388,7 @@ mod tests {
 
     #[test]
     fn like_wildcards_are_escaped() {
-        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("50%_off!\\"), "50!%!_off!!\\");
         assert_eq!(escape_like("plain"), "plain");
     }
 

@@ -1,0 +1,263 @@
+//! A deadline on every store call. A database that stops answering (a
+//! dropped network path, a hung connection) must turn into a prompt
+//! `store_unavailable`, not a request that hangs until the client gives up:
+//! sqlx bounds waiting for a connection but not a query on a connection
+//! whose peer went silent.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use warden_core::model::{
+    AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
+    Session, StoredSigningKey, ThrottleState, TokenHash, User, UserCredentials, UserStatus,
+};
+use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
+use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
+
+/// Wraps a store so that every call ends within `limit`.
+pub struct Deadline {
+    inner: Arc<dyn Store>,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// Bounds every call of `inner` by `limit`.
+    pub fn new(inner: Arc<dyn Store>, limit: Duration) -> Self {
+        Self { inner, limit }
+    }
+}
+
+async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(format!(
+            "no answer within {limit:?}"
+        )))
+    })
+}
+
+#[async_trait]
+impl Store for Deadline {
+    async fn ping(&self) -> Result<(), StoreError> {
+        within(self.limit, self.inner.ping()).await
+    }
+
+    async fn create_user(&self, new: &NewUser, events: &[OutboxEvent]) -> Result<(), StoreError> {
+        within(self.limit, self.inner.create_user(new, events)).await
+    }
+
+    async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        within(self.limit, self.inner.find_user_by_id(id)).await
+    }
+
+    async fn find_credentials_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        within(self.limit, self.inner.find_credentials_by_email(email)).await
+    }
+
+    async fn find_credentials_by_id(
+        &self,
+        id: UserId,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        within(self.limit, self.inner.find_credentials_by_id(id)).await
+    }
+
+    async fn list_users(
+        &self,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        within(self.limit, self.inner.list_users(query, after, limit)).await
+    }
+
+    async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError> {
+        within(self.limit, self.inner.update_password_hash(id, phc)).await
+    }
+
+    async fn update_user_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        revocation: Option<&Revocation>,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        within(
+            self.limit,
+            self.inner
+                .update_user_status(id, status, revocation, events),
+        )
+        .await
+    }
+
+    async fn update_user_roles(
+        &self,
+        id: UserId,
+        roles: &[Role],
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        within(self.limit, self.inner.update_user_roles(id, roles, events)).await
+    }
+
+    async fn delete_user(
+        &self,
+        id: UserId,
+        revocation: &Revocation,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        within(self.limit, self.inner.delete_user(id, revocation, events)).await
+    }
+
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &RefreshRecord,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        within(
+            self.limit,
+            self.inner.create_session(session, refresh, events),
+        )
+        .await
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        within(self.limit, self.inner.find_session(id)).await
+    }
+
+    async fn list_sessions(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError> {
+        within(self.limit, self.inner.list_sessions(user, now)).await
+    }
+
+    async fn find_session_by_refresh(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<SessionId>, StoreError> {
+        within(self.limit, self.inner.find_session_by_refresh(token)).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshRecord,
+        now: DateTime<Utc>,
+        on_reuse: &ReuseRevocation<'_>,
+    ) -> Result<RotateOutcome, StoreError> {
+        within(
+            self.limit,
+            self.inner.rotate_refresh_token(old, new, now, on_reuse),
+        )
+        .await
+    }
+
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+        revocation: &Revocation,
+        events: &[OutboxEvent],
+    ) -> Result<bool, StoreError> {
+        within(
+            self.limit,
+            self.inner.revoke_session(id, now, revocation, events),
+        )
+        .await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        password_hash: Option<&str>,
+        event_for: SessionEventFn<'_>,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        within(
+            self.limit,
+            self.inner
+                .revoke_user_sessions(user, keep, now, until, password_hash, event_for),
+        )
+        .await
+    }
+
+    async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError> {
+        within(self.limit, self.inner.find_login_throttle(key)).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<ThrottleState, StoreError> {
+        within(
+            self.limit,
+            self.inner.record_login_failure(key, now, policy),
+        )
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        within(self.limit, self.inner.clear_login_failures(key)).await
+    }
+
+    async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        within(self.limit, self.inner.create_signing_key(key)).await
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        within(self.limit, self.inner.list_signing_keys()).await
+    }
+
+    async fn retire_signing_keys(&self, except: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        within(self.limit, self.inner.retire_signing_keys(except, at)).await
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        within(self.limit, self.inner.delete_signing_key(kid)).await
+    }
+
+    async fn list_active_revocations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        within(self.limit, self.inner.list_active_revocations(now)).await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        within(self.limit, self.inner.append_audit(entry)).await
+    }
+
+    async fn list_audit(
+        &self,
+        user: Option<UserId>,
+        before: Option<AuditId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        within(self.limit, self.inner.list_audit(user, before, limit)).await
+    }
+
+    async fn append_outbox(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
+        within(self.limit, self.inner.append_outbox(events)).await
+    }
+
+    async fn list_outbox(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
+        within(self.limit, self.inner.list_outbox(after_seq, limit)).await
+    }
+}
