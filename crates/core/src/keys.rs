@@ -1,6 +1,13 @@
 //! Signing keys: generated on first start, kept (encrypted) in the store,
-//! rotated on demand. A retired key stays published until every token it
-//! signed has expired, then is deleted.
+//! rotated on demand.
+//!
+//! Several instances share the keys through the store and re-read them every
+//! 30 s, so a new key is published at once but signs only after an
+//! activation delay: by then every instance verifies its tokens. The signer
+//! is the newest key older than that delay (on a first start, when there is
+//! none, the oldest key, which instances starting together agree on). A key
+//! superseded by a newer one that has signed long enough for every token of
+//! the old key to expire is deleted. `retired_at` records the rotation.
 
 use std::sync::{Arc, RwLock};
 
@@ -34,6 +41,55 @@ pub struct KeyInfo {
     pub retired_at: Option<DateTime<Utc>>,
     /// Whether it signs new tokens.
     pub is_active: bool,
+    /// When it starts (or started) signing, if it is the newest key.
+    pub signs_from: Option<DateTime<Utc>>,
+}
+
+/// How often running servers re-read the keys.
+pub const RELOAD_INTERVAL_SECS: i64 = 30;
+
+/// When keys become signers and when they may go.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    /// Publication before signing.
+    activation_delay: Duration,
+    /// How long after a successor starts signing a key must stay published:
+    /// one reload interval (instances switch at their next reload) plus the
+    /// access-token lifetime and leeway.
+    retention: Duration,
+}
+
+impl Schedule {
+    /// The key that signs at `now`.
+    fn signer<'k>(
+        &self,
+        keys: &'k [StoredSigningKey],
+        now: DateTime<Utc>,
+    ) -> Option<&'k StoredSigningKey> {
+        keys.iter()
+            .filter(|k| k.created_at + self.activation_delay <= now)
+            .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+            .or_else(|| {
+                keys.iter()
+                    .min_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+            })
+    }
+
+    /// Whether `key` may be deleted at `now`: it no longer signs, and a newer
+    /// key has signed for longer than any token of it can live.
+    fn expired(
+        &self,
+        key: &StoredSigningKey,
+        keys: &[StoredSigningKey],
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.signer(keys, now).is_some_and(|s| s.kid == key.kid) {
+            return false;
+        }
+        keys.iter()
+            .filter(|k| (k.created_at, &k.kid) > (key.created_at, &key.kid))
+            .any(|newer| newer.created_at + self.activation_delay + self.retention <= now)
+    }
 }
 
 /// Loads, creates, rotates and retires signing keys.
@@ -42,8 +98,7 @@ pub struct KeyManager {
     clock: Arc<dyn Clock>,
     algorithm: Algorithm,
     verifier_config: VerifierConfig,
-    /// How long a retired key stays published: the access-token lifetime plus leeway.
-    retention: Duration,
+    schedule: Schedule,
     ring: RwLock<Arc<KeyRing>>,
 }
 
@@ -56,18 +111,27 @@ impl KeyManager {
         algorithm: Algorithm,
         verifier_config: VerifierConfig,
         access_token_ttl: Duration,
+        activation_delay: Duration,
     ) -> Result<Self, CoreError> {
-        let retention = access_token_ttl + Duration::seconds(verifier_config.leeway_secs as i64);
+        let schedule = Schedule {
+            activation_delay,
+            retention: access_token_ttl
+                + Duration::seconds(verifier_config.leeway_secs as i64)
+                + Duration::seconds(RELOAD_INTERVAL_SECS),
+        };
+        let now = clock.now();
         let ring = build_ring(
-            &sync_keys(&*store, &*clock, algorithm, retention).await?,
+            &sync_keys(&*store, &*clock, algorithm, schedule).await?,
             &verifier_config,
+            schedule,
+            now,
         )?;
         Ok(Self {
             store,
             clock,
             algorithm,
             verifier_config,
-            retention,
+            schedule,
             ring: RwLock::new(Arc::new(ring)),
         })
     }
@@ -80,26 +144,35 @@ impl KeyManager {
     /// Re-reads the store: picks up a rotation done by another instance or by
     /// `warden keys rotate`, and retires expired keys.
     pub async fn reload(&self) -> Result<(), CoreError> {
-        let stored = sync_keys(&*self.store, &*self.clock, self.algorithm, self.retention).await?;
-        let ring = build_ring(&stored, &self.verifier_config)?;
+        let now = self.clock.now();
+        let stored = sync_keys(&*self.store, &*self.clock, self.algorithm, self.schedule).await?;
+        let ring = build_ring(&stored, &self.verifier_config, self.schedule, now)?;
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
         Ok(())
     }
 
-    /// Makes a new key the signer; the others stay published until their tokens expire.
+    /// Publishes a new key that signs after the activation delay; the others
+    /// stay published until their tokens expire.
     pub async fn rotate(&self) -> Result<KeyInfo, CoreError> {
-        let info = rotate(&*self.store, &*self.clock, self.algorithm).await?;
+        let mut info = rotate(&*self.store, &*self.clock, self.algorithm).await?;
+        info.signs_from = Some(info.created_at + self.schedule.activation_delay);
         self.reload().await?;
         Ok(info)
     }
 
     /// Every stored key.
     pub async fn list(&self) -> Result<Vec<KeyInfo>, CoreError> {
-        list(&*self.store).await
+        list(
+            &*self.store,
+            self.clock.now(),
+            self.schedule.activation_delay,
+        )
+        .await
     }
 }
 
-/// Rotates keys directly in the store (used by the CLI, which runs no server).
+/// Publishes a new key directly in the store (used by the CLI, which runs no
+/// server); it signs once the activation delay has passed.
 pub async fn rotate(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -114,18 +187,30 @@ pub async fn rotate(
         algorithm: stored.algorithm,
         created_at: now,
         retired_at: None,
-        is_active: true,
+        is_active: false,
+        signs_from: None,
     })
 }
 
-/// Every stored key, marking the active one.
-pub async fn list(store: &dyn Store) -> Result<Vec<KeyInfo>, CoreError> {
+/// Every stored key at `now`, marking the signer.
+pub async fn list(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    activation_delay: Duration,
+) -> Result<Vec<KeyInfo>, CoreError> {
     let keys = store.list_signing_keys().await?;
-    let active = active_kid(&keys);
+    let schedule = Schedule {
+        activation_delay,
+        retention: Duration::zero(),
+    };
+    let active = schedule.signer(&keys, now).map(|k| k.kid.clone());
+    let newest = newest(&keys).map(|k| k.kid.clone());
     Ok(keys
         .into_iter()
         .map(|k| KeyInfo {
             is_active: Some(k.kid.as_str()) == active.as_deref(),
+            signs_from: (Some(k.kid.as_str()) == newest.as_deref())
+                .then(|| k.created_at + activation_delay),
             kid: k.kid,
             algorithm: k.algorithm,
             created_at: k.created_at,
@@ -134,11 +219,9 @@ pub async fn list(store: &dyn Store) -> Result<Vec<KeyInfo>, CoreError> {
         .collect())
 }
 
-fn active_kid(keys: &[StoredSigningKey]) -> Option<String> {
+fn newest(keys: &[StoredSigningKey]) -> Option<&StoredSigningKey> {
     keys.iter()
-        .filter(|k| k.retired_at.is_none())
-        .max_by_key(|k| k.created_at)
-        .map(|k| k.kid.clone())
+        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
 }
 
 fn generate(algorithm: Algorithm, now: DateTime<Utc>) -> Result<StoredSigningKey, CoreError> {
@@ -157,32 +240,56 @@ async fn sync_keys(
     store: &dyn Store,
     clock: &dyn Clock,
     algorithm: Algorithm,
-    retention: Duration,
+    schedule: Schedule,
 ) -> Result<Vec<StoredSigningKey>, CoreError> {
     let now = clock.now();
     let mut keys = store.list_signing_keys().await?;
-    for expired in keys
+    let expired: Vec<String> = keys
         .iter()
-        .filter(|k| k.retired_at.is_some_and(|at| at + retention <= now))
-    {
-        store.delete_signing_key(&expired.kid).await?;
+        .filter(|k| schedule.expired(k, &keys, now))
+        .map(|k| k.kid.clone())
+        .collect();
+    for kid in &expired {
+        store.delete_signing_key(kid).await?;
     }
-    keys.retain(|k| k.retired_at.is_none_or(|at| at + retention > now));
+    keys.retain(|k| !expired.contains(&k.kid));
 
-    let active_alg = active_kid(&keys)
-        .and_then(|kid| keys.iter().find(|k| k.kid == kid))
-        .map(|k| k.algorithm.clone());
-    if active_alg.as_deref() != Some(algorithm.as_str()) {
+    if keys.is_empty() {
+        return first_key(store, clock, algorithm).await;
+    }
+    // The newest key decides what will sign: a changed algorithm publishes
+    // a new one.
+    if newest(&keys).map(|k| k.algorithm.as_str()) != Some(algorithm.as_str()) {
         rotate(store, clock, algorithm).await?;
         keys = store.list_signing_keys().await?;
-        keys.retain(|k| k.retired_at.is_none_or(|at| at + retention > now));
+        keys.retain(|k| !expired.contains(&k.kid));
     }
     Ok(keys)
 }
 
-fn build_ring(keys: &[StoredSigningKey], config: &VerifierConfig) -> Result<KeyRing, CoreError> {
-    let active =
-        active_kid(keys).ok_or_else(|| CoreError::Unexpected("no active signing key".into()))?;
+/// Publishes the first key of an empty store and returns the keys to use.
+/// Instances starting together each offer one; the store takes exactly one
+/// of them, so all sign with the same key.
+async fn first_key(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    algorithm: Algorithm,
+) -> Result<Vec<StoredSigningKey>, CoreError> {
+    let mine = generate(algorithm, clock.now())?;
+    store.create_first_signing_key(&mine).await?;
+    Ok(store.list_signing_keys().await?)
+}
+
+fn build_ring(
+    keys: &[StoredSigningKey],
+    config: &VerifierConfig,
+    schedule: Schedule,
+    now: DateTime<Utc>,
+) -> Result<KeyRing, CoreError> {
+    let active = schedule
+        .signer(keys, now)
+        .map(|k| k.kid.clone())
+        .ok_or_else(|| CoreError::Unexpected("no signing key".into()))?;
     let mut verifier = Verifier::new(config.clone());
     let mut jwks = JwkSet { keys: Vec::new() };
     let mut signer = None;
@@ -210,4 +317,73 @@ fn build_ring(keys: &[StoredSigningKey], config: &VerifierConfig) -> Result<KeyR
         verifier,
         jwks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str, created_at: DateTime<Utc>) -> StoredSigningKey {
+        StoredSigningKey {
+            kid: kid.into(),
+            algorithm: "EdDSA".into(),
+            private_der: Default::default(),
+            created_at,
+            retired_at: None,
+        }
+    }
+
+    fn schedule() -> Schedule {
+        Schedule {
+            activation_delay: Duration::seconds(60),
+            retention: Duration::seconds(960),
+        }
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn a_new_key_signs_only_after_the_activation_delay() {
+        let keys = [key("old", t(0)), key("new", t(1000))];
+        let signer = |at| schedule().signer(&keys, at).unwrap().kid.clone();
+        assert_eq!(signer(t(1000)), "old");
+        assert_eq!(signer(t(1059)), "old");
+        assert_eq!(signer(t(1060)), "new");
+    }
+
+    #[test]
+    fn on_a_first_start_instances_agree_on_the_oldest_key() {
+        // Two instances started together and each published a key.
+        let keys = [key("b", t(5)), key("a", t(3))];
+        assert_eq!(schedule().signer(&keys, t(6)).unwrap().kid, "a");
+        let tie = [key("y", t(3)), key("x", t(3))];
+        assert_eq!(schedule().signer(&tie, t(6)).unwrap().kid, "x");
+    }
+
+    #[test]
+    fn a_key_goes_only_once_its_successor_signed_longer_than_its_tokens_live() {
+        let keys = [key("old", t(0)), key("new", t(1000))];
+        let s = schedule();
+        // The successor signs from 1060; tokens of "old" live until 1060 + 960.
+        assert!(!s.expired(&keys[0], &keys, t(2019)));
+        assert!(s.expired(&keys[0], &keys, t(2020)));
+        // The newest key never goes, however old.
+        assert!(!s.expired(&keys[1], &keys, t(100_000)));
+    }
+
+    #[test]
+    fn the_signer_is_never_deleted_even_when_marked_retired() {
+        // Two instances starting together can retire each other's key.
+        let mut a = key("a", t(0));
+        let mut b = key("b", t(1));
+        a.retired_at = Some(t(1));
+        b.retired_at = Some(t(1));
+        let keys = [a, b];
+        let s = schedule();
+        assert_eq!(s.signer(&keys, t(100_000)).unwrap().kid, "b");
+        assert!(!s.expired(&keys[1], &keys, t(100_000)));
+        assert!(s.expired(&keys[0], &keys, t(100_000)));
+    }
 }

@@ -208,6 +208,10 @@ pub trait Store: Send + Sync + 'static {
     // ----- signing keys -----
     /// Inserts a key (the adapter encrypts the private part).
     async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+    /// Inserts `key` only if the store holds no key at all, atomically with
+    /// respect to concurrent callers: of instances starting together on an
+    /// empty store exactly one gets `true`, and all then use its key.
+    async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError>;
     /// Every stored key, oldest first.
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
     /// Marks every key other than `except` that is not yet retired as retired at `at`.

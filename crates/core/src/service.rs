@@ -132,6 +132,7 @@ impl AuthService {
             settings.algorithm,
             verifier_config,
             settings.access_token_ttl,
+            settings.key_activation_delay,
         )
         .await?;
         let denylist = Arc::new(DenyList::new());

@@ -15,6 +15,10 @@ pub struct AuthSettings {
     pub audience: String,
     /// Algorithm new signing keys use.
     pub algorithm: Algorithm,
+    /// How long a new signing key is published before it signs (default
+    /// 60 s): every instance reloads keys every 30 s, so by then all of them
+    /// verify what it signs.
+    pub key_activation_delay: Duration,
     /// Access-token lifetime (default 15 minutes).
     pub access_token_ttl: Duration,
     /// Absolute session lifetime (default 30 days).
@@ -38,6 +42,7 @@ impl AuthSettings {
             issuer: issuer.into(),
             audience: "warden".into(),
             algorithm: Algorithm::EdDSA,
+            key_activation_delay: Duration::seconds(60),
             access_token_ttl: Duration::minutes(15),
             session_ttl: Duration::days(30),
             idle_timeout: Duration::days(7),

@@ -107,6 +107,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
         .parse()
         .map_err(|_| anyhow::anyhow!("unknown token algorithm"))?;
     settings.access_token_ttl = seconds(config.tokens.access_ttl_secs);
+    settings.key_activation_delay = seconds(config.keys.activation_delay_secs);
     settings.leeway = seconds(config.tokens.leeway_secs);
     settings.session_ttl = seconds(config.sessions.ttl_secs);
     settings.idle_timeout = seconds(config.sessions.idle_timeout_secs);

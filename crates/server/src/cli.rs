@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use warden_core::ports::{Store, SystemClock};
+use warden_core::ports::{Clock as _, Store, SystemClock};
 use warden_core::{RequestContext, Role};
 
 use crate::app;
@@ -150,21 +150,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let key = warden_core::keys::rotate(&*store, &SystemClock, settings.algorithm)
                         .await?;
                     println!(
-                        "new signing key {} ({}); running servers pick it up within 30 s",
-                        key.kid, key.algorithm
+                        "new signing key {} ({}): published now, signs from {} \
+                         (running servers pick it up within 30 s)",
+                        key.kid,
+                        key.algorithm,
+                        (key.created_at + settings.key_activation_delay).to_rfc3339()
                     );
                 }
                 KeysCommand::List => {
-                    for key in warden_core::keys::list(&*store).await? {
+                    let now = SystemClock.now();
+                    let keys = warden_core::keys::list(&*store, now, settings.key_activation_delay)
+                        .await?;
+                    for key in keys {
                         println!(
                             "{}\t{}\tcreated {}\t{}",
                             key.kid,
                             key.algorithm,
                             key.created_at.to_rfc3339(),
-                            match (key.is_active, key.retired_at) {
-                                (true, _) => "active".to_owned(),
-                                (false, Some(at)) => format!("retired {}", at.to_rfc3339()),
-                                (false, None) => "inactive".to_owned(),
+                            match (key.is_active, key.signs_from, key.retired_at) {
+                                (true, _, _) => "active".to_owned(),
+                                (false, Some(at), _) if at > now => {
+                                    format!("published, signs from {}", at.to_rfc3339())
+                                }
+                                (false, _, Some(at)) => format!("retired {}", at.to_rfc3339()),
+                                (false, _, None) => "inactive".to_owned(),
                             }
                         );
                     }

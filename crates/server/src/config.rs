@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Sections whose keys the environment spells `WARDEN_<SECTION>_<KEY>`.
 const SECTIONS: &[&str] = &[
     "http",
+    "database",
     "tokens",
     "sessions",
     "passwords",
@@ -228,13 +229,25 @@ impl Default for SigninSection {
 }
 
 /// `[keys]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeysSection {
     /// Base64 of 32 random bytes encrypting signing keys at rest.
     pub encryption_key: Option<Secret>,
     /// File holding that key.
     pub encryption_key_file: Option<PathBuf>,
+    /// How long a rotated-in key is published before it signs.
+    pub activation_delay_secs: u64,
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            encryption_key_file: None,
+            activation_delay_secs: 60,
+        }
+    }
 }
 
 /// `[log]`.
@@ -417,6 +430,9 @@ impl Config {
         })?;
         if self.tokens.leeway_secs > 60 {
             bail!("tokens.leeway_secs must be at most 60");
+        }
+        if self.keys.activation_delay_secs > 86_400 {
+            bail!("keys.activation_delay_secs must be at most 86400 (one day)");
         }
         if self.tokens.access_ttl_secs == 0 || self.sessions.ttl_secs == 0 {
             bail!("token and session lifetimes must be positive");

@@ -41,6 +41,7 @@ pub const ALL: &[&str] = &[
     "login_throttle_counts_and_clears",
     "login_throttle_counts_exactly_under_concurrency",
     "signing_keys_round_trip_retire_delete",
+    "signing_keys_first_is_created_once_under_concurrency",
     "signing_keys_need_the_right_encryption_key",
     "revocations_active_filter",
     "audit_pages_newest_first",
@@ -70,6 +71,7 @@ macro_rules! contract_tests {
             login_throttle_counts_and_clears,
             login_throttle_counts_exactly_under_concurrency,
             signing_keys_round_trip_retire_delete,
+            signing_keys_first_is_created_once_under_concurrency,
             revocations_active_filter,
             audit_pages_newest_first,
             outbox_in_commit_order,
@@ -1208,6 +1210,41 @@ fn signing_key(kid: &str, created_at: DateTime<Utc>, der: &[u8]) -> StoredSignin
         created_at,
         retired_at: None,
     }
+}
+
+/// Eight instances offer a first key at once: exactly one is taken, and no
+/// later offer is.
+pub async fn signing_keys_first_is_created_once_under_concurrency(store: Arc<dyn Store>) {
+    let now = base_time();
+    let offers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = signing_key(&format!("first-{i}"), now, &[i as u8; 48]);
+                let taken = store.create_first_signing_key(&key).await.expect("offer");
+                (key.kid, taken)
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for offer in offers {
+        let (kid, won) = offer.await.expect("task");
+        if won {
+            taken.push(kid);
+        }
+    }
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let keys = store.list_signing_keys().await.expect("list");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, taken[0]);
+    let late = signing_key("late", now, &[9; 48]);
+    assert!(
+        !store
+            .create_first_signing_key(&late)
+            .await
+            .expect("late offer")
+    );
+    assert_eq!(store.list_signing_keys().await.expect("list").len(), 1);
 }
 
 /// Keys round-trip (private bytes equal after decryption), oldest first;

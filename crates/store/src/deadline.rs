@@ -217,6 +217,10 @@ impl Store for Deadline {
         within(self.limit, self.inner.create_signing_key(key)).await
     }
 
+    async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        within(self.limit, self.inner.create_first_signing_key(key)).await
+    }
+
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         within(self.limit, self.inner.list_signing_keys()).await
     }

@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 use warden::config::{Config, Overrides};
 use warden_core::ports::FakeClock;
 use warden_core::{AuthService, RequestContext, Role};
-use warden_store::testing::TestDatabase;
+pub use warden_store::testing::{ServerKind, TestDatabase};
+
+pub mod proxy;
 
 /// A password the strength check accepts.
 pub const STRONG_PASSWORD: &str = "correct horse battery staple 9!";
@@ -86,6 +88,26 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let clock = FakeClock::new(chrono::Utc::now());
     let mut app = start(config, dir, clock).await;
     app.database = database.map(Arc::new);
+    app
+}
+
+/// Starts an app on `database`, reached through `url` (which may point
+/// elsewhere than `database.url`, at a [`proxy::FaultProxy`] for instance),
+/// after `tweak` adjusts the configuration. The database is dropped with the
+/// app.
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    url: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut config = test_config(dir.path());
+    config.database_url = Some(url.to_owned());
+    config.keys.encryption_key = Some(random_kek());
+    tweak(&mut config);
+    let clock = FakeClock::new(chrono::Utc::now());
+    let mut app = start(config, dir, clock).await;
+    app.database = Some(Arc::new(database));
     app
 }
 

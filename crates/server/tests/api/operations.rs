@@ -225,24 +225,42 @@ async fn tokens_signed_before_a_key_rotation_keep_working_until_the_old_key_reti
     let old_signer = app.auth.keys().ring().signer.clone();
     assert_eq!(jwks_kids(&app).await, vec![old_kid.clone()]);
 
+    app.clock.advance(chrono::Duration::seconds(1));
     let rotated = app.auth.rotate_keys().await.unwrap();
     assert_ne!(rotated.kid, old_kid);
+    // Published at once, so every instance verifies it before any signs with it.
     let kids: HashSet<String> = jwks_kids(&app).await.into_iter().collect();
     assert_eq!(kids, HashSet::from([old_kid.clone(), rotated.kid.clone()]));
     assert_eq!(app.validate(&before.access).await.status(), StatusCode::OK);
+    let during = app.new_user().await;
+    assert_eq!(
+        kid_of(&during.access),
+        old_kid,
+        "signs only after the delay"
+    );
+
+    // After the activation delay (60 s) the next reload switches the signer.
+    app.clock.advance(chrono::Duration::seconds(60));
+    app.auth.housekeeping().await.unwrap();
     let after = app.new_user().await;
     assert_eq!(kid_of(&after.access), rotated.kid);
     assert_eq!(app.validate(&after.access).await.status(), StatusCode::OK);
-    // A refresh after the rotation moves the old session to the new key.
+    assert_eq!(app.validate(&during.access).await.status(), StatusCode::OK);
+    // A refresh after the switch moves the old session to the new key.
     let refreshed: Value = app.refresh(&before.refresh).await.json().await.unwrap();
     assert_eq!(
         kid_of(refreshed["access_token"].as_str().unwrap()),
         rotated.kid
     );
 
-    // Once every token of the old key has expired, housekeeping retires it.
-    app.clock
-        .advance(chrono::Duration::minutes(15) + chrono::Duration::seconds(61));
+    // Still published while a token it signed may live (the last one was
+    // signed just before the switch; reloads lag up to 30 s).
+    app.clock.advance(chrono::Duration::minutes(15));
+    app.auth.housekeeping().await.unwrap();
+    assert_eq!(jwks_kids(&app).await.len(), 2);
+
+    // Once every token of the old key has expired, housekeeping deletes it.
+    app.clock.advance(chrono::Duration::seconds(61));
     app.auth.housekeeping().await.unwrap();
     assert_eq!(jwks_kids(&app).await, vec![rotated.kid.clone()]);
     // Something the old key signs now, however fresh, is refused.

@@ -51,7 +51,9 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(err.to_string()),
+        | sqlx::Error::Tls(_)
+        // A connection cut mid-handshake or mid-message reads as garbage.
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(err.to_string()),
         sqlx::Error::Database(db) => {
             if matches!(db.kind(), ErrorKind::UniqueViolation) {
                 return StoreError::Conflict;

@@ -574,6 +574,39 @@ impl Store for MySqlStore {
         Ok(())
     }
 
+    async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        let sealed = self.cipher.seal(&key.kid, &key.private_der)?;
+        write_tx!(self, |tx| {
+            // Without gap locks (READ COMMITTED) an empty table locks
+            // nothing; the single row of `outbox_lock` makes instances
+            // starting together take turns.
+            sqlx::query(
+                "SELECT outbox_lock_id FROM outbox_lock WHERE outbox_lock_id = 1 FOR UPDATE",
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_key")
+                .fetch_one(&mut *tx)
+                .await?;
+            if existing == 0 {
+                sqlx::query(
+                    "INSERT INTO signing_key \
+                     (kid, algorithm, private_key_nonce, private_key_ciphertext, created_at, retired_at) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext)
+                .bind(to_millis(key.created_at))
+                .bind(key.retired_at.map(to_millis))
+                .execute(&mut *tx)
+                .await?;
+            }
+            existing == 0
+        })
+    }
+
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         let rows: Vec<SigningKeyRow> = retry(|| {
             sqlx::query_as(

@@ -50,7 +50,9 @@ pub(crate) fn map_pg(err: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(err.to_string()),
+        | sqlx::Error::Tls(_)
+        // A connection cut mid-handshake or mid-message reads as garbage.
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(err.to_string()),
         sqlx::Error::Database(_) => match sqlstate(&err) {
             Some(UNIQUE_VIOLATION) => StoreError::Conflict,
             Some(

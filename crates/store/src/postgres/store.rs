@@ -540,6 +540,36 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        let sealed = self.cipher.seal(&key.kid, &key.private_der)?;
+        pg_tx!(self, |tx| {
+            // Self-exclusive, so instances starting together take turns;
+            // readers are not blocked.
+            sqlx::query("LOCK TABLE signing_key IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_key")
+                .fetch_one(&mut *tx)
+                .await?;
+            if existing == 0 {
+                sqlx::query(
+                    "INSERT INTO signing_key \
+                     (kid, algorithm, private_key_nonce, private_key_ciphertext, created_at, retired_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext)
+                .bind(to_millis(key.created_at))
+                .bind(key.retired_at.map(to_millis))
+                .execute(&mut *tx)
+                .await?;
+            }
+            existing == 0
+        })
+    }
+
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         let rows: Vec<SigningKeyRow> = retry(|| {
             sqlx::query_as(

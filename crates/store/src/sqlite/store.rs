@@ -536,6 +536,32 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        let sealed = self.cipher.seal(&key.kid, &key.private_der)?;
+        // `BEGIN IMMEDIATE` already makes writers take turns.
+        write_tx!(self, |tx| {
+            let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_key")
+                .fetch_one(&mut *tx)
+                .await?;
+            if existing == 0 {
+                sqlx::query(
+                    "INSERT INTO signing_key \
+                     (kid, algorithm, private_key_nonce, private_key_ciphertext, created_at, retired_at) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext)
+                .bind(to_millis(key.created_at))
+                .bind(key.retired_at.map(to_millis))
+                .execute(&mut *tx)
+                .await?;
+            }
+            existing == 0
+        })
+    }
+
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         let rows: Vec<SigningKeyRow> = retry(|| {
             sqlx::query_as(
