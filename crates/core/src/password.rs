@@ -562,8 +562,10 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
+        // One runs and at most one waits at a time; with eight arriving
+        // within one hash, some are refused (how many depends on scheduling).
         assert!(
-            ok >= 2 && overloaded >= 1,
+            ok >= 1 && overloaded >= 1 && ok + overloaded == 8,
             "ok={ok} overloaded={overloaded}"
         );
         assert_eq!(hasher.queue_depth(), 0);

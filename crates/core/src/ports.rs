@@ -151,11 +151,12 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, StoreError>;
-    /// The session a refresh token belongs to, used or not.
+    /// The session a refresh token belongs to, used or not (one round trip:
+    /// it is on every refresh).
     async fn find_session_by_refresh(
         &self,
         token: &TokenHash,
-    ) -> Result<Option<SessionId>, StoreError>;
+    ) -> Result<Option<Session>, StoreError>;
     /// Consumes `old` and stores `new` atomically. Exactly one of any number of
     /// concurrent calls with the same `old` gets `Rotated`: the adapter uses a
     /// conditional update (`... WHERE used_at IS NULL`), never read-then-write.

@@ -357,16 +357,12 @@ impl AuthService {
             .ok_or(CoreError::InvalidRefreshToken)?;
         let hash = presented.hash();
         let now = self.clock.now();
-        let session_id = self
+        let session = self
             .store
             .find_session_by_refresh(&hash)
             .await?
             .ok_or(CoreError::InvalidRefreshToken)?;
-        let session = self
-            .store
-            .find_session(session_id)
-            .await?
-            .ok_or(CoreError::InvalidRefreshToken)?;
+        let session_id = session.id;
         if session.revoked_at.is_some() {
             return Err(CoreError::SessionRevoked);
         }
@@ -459,14 +455,9 @@ impl AuthService {
     ) -> Result<(), CoreError> {
         let presented = OpaqueToken::parse(refresh_token, REFRESH_PREFIX)
             .ok_or(CoreError::InvalidRefreshToken)?;
-        let session_id = self
-            .store
-            .find_session_by_refresh(&presented.hash())
-            .await?
-            .ok_or(CoreError::InvalidRefreshToken)?;
         let session = self
             .store
-            .find_session(session_id)
+            .find_session_by_refresh(&presented.hash())
             .await?
             .ok_or(CoreError::InvalidRefreshToken)?;
         self.revoke_session(session.id, session.user_id, self.clock.now())

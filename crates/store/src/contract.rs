@@ -540,6 +540,7 @@ pub async fn users_delete_cascades(store: Arc<dyn Store>) {
             .find_session_by_refresh(&r1.token_hash)
             .await
             .expect("find")
+            .map(|s| s.id)
             .is_none()
     );
     assert!(
@@ -571,7 +572,8 @@ pub async fn users_delete_cascades(store: Arc<dyn Store>) {
         store
             .find_session_by_refresh(&r3.token_hash)
             .await
-            .expect("find"),
+            .expect("find")
+            .map(|s| s.id),
         Some(s3.id)
     );
 
@@ -654,7 +656,8 @@ pub async fn sessions_create_find_list(store: Arc<dyn Store>) {
         store
             .find_session_by_refresh(&newest_rt.token_hash)
             .await
-            .expect("by refresh"),
+            .expect("by refresh")
+            .map(|s| s.id),
         Some(newest.id)
     );
     assert!(
@@ -746,7 +749,8 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
         store
             .find_session_by_refresh(&second.token_hash)
             .await
-            .expect("find"),
+            .expect("find")
+            .map(|s| s.id),
         Some(session.id)
     );
     // The used token still maps to its session (for reuse detection).
@@ -754,7 +758,8 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
         store
             .find_session_by_refresh(&first.token_hash)
             .await
-            .expect("find"),
+            .expect("find")
+            .map(|s| s.id),
         Some(session.id)
     );
 
@@ -792,6 +797,7 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
             .find_session_by_refresh(&third.token_hash)
             .await
             .expect("find")
+            .map(|s| s.id)
             .is_none()
     );
 
@@ -808,6 +814,7 @@ pub async fn refresh_rotation(store: Arc<dyn Store>) {
             .find_session_by_refresh(&third.token_hash)
             .await
             .expect("find")
+            .map(|s| s.id)
             .is_none()
     );
 
@@ -869,7 +876,8 @@ pub async fn refresh_rotation_is_single_use_under_concurrency(store: Arc<dyn Sto
         store
             .find_session_by_refresh(&rotated[0])
             .await
-            .expect("find"),
+            .expect("find")
+            .map(|s| s.id),
         Some(session.id)
     );
     for hash in losers {
@@ -878,6 +886,7 @@ pub async fn refresh_rotation_is_single_use_under_concurrency(store: Arc<dyn Sto
                 .find_session_by_refresh(&hash)
                 .await
                 .expect("find")
+                .map(|s| s.id)
                 .is_none()
         );
     }

@@ -143,7 +143,7 @@ impl Store for Deadline {
     async fn find_session_by_refresh(
         &self,
         token: &TokenHash,
-    ) -> Result<Option<SessionId>, StoreError> {
+    ) -> Result<Option<Session>, StoreError> {
         within(self.limit, self.inner.find_session_by_refresh(token)).await
     }
 

@@ -121,6 +121,10 @@ impl MySqlStore {
         let pool = MySqlPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // No ping before every checkout: it doubles the round trips of a
+            // request. A connection the server dropped fails its next
+            // statement, which answers 503 once and is then discarded.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move { configure_session(conn, statement_timeout).await })
             })

@@ -140,6 +140,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // No ping before every checkout: it doubles the round trips of a
+            // request. A connection the server dropped fails its next
+            // statement, which answers 503 once and is then discarded.
+            .test_before_acquire(false)
             .connect_with(connect_options)
             .await
             .map_err(|err| {

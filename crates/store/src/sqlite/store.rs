@@ -284,15 +284,18 @@ impl Store for SqliteStore {
     async fn find_session_by_refresh(
         &self,
         token: &TokenHash,
-    ) -> Result<Option<SessionId>, StoreError> {
-        let id: Option<String> = retry(|| {
-            sqlx::query_scalar("SELECT session_id FROM refresh_token WHERE token_hash = ?")
+    ) -> Result<Option<Session>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM session WHERE session_id = \
+             (SELECT session_id FROM refresh_token WHERE token_hash = ?)"
+        );
+        let row = retry(|| {
+            sqlx::query_as::<_, SessionRow>(&sql)
                 .bind(&token.0)
                 .fetch_optional(&self.pool)
         })
         .await?;
-        id.map(|id| parse_uuid(&id).map(SessionId::from_uuid))
-            .transpose()
+        row.map(Session::try_from).transpose()
     }
 
     async fn rotate_refresh_token(
