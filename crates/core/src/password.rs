@@ -343,9 +343,11 @@ impl PasswordHasher {
             .map_err(|_| CoreError::Overloaded)?;
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _admitted = admitted;
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                 .unwrap_or_else(|_| Err(CoreError::Unexpected("hashing job panicked".into())));
+            // Free the slot before answering, so a caller that has its answer
+            // never sees its own job still counted.
+            drop(admitted);
             // The receiver is gone only if the request was cancelled.
             let _ = done.send(outcome);
         });
