@@ -4,6 +4,7 @@
 # refresh and /v1/validate with wrk. Refresh tokens are single-use, so each
 # wrk thread holds one connection and chains the token every response returns.
 # Usage: bench/stores.sh sqlite|postgres|mysql [seconds]
+# CHAINS=32 bench/stores.sh postgres  sets the refresh chains (and the pool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:?usage: bench/stores.sh sqlite|postgres|mysql [seconds]}
@@ -37,7 +38,7 @@ cleanup() {
 }
 kek=$(head -c 32 /dev/urandom | base64)
 if [ -n "$url" ]; then export WARDEN_DATABASE_URL="$url"; fi
-WARDEN_LOG_LEVEL=warn WARDEN_KEYS_ENCRYPTION_KEY="$kek" WARDEN_DATABASE_MAX_CONNECTIONS=16 \
+WARDEN_LOG_LEVEL=warn WARDEN_KEYS_ENCRYPTION_KEY="$kek" WARDEN_DATABASE_MAX_CONNECTIONS=${CHAINS:-16} \
   "$bin" serve --http "127.0.0.1:$port" --data-dir "$data" >/dev/null 2>&1 &
 pid=$!
 trap cleanup EXIT
@@ -49,7 +50,7 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 token=$(curl -fs "$base/v1/signup" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json '["tokens"]["access_token"]')
 
-threads=16
+threads=${CHAINS:-16}
 # One session per wrk thread for the refresh chains.
 {
   echo "tokens = {"
