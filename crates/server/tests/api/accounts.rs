@@ -371,3 +371,34 @@ async fn password_hashes_are_argon2id_and_upgraded_on_sign_in_when_parameters_ch
 async fn stored_hash(app: &warden_testkit::TestApp, email: &str) -> String {
     app.stored_password_hash(email).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_twenty_concurrent_sign_ups_with_one_email_exactly_one_succeeds() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let attempts = (0..20).map(|i| {
+        // Differently cased, so the store's uniqueness is on the canonical form.
+        let email = if i % 2 == 0 {
+            email.clone()
+        } else {
+            email.to_uppercase()
+        };
+        let app = &app;
+        async move { app.signup(&email, STRONG_PASSWORD).await }
+    });
+    let mut created = 0;
+    let mut taken = 0;
+    for response in futures::future::join_all(attempts).await {
+        match response.status().as_u16() {
+            201 => created += 1,
+            409 => {
+                let body: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(body["code"], "email_taken");
+                taken += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((created, taken), (1, 19));
+    assert_eq!(app.signin(&email, STRONG_PASSWORD).await.status(), 200);
+}

@@ -228,3 +228,21 @@ async fn a_saturated_hashing_pool_answers_overloaded_and_validation_keeps_workin
     let overloaded = responses.into_iter().find(|r| r.status() == 503).unwrap();
     assert_problem(overloaded, 503, "overloaded").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_are_counted_exactly() {
+    // Five guesses at once must count as five: the sixth attempt, even with
+    // the right password, meets the lock.
+    let app = spawn_app_with(|c| c.signin.lockout_base_secs = 60).await;
+    let user = app.new_user().await;
+    let guesses = (0..5).map(|_| app.signin(&user.email, "wrong password wrong 1"));
+    for response in futures::future::join_all(guesses).await {
+        assert_eq!(response.status(), 401);
+    }
+    assert_problem(
+        app.signin(&user.email, STRONG_PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+}
