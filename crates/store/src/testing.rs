@@ -24,6 +24,13 @@ impl ServerKind {
     }
 }
 
+/// Says a test was skipped, on the process's stderr itself: the test
+/// harness captures `eprintln!` of passing tests, and a skip must be seen.
+fn skipped(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
+
 /// Whether missing services must fail tests instead of skipping them.
 pub fn services_required() -> bool {
     std::env::var("WARDEN_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
@@ -51,7 +58,7 @@ impl TestDatabase {
                     kind.env_var()
                 );
             }
-            eprintln!("skipped: {} is not set", kind.env_var());
+            skipped(&format!("{} is not set", kind.env_var()));
             return None;
         };
         Self::create_at(kind, &admin_url).await
@@ -86,7 +93,7 @@ impl TestDatabase {
             if services_required() {
                 panic!("cannot create a test database on {}: {e}", kind.env_var());
             }
-            eprintln!("skipped: cannot reach {}: {e}", kind.env_var());
+            skipped(&format!("cannot reach {}: {e}", kind.env_var()));
             return None;
         }
         let url = with_database(&admin_url, &name);
