@@ -521,22 +521,9 @@ impl Store for SqliteStore {
 
     async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
         let sealed = self.cipher.seal(&key.kid, &key.private_der)?;
-        retry(|| {
-            sqlx::query(
-                "INSERT INTO signing_key \
-                 (kid, algorithm, private_key_nonce, private_key_ciphertext, created_at, retired_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&key.kid)
-            .bind(&key.algorithm)
-            .bind(&sealed.nonce)
-            .bind(&sealed.ciphertext)
-            .bind(to_millis(key.created_at))
-            .bind(key.retired_at.map(to_millis))
-            .execute(&self.pool)
+        write_tx!(self, |tx| {
+            insert_signing_key(&mut tx, key, &sealed).await?;
         })
-        .await?;
-        Ok(())
     }
 
     async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
@@ -547,19 +534,7 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
             if existing == 0 {
-                sqlx::query(
-                    "INSERT INTO signing_key \
-                     (kid, algorithm, private_key_nonce, private_key_ciphertext, created_at, retired_at) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&key.kid)
-                .bind(&key.algorithm)
-                .bind(&sealed.nonce)
-                .bind(&sealed.ciphertext)
-                .bind(to_millis(key.created_at))
-                .bind(key.retired_at.map(to_millis))
-                .execute(&mut *tx)
-                .await?;
+                insert_signing_key(&mut tx, key, &sealed).await?;
             }
             existing == 0
         })
@@ -692,4 +667,26 @@ impl Store for SqliteStore {
         .await?;
         convert(rows)
     }
+}
+
+/// Stores a signing key whose private part `sealed` holds.
+async fn insert_signing_key(
+    conn: &mut sqlx::SqliteConnection,
+    key: &StoredSigningKey,
+    sealed: &crate::crypto::Sealed,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO signing_key \
+         (kid, algorithm, private_key_nonce, private_key_ciphertext, created_at, retired_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(&sealed.nonce)
+    .bind(&sealed.ciphertext)
+    .bind(to_millis(key.created_at))
+    .bind(key.retired_at.map(to_millis))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
