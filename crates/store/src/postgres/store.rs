@@ -25,6 +25,28 @@ where
     rows.into_iter().map(T::try_from).collect()
 }
 
+/// Rotation's fast path: `$1` now, `$2` the old token's hash, `$3` the new
+/// one's, `$4` its creation time. Data-modifying CTEs run exactly once, in
+/// one snapshot, whether or not the outer query reads them.
+static ROTATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let returning = SESSION_COLUMNS
+        .split(", ")
+        .map(|column| format!("session.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH consumed AS ( \
+           UPDATE refresh_token SET used_at = $1 \
+           WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id \
+         ), successor AS ( \
+           INSERT INTO refresh_token (token_hash, session_id, created_at) \
+           SELECT $3, session_id, $4 FROM consumed \
+         ) \
+         UPDATE session SET last_used_at = $1 FROM consumed \
+         WHERE session.session_id = consumed.session_id RETURNING {returning}"
+    )
+});
+
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -308,9 +330,27 @@ impl Store for PgStore {
         on_reuse: &ReuseRevocation<'_>,
     ) -> Result<RotateOutcome, StoreError> {
         let now_ms = to_millis(now);
+        // The common case in one autocommitted statement (one round trip
+        // instead of five): consume the token if unused, chain its successor
+        // and touch the session. The conditional UPDATE decides: of
+        // concurrent callers exactly one sees the row change (the others wait
+        // for its row lock, then find `used_at` set and get no row back).
+        let rotated = retry(|| {
+            sqlx::query_as::<_, SessionRow>(&ROTATE_SQL)
+                .bind(now_ms)
+                .bind(&old.0)
+                .bind(&new.token_hash.0)
+                .bind(to_millis(new.created_at))
+                .fetch_optional(&self.pool)
+        })
+        .await?;
+        if let Some(row) = rotated {
+            return Ok(RotateOutcome::Rotated {
+                session: Session::try_from(row)?,
+            });
+        }
+        // Unknown or already used: decide between the two in a transaction.
         pg_tx!(self, |tx| {
-            // The conditional update is the decision: of any number of
-            // concurrent callers exactly one sees its row change.
             let consumed: Option<String> = sqlx::query_scalar(
                 "UPDATE refresh_token SET used_at = $1 \
                  WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id",
