@@ -31,6 +31,7 @@ mod error;
 mod mysql;
 pub mod options;
 mod postgres;
+mod retry;
 mod rows;
 mod sqlite;
 #[cfg(any(test, feature = "contract"))]

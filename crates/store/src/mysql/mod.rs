@@ -15,7 +15,6 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
-use rand::Rng;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{Connection as _, Executor as _};
 use warden_core::StoreError;
@@ -23,6 +22,7 @@ use warden_core::model::{OutboxEvent, Revocation};
 
 use crate::crypto::KeyCipher;
 use crate::options::StoreOptions;
+use crate::retry::RetryPolicy;
 
 use self::error::{is_retryable, map_migrate, map_sqlx};
 use crate::rows::{revocation_kind_str, to_millis};
@@ -46,42 +46,21 @@ const SQL_MODE: &str = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,\
 /// The embedded MySQL migrations.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 
-/// Back-off before retry number `attempt` (1-based), with jitter.
-fn retry_backoff(attempt: u32) -> Duration {
-    let base = 5_u64 * u64::from(1_u32 << attempt.min(6));
-    let jitter = rand::thread_rng().gen_range(0..=base);
-    Duration::from_millis(base + jitter)
-}
+/// Retries deadlocks and lock wait timeouts.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_retries: MAX_RETRIES,
+    base_backoff_ms: 5,
+    is_retryable,
+    map: map_sqlx,
+};
 
-/// Runs one write transaction, retrying it from the start on a deadlock or a
-/// lock wait timeout. Inside `$body`, `$tx` is the open transaction and `?`
-/// converts into [`TxError`](self::error::TxError); returning an error rolls
-/// everything back. Evaluates to `Result<T, StoreError>`.
+/// Runs one write transaction, again from the start on a deadlock or a lock
+/// wait timeout; see [`retry_tx`](crate::retry::retry_tx).
 macro_rules! write_tx {
-    ($store:expr, |$tx:ident| $body:block) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            let result: ::std::result::Result<_, $crate::mysql::error::TxError> = async {
-                #[allow(unused_mut)]
-                let mut $tx = $store.pool.begin().await?;
-                let value = $body;
-                $tx.commit().await?;
-                Ok(value)
-            }
-            .await;
-            match result {
-                Ok(value) => break Ok(value),
-                Err(err) if err.is_retryable() && attempt < $crate::mysql::MAX_RETRIES => {
-                    attempt += 1;
-                    ::tracing::debug!(attempt, "mysql deadlock or lock wait timeout; retrying");
-                    ::tokio::time::sleep($crate::mysql::retry_backoff(attempt)).await;
-                }
-                Err(err) => break Err(err.into_store()),
-            }
-        }
-    }};
+    ($store:expr, |$tx:ident| $body:block) => {
+        $crate::retry::retry_tx!($crate::mysql::RETRY, $store.pool.begin(), |$tx| $body)
+    };
 }
-
 mod store;
 
 /// The MySQL / MariaDB store.
@@ -322,31 +301,21 @@ async fn migrate_locked(conn: &mut MySqlConnection) -> Result<(), StoreError> {
                 | sqlx::migrate::MigrateError::ExecuteMigration(ref err, _),
             ) if is_retryable(err) && attempt < MAX_RETRIES => {
                 attempt += 1;
-                tokio::time::sleep(retry_backoff(attempt)).await;
+                tokio::time::sleep(RETRY.backoff(attempt)).await;
             }
             Err(err) => return Err(map_migrate(err)),
         }
     }
 }
 
-/// Runs a single read or autocommit statement, retrying it on a deadlock or
-/// a lock wait timeout.
-async fn retry<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+/// Runs a single read or autocommit statement, again on a deadlock or a lock
+/// wait timeout.
+async fn retry<T, F, Fut>(op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(err) if is_retryable(&err) && attempt < MAX_RETRIES => {
-                attempt += 1;
-                tokio::time::sleep(retry_backoff(attempt)).await;
-            }
-            Err(err) => return Err(map_sqlx(err)),
-        }
-    }
+    RETRY.run(op).await
 }
 
 /// Appends `events` to the outbox inside the caller's transaction; call it

@@ -10,8 +10,8 @@ use warden_core::model::{
 use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
-use super::error::TxError;
 use super::{MySqlStore, insert_events, insert_revocation, retry};
+use crate::retry::TxError;
 use crate::rows::{
     AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS, SessionRow,
     SigningKeyRow, Text, USER_COLUMNS, UserRow, escape_like, parse_uuid, roles_to_json, to_millis,

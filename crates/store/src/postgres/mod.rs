@@ -17,15 +17,14 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
 
-use rand::Rng;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use warden_core::StoreError;
 use warden_core::model::{OutboxEvent, Revocation};
 
 use crate::crypto::KeyCipher;
 use crate::options::StoreOptions;
+use crate::retry::RetryPolicy;
 
 use self::error::{map_migrate, map_pg, schema_too_new};
 use crate::rows::{revocation_kind_str, to_millis};
@@ -52,46 +51,21 @@ fn newest_migration() -> i64 {
         .unwrap_or(0)
 }
 
-/// Back-off before retry number `attempt` (1-based), with jitter.
-fn retry_backoff(attempt: u32) -> Duration {
-    let base = 5_u64 * u64::from(1_u32 << attempt.min(6));
-    let jitter = rand::thread_rng().gen_range(0..=base);
-    Duration::from_millis(base + jitter)
-}
+/// Retries serialization failures and deadlocks.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_retries: MAX_RETRIES,
+    base_backoff_ms: 5,
+    is_retryable: error::is_retryable,
+    map: map_pg,
+};
 
-/// Runs one write transaction, running it again from the start on a
-/// serialization failure or deadlock. Inside `$body`, `$tx` is the open
-/// transaction and `?` converts into [`TxError`](self::error::TxError);
-/// returning an error rolls everything back. Evaluates to
-/// `Result<T, StoreError>`.
+/// Runs one write transaction, again from the start on a serialization
+/// failure or deadlock; see [`retry_tx`](crate::retry::retry_tx).
 macro_rules! pg_tx {
-    ($store:expr, |$tx:ident| $body:block) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            let result: ::std::result::Result<_, $crate::postgres::error::TxError> = async {
-                #[allow(unused_mut)]
-                let mut $tx = $store.pool.begin().await?;
-                let value = $body;
-                $tx.commit().await?;
-                Ok(value)
-            }
-            .await;
-            match result {
-                Ok(value) => break Ok(value),
-                Err(err) if err.is_retryable() && attempt < $crate::postgres::MAX_RETRIES => {
-                    attempt += 1;
-                    ::tracing::debug!(
-                        attempt,
-                        "postgres serialization failure or deadlock; retrying the transaction"
-                    );
-                    ::tokio::time::sleep($crate::postgres::retry_backoff(attempt)).await;
-                }
-                Err(err) => break Err(err.into_store()),
-            }
-        }
-    }};
+    ($store:expr, |$tx:ident| $body:block) => {
+        $crate::retry::retry_tx!($crate::postgres::RETRY, $store.pool.begin(), |$tx| $body)
+    };
 }
-
 mod store;
 
 /// The PostgreSQL store.
@@ -209,24 +183,14 @@ async fn applied_version(conn: &mut PgConnection) -> Result<Option<i64>, StoreEr
         .map_err(map_pg)
 }
 
-/// Runs a single read or autocommit statement, running it again on a
-/// serialization failure (for example a recovery conflict on a standby).
-async fn retry<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+/// Runs a single read or autocommit statement, again on a serialization
+/// failure (for example a recovery conflict on a standby).
+async fn retry<T, F, Fut>(op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(err) if error::is_retryable(&err) && attempt < MAX_RETRIES => {
-                attempt += 1;
-                tokio::time::sleep(retry_backoff(attempt)).await;
-            }
-            Err(err) => return Err(map_pg(err)),
-        }
-    }
+    RETRY.run(op).await
 }
 
 /// Appends `events` to the outbox inside the caller's transaction. Must be

@@ -10,7 +10,6 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use rand::Rng;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -20,6 +19,7 @@ use warden_core::model::{OutboxEvent, Revocation};
 
 use crate::crypto::KeyCipher;
 use crate::error::{is_busy, map_migrate, map_sqlx};
+use crate::retry::RetryPolicy;
 
 use crate::rows::{revocation_kind_str, to_millis};
 
@@ -36,42 +36,25 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The embedded SQLite migrations.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Back-off before retry number `attempt` (1-based), with jitter.
-fn busy_backoff(attempt: u32) -> Duration {
-    let base = 10_u64 * u64::from(1_u32 << attempt.min(6));
-    let jitter = rand::thread_rng().gen_range(0..=base);
-    Duration::from_millis(base + jitter)
-}
+/// Retries on `SQLITE_BUSY`.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_retries: MAX_BUSY_RETRIES,
+    base_backoff_ms: 10,
+    is_retryable: is_busy,
+    map: map_sqlx,
+};
 
-/// Runs one write transaction (`BEGIN IMMEDIATE`), retrying it from the start
-/// on `SQLITE_BUSY`. Inside `$body`, `$tx` is the open transaction and `?`
-/// converts into [`TxError`](crate::error::TxError); returning an error rolls
-/// everything back. Evaluates to `Result<T, StoreError>`.
+/// Runs one write transaction (`BEGIN IMMEDIATE`), again from the start on
+/// `SQLITE_BUSY`; see [`retry_tx`](crate::retry::retry_tx).
 macro_rules! write_tx {
-    ($store:expr, |$tx:ident| $body:block) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            let result: ::std::result::Result<_, $crate::error::TxError> = async {
-                #[allow(unused_mut)]
-                let mut $tx = $store.pool.begin_with("BEGIN IMMEDIATE").await?;
-                let value = $body;
-                $tx.commit().await?;
-                Ok(value)
-            }
-            .await;
-            match result {
-                Ok(value) => break Ok(value),
-                Err(err) if err.is_busy() && attempt < $crate::sqlite::MAX_BUSY_RETRIES => {
-                    attempt += 1;
-                    ::tracing::debug!(attempt, "sqlite busy; retrying the transaction");
-                    ::tokio::time::sleep($crate::sqlite::busy_backoff(attempt)).await;
-                }
-                Err(err) => break Err(err.into_store()),
-            }
-        }
-    }};
+    ($store:expr, |$tx:ident| $body:block) => {
+        $crate::retry::retry_tx!(
+            $crate::sqlite::RETRY,
+            $store.pool.begin_with("BEGIN IMMEDIATE"),
+            |$tx| $body
+        )
+    };
 }
-
 mod store;
 
 /// The SQLite store: the embedded default of Warden.
@@ -130,7 +113,7 @@ impl SqliteStore {
                     | sqlx::migrate::MigrateError::ExecuteMigration(ref err, _),
                 ) if is_busy(err) && attempt < MAX_BUSY_RETRIES => {
                     attempt += 1;
-                    tokio::time::sleep(busy_backoff(attempt)).await;
+                    tokio::time::sleep(RETRY.backoff(attempt)).await;
                 }
                 Err(err) => return Err(map_migrate(err)),
             }
@@ -148,23 +131,13 @@ impl SqliteStore {
     }
 }
 
-/// Runs a single read or autocommit statement, retrying it on `SQLITE_BUSY`.
-async fn retry<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+/// Runs a single read or autocommit statement, again on `SQLITE_BUSY`.
+async fn retry<T, F, Fut>(op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    let mut attempt = 0;
-    loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(err) if is_busy(&err) && attempt < MAX_BUSY_RETRIES => {
-                attempt += 1;
-                tokio::time::sleep(busy_backoff(attempt)).await;
-            }
-            Err(err) => return Err(map_sqlx(err)),
-        }
-    }
+    RETRY.run(op).await
 }
 
 /// Appends `events` to the outbox inside the caller's transaction.

@@ -11,7 +11,7 @@ use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
 use super::{SqliteStore, insert_events, insert_revocation, retry};
-use crate::error::TxError;
+use crate::retry::TxError;
 use crate::rows::{
     AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS, SessionRow,
     SigningKeyRow, USER_COLUMNS, UserRow, escape_like, parse_uuid, roles_to_json, to_millis,
