@@ -45,7 +45,8 @@ pub struct KeyInfo {
     pub signs_from: Option<DateTime<Utc>>,
 }
 
-/// How often running servers re-read the keys.
+/// How often running servers re-read the keys (and revocations): the
+/// activation delay and key retention are reasoned from it.
 pub const RELOAD_INTERVAL_SECS: i64 = 30;
 
 /// When keys become signers and when they may go.
@@ -66,13 +67,7 @@ impl Schedule {
         keys: &'k [StoredSigningKey],
         now: DateTime<Utc>,
     ) -> Option<&'k StoredSigningKey> {
-        keys.iter()
-            .filter(|k| k.created_at + self.activation_delay <= now)
-            .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
-            .or_else(|| {
-                keys.iter()
-                    .min_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
-            })
+        signer(keys, now, self.activation_delay)
     }
 
     /// Whether `key` may be deleted at `now`: it no longer signs, and a newer
@@ -87,7 +82,7 @@ impl Schedule {
             return false;
         }
         keys.iter()
-            .filter(|k| (k.created_at, &k.kid) > (key.created_at, &key.kid))
+            .filter(|k| age(k) > age(key))
             .any(|newer| newer.created_at + self.activation_delay + self.retention <= now)
     }
 }
@@ -199,11 +194,7 @@ pub async fn list(
     activation_delay: Duration,
 ) -> Result<Vec<KeyInfo>, CoreError> {
     let keys = store.list_signing_keys().await?;
-    let schedule = Schedule {
-        activation_delay,
-        retention: Duration::zero(),
-    };
-    let active = schedule.signer(&keys, now).map(|k| k.kid.clone());
+    let active = signer(&keys, now, activation_delay).map(|k| k.kid.clone());
     let newest = newest(&keys).map(|k| k.kid.clone());
     Ok(keys
         .into_iter()
@@ -219,9 +210,27 @@ pub async fn list(
         .collect())
 }
 
+/// The order keys are compared in: creation, then kid (so ties agree
+/// everywhere).
+fn age(key: &StoredSigningKey) -> (DateTime<Utc>, &str) {
+    (key.created_at, key.kid.as_str())
+}
+
 fn newest(keys: &[StoredSigningKey]) -> Option<&StoredSigningKey> {
+    keys.iter().max_by_key(|k| age(k))
+}
+
+/// The key that signs at `now`: the newest one published for at least
+/// `activation_delay`; on a first start, when none is, the oldest.
+fn signer(
+    keys: &[StoredSigningKey],
+    now: DateTime<Utc>,
+    activation_delay: Duration,
+) -> Option<&StoredSigningKey> {
     keys.iter()
-        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+        .filter(|k| k.created_at + activation_delay <= now)
+        .max_by_key(|k| age(k))
+        .or_else(|| keys.iter().min_by_key(|k| age(k)))
 }
 
 fn generate(algorithm: Algorithm, now: DateTime<Utc>) -> Result<StoredSigningKey, CoreError> {

@@ -214,7 +214,9 @@ pub async fn serve(
 }
 
 async fn housekeeping(auth: Arc<AuthService>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let mut tick = tokio::time::interval(Duration::from_secs(
+        warden_core::keys::RELOAD_INTERVAL_SECS.unsigned_abs(),
+    ));
     tick.tick().await;
     loop {
         tick.tick().await;
