@@ -254,3 +254,29 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down: draining in-flight requests");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn database_passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://warden:s3cr%40t@db.internal:5432/warden?sslmode=require"),
+            "postgres://warden:[redacted]@db.internal:5432/warden?sslmode=require"
+        );
+        // An '@' inside the password: the last one ends the credentials.
+        assert_eq!(
+            redact_url("mysql://root:p@ss@127.0.0.1:3306/test"),
+            "mysql://root:[redacted]@127.0.0.1:3306/test"
+        );
+        assert_eq!(
+            redact_url("postgres://warden@db/warden"),
+            "postgres://warden@db/warden"
+        );
+        assert_eq!(
+            redact_url("sqlite://./warden-data/warden.db"),
+            "sqlite://./warden-data/warden.db"
+        );
+    }
+}

@@ -100,11 +100,6 @@ impl AnyStore {
         }
     }
 
-    /// Whether this is the embedded (single-process) store.
-    pub fn is_embedded(&self) -> bool {
-        matches!(self, AnyStore::Sqlite(_))
-    }
-
     /// The port, for the domain service. Network databases get a deadline
     /// on every call (`options.acquire_timeout`), so an unreachable server
     /// answers `store_unavailable` promptly instead of hanging requests.
