@@ -145,6 +145,28 @@ pub fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// Runs `test` with the URL of a fresh database on the server of `kind`
+/// (skipping when none is configured), then drops the database whether the
+/// test passed or not, re-raising its panic.
+#[cfg(test)]
+pub(crate) async fn in_fresh_database<F, Fut>(kind: ServerKind, test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = TestDatabase::create(kind).await else {
+        return;
+    };
+    let outcome = tokio::spawn(test(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(err) = outcome {
+        match err.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(err) => panic!("test task failed: {err}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -12,7 +12,7 @@ use warden_core::ports::{NewUser, Store};
 use super::MySqlStore;
 use crate::contract;
 use crate::options::StoreOptions;
-use crate::testing::{ServerKind, TestDatabase};
+use crate::testing::{self, ServerKind};
 
 const KEK: [u8; 32] = [0x42; 32];
 
@@ -35,24 +35,14 @@ async fn open(url: &str, kek: [u8; 32]) -> MySqlStore {
     store
 }
 
-/// Runs `test` against the URL of a fresh database (skipping when there is no
-/// server), then drops the database, also when `test` panics.
+/// A fresh database on the configured MySql server; see
+/// [`testing::in_fresh_database`].
 async fn with_database<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(db) = TestDatabase::create(ServerKind::MySql).await else {
-        return;
-    };
-    let outcome = tokio::spawn(test(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(err) = outcome {
-        match err.try_into_panic() {
-            Ok(payload) => std::panic::resume_unwind(payload),
-            Err(err) => panic!("test task failed: {err}"),
-        }
-    }
+    testing::in_fresh_database(ServerKind::MySql, test).await;
 }
 
 async fn with_store<F, Fut>(test: F)

@@ -14,7 +14,7 @@ use warden_core::ports::Store;
 use super::{PgStore, insert_events, newest_migration};
 use crate::contract;
 use crate::options::StoreOptions;
-use crate::testing::{ServerKind, TestDatabase};
+use crate::testing::{self, ServerKind};
 
 const KEK: [u8; 32] = [0x42; 32];
 
@@ -30,24 +30,14 @@ async fn open(url: &str, kek: [u8; 32]) -> PgStore {
     store
 }
 
-/// Runs `test` with the URL of a fresh database (skipping when no server is
-/// configured), then drops the database whether the test passed or not.
+/// A fresh database on the configured Postgres server; see
+/// [`testing::in_fresh_database`].
 async fn with_database<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(db) = TestDatabase::create(ServerKind::Postgres).await else {
-        return;
-    };
-    let outcome = tokio::spawn(test(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(err) = outcome {
-        if err.is_panic() {
-            std::panic::resume_unwind(err.into_panic());
-        }
-        panic!("test task failed: {err}");
-    }
+    testing::in_fresh_database(ServerKind::Postgres, test).await;
 }
 
 async fn with_store<F, Fut>(test: F)
