@@ -20,6 +20,7 @@ pub mod ip_limit;
 pub mod keys;
 pub mod opaque;
 pub mod password;
+pub mod relay;
 pub mod service;
 pub mod settings;
 

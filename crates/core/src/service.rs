@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
+use warden_token::revocation::RevocationPage;
 use warden_token::{AccessClaims, Audience, VerifierConfig, VerifyError};
 
 use crate::denylist::DenyList;
@@ -93,6 +94,12 @@ pub const MAX_PAGE: u32 = 100;
 /// lookup instead of a signature check.
 const VERIFIED_CACHE_ENTRIES: usize = 100_000;
 
+/// Outbox events read per revocation-feed page.
+const FEED_PAGE: u32 = 500;
+/// Published outbox events are kept this long past the last moment a
+/// revocation they carry can matter, for feed readers a little behind.
+const OUTBOX_RETENTION_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
 /// The domain service.
 pub struct AuthService {
     store: Arc<dyn Store>,
@@ -103,6 +110,8 @@ pub struct AuthService {
     ip_limit: IpFailureLimit,
     verified: quick_cache::sync::Cache<[u8; 32], Principal>,
     settings: AuthSettings,
+    /// Where [`AuthService::follow_revocations`] continues reading.
+    feed_cursor: tokio::sync::Mutex<Option<String>>,
 }
 
 impl AuthService {
@@ -148,6 +157,7 @@ impl AuthService {
             keys,
             denylist,
             settings,
+            feed_cursor: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -161,7 +171,12 @@ impl AuthService {
         &self.keys
     }
 
-    /// The deny-list (for metrics and, later, the revocation feed).
+    /// The store (for the outbox relay the server wires next to the service).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The deny-list (for metrics and the event-bus subscription).
     pub fn denylist(&self) -> &Arc<DenyList> {
         &self.denylist
     }
@@ -176,13 +191,85 @@ impl AuthService {
         self.store.ping().await.map_err(CoreError::from)
     }
 
-    /// Periodic upkeep: picks up key rotations, retires keys, forgets old revocations.
+    /// Periodic upkeep: picks up key rotations, retires keys, forgets old
+    /// revocations, and prunes published outbox events no feed reader can
+    /// still need (every revocation they carry has expired).
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
-        self.denylist.prune(self.clock.now());
-        for revocation in self.store.list_active_revocations(self.clock.now()).await? {
+        let now = self.clock.now();
+        self.denylist.prune(now);
+        for revocation in self.store.list_active_revocations(now).await? {
             self.denylist.insert(&revocation);
         }
+        self.store
+            .prune_outbox(now - self.settings.revocation_ttl() - OUTBOX_RETENTION_MARGIN)
+            .await?;
         self.keys.reload().await
+    }
+
+    // ----- revocation feed -----
+
+    /// Applies the revocations other instances committed since the last
+    /// call, read from the shared outbox through the same feed verifiers
+    /// use. Called every second, it bounds how long another instance's
+    /// sign-out takes to reach this one when no bus is configured (and
+    /// catches up whatever a bus outage held back). Returns how many entries
+    /// it applied.
+    pub async fn follow_revocations(&self) -> Result<usize, CoreError> {
+        let mut cursor = self.feed_cursor.lock().await;
+        let mut applied = 0;
+        loop {
+            let page = self.revocations_since(cursor.as_deref()).await?;
+            for entry in &page.entries {
+                self.denylist.insert(entry);
+            }
+            applied += page.entries.len();
+            *cursor = Some(page.cursor);
+            if !page.has_more {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// A page of the revocation feed. Without `since`: every revocation in
+    /// force, with a cursor taken *before* reading them (so whatever commits
+    /// meanwhile comes again on the next page; entries are idempotent). With
+    /// `since`: the revocations committed after it, read from the outbox in
+    /// commit order. A cursor the store has never handed out (a reset
+    /// database) gets a full snapshot again.
+    pub async fn revocations_since(
+        &self,
+        since: Option<&str>,
+    ) -> Result<RevocationPage, CoreError> {
+        let now = self.clock.now();
+        let after = since
+            .map(|c| {
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|seq| *seq >= 0)
+                    .ok_or_else(|| FieldError::new("since", "is not a valid cursor"))
+            })
+            .transpose()?;
+        let latest = self.store.latest_outbox_seq().await?;
+        let Some(after) = after.filter(|after| *after <= latest) else {
+            let entries = self.store.list_active_revocations(now).await?;
+            return Ok(RevocationPage {
+                cursor: latest.to_string(),
+                entries,
+                has_more: false,
+            });
+        };
+        let events = self.store.list_outbox(after, FEED_PAGE).await?;
+        let cursor = events.last().map_or(after, |(seq, _)| *seq);
+        let entries = events
+            .iter()
+            .filter_map(|(_, event)| Revocation::from_event(&event.name, &event.data))
+            .filter(|revocation| revocation.until > now)
+            .collect();
+        Ok(RevocationPage {
+            cursor: cursor.to_string(),
+            entries,
+            has_more: events.len() == FEED_PAGE as usize,
+        })
     }
 
     // ----- accounts -----
@@ -782,7 +869,13 @@ impl AuthService {
     ) -> Result<(), CoreError> {
         let now = self.clock.now();
         let revocation = self.user_revocation(target, now);
-        let event = OutboxEvent::new("user.deleted", json!({"user_id": target}), now);
+        // `not_before`/`until` as in `user.banned`: a verifier elsewhere must
+        // refuse the deleted user's live tokens just the same.
+        let event = OutboxEvent::new(
+            "user.deleted",
+            json!({"user_id": target, "not_before": revocation.not_before, "until": revocation.until}),
+            now,
+        );
         self.store
             .delete_user(target, &revocation, &[event])
             .await

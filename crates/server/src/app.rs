@@ -178,27 +178,35 @@ pub struct Running {
 }
 
 /// Binds the listener and serves until `shutdown` completes, then drains
-/// in-flight requests.
+/// in-flight requests and stops the outbox relay.
 pub async fn serve(
     config: &Config,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
-    let auth = start_auth(config, clock, config.migrate_on_start).await?;
+    let auth = start_auth(config, clock.clone(), config.migrate_on_start).await?;
+    let events = crate::events::start(config, &auth, clock)?;
     let state = AppState {
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
             trusted_proxies: config.trusted_proxies(),
             allowed_origins: config.allowed_origins(),
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+            revocations_token: config
+                .revocations_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
         }),
         metrics: Arc::new(Metrics::new()),
+        readiness: events.readiness.clone(),
+        relay: Some(events.relay.clone()),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("binding {}", config.http.listen))?;
     let addr = listener.local_addr()?;
     let housekeeping = tokio::spawn(housekeeping(auth.clone()));
+    let follower = tokio::spawn(follow_revocations(auth.clone()));
     let app = warden_http::router(state);
     let task = tokio::spawn(async move {
         let result = axum::serve(
@@ -208,9 +216,24 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
+        follower.abort();
+        events.stop().await;
         result.context("serving HTTP")
     });
     Ok(Running { addr, auth, task })
+}
+
+/// Every second, the revocations other instances committed (see
+/// [`AuthService::follow_revocations`]).
+async fn follow_revocations(auth: Arc<AuthService>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = auth.follow_revocations().await {
+            tracing::debug!(error = %e, "following revocations failed");
+        }
+    }
 }
 
 async fn housekeeping(auth: Arc<AuthService>) {

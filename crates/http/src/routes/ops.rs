@@ -20,17 +20,44 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// Readiness: 200 when the store answers, else 503 naming what failed.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let (ready, checks) = readiness(&state).await;
+    let status = if ready { "ready" } else { "unavailable" };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({"status": status, "checks": checks}))).into_response()
+}
+
+/// Whether the service is ready, and each check's state (`"ok"` or
+/// `"unavailable"`): the store, then every configured extra check (the
+/// bus). Shared by `/readyz` and any other transport's health service.
+pub async fn readiness(state: &AppState) -> (bool, serde_json::Map<String, serde_json::Value>) {
+    let mut checks = serde_json::Map::new();
+    let mut ready = true;
     match state.auth.check_store().await {
-        Ok(()) => Json(json!({"status": "ready", "checks": {"store": "ok"}})).into_response(),
+        Ok(()) => {
+            checks.insert("store".into(), "ok".into());
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed: store");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "checks": {"store": "unavailable"}})),
-            )
-                .into_response()
+            checks.insert("store".into(), "unavailable".into());
+            ready = false;
         }
     }
+    for check in &state.readiness {
+        let ok = (check.is_ready)();
+        if !ok {
+            tracing::warn!(check = check.name, "readiness check failed");
+            ready = false;
+        }
+        checks.insert(
+            check.name.into(),
+            if ok { "ok" } else { "unavailable" }.into(),
+        );
+    }
+    (ready, checks)
 }
 
 /// Prometheus metrics (bind privately in production).
@@ -44,6 +71,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .denylist_entries
         .set(state.auth.denylist().len() as i64);
+    if let Some(relay) = &state.relay {
+        state.metrics.record_relay(relay);
+    }
     (
         [(
             header::CONTENT_TYPE,
