@@ -4,9 +4,10 @@
 Reads the rendered Kubernetes manifests and deploy/compose.yaml, collects the
 WARDEN_* variables of every container that runs `warden serve` or
 `warden migrate` (ConfigMaps behind envFrom resolved, Secret references
-replaced by well-formed stand-ins, *_FILE paths checked against the
-container's secret mounts and pointed at stand-in files), and runs the real
-binary's `warden config check` with exactly that environment.
+replaced by well-formed stand-ins, *_FILE paths checked to be files mounted
+from a Secret and readable by the container's user, then pointed at stand-in
+files), and runs the real binary's `warden config check` with exactly that
+environment.
 
 The image's own ENV (per Dockerfile stage) is the base every container's
 environment is laid over, as a container runtime does.
@@ -85,7 +86,22 @@ def warden_command(args):
     return None
 
 
-def secret_files_of(pod_spec, container):
+def readable(mode, pod_spec, container):
+    """Whether the container's user can read a Secret file of this mode.
+
+    Kubernetes makes Secret files root-owned, group fsGroup when one is set.
+    """
+    user = container.get("securityContext", {}).get("runAsUser")
+    if user is None:
+        user = pod_spec.get("securityContext", {}).get("runAsUser")
+    if user == 0:
+        return bool(mode & 0o400)
+    if pod_spec.get("securityContext", {}).get("fsGroup") is not None and mode & 0o040:
+        return True
+    return bool(mode & 0o004)
+
+
+def secret_files_of(pod_spec, container, where):
     """Maps each file path a container sees from a Secret to the Secret key."""
     volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
     files = {}
@@ -94,7 +110,11 @@ def secret_files_of(pod_spec, container):
         if not secret:
             continue
         for item in secret.get("items", []):
-            files[os.path.join(mount["mountPath"], item["path"])] = item["key"]
+            path = os.path.join(mount["mountPath"], item["path"])
+            mode = item.get("mode", secret.get("defaultMode", 0o644))
+            if not readable(mode, pod_spec, container):
+                fail(f"{where}: {path} (mode {mode:o}) is not readable by the container's user")
+            files[path] = item["key"]
     return files
 
 
@@ -121,7 +141,7 @@ def kubernetes_sources(path, image_env):
                     fail(f"{where}: ConfigMap {name} is not in the rendered manifests")
                 env.update(config_maps[name])
             files = {}
-            mounted = secret_files_of(pod_spec, container)
+            mounted = secret_files_of(pod_spec, container, where)
             for var in container.get("env", []):
                 name = var["name"]
                 if "value" in var:
