@@ -441,8 +441,9 @@ impl Config {
             let Some(key) = name.strip_prefix("WARDEN_") else {
                 continue;
             };
-            // Test-harness variables share the prefix but are not configuration.
-            if key.starts_with("TEST_") {
+            // Test-harness variables share the prefix but are not
+            // configuration; WARDEN_CONFIG is `--config`, read by the CLI.
+            if key.starts_with("TEST_") || key == "CONFIG" {
                 continue;
             }
             from_env.insert(env_key(key), value.clone().into());
@@ -628,6 +629,53 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn events_settings_come_from_the_environment_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("feed-token");
+        std::fs::write(&token_file, "from-a-file-0123456789\n").unwrap();
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_EVENTS_URL", "amqp://guest:s3cret@mq:5672/%2f"),
+                ("WARDEN_EVENTS_SUBJECT_PREFIX", "tenant-a"),
+                (
+                    "WARDEN_REVOCATIONS_TOKEN_FILE",
+                    token_file.to_str().unwrap(),
+                ),
+                ("WARDEN_CONFIG", "/not/a/setting.toml"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.events.url.as_ref().map(Secret::expose),
+            Some("amqp://guest:s3cret@mq:5672/%2f")
+        );
+        assert_eq!(config.events.subject_prefix, "tenant-a");
+        assert_eq!(
+            config.revocations_token.as_ref().map(Secret::expose),
+            Some("from-a-file-0123456789")
+        );
+        let printed = config.to_redacted_toml().unwrap();
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("from-a-file"),
+            "{printed}"
+        );
+
+        for (key, value, message) in [
+            ("WARDEN_EVENTS_URL", "kafka://broker:9092", "events.url"),
+            ("WARDEN_EVENTS_STREAM", "has.dots", "events.stream"),
+            ("WARDEN_REVOCATIONS_TOKEN", "short", "at least 16"),
+            ("WARDEN_EVENTS_RELAY_POLL_MS", "0", "relay_poll_ms"),
+        ] {
+            let err = Config::load(None, &env(&[(key, value)]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(message), "{key}: {err}");
+        }
     }
 
     #[test]
