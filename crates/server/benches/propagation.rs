@@ -88,6 +88,7 @@ async fn run(url: &str, trials: usize) -> Vec<Duration> {
         .env("WARDEN_EVENTS_STREAM", &names.stream)
         .env("WARDEN_EVENTS_EXCHANGE", &names.exchange)
         .env("WARDEN_REVOCATIONS_TOKEN", FEED_TOKEN)
+        .env("WARDEN_ISSUER", "https://warden.bench")
         .env("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
         .env("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1")
         .stdout(Stdio::piped())
@@ -108,7 +109,8 @@ async fn run(url: &str, trials: usize) -> Vec<Duration> {
         .build()
         .expect("client");
     let verifier = Verifier::builder()
-        .issuer(&base)
+        .issuer("https://warden.bench")
+        .endpoint(&base)
         .revocations(
             RevocationFeed::poll(Duration::from_secs(3600))
                 .service_token(FEED_TOKEN)
