@@ -17,19 +17,29 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: 200 when the store answers, else 503 naming what failed.
+/// Readiness: 200 when every dependency answers, else 503 naming what
+/// failed. The gRPC health service reports the same `AuthService::readiness`.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.auth.check_store().await {
-        Ok(()) => Json(json!({"status": "ready", "checks": {"store": "ok"}})).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed: store");
+    let readiness = state.auth.readiness().await;
+    let checks: serde_json::Map<String, serde_json::Value> = readiness
+        .checks()
+        .iter()
+        .map(|(name, ok)| {
             (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "checks": {"store": "unavailable"}})),
+                (*name).to_owned(),
+                json!(if *ok { "ok" } else { "unavailable" }),
             )
-                .into_response()
-        }
+        })
+        .collect();
+    if readiness.is_ready() {
+        Json(json!({"status": "ready", "checks": checks})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "checks": checks})),
+        )
+            .into_response()
     }
 }
 

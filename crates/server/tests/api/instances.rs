@@ -31,7 +31,14 @@ fn spawn(database_url: &str, kek: &str, data_dir: &std::path::Path) -> Child {
         }
     }
     command
-        .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("WARDEN_DATABASE_URL", database_url)
         .env("WARDEN_KEYS_ENCRYPTION_KEY", kek)

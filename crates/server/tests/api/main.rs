@@ -11,5 +11,6 @@ mod forged_tokens;
 mod instances;
 mod operations;
 mod refresh;
+mod session_tokens;
 mod throttling;
 mod validation;
