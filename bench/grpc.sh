@@ -3,7 +3,7 @@
 # Rust load client (crates/grpc/examples/validate_load.rs) against a release
 # `warden serve` on loopback. Usage:
 #   bench/grpc.sh [seconds] [workers]                 # SQLite, JWT then session tokens
-#   WARDEN_BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432 bench/grpc.sh
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 bench/grpc.sh   (not WARDEN_*: the server would read it)
 # (each run gets a fresh database `warden_bench` on that server, via psql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +19,10 @@ run() { # mode
   data=$(mktemp -d)
   local env=(WARDEN_LOG_LEVEL=warn WARDEN_TOKENS_ACCESS="$mode")
   local store=sqlite
-  if [ -n "${WARDEN_BENCH_POSTGRES:-}" ]; then
-    psql -q "$WARDEN_BENCH_POSTGRES/postgres" -c 'DROP DATABASE IF EXISTS warden_bench' \
+  if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+    psql -q "$BENCH_POSTGRES_URL/postgres" -c 'DROP DATABASE IF EXISTS warden_bench' \
       -c 'CREATE DATABASE warden_bench'
-    store="$WARDEN_BENCH_POSTGRES/warden_bench"
+    store="$BENCH_POSTGRES_URL/warden_bench"
     env+=(WARDEN_DATABASE_URL="$store"
           WARDEN_KEYS_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)")
   fi
