@@ -21,6 +21,7 @@ pub mod keys;
 pub mod opaque;
 pub mod password;
 pub mod readiness;
+pub mod relay;
 pub mod service;
 pub mod settings;
 

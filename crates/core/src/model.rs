@@ -231,28 +231,7 @@ pub enum RotateOutcome {
     },
 }
 
-/// What a revocation entry applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevocationKind {
-    /// Every token with this `sid`.
-    Session,
-    /// Every token of this `sub` issued before `not_before`.
-    User,
-}
-
-/// An entry of the deny-list: tokens it matches are rejected until `until`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revocation {
-    /// Session or user.
-    pub kind: RevocationKind,
-    /// The session or user id.
-    pub id: uuid::Uuid,
-    /// For user entries: tokens issued before this are revoked.
-    pub not_before: Option<DateTime<Utc>>,
-    /// After this no token it could match is still valid.
-    pub until: DateTime<Utc>,
-}
+pub use warden_token::revocation::{Revocation, RevocationKind};
 
 /// An event for other services, written to the outbox with the change it describes.
 #[derive(Debug, Clone, PartialEq)]

@@ -260,4 +260,37 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<(i64, OutboxEvent)>, StoreError>;
+    /// The highest sequence number the outbox has handed out (0 when empty);
+    /// every event committed later gets a higher one.
+    async fn latest_outbox_seq(&self) -> Result<i64, StoreError>;
+
+    // ----- outbox relay -----
+    /// Takes or renews the relay lease: `holder` gets it until `until` when it
+    /// is free, expired at `now`, or already `holder`'s. Returns whether
+    /// `holder` holds it after the call. Atomic across instances: at most one
+    /// holder at any time.
+    async fn acquire_relay_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up if `holder` has it, so another instance can take
+    /// over at once (graceful shutdown).
+    async fn release_relay_lease(&self, holder: &str) -> Result<(), StoreError>;
+    /// Events not yet published, in commit order.
+    async fn list_unpublished_outbox(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(i64, OutboxEvent)>, StoreError>;
+    /// Marks every unpublished event up to and including `up_to_seq` as
+    /// published at `at` (the relay publishes in order, so a prefix).
+    async fn mark_outbox_published(
+        &self,
+        up_to_seq: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Deletes published events that happened before `before`; unpublished
+    /// ones stay whatever their age. Returns how many went.
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

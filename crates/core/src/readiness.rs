@@ -1,6 +1,27 @@
 //! Readiness: whether the dependencies a request needs answer. `/readyz`
 //! and the gRPC health service both report this one answer.
 
+use std::sync::Arc;
+
+/// One named readiness condition beyond the store (the event bus), read on
+/// every probe. The server builds the list once and hands the same list to
+/// `/readyz` and to the gRPC health service.
+#[derive(Clone)]
+pub struct ReadinessCheck {
+    /// Shown in `/readyz` (`bus`).
+    pub name: &'static str,
+    /// Whether it is fine right now.
+    pub is_ready: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for ReadinessCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadinessCheck")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 /// The outcome of one readiness probe per dependency.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Readiness {

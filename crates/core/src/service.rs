@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
+use warden_token::revocation::RevocationPage;
 use warden_token::{AccessClaims, Audience, VerifierConfig, VerifyError};
 
 use crate::denylist::DenyList;
@@ -21,7 +22,7 @@ use crate::model::{
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
 use crate::password::{Password, PasswordHasher};
 use crate::ports::{Clock, NewUser, ReuseRevocation, Store};
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, ReadinessCheck};
 use crate::settings::{AccessTokenKind, AuthSettings};
 
 /// Who is calling, for the audit log and per-IP limits.
@@ -117,6 +118,12 @@ const VERIFIED_CACHE_ENTRIES: usize = 100_000;
 /// Session-token checks remembered (each for `session_cache_ttl` at most).
 const SESSION_CACHE_ENTRIES: usize = 100_000;
 
+/// Outbox events read per revocation-feed page.
+const FEED_PAGE: u32 = 500;
+/// Published outbox events are kept this long past the last moment a
+/// revocation they carry can matter, for feed readers a little behind.
+const OUTBOX_RETENTION_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
 /// The domain service.
 pub struct AuthService {
     store: Arc<dyn Store>,
@@ -129,6 +136,8 @@ pub struct AuthService {
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
     settings: AuthSettings,
+    /// Where [`AuthService::follow_revocations`] continues reading.
+    feed_cursor: tokio::sync::Mutex<Option<String>>,
 }
 
 impl AuthService {
@@ -175,6 +184,7 @@ impl AuthService {
             keys,
             denylist,
             settings,
+            feed_cursor: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -188,7 +198,12 @@ impl AuthService {
         &self.keys
     }
 
-    /// The deny-list (for metrics and, later, the revocation feed).
+    /// The store (for the outbox relay the server wires next to the service).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The deny-list (for metrics and the event-bus subscription).
     pub fn denylist(&self) -> &Arc<DenyList> {
         &self.denylist
     }
@@ -203,30 +218,109 @@ impl AuthService {
         self.store.ping().await.map_err(CoreError::from)
     }
 
-    /// Whether every dependency answers: the one answer of `/readyz` and of
-    /// the gRPC health service.
-    pub async fn readiness(&self) -> Readiness {
+    /// Whether every dependency answers: the store, then each of `extra`
+    /// (the bus). The one answer of `/readyz` and of the gRPC health
+    /// service, which are handed the same `extra`.
+    pub async fn readiness(&self, extra: &[ReadinessCheck]) -> Readiness {
         let store = self.check_store().await;
         if let Err(e) = &store {
             tracing::warn!(error = %e, "readiness check failed: store");
         }
-        Readiness::default().with("store", store.is_ok())
+        let mut readiness = Readiness::default().with("store", store.is_ok());
+        for check in extra {
+            let ok = (check.is_ready)();
+            if !ok {
+                tracing::warn!(check = check.name, "readiness check failed");
+            }
+            readiness = readiness.with(check.name, ok);
+        }
+        readiness
     }
 
-    /// Periodic upkeep: picks up key rotations, retires keys, forgets old revocations.
+    /// Periodic upkeep: picks up key rotations, retires keys, forgets old
+    /// revocations, deletes expired session tokens, and prunes published
+    /// outbox events no feed reader can still need (every revocation they
+    /// carry has expired).
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
-        self.denylist.prune(self.clock.now());
-        for revocation in self.store.list_active_revocations(self.clock.now()).await? {
+        let now = self.clock.now();
+        self.denylist.prune(now);
+        for revocation in self.store.list_active_revocations(now).await? {
             self.denylist.insert(&revocation);
         }
-        let expired = self
-            .store
-            .delete_expired_session_tokens(self.clock.now())
-            .await?;
+        let expired = self.store.delete_expired_session_tokens(now).await?;
         if expired > 0 {
             tracing::debug!(expired, "deleted expired session tokens");
         }
+        self.store
+            .prune_outbox(now - self.settings.revocation_ttl() - OUTBOX_RETENTION_MARGIN)
+            .await?;
         self.keys.reload().await
+    }
+
+    // ----- revocation feed -----
+
+    /// Applies the revocations other instances committed since the last
+    /// call, read from the shared outbox through the same feed verifiers
+    /// use. Called every second, it bounds how long another instance's
+    /// sign-out takes to reach this one when no bus is configured (and
+    /// catches up whatever a bus outage held back). Returns how many entries
+    /// it applied.
+    pub async fn follow_revocations(&self) -> Result<usize, CoreError> {
+        let mut cursor = self.feed_cursor.lock().await;
+        let mut applied = 0;
+        loop {
+            let page = self.revocations_since(cursor.as_deref()).await?;
+            for entry in &page.entries {
+                self.denylist.insert(entry);
+            }
+            applied += page.entries.len();
+            *cursor = Some(page.cursor);
+            if !page.has_more {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// A page of the revocation feed. Without `since`: every revocation in
+    /// force, with a cursor taken *before* reading them (so whatever commits
+    /// meanwhile comes again on the next page; entries are idempotent). With
+    /// `since`: the revocations committed after it, read from the outbox in
+    /// commit order. A cursor the store has never handed out (a reset
+    /// database) gets a full snapshot again.
+    pub async fn revocations_since(
+        &self,
+        since: Option<&str>,
+    ) -> Result<RevocationPage, CoreError> {
+        let now = self.clock.now();
+        let after = since
+            .map(|c| {
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|seq| *seq >= 0)
+                    .ok_or_else(|| FieldError::new("since", "is not a valid cursor"))
+            })
+            .transpose()?;
+        let latest = self.store.latest_outbox_seq().await?;
+        let Some(after) = after.filter(|after| *after <= latest) else {
+            let entries = self.store.list_active_revocations(now).await?;
+            return Ok(RevocationPage {
+                cursor: latest.to_string(),
+                entries,
+                has_more: false,
+            });
+        };
+        let events = self.store.list_outbox(after, FEED_PAGE).await?;
+        let cursor = events.last().map_or(after, |(seq, _)| *seq);
+        let entries = events
+            .iter()
+            .filter_map(|(_, event)| Revocation::from_event(&event.name, &event.data))
+            .filter(|revocation| revocation.until > now)
+            .collect();
+        Ok(RevocationPage {
+            cursor: cursor.to_string(),
+            entries,
+            has_more: events.len() == FEED_PAGE as usize,
+        })
     }
 
     // ----- accounts -----
@@ -925,7 +1019,13 @@ impl AuthService {
         }
         let now = self.clock.now();
         let revocation = self.user_revocation(target, now);
-        let event = OutboxEvent::new("user.deleted", json!({"user_id": target}), now);
+        // `not_before`/`until` as in `user.banned`: a verifier elsewhere must
+        // refuse the deleted user's live tokens just the same.
+        let event = OutboxEvent::new(
+            "user.deleted",
+            json!({"user_id": target, "not_before": revocation.not_before, "until": revocation.until}),
+            now,
+        );
         self.store
             .delete_user(target, &revocation, &[event])
             .await

@@ -13,6 +13,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_server::Health;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use warden_core::AuthService;
+use warden_core::readiness::ReadinessCheck;
 
 /// The service names `Check` knows: the whole server ("") and each API.
 pub const SERVICES: &[&str] = &["", "warden.v1.AuthService", "warden.v1.AdminService"];
@@ -24,16 +25,21 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct ReadinessHealth {
     auth: Arc<AuthService>,
+    /// The checks beyond the store that `/readyz` is given too (the bus).
+    checks: Arc<[ReadinessCheck]>,
 }
 
 impl ReadinessHealth {
-    /// Health of the server around `auth`.
-    pub fn new(auth: Arc<AuthService>) -> Self {
-        Self { auth }
+    /// Health of the server around `auth`, with `checks` beyond the store.
+    pub fn new(auth: Arc<AuthService>, checks: Vec<ReadinessCheck>) -> Self {
+        Self {
+            auth,
+            checks: checks.into(),
+        }
     }
 
     async fn status(&self) -> ServingStatus {
-        let readiness = self.auth.readiness().await;
+        let readiness = self.auth.readiness(&self.checks).await;
         if readiness.is_ready() {
             ServingStatus::Serving
         } else {

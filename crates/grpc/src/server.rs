@@ -10,6 +10,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::pb::health_server::HealthServer;
 use warden_core::AuthService;
+use warden_core::readiness::ReadinessCheck;
 
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::auth_service_server::AuthServiceServer;
@@ -23,12 +24,16 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub struct GrpcConfig {
     /// Longest a call may take (then DEADLINE_EXCEEDED / CANCELLED).
     pub request_timeout: Duration,
+    /// Readiness checks beyond the store (the bus): the same list `/readyz`
+    /// reads, so both report one answer.
+    pub readiness: Vec<ReadinessCheck>,
 }
 
 impl Default for GrpcConfig {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(10),
+            readiness: Vec::new(),
         }
     }
 }
@@ -61,7 +66,10 @@ pub async fn serve(
             AdminServiceServer::new(AdminApi::new(auth.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(HealthServer::new(ReadinessHealth::new(auth)))
+        .add_service(HealthServer::new(ReadinessHealth::new(
+            auth,
+            config.readiness,
+        )))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(

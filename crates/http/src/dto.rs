@@ -311,3 +311,36 @@ pub struct VerifyQuery {
     /// Require this role (403 otherwise).
     pub role: Option<String>,
 }
+
+/// Query of `GET /v1/revocations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationsQuery {
+    /// The `cursor` of the previous page; omit for every revocation in force.
+    pub since: Option<String>,
+}
+
+/// One revocation of the feed (documentation schema of
+/// `warden_token::revocation::Revocation`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevocationEntryBody {
+    /// `session` or `user`.
+    pub kind: String,
+    /// The session or user id.
+    pub id: String,
+    /// User entries: tokens issued before this are revoked.
+    pub not_before: Option<String>,
+    /// After this no token the entry matches is still valid.
+    pub until: String,
+}
+
+/// A page of the revocation feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevocationPageBody {
+    /// Pass as `since` for what comes next.
+    pub cursor: String,
+    /// Revocations in force.
+    pub entries: Vec<RevocationEntryBody>,
+    /// More entries wait after `cursor`: fetch again at once.
+    pub has_more: bool,
+}

@@ -37,7 +37,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use problem::ApiError;
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, HttpConfig, ReadinessCheck};
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/password", post(routes::accounts::change_password))
         .route("/v1/validate", post(routes::tokens::validate))
         .route("/v1/verify", get(routes::tokens::verify))
+        .route("/v1/revocations", get(routes::tokens::revocations))
         .route("/v1/admin/users", get(routes::admin::list_users))
         .route(
             "/v1/admin/users/{id}",

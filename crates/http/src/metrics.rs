@@ -52,6 +52,14 @@ pub struct Metrics {
     pub hash_queue_depth: Gauge,
     /// Deny-list entries.
     pub denylist_entries: Gauge,
+    /// Outbox events the bus confirmed (this instance's relay).
+    pub outbox_published: Counter,
+    /// Failed publish attempts.
+    pub outbox_publish_failures: Counter,
+    /// Age of the oldest unpublished event, in seconds.
+    pub outbox_lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// 1 while this instance's relay holds the lease and publishes.
+    pub outbox_relay_leader: Gauge,
 }
 
 impl Metrics {
@@ -67,6 +75,30 @@ impl Metrics {
         let signins = Family::<OutcomeLabels, Counter>::default();
         let hash_queue_depth = Gauge::default();
         let denylist_entries = Gauge::default();
+        let outbox_published = Counter::default();
+        let outbox_publish_failures = Counter::default();
+        let outbox_lag_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let outbox_relay_leader = Gauge::default();
+        registry.register(
+            "outbox_published",
+            "Outbox events the bus confirmed",
+            outbox_published.clone(),
+        );
+        registry.register(
+            "outbox_publish_failures",
+            "Failed attempts to publish outbox events",
+            outbox_publish_failures.clone(),
+        );
+        registry.register(
+            "outbox_lag_seconds",
+            "Age of the oldest outbox event not yet published",
+            outbox_lag_seconds.clone(),
+        );
+        registry.register(
+            "outbox_relay_leader",
+            "1 while this instance publishes the outbox",
+            outbox_relay_leader.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -95,7 +127,23 @@ impl Metrics {
             signins,
             hash_queue_depth,
             denylist_entries,
+            outbox_published,
+            outbox_publish_failures,
+            outbox_lag_seconds,
+            outbox_relay_leader,
         }
+    }
+
+    /// Copies the relay's statistics into the exported metrics (at scrape time).
+    pub fn record_relay(&self, relay: &warden_core::relay::RelayStats) {
+        let published = relay.published();
+        self.outbox_published
+            .inc_by(published.saturating_sub(self.outbox_published.get()));
+        let failures = relay.failures();
+        self.outbox_publish_failures
+            .inc_by(failures.saturating_sub(self.outbox_publish_failures.get()));
+        self.outbox_lag_seconds.set(relay.lag().as_secs_f64());
+        self.outbox_relay_leader.set(i64::from(relay.is_leader()));
     }
 
     /// The text exposition format.

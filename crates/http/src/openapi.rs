@@ -13,7 +13,7 @@ use crate::{dto, problem, routes};
         routes::accounts::signup, routes::accounts::signin, routes::accounts::refresh,
         routes::accounts::signout, routes::accounts::revoke_refresh, routes::accounts::signout_all, routes::accounts::me,
         routes::accounts::sessions, routes::accounts::delete_session, routes::accounts::change_password,
-        routes::tokens::validate, routes::tokens::verify,
+        routes::tokens::validate, routes::tokens::verify, routes::tokens::revocations,
         routes::admin::list_users, routes::admin::get_user, routes::admin::ban, routes::admin::unban,
         routes::admin::set_roles, routes::admin::delete_user, routes::admin::audit,
         routes::ops::healthz, routes::ops::readyz, routes::ops::metrics, routes::ops::openapi,

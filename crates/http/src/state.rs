@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use warden_core::AuthService;
+use warden_core::relay::RelayStats;
 
 use crate::metrics::Metrics;
 
@@ -16,6 +17,9 @@ pub struct HttpConfig {
     pub allowed_origins: Vec<String>,
     /// Longest a request may take before 503.
     pub request_timeout: Duration,
+    /// Bearer credential for `GET /v1/revocations`; without one the feed
+    /// answers loopback peers only.
+    pub revocations_token: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -24,6 +28,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
             request_timeout: Duration::from_secs(10),
+            revocations_token: None,
         }
     }
 }
@@ -37,4 +42,10 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Readiness checks beyond the store (the event bus), each named.
+    pub readiness: Vec<ReadinessCheck>,
+    /// The outbox relay's statistics, when a relay runs.
+    pub relay: Option<Arc<RelayStats>>,
 }
+
+pub use warden_core::readiness::ReadinessCheck;

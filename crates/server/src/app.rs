@@ -188,21 +188,28 @@ pub struct Running {
 }
 
 /// Binds the HTTP and gRPC listeners and serves until `shutdown` completes,
-/// then drains in-flight requests on both.
+/// then drains in-flight requests on both and stops the outbox relay.
 pub async fn serve(
     config: &Config,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
-    let auth = start_auth(config, clock, config.migrate_on_start).await?;
+    let auth = start_auth(config, clock.clone(), config.migrate_on_start).await?;
+    let events = crate::events::start(config, &auth, clock)?;
     let state = AppState {
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
             trusted_proxies: config.trusted_proxies(),
             allowed_origins: config.allowed_origins(),
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+            revocations_token: config
+                .revocations_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
         }),
         metrics: Arc::new(Metrics::new()),
+        readiness: events.readiness.clone(),
+        relay: Some(events.relay.clone()),
     };
     let listener = TcpListener::bind(config.http.listen)
         .await
@@ -213,6 +220,7 @@ pub async fn serve(
         .with_context(|| format!("binding {} (gRPC)", config.grpc.listen))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let housekeeping = tokio::spawn(housekeeping(auth.clone()));
+    let follower = tokio::spawn(follow_revocations(auth.clone()));
     let app = warden_http::router(state);
     // One shutdown signal, seen by both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -231,6 +239,7 @@ pub async fn serve(
         auth.clone(),
         warden_grpc::GrpcConfig {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+            readiness: events.readiness.clone(),
         },
         stopped(),
     );
@@ -246,6 +255,8 @@ pub async fn serve(
                 .context("serving gRPC")
         },);
         housekeeping.abort();
+        follower.abort();
+        events.stop().await;
         http.and(grpc)
     });
     Ok(Running {
@@ -254,6 +265,19 @@ pub async fn serve(
         auth,
         task,
     })
+}
+
+/// Every second, the revocations other instances committed (see
+/// [`AuthService::follow_revocations`]).
+async fn follow_revocations(auth: Arc<AuthService>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = auth.follow_revocations().await {
+            tracing::debug!(error = %e, "following revocations failed");
+        }
+    }
 }
 
 async fn housekeeping(auth: Arc<AuthService>) {

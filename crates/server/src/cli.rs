@@ -11,7 +11,9 @@ use warden_core::ports::{Clock as _, Store, SystemClock};
 use warden_core::{RequestContext, Role};
 
 use crate::app;
-use crate::config::{Config, GrpcOverride, HttpOverride, LogFormat, LogOverride, Overrides};
+use crate::config::{
+    Config, EventsOverride, GrpcOverride, HttpOverride, LogFormat, LogOverride, Overrides,
+};
 use crate::telemetry;
 
 /// Warden: authentication for microservice systems.
@@ -27,6 +29,9 @@ pub struct Cli {
     /// `sqlite://...`.
     #[arg(long, global = true)]
     pub database_url: Option<String>,
+    /// Event bus: `nats://host:4222` or `amqp://user:pass@host:5672/%2f`.
+    #[arg(long, global = true)]
+    pub events_url: Option<String>,
     /// Log format.
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -119,6 +124,7 @@ impl Cli {
             http,
             grpc,
             log: self.log_format.map(|format| LogOverride { format }),
+            events: self.events_url.clone().map(|url| EventsOverride { url }),
         };
         Config::load(self.config.as_deref(), &env, &overrides)
     }

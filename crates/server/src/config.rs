@@ -23,6 +23,7 @@ const SECTIONS: &[&str] = &[
     "signin",
     "keys",
     "log",
+    "events",
 ];
 
 /// Everything `warden serve` can be told.
@@ -61,6 +62,40 @@ pub struct Config {
     pub keys: KeysSection,
     /// Logging.
     pub log: LogSection,
+    /// The event bus and the outbox relay.
+    pub events: EventsSection,
+    /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
+    pub revocations_token: Option<Secret>,
+    /// File holding `revocations_token` (Kubernetes secrets).
+    pub revocations_token_file: Option<PathBuf>,
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSection {
+    /// `nats://host:4222`, `amqp://user:pass@host:5672/%2f`, or unset: in-process.
+    pub url: Option<Secret>,
+    /// First token of every subject / routing key.
+    pub subject_prefix: String,
+    /// JetStream stream name.
+    pub stream: String,
+    /// RabbitMQ topic exchange.
+    pub exchange: String,
+    /// How often the publishing instance looks for new outbox events.
+    pub relay_poll_ms: u64,
+}
+
+impl Default for EventsSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            subject_prefix: "warden".into(),
+            stream: "WARDEN".into(),
+            exchange: "warden".into(),
+            relay_poll_ms: 50,
+        }
+    }
 }
 
 impl Default for Config {
@@ -81,6 +116,9 @@ impl Default for Config {
             signin: SigninSection::default(),
             keys: KeysSection::default(),
             log: LogSection::default(),
+            events: EventsSection::default(),
+            revocations_token: None,
+            revocations_token_file: None,
         }
     }
 }
@@ -382,6 +420,16 @@ pub struct Overrides {
     /// `--log-format`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogOverride>,
+    /// `--events-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsOverride>,
+}
+
+/// `--events-url`.
+#[derive(Debug, Serialize)]
+pub struct EventsOverride {
+    /// Bus URL.
+    pub url: String,
 }
 
 /// `--http`.
@@ -440,8 +488,9 @@ impl Config {
             let Some(key) = name.strip_prefix("WARDEN_") else {
                 continue;
             };
-            // Test-harness variables share the prefix but are not configuration.
-            if key.starts_with("TEST_") {
+            // Test-harness variables share the prefix but are not
+            // configuration; WARDEN_CONFIG is `--config`, read by the CLI.
+            if key.starts_with("TEST_") || key == "CONFIG" {
                 continue;
             }
             from_env.insert(env_key(key), value.clone().into());
@@ -464,6 +513,11 @@ impl Config {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading keys.encryption_key_file {}", path.display()))?;
             self.keys.encryption_key = Some(Secret(text.trim().to_owned()));
+        }
+        if let Some(path) = &self.revocations_token_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading revocations_token_file {}", path.display()))?;
+            self.revocations_token = Some(Secret(text.trim().to_owned()));
         }
         Ok(())
     }
@@ -506,6 +560,34 @@ impl Config {
             bail!(
                 "keys.encryption_key (WARDEN_KEYS_ENCRYPTION_KEY or _FILE) is required with a shared database, so every instance can use the same signing keys"
             );
+        }
+        if let Some(url) = &self.events.url {
+            warden_events::BusKind::of_url(Some(url.expose()))
+                .map_err(|e| anyhow::anyhow!("events.url (WARDEN_EVENTS_URL): {e}"))?;
+        }
+        if self.events.relay_poll_ms == 0 || self.events.relay_poll_ms > 60_000 {
+            bail!("events.relay_poll_ms must be between 1 and 60000");
+        }
+        for (name, value) in [
+            ("events.subject_prefix", &self.events.subject_prefix),
+            ("events.stream", &self.events.stream),
+            ("events.exchange", &self.events.exchange),
+        ] {
+            let valid = !value.is_empty()
+                && value.len() <= 64
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                bail!("{name} must be 1-64 letters, digits, '_' or '-'");
+            }
+        }
+        if self
+            .revocations_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            bail!("revocations_token must be at least 16 characters");
         }
         if self.database.max_connections == 0 || self.database.timeout_ms == 0 {
             bail!("database.max_connections and database.timeout_ms must be positive");
@@ -599,6 +681,53 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn events_settings_come_from_the_environment_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("feed-token");
+        std::fs::write(&token_file, "from-a-file-0123456789\n").unwrap();
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_EVENTS_URL", "amqp://guest:s3cret@mq:5672/%2f"),
+                ("WARDEN_EVENTS_SUBJECT_PREFIX", "tenant-a"),
+                (
+                    "WARDEN_REVOCATIONS_TOKEN_FILE",
+                    token_file.to_str().unwrap(),
+                ),
+                ("WARDEN_CONFIG", "/not/a/setting.toml"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.events.url.as_ref().map(Secret::expose),
+            Some("amqp://guest:s3cret@mq:5672/%2f")
+        );
+        assert_eq!(config.events.subject_prefix, "tenant-a");
+        assert_eq!(
+            config.revocations_token.as_ref().map(Secret::expose),
+            Some("from-a-file-0123456789")
+        );
+        let printed = config.to_redacted_toml().unwrap();
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("from-a-file"),
+            "{printed}"
+        );
+
+        for (key, value, message) in [
+            ("WARDEN_EVENTS_URL", "kafka://broker:9092", "events.url"),
+            ("WARDEN_EVENTS_STREAM", "has.dots", "events.stream"),
+            ("WARDEN_REVOCATIONS_TOKEN", "short", "at least 16"),
+            ("WARDEN_EVENTS_RELAY_POLL_MS", "0", "relay_poll_ms"),
+        ] {
+            let err = Config::load(None, &env(&[(key, value)]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(message), "{key}: {err}");
+        }
     }
 
     #[test]

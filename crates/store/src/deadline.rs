@@ -282,4 +282,44 @@ impl Store for Deadline {
     ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
         within(self.limit, self.inner.list_outbox(after_seq, limit)).await
     }
+
+    async fn latest_outbox_seq(&self) -> Result<i64, StoreError> {
+        within(self.limit, self.inner.latest_outbox_seq()).await
+    }
+
+    async fn acquire_relay_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        within(
+            self.limit,
+            self.inner.acquire_relay_lease(holder, now, until),
+        )
+        .await
+    }
+
+    async fn release_relay_lease(&self, holder: &str) -> Result<(), StoreError> {
+        within(self.limit, self.inner.release_relay_lease(holder)).await
+    }
+
+    async fn list_unpublished_outbox(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
+        within(self.limit, self.inner.list_unpublished_outbox(limit)).await
+    }
+
+    async fn mark_outbox_published(
+        &self,
+        up_to_seq: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        within(self.limit, self.inner.mark_outbox_published(up_to_seq, at)).await
+    }
+
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        within(self.limit, self.inner.prune_outbox(before)).await
+    }
 }

@@ -43,6 +43,7 @@ mod algorithm;
 mod claims;
 mod jwk;
 mod keys;
+pub mod revocation;
 mod verify;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};

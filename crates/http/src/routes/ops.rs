@@ -21,8 +21,22 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// failed. The gRPC health service reports the same `AuthService::readiness`.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let readiness = state.auth.readiness().await;
-    let checks: serde_json::Map<String, serde_json::Value> = readiness
+    let (ready, checks) = readiness(&state).await;
+    let status = if ready { "ready" } else { "unavailable" };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({"status": status, "checks": checks}))).into_response()
+}
+
+/// Whether the service is ready, and each check's state (`"ok"` or
+/// `"unavailable"`): `AuthService::readiness` over the store and
+/// `state.readiness` (the bus), the list the gRPC health service is given too.
+pub async fn readiness(state: &AppState) -> (bool, serde_json::Map<String, serde_json::Value>) {
+    let readiness = state.auth.readiness(&state.readiness).await;
+    let checks = readiness
         .checks()
         .iter()
         .map(|(name, ok)| {
@@ -32,15 +46,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             )
         })
         .collect();
-    if readiness.is_ready() {
-        Json(json!({"status": "ready", "checks": checks})).into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "checks": checks})),
-        )
-            .into_response()
-    }
+    (readiness.is_ready(), checks)
 }
 
 /// Prometheus metrics (bind privately in production).
@@ -54,6 +60,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .denylist_entries
         .set(state.auth.denylist().len() as i64);
+    if let Some(relay) = &state.relay {
+        state.metrics.record_relay(relay);
+    }
     (
         [(
             header::CONTENT_TYPE,

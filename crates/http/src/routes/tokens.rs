@@ -6,7 +6,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::dto::{ValidateRequest, ValidateResponse, VerifyQuery};
+use crate::dto::{
+    RevocationPageBody, RevocationsQuery, ValidateRequest, ValidateResponse, VerifyQuery,
+};
 use crate::extract::{ApiQuery, Credential, OptionalJson, presented_token};
 use crate::problem::{ApiError, Problem};
 use crate::routes::accounts::RequestParts;
@@ -71,4 +73,45 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<warden_core::Pr
     let (token, _) =
         presented_token(parts)?.ok_or_else(|| ApiError::invalid_token("no access token"))?;
     Ok(state.auth.validate(&token).await?)
+}
+
+/// The revocation feed for verifiers: without `since` every revocation in
+/// force, with it what came after. Needs the configured service credential
+/// as a bearer token; without one configured, only loopback peers may read.
+#[utoipa::path(get, path = "/v1/revocations", tag = "tokens", params(RevocationsQuery),
+    responses((status = 200, body = RevocationPageBody), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revocations(
+    State(state): State<AppState>,
+    RequestParts(parts): RequestParts,
+    ApiQuery(query): ApiQuery<RevocationsQuery>,
+) -> Result<Response, ApiError> {
+    if !may_read_revocations(&state, &parts) {
+        return Err(ApiError::invalid_token(
+            "the revocation feed needs the service credential",
+        ));
+    }
+    let page = state.auth.revocations_since(query.since.as_deref()).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(page)).into_response())
+}
+
+fn may_read_revocations(state: &AppState, parts: &axum::http::request::Parts) -> bool {
+    use subtle::ConstantTimeEq as _;
+    match &state.config.revocations_token {
+        Some(expected) => parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, token)| {
+                bool::from(token.trim().as_bytes().ct_eq(expected.as_bytes()))
+            }),
+        // The socket's peer, never a forwarded header: a proxy on loopback
+        // must not open the feed to the world.
+        None => parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_some_and(|axum::extract::ConnectInfo(peer)| peer.ip().is_loopback()),
+    }
 }

@@ -1,67 +1,20 @@
 //! Scale-out: two `warden serve` processes on one PostgreSQL database,
 //! started at the same moment on an empty schema.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use base64::Engine as _;
-use rand::RngCore as _;
 use reqwest::Client;
 use serde_json::{Value, json};
 use warden_testkit::{STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
 
-struct Instance {
-    child: Child,
-    base: String,
-}
+use crate::process::{random_kek, ready};
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(database_url: &str, kek: &str, data_dir: &std::path::Path) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
-    command.env_remove("RUST_LOG");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("WARDEN_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--grpc",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .env("WARDEN_DATABASE_URL", database_url)
-        .env("WARDEN_KEYS_ENCRYPTION_KEY", kek)
-        .env("WARDEN_ISSUER", "https://warden.test")
-        // Long enough for the test to see the lock, whatever the machine's load.
-        .env("WARDEN_SIGNIN_LOCKOUT_BASE_SECS", "60")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("warden starts")
-}
-
-fn ready(mut child: Child) -> Instance {
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("a line");
-    assert!(line.contains("listening on http://127.0.0.1:"), "{line:?}");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address")
-        .to_owned();
-    Instance { child, base }
+fn spawn(database_url: &str, kek: &str, data_dir: &std::path::Path) -> std::process::Child {
+    // Long enough for the test to see the lock, whatever the machine's load.
+    crate::process::spawn(
+        database_url,
+        kek,
+        data_dir,
+        &[("WARDEN_SIGNIN_LOCKOUT_BASE_SECS", "60")],
+    )
 }
 
 async fn post(client: &Client, base: &str, path: &str, body: Value) -> reqwest::Response {
@@ -94,9 +47,7 @@ async fn two_instances_share_users_sessions_keys_and_lockouts() {
     let Some(database) = TestDatabase::create(ServerKind::Postgres).await else {
         return;
     };
-    let mut kek = [0_u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut kek);
-    let kek = base64::engine::general_purpose::STANDARD.encode(kek);
+    let kek = random_kek();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
     // Both start at once against the empty database: one migrates, the

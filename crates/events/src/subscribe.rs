@@ -1,0 +1,170 @@
+//! Subscriptions that survive broker outages: a task that (re)connects with
+//! back-off and hands every event to a sink, and a status that says whether
+//! it is connected and since when it is not.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+
+use crate::{BusError, BusKind, BusNames, CloudEvent, InProcessBus};
+
+/// Connection state of a subscription, shared with its task.
+#[derive(Debug)]
+pub struct SubscriptionStatus {
+    connected: AtomicBool,
+    received: AtomicU64,
+    since: std::sync::Mutex<Instant>,
+}
+
+impl SubscriptionStatus {
+    fn new() -> Self {
+        Self {
+            connected: AtomicBool::new(false),
+            received: AtomicU64::new(0),
+            since: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        let was = self.connected.swap(connected, Ordering::SeqCst);
+        if was != connected {
+            *self.since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        }
+    }
+
+    /// Whether the subscription is connected and consuming.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// How long the subscription has been down (`None` while connected).
+    pub fn down_for(&self) -> Option<Duration> {
+        if self.is_connected() {
+            return None;
+        }
+        Some(
+            self.since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed(),
+        )
+    }
+
+    /// Events handed to the sink so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
+/// A running subscription; dropping it stops it.
+#[derive(Debug)]
+pub struct Subscription {
+    status: Arc<SubscriptionStatus>,
+    task: JoinHandle<()>,
+}
+
+impl Subscription {
+    /// The shared status.
+    pub fn status(&self) -> Arc<SubscriptionStatus> {
+        self.status.clone()
+    }
+
+    /// A subscription to the in-process bus.
+    pub fn local(bus: &InProcessBus, sink: Arc<dyn Fn(CloudEvent) + Send + Sync>) -> Self {
+        let status = Arc::new(SubscriptionStatus::new());
+        status.set_connected(true);
+        let mut receiver = bus.receiver();
+        let task_status = status.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        task_status.received.fetch_add(1, Ordering::Relaxed);
+                        sink(event);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "in-process subscriber fell behind");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+            task_status.set_connected(false);
+        });
+        Self { status, task }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Subscribes to every Warden event on the broker at `url` (NATS: replaying
+/// what the stream retains first; RabbitMQ: from now on, through an
+/// exclusive queue). Reconnects by itself, with back-off, for as long as the
+/// returned handle lives. Must be called inside a Tokio runtime.
+pub fn subscribe(
+    url: &str,
+    names: BusNames,
+    sink: Arc<dyn Fn(CloudEvent) + Send + Sync>,
+) -> Result<Subscription, BusError> {
+    let kind = BusKind::of_url(Some(url))?;
+    if kind == BusKind::InProcess {
+        return Err(BusError::Url(
+            "an in-process bus has no URL to subscribe to".into(),
+        ));
+    }
+    let url = url.to_owned();
+    let status = Arc::new(SubscriptionStatus::new());
+    let task_status = status.clone();
+    let task = tokio::spawn(async move {
+        let counting_sink = {
+            let status = task_status.clone();
+            move |event: CloudEvent| {
+                status.received.fetch_add(1, Ordering::Relaxed);
+                sink(event);
+            }
+        };
+        let on_state: Arc<dyn Fn(bool) + Send + Sync> = {
+            let status = task_status.clone();
+            Arc::new(move |up| status.set_connected(up))
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let result = run_once(kind, &url, &names, on_state.clone(), &counting_sink).await;
+            let was_connected = task_status.is_connected();
+            task_status.set_connected(false);
+            if let Err(e) = result {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "event subscription down");
+            }
+            if was_connected {
+                backoff = Duration::from_millis(100);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    });
+    Ok(Subscription { status, task })
+}
+
+async fn run_once(
+    kind: BusKind,
+    url: &str,
+    names: &BusNames,
+    on_state: Arc<dyn Fn(bool) + Send + Sync>,
+    sink: &(dyn Fn(CloudEvent) + Send + Sync),
+) -> Result<(), BusError> {
+    match kind {
+        #[cfg(feature = "nats")]
+        BusKind::Nats => crate::nats::consume(url, names, on_state, sink).await,
+        #[cfg(feature = "amqp")]
+        BusKind::Amqp => crate::amqp::consume(url, names, on_state, sink).await,
+        _ => {
+            let _ = (url, names, on_state, sink);
+            Err(BusError::Url(format!("{} is not built in", kind.name())))
+        }
+    }
+}

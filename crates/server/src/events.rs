@@ -1,0 +1,167 @@
+//! Wiring of the event bus: the outbox relay that publishes this
+//! database's events, and this instance's own subscription that feeds its
+//! deny-list with revocations made on other instances.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use warden_core::AuthService;
+use warden_core::model::OutboxEvent;
+use warden_core::ports::Clock;
+use warden_core::relay::{EventPublisher, OutboxRelay, PublishError, RelaySettings, RelayStats};
+use warden_events::{BusKind, BusNames, CloudEvent, InProcessBus, Publisher, PublisherOptions};
+use warden_http::ReadinessCheck;
+
+use crate::config::Config;
+
+/// The core's publishing port over a `warden-events` publisher: outbox
+/// events become CloudEvents with the issuer as `source`.
+struct BusPublisher {
+    publisher: Publisher,
+    source: String,
+}
+
+#[async_trait]
+impl EventPublisher for BusPublisher {
+    fn name(&self) -> &'static str {
+        self.publisher.kind().name()
+    }
+
+    async fn publish(&self, events: &[OutboxEvent]) -> Result<(), PublishError> {
+        let events: Vec<CloudEvent> = events
+            .iter()
+            .map(|e| {
+                CloudEvent::new(
+                    e.id.to_string(),
+                    self.source.clone(),
+                    &e.name,
+                    e.at,
+                    e.data.clone(),
+                )
+            })
+            .collect();
+        self.publisher
+            .publish(&events)
+            .await
+            .map_err(|e| PublishError(e.to_string()))
+    }
+}
+
+/// Broker names from configuration.
+pub fn bus_names(config: &Config) -> BusNames {
+    BusNames {
+        subject_prefix: config.events.subject_prefix.clone(),
+        stream: config.events.stream.clone(),
+        exchange: config.events.exchange.clone(),
+    }
+}
+
+/// What the events wiring hands back: tasks to stop, metrics, readiness.
+pub struct Events {
+    /// The relay's statistics.
+    pub relay: Arc<RelayStats>,
+    /// Readiness checks for `/readyz` (the bus, when there is one).
+    pub readiness: Vec<ReadinessCheck>,
+    /// The in-process bus (what a single binary's own subscribers use).
+    pub local: InProcessBus,
+    relay_task: tokio::task::JoinHandle<()>,
+    relay_stop: tokio::sync::oneshot::Sender<()>,
+    _subscription: Option<warden_events::Subscription>,
+}
+
+impl Events {
+    /// Stops the relay (it gives its lease up) and the subscription.
+    pub async fn stop(self) {
+        let _ = self.relay_stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.relay_task).await;
+    }
+}
+
+/// Starts the relay and, with a broker, this instance's subscription.
+pub fn start(
+    config: &Config,
+    auth: &Arc<AuthService>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Events> {
+    let url = config.events.url.as_ref().map(|u| u.expose().to_owned());
+    let kind = BusKind::of_url(url.as_deref())?;
+    let names = bus_names(config);
+    let local = InProcessBus::new();
+    let max_age = auth
+        .settings()
+        .revocation_ttl()
+        .to_std()
+        .unwrap_or(Duration::from_secs(930));
+    let publisher = Publisher::new(
+        url.as_deref(),
+        local.clone(),
+        PublisherOptions {
+            names: names.clone(),
+            max_age,
+            confirm_timeout: Duration::from_secs(5),
+        },
+    )?;
+    let holder = format!("{}-{}", hostname(), uuid_suffix());
+    let mut settings = RelaySettings::new(holder);
+    settings.poll_interval = Duration::from_millis(config.events.relay_poll_ms);
+    let relay = OutboxRelay::new(
+        auth.store(),
+        Arc::new(BusPublisher {
+            publisher,
+            source: config.issuer(),
+        }),
+        clock,
+        settings,
+    );
+    let stats = relay.stats();
+    let (relay_stop, stop) = tokio::sync::oneshot::channel::<()>();
+    let relay_task = tokio::spawn(relay.run(async {
+        let _ = stop.await;
+    }));
+
+    let mut readiness = Vec::new();
+    let subscription = match (&url, kind) {
+        (Some(url), BusKind::Nats | BusKind::Amqp) => {
+            let denylist = auth.denylist().clone();
+            let subscription = warden_events::subscribe(
+                url,
+                names,
+                Arc::new(move |event: CloudEvent| {
+                    denylist.apply(&event);
+                }),
+            )?;
+            let status = subscription.status();
+            let relay_stats = stats.clone();
+            readiness.push(ReadinessCheck {
+                name: "bus",
+                is_ready: Arc::new(move || status.is_connected() && !relay_stats.is_bus_failing()),
+            });
+            Some(subscription)
+        }
+        _ => None,
+    };
+    tracing::info!(bus = kind.name(), "events: relay started");
+    Ok(Events {
+        relay: stats,
+        readiness,
+        local,
+        relay_task,
+        relay_stop,
+        _subscription: subscription,
+    })
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty() && h.len() <= 40 && h.is_ascii())
+        .unwrap_or_else(|| "warden".to_owned())
+}
+
+fn uuid_suffix() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0_u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

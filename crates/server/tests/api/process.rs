@@ -1,0 +1,140 @@
+//! `warden serve` as a child process, for tests that need several instances
+//! or a verifier in another process's position.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
+use rand::RngCore as _;
+
+/// A running `warden serve`; killed when dropped.
+pub struct Instance {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// `http://127.0.0.1:<port>` of the gRPC listener.
+    pub grpc: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh key-encryption key, base64.
+pub fn random_kek() -> String {
+    let mut kek = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut kek);
+    base64::engine::general_purpose::STANDARD.encode(kek)
+}
+
+/// Starts `warden serve` on a free port with only the given `WARDEN_*`
+/// settings (the test harness's own are removed), issuer `https://warden.test`.
+pub fn spawn(
+    database_url: &str,
+    kek: &str,
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command.env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WARDEN_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("WARDEN_DATABASE_URL", database_url)
+        .env("WARDEN_KEYS_ENCRYPTION_KEY", kek)
+        .env("WARDEN_ISSUER", warden_testkit::ISSUER)
+        .env("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
+        .env("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warden starts")
+}
+
+/// Waits for the "listening on" line.
+pub fn ready(mut child: Child) -> Instance {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("a line");
+    assert!(line.contains("listening on http://127.0.0.1:"), "{line:?}");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address")
+        .to_owned();
+    let grpc = line
+        .split_whitespace()
+        .skip_while(|w| *w != "gRPC")
+        .nth(1)
+        .map(|addr| format!("http://{addr}"))
+        .expect("gRPC address");
+    Instance { child, base, grpc }
+}
+
+/// Creates a user with `role` through `warden user add` on the same database.
+pub fn add_user(
+    database_url: &str,
+    kek: &str,
+    data_dir: &std::path::Path,
+    email: &str,
+    role: &str,
+) {
+    use std::io::Write as _;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WARDEN_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("WARDEN_DATABASE_URL", database_url)
+        .env("WARDEN_KEYS_ENCRYPTION_KEY", kek)
+        .env("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
+        .env("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("warden user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{}\n", warden_testkit::STRONG_PASSWORD).as_bytes())
+        .expect("password");
+    let output = child.wait_with_output().expect("finishes");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

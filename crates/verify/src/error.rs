@@ -1,0 +1,77 @@
+//! Errors: opaque structs with a `#[non_exhaustive]` kind to match on.
+
+use std::fmt;
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VerifyErrorKind {
+    /// Malformed, forged, wrong issuer/audience/type, or signed by an
+    /// unknown key.
+    Invalid,
+    /// Expired (beyond the leeway): the client may refresh it.
+    Expired,
+    /// Its session or user was revoked (sign-out, ban, refresh-token reuse).
+    Revoked,
+    /// The revocation feed is too stale and the policy is
+    /// [`StalePolicy::Reject`](crate::StalePolicy::Reject).
+    Stale,
+    /// No signing keys could be loaded from the issuer yet.
+    KeysUnavailable,
+}
+
+/// A refused token. The message never echoes the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyError {
+    kind: VerifyErrorKind,
+}
+
+impl VerifyError {
+    pub(crate) fn new(kind: VerifyErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> VerifyErrorKind {
+        self.kind
+    }
+
+    /// The stable code of Warden's API contract for this error
+    /// (`invalid_token`, `token_expired`, `token_revoked`, ...).
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            VerifyErrorKind::Invalid => "invalid_token",
+            VerifyErrorKind::Expired => "token_expired",
+            VerifyErrorKind::Revoked => "token_revoked",
+            VerifyErrorKind::Stale => "revocations_stale",
+            VerifyErrorKind::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
+    /// Whether the caller is at fault (401) rather than this service (503).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self.kind,
+            VerifyErrorKind::Invalid | VerifyErrorKind::Expired | VerifyErrorKind::Revoked
+        )
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            VerifyErrorKind::Invalid => "invalid token",
+            VerifyErrorKind::Expired => "token expired",
+            VerifyErrorKind::Revoked => "token revoked",
+            VerifyErrorKind::Stale => "revocation feed too stale to verify tokens",
+            VerifyErrorKind::KeysUnavailable => "no signing keys available",
+        })
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// A verifier could not be built: the configuration is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(pub(crate) String);

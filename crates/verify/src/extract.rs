@@ -1,0 +1,170 @@
+//! axum extractors: [`Principal`] for any valid token, [`RequireRole`] for
+//! a role. Both fail before the handler runs, with Warden's problem+json.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::error::{VerifyError, VerifyErrorKind};
+use crate::principal::Principal;
+use crate::verifier::Verifier;
+
+/// Why a request was refused: 401 (no or bad token), 403 (missing role) or
+/// 503 (this service cannot verify right now), as problem+json.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRejection {
+    status: StatusCode,
+    code: &'static str,
+    detail: &'static str,
+}
+
+impl AuthRejection {
+    fn missing() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_token",
+            detail: "a bearer access token is required",
+        }
+    }
+
+    fn forbidden() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            detail: "the token lacks a required role",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<VerifyError> for AuthRejection {
+    fn from(e: VerifyError) -> Self {
+        let (status, detail) = match e.kind() {
+            VerifyErrorKind::Expired => (StatusCode::UNAUTHORIZED, "the access token has expired"),
+            VerifyErrorKind::Revoked => (StatusCode::UNAUTHORIZED, "the access token was revoked"),
+            VerifyErrorKind::Stale | VerifyErrorKind::KeysUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tokens cannot be verified right now",
+            ),
+            _ => (StatusCode::UNAUTHORIZED, "the access token is not valid"),
+        };
+        Self {
+            status,
+            code: e.code(),
+            detail,
+        }
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "type": format!("https://warden.dev/errors/{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("error"),
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        response
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub(crate) fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Set by `VerifyLayer` when it already checked this request.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let token = bearer(&parts.headers).ok_or_else(AuthRejection::missing)?;
+        let verifier = Verifier::from_ref(state);
+        Ok(verifier.verify(token).await?)
+    }
+}
+
+/// A role name for [`RequireRole`]: `struct Admin; impl RoleName for Admin { const NAME: &'static str = "admin"; }`.
+pub trait RoleName: Send + Sync + 'static {
+    /// The role the token must carry.
+    const NAME: &'static str;
+}
+
+/// Extracts a [`Principal`] that has role `R`, else 403 `forbidden`.
+///
+/// ```
+/// use warden_verify::{RequireRole, RoleName};
+///
+/// struct Admin;
+/// impl RoleName for Admin {
+///     const NAME: &'static str = "admin";
+/// }
+///
+/// async fn ban_user(RequireRole(admin, ..): RequireRole<Admin>) -> String {
+///     format!("{} may ban", admin.user_id)
+/// }
+/// ```
+pub struct RequireRole<R: RoleName>(pub Principal, pub PhantomData<R>);
+
+impl<R: RoleName> std::fmt::Debug for RequireRole<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RequireRole")
+            .field(&R::NAME)
+            .field(&self.0)
+            .finish()
+    }
+}
+
+impl<S, R> FromRequestParts<S> for RequireRole<R>
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+    R: RoleName,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if !principal.has_role(R::NAME) {
+            return Err(AuthRejection::forbidden());
+        }
+        Ok(RequireRole(principal, PhantomData))
+    }
+}

@@ -1,0 +1,137 @@
+//! Verify Warden access tokens **locally**, in your own service: no call to
+//! Warden per request, yet a sign-out, a ban or a detected refresh-token theft
+//! is enforced here within a second.
+//!
+//! A [`Verifier`] discovers the issuer's JWKS (`/.well-known/openid-configuration`),
+//! checks every token strictly (EdDSA/ES256/RS256 only, `typ: at+jwt`, `iss`,
+//! `aud`, `exp`/`nbf` with bounded leeway, each `kid` bound to one algorithm,
+//! header-supplied keys never fetched), follows key rotation (an unknown `kid`
+//! triggers one rate-limited refetch), and consults a deny-list of revoked
+//! sessions and users. The deny-list is fed by Warden's revocation feed
+//! (`GET /v1/revocations`, polled) and, with the `nats` or `amqp` feature, by
+//! the event bus, which brings revocations in within milliseconds.
+//!
+//! # Example
+//!
+//! Offline, with a fixed key set (in production use [`VerifierBuilder::issuer`]
+//! and let the verifier discover and refresh the keys):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use warden_token::{AccessClaims, Algorithm, Audience, JwkSet, SigningKey};
+//! use warden_verify::{RevocationFeed, Verifier, VerifyErrorKind};
+//!
+//! // What Warden does: sign an access token.
+//! let key = SigningKey::generate(Algorithm::EdDSA)?;
+//! let now = chrono::Utc::now().timestamp();
+//! let (user, session) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+//! let token = key.sign(&AccessClaims {
+//!     iss: "https://auth.example".into(),
+//!     sub: user.to_string(),
+//!     aud: Audience::One("warden".into()),
+//!     exp: now + 900, iat: now, nbf: now,
+//!     jti: "t-1".into(),
+//!     sid: session.to_string(),
+//!     roles: vec!["user".into()],
+//! })?;
+//!
+//! // What your service does.
+//! let verifier = Verifier::builder()
+//!     .issuer("https://auth.example")
+//!     .audience("warden")
+//!     .jwks(JwkSet { keys: vec![key.public_jwk()] })
+//!     .revocations(RevocationFeed::disabled())
+//!     .build()
+//!     .await?;
+//! let principal = verifier.verify(&token).await?;
+//! assert_eq!(principal.user_id, user);
+//! assert!(principal.has_role("user"));
+//!
+//! // A revocation (normally from the feed or the bus) bites at once.
+//! verifier.deny_list().insert(&warden_token::revocation::Revocation {
+//!     kind: warden_token::revocation::RevocationKind::Session,
+//!     id: session,
+//!     not_before: None,
+//!     until: chrono::Utc::now() + chrono::Duration::minutes(16),
+//! });
+//! let err = verifier.verify(&token).await.unwrap_err();
+//! assert_eq!(err.kind(), VerifyErrorKind::Revoked);
+//! # Ok(()) }
+//! ```
+//!
+//! Against a running Warden, with revocations over NATS (feature `nats`):
+//!
+//! ```ignore
+//! # async fn run() -> Result<(), warden_verify::BuildError> {
+//! use std::time::Duration;
+//! use warden_verify::{RevocationFeed, Verifier};
+//!
+//! let verifier = Verifier::builder()
+//!     .issuer("https://auth.example.com")
+//!     .audience("warden")
+//!     .revocations(
+//!         RevocationFeed::poll(Duration::from_secs(5))
+//!             .service_token(std::env::var("WARDEN_REVOCATIONS_TOKEN").unwrap_or_default())
+//!             .bus("nats://nats.internal:4222"),
+//!     )
+//!     .build()
+//!     .await?;
+//! # let _ = verifier; Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! - `axum` (default): [`Principal`] and [`RequireRole`] extractors.
+//! - `tower` (default): [`VerifyLayer`], for anything built on `http` types
+//!   (axum, hyper, tonic).
+//! - `nats`, `amqp`: revocations over NATS JetStream or RabbitMQ.
+//!
+//! # Staleness
+//!
+//! The deny-list is only as fresh as its feed. [`Verifier::staleness`] says
+//! how long ago revocations were last confirmed current (zero while the bus
+//! is connected); beyond [`VerifierBuilder::max_staleness`] the verifier
+//! reports not ready ([`Verifier::is_ready`]), and with
+//! [`StalePolicy::Reject`] it also rejects every token until the feed is
+//! back (fail closed).
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod clock;
+mod error;
+mod feed;
+mod jwks;
+mod principal;
+mod verifier;
+
+#[cfg(feature = "axum")]
+mod extract;
+#[cfg(feature = "tower")]
+mod layer;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{BuildError, VerifyError, VerifyErrorKind};
+pub use feed::RevocationFeed;
+pub use principal::Principal;
+pub use verifier::{StalePolicy, Verifier, VerifierBuilder};
+
+#[cfg(feature = "axum")]
+pub use extract::{AuthRejection, RequireRole, RoleName};
+#[cfg(feature = "tower")]
+pub use layer::{VerifyLayer, VerifyService};
+
+/// Events and bus names, re-exported for configuring [`RevocationFeed::bus_names`].
+#[cfg(any(feature = "nats", feature = "amqp"))]
+pub use warden_events::BusNames;
+
+pub use warden_token::revocation::DenyList;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(all(doctest, feature = "nats", feature = "axum"))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,30 @@
+//! Who a verified token speaks for.
+
+use uuid::Uuid;
+
+/// The identity a valid, unrevoked access token carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `sub`: the user id.
+    pub user_id: Uuid,
+    /// `sid`: the session id.
+    pub session_id: Uuid,
+    /// `roles`.
+    pub roles: Vec<String>,
+    /// `exp`, Unix seconds.
+    pub expires_at: i64,
+    /// `iat`, Unix seconds.
+    pub issued_at: i64,
+}
+
+impl Principal {
+    /// Whether the token grants `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the token grants any of `roles` (an empty list grants).
+    pub fn has_any_role<S: AsRef<str>>(&self, roles: &[S]) -> bool {
+        roles.is_empty() || roles.iter().any(|r| self.has_role(r.as_ref()))
+    }
+}

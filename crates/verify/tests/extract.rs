@@ -1,0 +1,234 @@
+//! The axum extractors and the tower layer, through a real server on
+//! loopback and a real HTTP client.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use warden_token::revocation::{Revocation, RevocationKind};
+use warden_token::{AccessClaims, Algorithm, Audience, JwkSet, SigningKey};
+use warden_verify::{Principal, RequireRole, RevocationFeed, RoleName, Verifier, VerifyLayer};
+
+struct Admin;
+impl RoleName for Admin {
+    const NAME: &'static str = "admin";
+}
+
+async fn whoami(principal: Principal) -> String {
+    principal.user_id.to_string()
+}
+
+async fn admin(RequireRole(principal, ..): RequireRole<Admin>) -> String {
+    format!("admin {}", principal.user_id)
+}
+
+async fn from_layer(axum::Extension(principal): axum::Extension<Principal>) -> String {
+    principal.session_id.to_string()
+}
+
+fn token(key: &SigningKey, roles: &[&str]) -> (String, AccessClaims) {
+    let now = chrono::Utc::now().timestamp();
+    let claims = AccessClaims {
+        iss: "https://auth.example".into(),
+        sub: uuid::Uuid::now_v7().to_string(),
+        aud: Audience::One("warden".into()),
+        exp: now + 900,
+        iat: now,
+        nbf: now,
+        jti: "j".into(),
+        sid: uuid::Uuid::now_v7().to_string(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+    };
+    (key.sign(&claims).unwrap(), claims)
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+async fn verifier(key: &SigningKey) -> Verifier {
+    Verifier::builder()
+        .issuer("https://auth.example")
+        .jwks(JwkSet {
+            keys: vec![key.public_jwk()],
+        })
+        .revocations(RevocationFeed::disabled())
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn extractors_answer_401_403_or_let_the_handler_run() {
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let verifier = verifier(&key).await;
+    let base = serve(
+        Router::new()
+            .route("/whoami", get(whoami))
+            .route("/admin", get(admin))
+            .with_state(verifier.clone()),
+    )
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (user_token, user) = token(&key, &["user"]);
+    let (admin_token, _) = token(&key, &["user", "admin"]);
+
+    let ok = client
+        .get(format!("{base}/whoami"))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), user.sub);
+
+    let missing = client.get(format!("{base}/whoami")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(
+        missing.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_token");
+
+    let forged = client
+        .get(format!("{base}/whoami"))
+        .bearer_auth(format!("{user_token}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let basic = client
+        .get(format!("{base}/whoami"))
+        .header("authorization", format!("Basic {user_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401, "only the Bearer scheme");
+
+    let forbidden = client
+        .get(format!("{base}/admin"))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    let body: serde_json::Value = forbidden.json().await.unwrap();
+    assert_eq!(body["code"], "forbidden");
+    let allowed = client
+        .get(format!("{base}/admin"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+
+    // Revoked: 401 token_revoked, at once.
+    verifier.deny_list().insert(&Revocation {
+        kind: RevocationKind::Session,
+        id: user.sid.parse().unwrap(),
+        not_before: None,
+        until: chrono::Utc::now() + chrono::Duration::minutes(16),
+    });
+    let revoked = client
+        .get(format!("{base}/whoami"))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401);
+    let body: serde_json::Value = revoked.json().await.unwrap();
+    assert_eq!(body["code"], "token_revoked");
+}
+
+#[tokio::test]
+async fn the_layer_guards_every_route_and_speaks_grpc_to_grpc_clients() {
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let verifier = verifier(&key).await;
+    let base = serve(
+        Router::new()
+            .route("/session", get(from_layer))
+            .layer(VerifyLayer::new(verifier.clone()).require_any_role(["user"])),
+    )
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (user_token, user) = token(&key, &["user"]);
+    let (no_role_token, _) = token(&key, &[]);
+
+    let ok = client
+        .get(format!("{base}/session"))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.text().await.unwrap(),
+        user.sid,
+        "the principal reaches the handler"
+    );
+
+    let missing = client.get(format!("{base}/session")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.headers()["x-warden-error"], "invalid_token");
+    let no_role = client
+        .get(format!("{base}/session"))
+        .bearer_auth(&no_role_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_role.status(), 403);
+
+    // A gRPC client gets HTTP 200 with grpc-status 16 (UNAUTHENTICATED) or
+    // 7 (PERMISSION_DENIED), as tonic clients expect.
+    let grpc = client
+        .get(format!("{base}/session"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grpc.status(), 200);
+    assert_eq!(grpc.headers()["grpc-status"], "16");
+    let grpc = client
+        .get(format!("{base}/session"))
+        .header("content-type", "application/grpc+proto")
+        .bearer_auth(&no_role_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grpc.headers()["grpc-status"], "7");
+
+    // Expiry at the layer: a token past exp plus leeway.
+    let now = chrono::Utc::now().timestamp();
+    let expired = key
+        .sign(&AccessClaims {
+            iss: "https://auth.example".into(),
+            sub: uuid::Uuid::now_v7().to_string(),
+            aud: Audience::One("warden".into()),
+            exp: now - 61,
+            iat: now - 1000,
+            nbf: now - 1000,
+            jti: "j".into(),
+            sid: uuid::Uuid::now_v7().to_string(),
+            roles: vec!["user".into()],
+        })
+        .unwrap();
+    let response = client
+        .get(format!("{base}/session"))
+        .bearer_auth(&expired)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["x-warden-error"], "token_expired");
+    let _ = Duration::ZERO;
+}
