@@ -40,7 +40,7 @@ def scrape(binary):
     with tempfile.TemporaryDirectory() as data:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": data}
         server = subprocess.Popen(
-            [binary, "serve", "--http", "127.0.0.1:0", "--data-dir", data],
+            [binary, "serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--data-dir", data],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

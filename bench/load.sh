@@ -11,7 +11,7 @@ bin="$CARGO_TARGET_DIR/release/warden"
 data=$(mktemp -d)
 port=18481
 base="http://127.0.0.1:$port"
-WARDEN_LOG_LEVEL=warn "$bin" serve --http "127.0.0.1:$port" --data-dir "$data" >/dev/null 2>&1 &
+WARDEN_LOG_LEVEL=warn "$bin" serve --http "127.0.0.1:$port" --grpc 127.0.0.1:0 --data-dir "$data" >/dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done

@@ -39,7 +39,7 @@ cleanup() {
 kek=$(head -c 32 /dev/urandom | base64)
 if [ -n "$url" ]; then export WARDEN_DATABASE_URL="$url"; fi
 WARDEN_LOG_LEVEL=warn WARDEN_KEYS_ENCRYPTION_KEY="$kek" WARDEN_DATABASE_MAX_CONNECTIONS=${CHAINS:-16} \
-  "$bin" serve --http "127.0.0.1:$port" --data-dir "$data" >/dev/null 2>&1 &
+  "$bin" serve --http "127.0.0.1:$port" --grpc 127.0.0.1:0 --data-dir "$data" >/dev/null 2>&1 &
 pid=$!
 trap cleanup EXIT
 for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done

@@ -20,11 +20,15 @@ pub mod ip_limit;
 pub mod keys;
 pub mod opaque;
 pub mod password;
+pub mod readiness;
 pub mod relay;
 pub mod service;
 pub mod settings;
 
 pub use model::{Role, Session, User, UserStatus};
 pub use password::{HashParams, Password, PasswordHasher, PasswordPolicy, PoolLimits};
-pub use service::{AuthService, IssuedTokens, Page, Principal, RequestContext, SessionView};
-pub use settings::AuthSettings;
+pub use readiness::Readiness;
+pub use service::{
+    AuthService, IssuedTokens, Page, Principal, RequestContext, SessionView, TokenKind,
+};
+pub use settings::{AccessTokenKind, AuthSettings};

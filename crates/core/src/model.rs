@@ -177,6 +177,42 @@ pub struct RefreshRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A `wst_` session token as stored (session-token mode): its hash, the
+/// session it belongs to and its lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTokenRecord {
+    /// Hash of the `wst_` token.
+    pub token_hash: TokenHash,
+    /// Owning session.
+    pub session_id: SessionId,
+    /// Issue time.
+    pub created_at: DateTime<Utc>,
+    /// End of its life (the access-token lifetime after issue).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What validating a session token needs, read in one query: the token,
+/// its session's state and its user's current status and roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTokenOwner {
+    /// The token's session.
+    pub session_id: SessionId,
+    /// The session's user.
+    pub user_id: UserId,
+    /// The user's roles now.
+    pub roles: Vec<Role>,
+    /// The user's status now.
+    pub user_status: UserStatus,
+    /// When the session was revoked, if it was.
+    pub session_revoked_at: Option<DateTime<Utc>>,
+    /// Absolute end of the session.
+    pub session_expires_at: DateTime<Utc>,
+    /// When the token was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When the token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// Result of presenting a refresh token for rotation.
 #[derive(Debug, Clone)]
 pub enum RotateOutcome {

@@ -1,5 +1,5 @@
-//! Opaque tokens (`wrt_` refresh tokens): 256 random bits, base64url, stored
-//! only as a SHA-256 hash.
+//! Opaque tokens (`wrt_` refresh tokens, `wst_` session tokens): 256 random
+//! bits, base64url, stored only as a SHA-256 hash.
 
 use std::fmt;
 
@@ -13,6 +13,8 @@ use crate::model::TokenHash;
 
 /// Prefix of refresh tokens, so secret scanners can spot them.
 pub const REFRESH_PREFIX: &str = "wrt_";
+/// Prefix of session (opaque access) tokens.
+pub const SESSION_PREFIX: &str = "wst_";
 
 const RANDOM_BYTES: usize = 32;
 const ENCODED_LEN: usize = 43; // base64url of 32 bytes, unpadded

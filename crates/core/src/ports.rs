@@ -12,7 +12,8 @@ use crate::error::StoreError;
 use crate::ids::{AuditId, SessionId, UserId};
 use crate::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
-    Session, StoredSigningKey, ThrottleState, TokenHash, User, UserCredentials, UserStatus,
+    Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
+    User, UserCredentials, UserStatus,
 };
 
 /// The source of "now". Time is an input so expiry is testable without sleeping.
@@ -192,6 +193,18 @@ pub trait Store: Send + Sync + 'static {
         password_hash: Option<&str>,
         event_for: SessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError>;
+
+    // ----- session tokens (`tokens.access = "session"`) -----
+    /// Stores the hash of a `wst_` access token of a live session.
+    async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError>;
+    /// The token with its session's and user's state, in one round trip (it
+    /// is on every validation of a session token); `None` if unknown.
+    async fn find_session_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<SessionTokenOwner>, StoreError>;
+    /// Deletes the tokens whose `expires_at` is before `now`; returns how many.
+    async fn delete_expired_session_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     // ----- sign-in throttling (shared by every instance) -----
     /// Current failure state of `key`.

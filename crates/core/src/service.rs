@@ -17,12 +17,13 @@ use crate::ip_limit::IpFailureLimit;
 use crate::keys::{KeyInfo, KeyManager};
 use crate::model::{
     AuditEntry, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role, RotateOutcome,
-    Session, User, UserStatus,
+    Session, SessionTokenRecord, User, UserStatus,
 };
-use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
+use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
 use crate::password::{Password, PasswordHasher};
 use crate::ports::{Clock, NewUser, ReuseRevocation, Store};
-use crate::settings::AuthSettings;
+use crate::readiness::{Readiness, ReadinessCheck};
+use crate::settings::{AccessTokenKind, AuthSettings};
 
 /// Who is calling, for the audit log and per-IP limits.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +47,25 @@ pub struct IssuedTokens {
     pub session_id: SessionId,
 }
 
+/// Which kind of access token a principal presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A signed JWT.
+    Jwt,
+    /// An opaque `wst_` session token.
+    Session,
+}
+
+impl TokenKind {
+    /// The contract's `token_type` of `/v1/validate`.
+    pub fn token_type(self) -> &'static str {
+        match self {
+            TokenKind::Jwt => "access_token",
+            TokenKind::Session => "session_token",
+        }
+    }
+}
+
 /// The identity a valid access token carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -59,6 +79,8 @@ pub struct Principal {
     pub exp: i64,
     /// `iat`, Unix seconds.
     pub iat: i64,
+    /// JWT or session token.
+    pub kind: TokenKind,
 }
 
 impl Principal {
@@ -93,6 +115,8 @@ pub const MAX_PAGE: u32 = 100;
 /// Already-verified access tokens remembered, so a hot token costs a hash
 /// lookup instead of a signature check.
 const VERIFIED_CACHE_ENTRIES: usize = 100_000;
+/// Session-token checks remembered (each for `session_cache_ttl` at most).
+const SESSION_CACHE_ENTRIES: usize = 100_000;
 
 /// Outbox events read per revocation-feed page.
 const FEED_PAGE: u32 = 500;
@@ -109,6 +133,8 @@ pub struct AuthService {
     denylist: Arc<DenyList>,
     ip_limit: IpFailureLimit,
     verified: quick_cache::sync::Cache<[u8; 32], Principal>,
+    /// Session-token checks: the principal and when the store confirmed it.
+    session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
     settings: AuthSettings,
     /// Where [`AuthService::follow_revocations`] continues reading.
     feed_cursor: tokio::sync::Mutex<Option<String>>,
@@ -151,6 +177,7 @@ impl AuthService {
         Ok(Self {
             ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
+            session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
             store,
             clock,
             hasher,
@@ -191,14 +218,38 @@ impl AuthService {
         self.store.ping().await.map_err(CoreError::from)
     }
 
+    /// Whether every dependency answers: the store, then each of `extra`
+    /// (the bus). The one answer of `/readyz` and of the gRPC health
+    /// service, which are handed the same `extra`.
+    pub async fn readiness(&self, extra: &[ReadinessCheck]) -> Readiness {
+        let store = self.check_store().await;
+        if let Err(e) = &store {
+            tracing::warn!(error = %e, "readiness check failed: store");
+        }
+        let mut readiness = Readiness::default().with("store", store.is_ok());
+        for check in extra {
+            let ok = (check.is_ready)();
+            if !ok {
+                tracing::warn!(check = check.name, "readiness check failed");
+            }
+            readiness = readiness.with(check.name, ok);
+        }
+        readiness
+    }
+
     /// Periodic upkeep: picks up key rotations, retires keys, forgets old
-    /// revocations, and prunes published outbox events no feed reader can
-    /// still need (every revocation they carry has expired).
+    /// revocations, deletes expired session tokens, and prunes published
+    /// outbox events no feed reader can still need (every revocation they
+    /// carry has expired).
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.clock.now();
         self.denylist.prune(now);
         for revocation in self.store.list_active_revocations(now).await? {
             self.denylist.insert(&revocation);
+        }
+        let expired = self.store.delete_expired_session_tokens(now).await?;
+        if expired > 0 {
+            tracing::debug!(expired, "deleted expired session tokens");
         }
         self.store
             .prune_outbox(now - self.settings.revocation_ttl() - OUTBOX_RETENTION_MARGIN)
@@ -456,6 +507,12 @@ impl AuthService {
         if !session.is_live(now, self.settings.idle_timeout) {
             return Err(CoreError::InvalidRefreshToken);
         }
+        // A session token only needs the session, so it is stored before
+        // the rotation: a store failure then leaves the refresh token unused.
+        let session_token = match self.settings.access_token_kind {
+            AccessTokenKind::Session => Some(self.issue_session_token(session_id, now).await?),
+            AccessTokenKind::Jwt => None,
+        };
         let next = OpaqueToken::generate(REFRESH_PREFIX);
         let record = RefreshRecord {
             token_hash: next.hash(),
@@ -506,7 +563,10 @@ impl AuthService {
                 if user.status == UserStatus::Banned {
                     return Err(CoreError::SessionRevoked);
                 }
-                let (access_token, expires_in) = self.mint(&user, session.id, now)?;
+                let (access_token, expires_in) = match session_token {
+                    Some(issued) => issued,
+                    None => self.mint(&user, session.id, now)?,
+                };
                 Ok(IssuedTokens {
                     access_token,
                     expires_in,
@@ -692,8 +752,84 @@ impl AuthService {
 
     // ----- validation -----
 
-    /// Checks an access token: signature, claims, and the deny-list.
-    pub fn validate(&self, token: &str) -> Result<Principal, CoreError> {
+    /// Checks an access token of either kind: a JWT (signature, claims) or
+    /// a `wst_` session token (the store), then the deny-list.
+    pub async fn validate(&self, token: &str) -> Result<Principal, CoreError> {
+        if token.starts_with(SESSION_PREFIX) {
+            self.validate_session_token(token).await
+        } else {
+            self.validate_jwt(token)
+        }
+    }
+
+    /// A user who holds the `admin` role now (read from the store, so a
+    /// demotion or ban takes effect at once, whatever the token says).
+    pub async fn authorize_admin(&self, who: &Principal) -> Result<User, CoreError> {
+        let user = self.me(who).await?;
+        if !user.has_role("admin") || user.status != UserStatus::Active {
+            return Err(CoreError::Forbidden);
+        }
+        Ok(user)
+    }
+
+    /// Checks a session token against the store, or a check of it made
+    /// less than `session_cache_ttl` ago; every hit also consults the
+    /// deny-list, which every revocation updates, so a revoked session's
+    /// token fails at once on this instance whatever the cache holds.
+    async fn validate_session_token(&self, token: &str) -> Result<Principal, CoreError> {
+        let presented = OpaqueToken::parse(token, SESSION_PREFIX).ok_or(CoreError::InvalidToken)?;
+        let now = self.clock.now();
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let ttl = self.settings.session_cache_ttl;
+        let cached = self
+            .session_checks
+            .get(&key)
+            .filter(|(p, checked_at)| now < *checked_at + ttl && p.exp > now.timestamp())
+            .map(|(p, _)| p);
+        let principal = match cached {
+            Some(principal) => principal,
+            None => {
+                let owner = self
+                    .store
+                    .find_session_token(&presented.hash())
+                    .await?
+                    .ok_or(CoreError::InvalidToken)?;
+                if owner.expires_at <= now {
+                    return Err(CoreError::TokenExpired);
+                }
+                if owner.session_revoked_at.is_some()
+                    || owner.user_status != UserStatus::Active
+                    || owner.session_expires_at <= now
+                {
+                    return Err(CoreError::TokenRevoked);
+                }
+                let principal = Principal {
+                    user_id: owner.user_id,
+                    session_id: owner.session_id,
+                    roles: role_names(&owner.roles),
+                    exp: owner.expires_at.timestamp(),
+                    iat: owner.issued_at.timestamp(),
+                    kind: TokenKind::Session,
+                };
+                if ttl > chrono::Duration::zero() {
+                    self.session_checks.insert(key, (principal.clone(), now));
+                }
+                principal
+            }
+        };
+        if self.denylist.is_revoked(
+            principal.user_id.as_uuid(),
+            principal.session_id.as_uuid(),
+            principal.iat,
+        ) {
+            self.session_checks.remove(&key);
+            return Err(CoreError::TokenRevoked);
+        }
+        Ok(principal)
+    }
+
+    /// Checks a JWT: signature, claims, and the deny-list.
+    fn validate_jwt(&self, token: &str) -> Result<Principal, CoreError> {
         if token.len() > warden_token::MAX_TOKEN_LEN {
             return Err(CoreError::InvalidToken);
         }
@@ -775,6 +911,13 @@ impl AuthService {
         reason: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
+        if actor == target {
+            return Err(FieldError::new(
+                "user_id",
+                "is the caller's own: admins cannot ban themselves",
+            )
+            .into());
+        }
         let reason = reason.map(|r| bounded_text(r, "reason", 500)).transpose()?;
         let now = self.clock.now();
         let revocation = self.user_revocation(target, now);
@@ -867,6 +1010,13 @@ impl AuthService {
         target: UserId,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
+        if actor == target {
+            return Err(FieldError::new(
+                "user_id",
+                "is the caller's own: admins cannot delete themselves",
+            )
+            .into());
+        }
         let now = self.clock.now();
         let revocation = self.user_revocation(target, now);
         // `not_before`/`until` as in `user.banned`: a verifier elsewhere must
@@ -1005,13 +1155,35 @@ impl AuthService {
         self.store
             .create_session(&session, &record, &[event])
             .await?;
-        let (access_token, expires_in) = self.mint(user, session.id, now)?;
+        let (access_token, expires_in) = match self.settings.access_token_kind {
+            AccessTokenKind::Jwt => self.mint(user, session.id, now)?,
+            AccessTokenKind::Session => self.issue_session_token(session.id, now).await?,
+        };
         Ok(IssuedTokens {
             access_token,
             expires_in,
             refresh_token: refresh,
             session_id: session.id,
         })
+    }
+
+    /// A new `wst_` token for `session`, stored hashed; lives as long as a JWT would.
+    async fn issue_session_token(
+        &self,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), CoreError> {
+        let token = OpaqueToken::generate(SESSION_PREFIX);
+        let ttl = self.settings.access_token_ttl;
+        self.store
+            .create_session_token(&SessionTokenRecord {
+                token_hash: token.hash(),
+                session_id: session,
+                created_at: now,
+                expires_at: now + ttl,
+            })
+            .await?;
+        Ok((token.expose().to_owned(), ttl.num_seconds()))
     }
 
     fn mint(
@@ -1157,6 +1329,7 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         roles: claims.roles,
         exp: claims.exp,
         iat: claims.iat,
+        kind: TokenKind::Jwt,
     })
 }
 

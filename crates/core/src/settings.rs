@@ -6,6 +6,17 @@ use warden_token::Algorithm;
 use crate::model::LockoutPolicy;
 use crate::password::PasswordPolicy;
 
+/// What kind of access token sign-in and refresh issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessTokenKind {
+    /// A signed JWT, verifiable offline against the JWKS (the default).
+    #[default]
+    Jwt,
+    /// An opaque `wst_` token checked against the store on every use, so a
+    /// revocation takes effect at once without any event.
+    Session,
+}
+
 /// Lifetimes, identity and abuse limits.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -21,6 +32,12 @@ pub struct AuthSettings {
     pub key_activation_delay: Duration,
     /// Access-token lifetime (default 15 minutes).
     pub access_token_ttl: Duration,
+    /// JWTs or opaque session tokens.
+    pub access_token_kind: AccessTokenKind,
+    /// How long a session-token check is remembered in this process (default
+    /// 1 s; zero: every use asks the store). Revocations through this process
+    /// clear an entry at once; others end within this time.
+    pub session_cache_ttl: Duration,
     /// Absolute session lifetime (default 30 days).
     pub session_ttl: Duration,
     /// Idle timeout (default 7 days).
@@ -44,6 +61,8 @@ impl AuthSettings {
             algorithm: Algorithm::EdDSA,
             key_activation_delay: Duration::seconds(60),
             access_token_ttl: Duration::minutes(15),
+            access_token_kind: AccessTokenKind::Jwt,
+            session_cache_ttl: Duration::seconds(1),
             session_ttl: Duration::days(30),
             idle_timeout: Duration::days(7),
             leeway: Duration::seconds(30),

@@ -210,7 +210,7 @@ pub struct ValidateResponse {
     pub exp: i64,
     /// Issue time, Unix seconds.
     pub iat: i64,
-    /// `access_token`.
+    /// `access_token` (a JWT) or `session_token` (an opaque `wst_` token).
     pub token_type: &'static str,
 }
 

@@ -239,7 +239,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let (token, credential) = presented_token(parts)?.ok_or_else(|| {
             ApiError::invalid_token("no access token: send `Authorization: Bearer <token>`")
         })?;
-        let principal = state.auth.validate(&token)?;
+        let principal = state.auth.validate(&token).await?;
         if credential == Credential::Cookie && !is_safe(&parts.method) {
             check_csrf(parts, state)?;
         }
@@ -309,10 +309,7 @@ impl FromRequestParts<AppState> for AdminUser {
     ) -> Result<Self, Self::Rejection> {
         let Authenticated { principal, .. } =
             Authenticated::from_request_parts(parts, state).await?;
-        let user = state.auth.me(&principal).await?;
-        if !user.has_role("admin") || user.status != warden_core::model::UserStatus::Active {
-            return Err(ApiError::forbidden("the admin role is required"));
-        }
+        let user = state.auth.authorize_admin(&principal).await?;
         Ok(AdminUser { user, principal })
     }
 }

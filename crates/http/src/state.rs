@@ -48,19 +48,4 @@ pub struct AppState {
     pub relay: Option<Arc<RelayStats>>,
 }
 
-/// One named readiness condition, read on every `/readyz`.
-#[derive(Clone)]
-pub struct ReadinessCheck {
-    /// Shown in `/readyz` (`bus`).
-    pub name: &'static str,
-    /// Whether it is fine right now.
-    pub is_ready: Arc<dyn Fn() -> bool + Send + Sync>,
-}
-
-impl std::fmt::Debug for ReadinessCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadinessCheck")
-            .field("name", &self.name)
-            .finish()
-    }
-}
+pub use warden_core::readiness::ReadinessCheck;

@@ -81,7 +81,14 @@ async fn run(url: &str, trials: usize) -> Vec<Duration> {
         );
     }
     let mut child = command
-        .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("WARDEN_EVENTS_URL", url)
         .env("WARDEN_EVENTS_SUBJECT_PREFIX", &names.subject_prefix)

@@ -1,5 +1,5 @@
 //! Wiring: concrete adapters chosen from configuration, the domain service,
-//! the HTTP server and its graceful shutdown.
+//! the HTTP and gRPC servers and their graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,13 +15,14 @@ use tokio::task::JoinHandle;
 use warden_core::model::LockoutPolicy;
 use warden_core::ports::{Clock, Store};
 use warden_core::{
-    AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy, PoolLimits,
+    AccessTokenKind, AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy,
+    PoolLimits,
 };
 use warden_http::metrics::Metrics;
 use warden_http::{AppState, HttpConfig};
 use warden_store::{AnyStore, StoreOptions};
 
-use crate::config::{Config, decode_kek};
+use crate::config::{AccessMode, Config, decode_kek};
 
 /// Name of the generated key-encryption key inside the data dir.
 pub const KEK_FILE: &str = "keys-encryption.key";
@@ -107,6 +108,13 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
         .parse()
         .map_err(|_| anyhow::anyhow!("unknown token algorithm"))?;
     settings.access_token_ttl = seconds(config.tokens.access_ttl_secs);
+    settings.access_token_kind = match config.tokens.access {
+        AccessMode::Jwt => AccessTokenKind::Jwt,
+        AccessMode::Session => AccessTokenKind::Session,
+    };
+    settings.session_cache_ttl = chrono::Duration::milliseconds(
+        i64::try_from(config.tokens.session_cache_ms).unwrap_or(60_000),
+    );
     settings.key_activation_delay = seconds(config.keys.activation_delay_secs);
     settings.leeway = seconds(config.tokens.leeway_secs);
     settings.session_ttl = seconds(config.sessions.ttl_secs);
@@ -167,18 +175,20 @@ pub async fn start_auth(
     Ok(Arc::new(auth))
 }
 
-/// A running HTTP server.
+/// A running server (HTTP and gRPC).
 pub struct Running {
-    /// Where it listens.
+    /// Where HTTP listens.
     pub addr: SocketAddr,
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
     /// The domain service it serves.
     pub auth: Arc<AuthService>,
-    /// Completes when the server has drained and stopped.
+    /// Completes when both servers have drained and stopped.
     pub task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Binds the listener and serves until `shutdown` completes, then drains
-/// in-flight requests and stops the outbox relay.
+/// Binds the HTTP and gRPC listeners and serves until `shutdown` completes,
+/// then drains in-flight requests on both and stops the outbox relay.
 pub async fn serve(
     config: &Config,
     clock: Arc<dyn Clock>,
@@ -205,22 +215,56 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding {}", config.http.listen))?;
     let addr = listener.local_addr()?;
+    let grpc_listener = TcpListener::bind(config.grpc.listen)
+        .await
+        .with_context(|| format!("binding {} (gRPC)", config.grpc.listen))?;
+    let grpc_addr = grpc_listener.local_addr()?;
     let housekeeping = tokio::spawn(housekeeping(auth.clone()));
     let follower = tokio::spawn(follow_revocations(auth.clone()));
     let app = warden_http::router(state);
+    // One shutdown signal, seen by both servers.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let grpc = warden_grpc::serve(
+        grpc_listener,
+        auth.clone(),
+        warden_grpc::GrpcConfig {
+            request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+            readiness: events.readiness.clone(),
+        },
+        stopped(),
+    );
+    let http = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped());
     let task = tokio::spawn(async move {
-        let result = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let (http, grpc) = tokio::join!(async { http.await.context("serving HTTP") }, async {
+            grpc.await
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("serving gRPC")
+        },);
         housekeeping.abort();
         follower.abort();
         events.stop().await;
-        result.context("serving HTTP")
+        http.and(grpc)
     });
-    Ok(Running { addr, auth, task })
+    Ok(Running {
+        addr,
+        grpc_addr,
+        auth,
+        task,
+    })
 }
 
 /// Every second, the revocations other instances committed (see

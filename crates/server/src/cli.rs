@@ -11,7 +11,9 @@ use warden_core::ports::{Clock as _, Store, SystemClock};
 use warden_core::{RequestContext, Role};
 
 use crate::app;
-use crate::config::{Config, EventsOverride, HttpOverride, LogFormat, LogOverride, Overrides};
+use crate::config::{
+    Config, EventsOverride, GrpcOverride, HttpOverride, LogFormat, LogOverride, Overrides,
+};
 use crate::telemetry;
 
 /// Warden: authentication for microservice systems.
@@ -46,6 +48,9 @@ pub enum Command {
         /// HTTP listen address.
         #[arg(long)]
         http: Option<SocketAddr>,
+        /// gRPC listen address (default 127.0.0.1:50051).
+        #[arg(long)]
+        grpc: Option<SocketAddr>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -106,14 +111,18 @@ impl Cli {
     /// Loads configuration for this invocation.
     pub fn load_config(&self) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        let http = match &self.command {
-            Command::Serve { http: Some(listen) } => Some(HttpOverride { listen: *listen }),
-            _ => None,
+        let (http, grpc) = match &self.command {
+            Command::Serve { http, grpc } => (
+                http.map(|listen| HttpOverride { listen }),
+                grpc.map(|listen| GrpcOverride { listen }),
+            ),
+            _ => (None, None),
         };
         let overrides = Overrides {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             http,
+            grpc,
             log: self.log_format.map(|format| LogOverride { format }),
             events: self.events_url.clone().map(|url| EventsOverride { url }),
         };
@@ -198,8 +207,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let running = app::serve(&config, Arc::new(SystemClock), app::shutdown_signal()).await?;
     println!(
-        "Warden listening on http://{} (issuer {}); data in {}",
+        "Warden listening on http://{} and gRPC {} (issuer {}); data in {}",
         running.addr,
+        running.grpc_addr,
         config.issuer(),
         if config.database_url.is_some() {
             app::redact_url(&config.database_url())
@@ -207,7 +217,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.data_dir.display().to_string()
         }
     );
-    tracing::info!(addr = %running.addr, "listening");
+    tracing::info!(addr = %running.addr, grpc = %running.grpc_addr, "listening");
     running.task.await.context("server task")??;
     tracing::info!("stopped");
     Ok(())

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Sections whose keys the environment spells `WARDEN_<SECTION>_<KEY>`.
 const SECTIONS: &[&str] = &[
     "http",
+    "grpc",
     "database",
     "tokens",
     "sessions",
@@ -45,6 +46,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// HTTP listener.
     pub http: HttpSection,
+    /// gRPC listener.
+    pub grpc: GrpcSection,
     /// Database pool and timeouts.
     pub database: DatabaseSection,
     /// Access tokens.
@@ -105,6 +108,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             migrate_on_start: true,
             http: HttpSection::default(),
+            grpc: GrpcSection::default(),
             database: DatabaseSection::default(),
             tokens: TokensSection::default(),
             sessions: SessionsSection::default(),
@@ -134,6 +138,22 @@ impl Default for HttpSection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[grpc]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcSection {
+    /// Address to listen on (the contract's default 127.0.0.1:50051).
+    pub listen: SocketAddr,
+}
+
+impl Default for GrpcSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
         }
     }
 }
@@ -172,6 +192,21 @@ pub struct TokensSection {
     pub access_ttl_secs: u64,
     /// Clock-skew leeway, at most 60.
     pub leeway_secs: u64,
+    /// `jwt` (signed, verifiable offline) or `session` (opaque `wst_`
+    /// tokens checked against the store on every use).
+    pub access: AccessMode,
+    /// How long this process remembers a session-token check (0: never).
+    pub session_cache_ms: u64,
+}
+
+/// `tokens.access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessMode {
+    /// JWT access tokens.
+    Jwt,
+    /// Opaque session tokens.
+    Session,
 }
 
 impl Default for TokensSection {
@@ -181,6 +216,8 @@ impl Default for TokensSection {
             audience: "warden".into(),
             access_ttl_secs: 900,
             leeway_secs: 30,
+            access: AccessMode::Jwt,
+            session_cache_ms: 1000,
         }
     }
 }
@@ -377,6 +414,9 @@ pub struct Overrides {
     /// `--http`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpOverride>,
+    /// `--grpc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcOverride>,
     /// `--log-format`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogOverride>,
@@ -395,6 +435,13 @@ pub struct EventsOverride {
 /// `--http`.
 #[derive(Debug, Serialize)]
 pub struct HttpOverride {
+    /// Listen address.
+    pub listen: SocketAddr,
+}
+
+/// `--grpc`.
+#[derive(Debug, Serialize)]
+pub struct GrpcOverride {
     /// Listen address.
     pub listen: SocketAddr,
 }
@@ -482,6 +529,11 @@ impl Config {
                 self.tokens.algorithm
             )
         })?;
+        if self.tokens.session_cache_ms > 60_000 {
+            bail!(
+                "tokens.session_cache_ms must be at most 60000: revocations on other instances take effect after it"
+            );
+        }
         if self.tokens.leeway_secs > 60 {
             bail!("tokens.leeway_secs must be at most 60");
         }
@@ -682,6 +734,8 @@ mod tests {
     fn defaults_listen_on_loopback_with_embedded_sqlite() {
         let config = Config::load(None, &[], &Overrides::default()).unwrap();
         assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.grpc.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.tokens.access, AccessMode::Jwt);
         assert_eq!(config.database_url(), "sqlite://./warden-data/warden.db");
         assert_eq!(config.issuer(), "http://127.0.0.1:8080");
     }
@@ -786,10 +840,29 @@ mod tests {
     }
 
     #[test]
+    fn grpc_listener_and_session_mode_come_from_the_environment() {
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_GRPC_LISTEN", "127.0.0.1:50999"),
+                ("WARDEN_TOKENS_ACCESS", "session"),
+                ("WARDEN_TOKENS_SESSION_CACHE_MS", "0"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.grpc.listen.to_string(), "127.0.0.1:50999");
+        assert_eq!(config.tokens.access, AccessMode::Session);
+        assert_eq!(config.tokens.session_cache_ms, 0);
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         for (k, v) in [
             ("WARDEN_TOKENS_ALGORITHM", "HS256"),
             ("WARDEN_TOKENS_LEEWAY_SECS", "600"),
+            ("WARDEN_TOKENS_ACCESS", "opaque"),
+            ("WARDEN_GRPC_LISTEN", "everywhere"),
             ("WARDEN_TRUSTED_PROXIES", "everyone"),
             ("WARDEN_KEYS_ENCRYPTION_KEY", "c2hvcnQ="),
         ] {

@@ -21,7 +21,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role,
-    RotateOutcome, Session, StoredSigningKey, ThrottleState, TokenHash, User, UserStatus,
+    RotateOutcome, Session, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash, User,
+    UserStatus,
 };
 use warden_core::ports::{NewUser, ReuseRevocation, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
@@ -46,6 +47,8 @@ pub const ALL: &[&str] = &[
     "revocations_active_filter",
     "audit_pages_newest_first",
     "outbox_in_commit_order",
+    // session tokens (tokens.access = "session")
+    "session_tokens_follow_their_session_and_user",
     "outbox_relay_publishes_a_prefix_and_prunes_only_published",
     "outbox_relay_lease_has_one_holder_under_concurrency",
     "outbox_relay_publishes_in_order_and_retries_after_a_failure",
@@ -79,6 +82,7 @@ macro_rules! contract_tests {
             revocations_active_filter,
             audit_pages_newest_first,
             outbox_in_commit_order,
+            session_tokens_follow_their_session_and_user,
             outbox_relay_publishes_a_prefix_and_prunes_only_published,
             outbox_relay_lease_has_one_holder_under_concurrency,
             outbox_relay_publishes_in_order_and_retries_after_a_failure,
@@ -1578,6 +1582,139 @@ pub async fn outbox_in_commit_order(store: Arc<dyn Store>) {
     assert!(after.windows(2).all(|w| w[0].0 < w[1].0));
     let listed: HashSet<_> = after.iter().map(|(_, e)| e.id).collect();
     assert_eq!(listed, ids);
+}
+
+// ----- session tokens (tokens.access = "session") -----
+
+/// A session token is found with its session's and user's current state in
+/// one lookup, reflects revocation, bans and role changes at once, dies with
+/// its session, and is pruned after it expires.
+pub async fn session_tokens_follow_their_session_and_user(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "session-token@example.com", now).await;
+    let (session, _) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let record = |label: &str, lifetime: Duration| SessionTokenRecord {
+        token_hash: token(label),
+        session_id: session.id,
+        created_at: now,
+        expires_at: now + lifetime,
+    };
+    let live = record("wst", Duration::minutes(15));
+    let short = record("wst-short", Duration::seconds(1));
+    store
+        .create_session_token(&live)
+        .await
+        .expect("create token");
+    store
+        .create_session_token(&short)
+        .await
+        .expect("create token");
+
+    let found = store
+        .find_session_token(&live.token_hash)
+        .await
+        .expect("find")
+        .expect("the token exists");
+    assert_eq!(found.session_id, session.id);
+    assert_eq!(found.user_id, user.id);
+    assert_eq!(found.roles, vec![Role::user()]);
+    assert_eq!(found.user_status, UserStatus::Active);
+    assert_eq!(found.session_revoked_at, None);
+    assert_eq!(found.session_expires_at, session.expires_at);
+    assert_eq!(found.issued_at, now);
+    assert_eq!(found.expires_at, live.expires_at);
+    assert!(
+        store
+            .find_session_token(&token("unknown"))
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    // Roles and status are read live, not copied at issue.
+    store
+        .update_user_roles(user.id, &[Role::admin(), Role::user()], &[])
+        .await
+        .expect("roles");
+    let found = store
+        .find_session_token(&live.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.roles, vec![Role::admin(), Role::user()]);
+    store
+        .update_user_status(user.id, UserStatus::Banned, None, &[])
+        .await
+        .expect("ban");
+    let found = store
+        .find_session_token(&live.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user_status, UserStatus::Banned);
+
+    // Revoking the session shows on its tokens at once.
+    let revoked_at = now + Duration::seconds(5);
+    store
+        .revoke_session(
+            session.id,
+            revoked_at,
+            &session_revocation(session.id, revoked_at + Duration::minutes(16)),
+            &[],
+        )
+        .await
+        .expect("revoke");
+    let found = store
+        .find_session_token(&live.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.session_revoked_at, Some(revoked_at));
+
+    // Pruning takes exactly the expired ones.
+    let pruned = store
+        .delete_expired_session_tokens(now + Duration::minutes(1))
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1);
+    assert!(
+        store
+            .find_session_token(&short.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_session_token(&live.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // A token for a session that does not exist is refused.
+    let orphan = SessionTokenRecord {
+        session_id: SessionId::new(),
+        ..record("wst-orphan", Duration::minutes(15))
+    };
+    assert!(store.create_session_token(&orphan).await.is_err());
+
+    // Deleting the user takes the session and its tokens with it.
+    store
+        .delete_user(
+            user.id,
+            &session_revocation(session.id, now + Duration::minutes(16)),
+            &[],
+        )
+        .await
+        .expect("delete user");
+    assert!(
+        store
+            .find_session_token(&live.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 // ----- outbox relay -----

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
-    Session, StoredSigningKey, ThrottleState, TokenHash, User, UserCredentials, UserStatus,
+    Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
+    User, UserCredentials, UserStatus,
 };
 use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
@@ -190,6 +191,23 @@ impl Store for Deadline {
                 .revoke_user_sessions(user, keep, now, until, password_hash, event_for),
         )
         .await
+    }
+
+    // ----- session tokens -----
+
+    async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
+        within(self.limit, self.inner.create_session_token(token)).await
+    }
+
+    async fn find_session_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<SessionTokenOwner>, StoreError> {
+        within(self.limit, self.inner.find_session_token(token)).await
+    }
+
+    async fn delete_expired_session_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        within(self.limit, self.inner.delete_expired_session_tokens(now)).await
     }
 
     async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError> {

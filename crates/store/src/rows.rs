@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use warden_core::model::{
-    AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, StoredSigningKey, User,
-    UserCredentials, UserStatus,
+    AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, SessionTokenOwner,
+    StoredSigningKey, User, UserCredentials, UserStatus,
 };
 use warden_core::{AuditId, Email, EventId, SessionId, StoreError, UserId};
 
@@ -244,6 +244,44 @@ impl TryFrom<SessionRow> for Session {
             revoked_at: opt_from_millis(row.revoked_at)?,
             user_agent: row.user_agent.map(String::from),
             ip: row.ip.map(String::from),
+        })
+    }
+}
+
+/// A session token with its session's and user's state; every adapter
+/// appends `WHERE t.token_hash = <placeholder>`.
+pub(crate) const SESSION_TOKEN_SELECT: &str = "SELECT t.session_id, s.user_id, u.roles, \
+     u.status, s.revoked_at, s.expires_at AS session_expires_at, t.created_at AS issued_at, \
+     t.expires_at FROM session_token t \
+     JOIN session s ON s.session_id = t.session_id \
+     JOIN user_account u ON u.user_id = s.user_id";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionTokenRow {
+    session_id: Text,
+    user_id: Text,
+    roles: Text,
+    status: Text,
+    revoked_at: Option<i64>,
+    session_expires_at: i64,
+    issued_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<SessionTokenRow> for SessionTokenOwner {
+    type Error = StoreError;
+    fn try_from(row: SessionTokenRow) -> Result<Self, Self::Error> {
+        Ok(SessionTokenOwner {
+            session_id: SessionId::from_uuid(parse_uuid(&row.session_id)?),
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            roles: roles_from_json(&row.roles)?,
+            user_status: UserStatus::parse(&row.status).ok_or_else(|| {
+                StoreError::Unexpected(format!("stored status {:?} is unknown", row.status))
+            })?,
+            session_revoked_at: opt_from_millis(row.revoked_at)?,
+            session_expires_at: from_millis(row.session_expires_at)?,
+            issued_at: from_millis(row.issued_at)?,
+            expires_at: from_millis(row.expires_at)?,
         })
     }
 }

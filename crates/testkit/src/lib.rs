@@ -1,5 +1,5 @@
-//! Test helpers: `spawn_app` starts a real Warden HTTP server in-process on
-//! port 0 with its own temporary data dir and a fake clock, and `TestApp`
+//! Test helpers: `spawn_app` starts a real Warden (HTTP and gRPC) in-process
+//! on port 0 with its own temporary data dir and a fake clock, and `TestApp`
 //! has one method per common call.
 
 use std::net::SocketAddr;
@@ -12,6 +12,8 @@ use tokio::sync::oneshot;
 use warden::config::{Config, Overrides};
 use warden_core::ports::FakeClock;
 use warden_core::{AuthService, RequestContext, Role};
+use warden_grpc::pb::admin_service_client::AdminServiceClient;
+use warden_grpc::pb::auth_service_client::AuthServiceClient;
 pub use warden_store::testing::{ServerKind, TestDatabase};
 
 pub mod proxy;
@@ -47,6 +49,8 @@ pub struct Tokens {
 pub struct TestApp {
     /// Bound address.
     pub addr: SocketAddr,
+    /// Bound gRPC address.
+    pub grpc_addr: SocketAddr,
     /// HTTP client (no cookie store, no proxy).
     pub client: reqwest::Client,
     /// The clock the app runs on.
@@ -124,6 +128,7 @@ pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::load(None, &[], &Overrides::default()).expect("default config");
     config.data_dir = data_dir.to_path_buf();
     config.http.listen = "127.0.0.1:0".parse().expect("addr");
+    config.grpc.listen = "127.0.0.1:0".parse().expect("addr");
     config.issuer = Some(ISSUER.into());
     config.allowed_origins = vec![ALLOWED_ORIGIN.into()];
     config.passwords.argon2_memory_kib = 1024;
@@ -140,6 +145,7 @@ async fn start(config: Config, dir: Arc<tempfile::TempDir>, clock: FakeClock) ->
     .expect("app starts");
     TestApp {
         addr: running.addr,
+        grpc_addr: running.grpc_addr,
         client: reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -159,6 +165,30 @@ impl TestApp {
     /// Absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The gRPC endpoint, `http://127.0.0.1:<port>`.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// A connected channel to the gRPC server.
+    pub async fn grpc_channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.grpc_url())
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("gRPC connects")
+    }
+
+    /// A `warden.v1.AuthService` client.
+    pub async fn auth_client(&self) -> AuthServiceClient<tonic::transport::Channel> {
+        AuthServiceClient::new(self.grpc_channel().await)
+    }
+
+    /// A `warden.v1.AdminService` client.
+    pub async fn admin_client(&self) -> AdminServiceClient<tonic::transport::Channel> {
+        AdminServiceClient::new(self.grpc_channel().await)
     }
 
     /// The data dir.
@@ -282,6 +312,22 @@ impl TestApp {
             .expect("query")
             .expect("user exists")
             .password_hash
+    }
+
+    /// Names of the events in the outbox, oldest first, read through a store
+    /// connection of its own.
+    pub async fn outbox_names(&self) -> Vec<String> {
+        let store = warden::app::open_store(&self.config)
+            .await
+            .expect("store opens")
+            .into_store();
+        store
+            .list_outbox(0, 10_000)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .map(|(_, event)| event.name)
+            .collect()
     }
 
     /// Creates an admin (as `warden user add --role admin` would) and signs in.

@@ -68,9 +68,6 @@ pub async fn ban(
     OptionalJson(body): OptionalJson<BanRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
     let target = user_id(&id)?;
-    if target == admin.user.id {
-        return Err(ApiError::invalid_request("admins cannot ban themselves"));
-    }
     let reason = body.and_then(|b| b.reason);
     let user = state
         .auth
@@ -122,9 +119,6 @@ pub async fn delete_user(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let target = user_id(&id)?;
-    if target == admin.user.id {
-        return Err(ApiError::invalid_request("admins cannot delete themselves"));
-    }
     state.auth.delete_user(admin.user.id, target, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: 200 when the store answers, else 503 naming what failed.
+/// Readiness: 200 when every dependency answers, else 503 naming what
+/// failed. The gRPC health service reports the same `AuthService::readiness`.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let (ready, checks) = readiness(&state).await;
@@ -31,33 +32,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Whether the service is ready, and each check's state (`"ok"` or
-/// `"unavailable"`): the store, then every configured extra check (the
-/// bus). Shared by `/readyz` and any other transport's health service.
+/// `"unavailable"`): `AuthService::readiness` over the store and
+/// `state.readiness` (the bus), the list the gRPC health service is given too.
 pub async fn readiness(state: &AppState) -> (bool, serde_json::Map<String, serde_json::Value>) {
-    let mut checks = serde_json::Map::new();
-    let mut ready = true;
-    match state.auth.check_store().await {
-        Ok(()) => {
-            checks.insert("store".into(), "ok".into());
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed: store");
-            checks.insert("store".into(), "unavailable".into());
-            ready = false;
-        }
-    }
-    for check in &state.readiness {
-        let ok = (check.is_ready)();
-        if !ok {
-            tracing::warn!(check = check.name, "readiness check failed");
-            ready = false;
-        }
-        checks.insert(
-            check.name.into(),
-            if ok { "ok" } else { "unavailable" }.into(),
-        );
-    }
-    (ready, checks)
+    let readiness = state.auth.readiness(&state.readiness).await;
+    let checks = readiness
+        .checks()
+        .iter()
+        .map(|(name, ok)| {
+            (
+                (*name).to_owned(),
+                json!(if *ok { "ok" } else { "unavailable" }),
+            )
+        })
+        .collect();
+    (readiness.is_ready(), checks)
 }
 
 /// Prometheus metrics (bind privately in production).

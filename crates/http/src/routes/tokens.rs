@@ -28,7 +28,7 @@ pub async fn validate(
             ApiError::invalid_token("send `Authorization: Bearer <token>` or {\"token\": ...}")
         })?,
     };
-    let principal = state.auth.validate(&token)?;
+    let principal = state.auth.validate(&token).await?;
     let body = ValidateResponse {
         active: true,
         sub: principal.user_id.to_string(),
@@ -36,7 +36,7 @@ pub async fn validate(
         roles: principal.roles,
         exp: principal.exp,
         iat: principal.iat,
-        token_type: "access_token",
+        token_type: principal.kind.token_type(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
@@ -50,7 +50,7 @@ pub async fn verify(
     ApiQuery(query): ApiQuery<VerifyQuery>,
     RequestParts(parts): RequestParts,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &parts)?;
+    let principal = authenticate(&state, &parts).await?;
     if let Some(role) = query.role.as_deref()
         && !principal.has_role(role)
     {
@@ -69,10 +69,10 @@ pub async fn verify(
     Ok((StatusCode::OK, headers).into_response())
 }
 
-fn authenticate(state: &AppState, parts: &Parts) -> Result<warden_core::Principal, ApiError> {
+async fn authenticate(state: &AppState, parts: &Parts) -> Result<warden_core::Principal, ApiError> {
     let (token, _) =
         presented_token(parts)?.ok_or_else(|| ApiError::invalid_token("no access token"))?;
-    Ok(state.auth.validate(&token)?)
+    Ok(state.auth.validate(&token).await?)
 }
 
 /// The revocation feed for verifiers: without `since` every revocation in

@@ -31,7 +31,14 @@ impl Drop for Server {
 
 fn start(data_dir: &std::path::Path) -> Server {
     let mut child = warden()
-        .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

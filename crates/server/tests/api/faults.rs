@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use serde_json::{Value, json};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 use warden_testkit::proxy::{Fault, FaultProxy};
 use warden_testkit::{
     STRONG_PASSWORD, ServerKind, TestApp, TestDatabase, assert_problem, spawn_app_on,
@@ -37,6 +40,17 @@ async fn app_behind_proxy(kind: ServerKind) -> Option<(TestApp, FaultProxy)> {
     Some((app, proxy))
 }
 
+/// What `grpc.health.v1.Health/Check` says about the whole server.
+async fn grpc_health(app: &TestApp) -> i32 {
+    let mut health = HealthClient::new(app.grpc_channel().await);
+    health
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health answers")
+        .into_inner()
+        .status
+}
+
 async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Response, Duration) {
     let started = Instant::now();
     let response = app.signin(email, STRONG_PASSWORD).await;
@@ -64,6 +78,8 @@ async fn outage_and_recovery(kind: ServerKind) {
     let (status, body) = readiness(&app).await;
     assert_eq!(status, 503);
     assert_eq!(body["checks"]["store"], "unavailable", "{body}");
+    // gRPC health follows the same readiness, for Kubernetes gRPC probes.
+    assert_eq!(grpc_health(&app).await, ServingStatus::NotServing as i32);
     assert_eq!(app.validate(&user.access).await.status(), 200);
     let started = Instant::now();
     assert_problem(app.refresh(&user.refresh).await, 503, "store_unavailable").await;
@@ -83,6 +99,7 @@ async fn outage_and_recovery(kind: ServerKind) {
         let (status, body) = readiness(&app).await;
         if status == 200 {
             assert_eq!(body["checks"]["store"], "ok");
+            assert_eq!(grpc_health(&app).await, ServingStatus::Serving as i32);
             break;
         }
         assert!(Instant::now() < deadline, "not ready again: {body}");

@@ -14,5 +14,6 @@ mod process;
 mod propagation;
 mod refresh;
 mod revocations;
+mod session_tokens;
 mod throttling;
 mod validation;

@@ -12,6 +12,8 @@ pub struct Instance {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// `http://127.0.0.1:<port>` of the gRPC listener.
+    pub grpc: String,
 }
 
 impl Drop for Instance {
@@ -44,7 +46,14 @@ pub fn spawn(
         }
     }
     command
-        .args(["serve", "--http", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("WARDEN_DATABASE_URL", database_url)
         .env("WARDEN_KEYS_ENCRYPTION_KEY", kek)
@@ -72,7 +81,13 @@ pub fn ready(mut child: Child) -> Instance {
         .find(|w| w.starts_with("http://"))
         .expect("address")
         .to_owned();
-    Instance { child, base }
+    let grpc = line
+        .split_whitespace()
+        .skip_while(|w| *w != "gRPC")
+        .nth(1)
+        .map(|addr| format!("http://{addr}"))
+        .expect("gRPC address");
+    Instance { child, base, grpc }
 }
 
 /// Creates a user with `role` through `warden user add` on the same database.

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::{Value, json};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 use warden_events::{BusNames, CloudEvent};
 use warden_testkit::proxy::{Fault, FaultProxy};
 use warden_testkit::{ISSUER, STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
@@ -19,6 +22,23 @@ use warden_verify::{RevocationFeed, Verifier, VerifyErrorKind};
 use crate::process::{Instance, add_user, random_kek, ready, spawn};
 
 const FEED_TOKEN: &str = "propagation-feed-token-0123";
+
+/// What `grpc.health.v1.Health/Check` says about the whole of `instance`.
+async fn grpc_health(instance: &Instance) -> ServingStatus {
+    let channel = tonic::transport::Endpoint::from_shared(instance.grpc.clone())
+        .expect("gRPC address")
+        .connect()
+        .await
+        .expect("gRPC connects");
+    let mut health = HealthClient::new(channel);
+    let status = health
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health answers")
+        .into_inner()
+        .status;
+    ServingStatus::try_from(status).expect("a known status")
+}
 
 fn broker(var: &str) -> Option<String> {
     match std::env::var(var) {
@@ -358,6 +378,8 @@ async fn events_made_during_a_bus_outage_arrive_after_it_in_order() {
         .await
         .unwrap();
     assert_eq!(ready_now["checks"]["bus"], "unavailable", "{ready_now}");
+    // gRPC health reads the same checks: a probe there sees the outage too.
+    assert_eq!(grpc_health(&a).await, ServingStatus::NotServing);
     let revoked_before = seen
         .lock()
         .unwrap()
@@ -417,6 +439,7 @@ async fn events_made_during_a_bus_outage_arrive_after_it_in_order() {
             .await
             .unwrap();
         if ready_after["checks"]["bus"] == "ok" {
+            assert_eq!(grpc_health(&a).await, ServingStatus::Serving);
             break;
         }
         assert!(waited.elapsed() < Duration::from_secs(10), "{ready_after}");

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role,
-    RotateOutcome, Session, StoredSigningKey, ThrottleState, TokenHash, User, UserCredentials,
-    UserStatus,
+    RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
+    TokenHash, User, UserCredentials, UserStatus,
 };
 use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
@@ -13,8 +13,9 @@ use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 use super::{PgStore, insert_events, insert_revocation, retry};
 use crate::retry::TxError;
 use crate::rows::{
-    AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS, SessionRow,
-    SigningKeyRow, USER_COLUMNS, UserRow, escape_like, parse_uuid, roles_to_json, to_millis,
+    AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS,
+    SESSION_TOKEN_SELECT, SessionRow, SessionTokenRow, SigningKeyRow, USER_COLUMNS, UserRow,
+    escape_like, parse_uuid, roles_to_json, to_millis,
 };
 
 /// Converts fetched rows into domain records.
@@ -500,6 +501,48 @@ impl Store for PgStore {
             insert_events(&mut tx, &events).await?;
             ids
         })
+    }
+
+    // ----- session tokens -----
+
+    async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
+        retry(|| {
+            sqlx::query(
+                "INSERT INTO session_token (token_hash, session_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&token.token_hash.0)
+            .bind(token.session_id.to_string())
+            .bind(to_millis(token.created_at))
+            .bind(to_millis(token.expires_at))
+            .execute(&self.pool)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<SessionTokenOwner>, StoreError> {
+        let sql = format!("{SESSION_TOKEN_SELECT} WHERE t.token_hash = $1");
+        let row = retry(|| {
+            sqlx::query_as::<_, SessionTokenRow>(&sql)
+                .bind(&token.0)
+                .fetch_optional(&self.pool)
+        })
+        .await?;
+        row.map(SessionTokenOwner::try_from).transpose()
+    }
+
+    async fn delete_expired_session_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = retry(|| {
+            sqlx::query("DELETE FROM session_token WHERE expires_at < $1")
+                .bind(to_millis(now))
+                .execute(&self.pool)
+        })
+        .await?;
+        Ok(done.rows_affected())
     }
 
     // ----- sign-in throttling -----

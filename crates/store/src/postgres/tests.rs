@@ -137,6 +137,7 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "relay_lease",
                 "revocation",
                 "session",
+                "session_token",
                 "signing_key",
                 "user_account",
             ]

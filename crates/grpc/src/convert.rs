@@ -1,0 +1,40 @@
+//! Domain values to `warden.v1` messages.
+
+use chrono::SecondsFormat;
+use warden_core::{IssuedTokens, Principal, User};
+
+use crate::pb;
+
+pub(crate) fn user(user: &User) -> pb::User {
+    pb::User {
+        id: user.id.to_string(),
+        email: user.email.as_str().to_owned(),
+        username: user.username.clone(),
+        roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        status: user.status.as_str().to_owned(),
+        // The same form the JSON API gives.
+        created_at: user.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    }
+}
+
+pub(crate) fn tokens(tokens: &IssuedTokens) -> pb::Tokens {
+    pb::Tokens {
+        access_token: tokens.access_token.clone(),
+        token_type: "Bearer".to_owned(),
+        expires_in: tokens.expires_in,
+        refresh_token: tokens.refresh_token.expose().to_owned(),
+        session_id: tokens.session_id.to_string(),
+    }
+}
+
+pub(crate) fn identity(principal: Principal) -> pb::ValidateResponse {
+    pb::ValidateResponse {
+        active: true,
+        sub: principal.user_id.to_string(),
+        sid: principal.session_id.to_string(),
+        token_type: principal.kind.token_type().to_owned(),
+        roles: principal.roles,
+        exp: principal.exp,
+        iat: principal.iat,
+    }
+}

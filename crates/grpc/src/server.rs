@@ -1,0 +1,81 @@
+//! The gRPC server: Warden's two services, health and reflection on one
+//! listener, with the HTTP API's limits.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::pb::health_server::HealthServer;
+use warden_core::AuthService;
+use warden_core::readiness::ReadinessCheck;
+
+use crate::pb::admin_service_server::AdminServiceServer;
+use crate::pb::auth_service_server::AuthServiceServer;
+use crate::{AdminApi, AuthApi, FILE_DESCRIPTOR_SET, ReadinessHealth};
+
+/// Largest request message accepted, as for HTTP bodies.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct GrpcConfig {
+    /// Longest a call may take (then DEADLINE_EXCEEDED / CANCELLED).
+    pub request_timeout: Duration,
+    /// Readiness checks beyond the store (the bus): the same list `/readyz`
+    /// reads, so both report one answer.
+    pub readiness: Vec<ReadinessCheck>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            readiness: Vec::new(),
+        }
+    }
+}
+
+/// Serves gRPC on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    auth: Arc<AuthService>,
+    config: GrpcConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Reflection describes our files and the health service, so grpcurl
+    // can call both without local proto files.
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    Server::builder()
+        .timeout(config.request_timeout)
+        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .add_service(
+            AuthServiceServer::new(AuthApi::new(auth.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            AdminServiceServer::new(AdminApi::new(auth.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(HealthServer::new(ReadinessHealth::new(
+            auth,
+            config.readiness,
+        )))
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await?;
+    Ok(())
+}
