@@ -93,16 +93,6 @@ impl IntoResponse for AuthRejection {
     }
 }
 
-/// The token of `Authorization: Bearer <token>`.
-pub(crate) fn bearer(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 impl<S> FromRequestParts<S> for Principal
 where
     Verifier: FromRef<S>,
@@ -115,7 +105,7 @@ where
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
-        let token = bearer(&parts.headers).ok_or_else(AuthRejection::missing)?;
+        let token = crate::bearer(&parts.headers).ok_or_else(AuthRejection::missing)?;
         let verifier = Verifier::from_ref(state);
         Ok(verifier.verify(token).await?)
     }

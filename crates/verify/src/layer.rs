@@ -123,15 +123,6 @@ fn refuse<B: Default>(refusal: Refusal, is_grpc: bool) -> Response<B> {
     response
 }
 
-fn bearer(headers: &http::HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-        .filter(|t| !t.is_empty())
-}
-
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for VerifyService<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
@@ -163,7 +154,7 @@ where
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/grpc"));
-            let Some(token) = bearer(request.headers()) else {
+            let Some(token) = crate::bearer(request.headers()).map(str::to_owned) else {
                 return Ok(refuse(Refusal::Unauthenticated("invalid_token"), is_grpc));
             };
             let principal: Principal = match verifier.verify(&token).await {

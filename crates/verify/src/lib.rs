@@ -131,6 +131,18 @@ pub use warden_events::BusNames;
 
 pub use warden_token::revocation::DenyList;
 
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive),
+/// shared by the extractor and the layer.
+#[cfg(any(feature = "axum", feature = "tower"))]
+pub(crate) fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// The README's examples, compiled as doc tests so they stay true.
 #[cfg(all(doctest, feature = "nats", feature = "axum"))]
 #[doc = include_str!("../../../README.md")]

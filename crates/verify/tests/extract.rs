@@ -1,8 +1,6 @@
 //! The axum extractors and the tower layer, through a real server on
 //! loopback and a real HTTP client.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::routing::get;
 use warden_token::revocation::{Revocation, RevocationKind};
@@ -230,5 +228,4 @@ async fn the_layer_guards_every_route_and_speaks_grpc_to_grpc_clients() {
         .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["x-warden-error"], "token_expired");
-    let _ = Duration::ZERO;
 }
