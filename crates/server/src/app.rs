@@ -50,19 +50,7 @@ pub fn store_options(config: &Config) -> StoreOptions {
     }
 }
 
-/// A database URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use crate::config::redact_url;
 
 /// The key that encrypts signing keys at rest: configured, or generated once
 /// into the data dir for the embedded default.

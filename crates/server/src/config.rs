@@ -34,6 +34,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://...` (default `<data_dir>/warden.db`).
     pub database_url: Option<String>,
+    /// File holding `database_url` (Kubernetes secrets: the URL carries the
+    /// database password).
+    pub database_url_file: Option<PathBuf>,
     /// Public base URL: the `iss` claim and discovery. Default `http://<http.listen>`.
     pub issuer: Option<String>,
     /// CIDRs whose `X-Forwarded-For` is believed.
@@ -103,6 +106,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("./warden-data"),
             database_url: None,
+            database_url_file: None,
             issuer: None,
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
@@ -457,7 +461,7 @@ pub struct LogOverride {
 fn env_key(key: &str) -> String {
     let key = key.to_ascii_lowercase();
     // The contract's WARDEN_DATABASE_URL is the top-level `database_url`.
-    if key == "database_url" {
+    if key == "database_url" || key == "database_url_file" {
         return key;
     }
     for section in SECTIONS {
@@ -509,6 +513,11 @@ impl Config {
     }
 
     fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.database_url_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading database_url_file {}", path.display()))?;
+            self.database_url = Some(text.trim().to_owned());
+        }
         if let Some(path) = &self.keys.encryption_key_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading keys.encryption_key_file {}", path.display()))?;
@@ -639,7 +648,23 @@ impl Config {
 
     /// The configuration as TOML with secrets redacted (`warden config check`).
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        let mut shown = self.clone();
+        shown.database_url = shown.database_url.as_deref().map(redact_url);
+        Ok(toml::to_string_pretty(&shown)?)
+    }
+}
+
+/// `scheme://user:[redacted]@host/...`: a database URL fit for logs and output.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -807,6 +832,46 @@ mod tests {
             !shown.contains(&kek) && shown.contains("[redacted]"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn database_url_comes_from_a_file_and_its_password_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let url_file = dir.path().join("database-url");
+        std::fs::write(
+            &url_file,
+            "postgres://warden:hunter2-secret@db:5432/warden\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_DATABASE_URL_FILE", url_file.to_str().unwrap()),
+                (
+                    "WARDEN_KEYS_ENCRYPTION_KEY",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                ),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.database_url(),
+            "postgres://warden:hunter2-secret@db:5432/warden"
+        );
+        let shown = config.to_redacted_toml().unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://warden:[redacted]@db:5432/warden"),
+            "{shown}"
+        );
+        let missing = Config::load(
+            None,
+            &env(&[("WARDEN_DATABASE_URL_FILE", "/nonexistent/database-url")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(format!("{missing:#}").contains("database_url_file"));
     }
 
     #[test]
