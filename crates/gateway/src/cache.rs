@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use warden_verify::{Principal, VerifyError, Verifier};
+use warden_verify::{Principal, Verifier, VerifyError};
 
 const ENTRIES: usize = 100_000;
 /// The longest a verification is reused.

@@ -145,7 +145,11 @@ pub fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
-    let bad = || ConfigError::new(format!("{key}: {value:?} is not a duration like \"500ms\", \"30s\" or \"2m\""));
+    let bad = || {
+        ConfigError::new(format!(
+            "{key}: {value:?} is not a duration like \"500ms\", \"30s\" or \"2m\""
+        ))
+    };
     let number: u64 = number.parse().map_err(|_| bad())?;
     let duration = match unit {
         "ms" => Duration::from_millis(number),
@@ -280,7 +284,10 @@ impl Config {
                 )));
             }
             if route.roles.iter().any(|r| r.trim().is_empty()) {
-                return Err(ConfigError::new(format!("{}: empty role name", key("roles"))));
+                return Err(ConfigError::new(format!(
+                    "{}: empty role name",
+                    key("roles")
+                )));
             }
             let timeout = route
                 .timeout
@@ -298,7 +305,9 @@ impl Config {
             });
         }
         if routes.is_empty() {
-            return Err(ConfigError::new("no [[route]]: the gateway would answer 404 to everything"));
+            return Err(ConfigError::new(
+                "no [[route]]: the gateway would answer 404 to everything",
+            ));
         }
         Table::new(routes.iter().map(|r| (r.prefix.as_str(), ())))
             .map_err(|e| ConfigError::new(format!("route: {e}")))?;
@@ -349,9 +358,8 @@ impl Config {
         let Some(path) = &self.service_token_file else {
             return Ok(None);
         };
-        let token = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(format!("service_token_file {}: {e}", path.display()))
-        })?;
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(format!("service_token_file {}: {e}", path.display())))?;
         let token = token.trim();
         if token.is_empty() {
             return Err(ConfigError::new(format!(
@@ -455,18 +463,29 @@ roles = ["user"]
 
     #[test]
     fn bad_values_are_named() {
-        assert!(error(&with("", "")
-            .replace("http://127.0.0.1:4001", "https://x:1")).contains("route[0].upstream"));
-        assert!(error(&with("", "").replace("http://127.0.0.1:4001", "http://:1"))
-            .contains("route[0].upstream"));
-        assert!(error(&with("", "").replace("http://127.0.0.1:4001", "http://h:99999"))
-            .contains("port"));
-        assert!(error(&with("", "").replace("http://127.0.0.1:4001", "http://h/a?b"))
-            .contains("query"));
+        assert!(
+            error(&with("", "").replace("http://127.0.0.1:4001", "https://x:1"))
+                .contains("route[0].upstream")
+        );
+        assert!(
+            error(&with("", "").replace("http://127.0.0.1:4001", "http://:1"))
+                .contains("route[0].upstream")
+        );
+        assert!(
+            error(&with("", "").replace("http://127.0.0.1:4001", "http://h:99999"))
+                .contains("port")
+        );
+        assert!(
+            error(&with("", "").replace("http://127.0.0.1:4001", "http://h/a?b")).contains("query")
+        );
         assert!(error(&with("", "").replace("127.0.0.1:8000", "localhost")).contains("listen"));
-        assert!(error(&with("", "").replace("http://127.0.0.1:8080", "ftp://x")).contains("issuer"));
-        assert!(error(&with("revocation_feed = \"kafka://u:secret@h\"", ""))
-            .contains("revocation_feed"));
+        assert!(
+            error(&with("", "").replace("http://127.0.0.1:8080", "ftp://x")).contains("issuer")
+        );
+        assert!(
+            error(&with("revocation_feed = \"kafka://u:secret@h\"", ""))
+                .contains("revocation_feed")
+        );
         assert!(!error(&with("revocation_feed = \"kafka://u:secret@h\"", "")).contains("secret"));
         assert!(error(&with("upstream_timeout = \"30\"", "")).contains("upstream_timeout"));
         assert!(error(&with("upstream_timeout = \"0s\"", "")).contains("zero"));
@@ -499,16 +518,28 @@ roles = ["user"]
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
         std::fs::write(&file, "s3cret\n").unwrap();
-        let text = with(&format!("service_token_file = {:?}", file.display().to_string()), "");
+        let text = with(
+            &format!("service_token_file = {:?}", file.display().to_string()),
+            "",
+        );
         let config = Config::parse(&text).unwrap();
         assert_eq!(config.service_token().unwrap().as_deref(), Some("s3cret"));
         std::fs::write(&file, "\n").unwrap();
-        assert!(config.service_token().unwrap_err().to_string().contains("empty"));
+        assert!(
+            config
+                .service_token()
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
     }
 
     #[test]
     fn durations_parse() {
-        assert_eq!(parse_duration("k", "500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("k", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration("k", "2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("k", "1h").is_err());
         assert!(parse_duration("k", "-1s").is_err());

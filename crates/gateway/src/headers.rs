@@ -239,8 +239,11 @@ mod tests {
     #[test]
     fn upgrades_need_both_headers() {
         assert_eq!(
-            upgrade_of(&map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "websocket")]))
-                .unwrap(),
+            upgrade_of(&map(&[
+                ("connection", "keep-alive, Upgrade"),
+                ("upgrade", "websocket")
+            ]))
+            .unwrap(),
             "websocket"
         );
         assert!(upgrade_of(&map(&[("upgrade", "websocket")])).is_none());
@@ -272,7 +275,10 @@ mod tests {
     fn traceparent_is_kept_or_generated_valid() {
         let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let mut headers = map(&[(TRACEPARENT, sent), ("tracestate", "a=b")]);
-        assert_eq!(ensure_traceparent(&mut headers), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            ensure_traceparent(&mut headers),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert_eq!(headers[TRACEPARENT], sent);
         assert_eq!(headers["tracestate"], "a=b");
         let mut headers = HeaderMap::new();
@@ -290,7 +296,10 @@ mod tests {
 
     #[test]
     fn cookies_are_found_across_headers() {
-        let headers = map(&[("cookie", "a=1; __Host-warden_at=tok"), ("cookie", "warden_csrf=c")]);
+        let headers = map(&[
+            ("cookie", "a=1; __Host-warden_at=tok"),
+            ("cookie", "warden_csrf=c"),
+        ]);
         assert_eq!(cookie(&headers, "__Host-warden_at"), Some("tok"));
         assert_eq!(cookie(&headers, "warden_csrf"), Some("c"));
         assert_eq!(cookie(&headers, "b"), None);

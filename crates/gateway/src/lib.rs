@@ -194,7 +194,10 @@ async fn serve(
     }
     drop(listener);
     tracing::info!(connections = graceful.count(), "draining");
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("drain timed out; closing the remaining connections");
     }
 }
@@ -253,7 +256,9 @@ async fn reload_on_sighup(path: PathBuf, mut current: Config, shared: Arc<Shared
                     || new.service_token_file != current.service_token_file
                     || new.connect_timeout != current.connect_timeout
                 {
-                    tracing::warn!("only routes and allowed_origins reload; restart for the other changes");
+                    tracing::warn!(
+                        "only routes and allowed_origins reload; restart for the other changes"
+                    );
                 }
                 shared.routes.store(Arc::new(routes));
                 shared.metrics.reload("ok");

@@ -60,8 +60,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([
-                0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                2.5, 5.0, 10.0,
+                0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                5.0, 10.0,
             ])
         });
         let upstream_errors = Family::<ReasonLabels, Counter>::default();
@@ -153,9 +153,7 @@ impl Metrics {
 
     /// A reload attempt: `ok` or `invalid`.
     pub fn reload(&self, outcome: &'static str) {
-        self.reloads
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// The text exposition format, with the staleness sampled now.

@@ -47,7 +47,12 @@ impl Problem {
 
     /// 400: a path that cannot be normalised safely.
     pub const fn bad_path(detail: &'static str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", "Invalid request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request",
+            detail,
+        )
     }
 
     /// 401 with the verifier's code (`invalid_token`, `token_expired`, `token_revoked`).
@@ -67,7 +72,12 @@ impl Problem {
 
     /// 403 `csrf_failed`.
     pub const fn csrf_failed(detail: &'static str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "csrf_failed", "CSRF check failed", detail)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "CSRF check failed",
+            detail,
+        )
     }
 
     /// 404 `not_found`.

@@ -95,9 +95,11 @@ pub async fn handle(
 ) -> Result<Response<Body>, std::convert::Infallible> {
     let started = Instant::now();
     let (label, response) = forward(&shared, peer, request).await;
-    shared
-        .metrics
-        .record(label.as_deref().unwrap_or(NO_ROUTE), response.status().as_u16(), started.elapsed());
+    shared.metrics.record(
+        label.as_deref().unwrap_or(NO_ROUTE),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     Ok(response)
 }
 
@@ -123,7 +125,10 @@ fn credential(headers: &http::HeaderMap) -> Option<Credential<'_>> {
 }
 
 fn is_unsafe(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Browser mode's rules for a cookie-authenticated state change: not
@@ -138,7 +143,10 @@ fn check_csrf(headers: &http::HeaderMap, allowed_origins: &[String]) -> Result<(
         Some(_) => return Err(Problem::csrf_failed("the request's Origin is not allowed")),
         None => return Err(Problem::csrf_failed("the request has no Origin header")),
     }
-    match (headers::cookie(headers, CSRF_COOKIE), header_str(CSRF_HEADER)) {
+    match (
+        headers::cookie(headers, CSRF_COOKIE),
+        header_str(CSRF_HEADER),
+    ) {
         (Some(cookie), Some(sent))
             if !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(sent.as_bytes())) =>
         {
@@ -236,16 +244,12 @@ async fn forward(
     let upgrade = headers::upgrade_of(request.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
     let outgoing = &mut parts.headers;
     headers::remove_hop_by_hop(outgoing);
     headers::strip_identity(outgoing);
@@ -271,7 +275,10 @@ async fn forward(
             "{}{}{path}?{query}",
             route.upstream.origin, route.upstream.base_path
         ),
-        None => format!("{}{}{path}", route.upstream.origin, route.upstream.base_path),
+        None => format!(
+            "{}{}{path}",
+            route.upstream.origin, route.upstream.base_path
+        ),
     };
     parts.uri = match uri.parse::<Uri>() {
         Ok(uri) => uri,
@@ -311,9 +318,10 @@ async fn forward(
     };
 
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let (Some(client_upgrade), Some(protocol)) =
-            (client_upgrade, response.headers().get(header::UPGRADE).cloned())
-        else {
+        let (Some(client_upgrade), Some(protocol)) = (
+            client_upgrade,
+            response.headers().get(header::UPGRADE).cloned(),
+        ) else {
             shared.metrics.upstream_error(&route.prefix, "protocol");
             return (label, Problem::bad_gateway().into_response());
         };
@@ -337,7 +345,10 @@ async fn forward(
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         parts.headers.insert(header::UPGRADE, protocol);
-        return (label, Response::from_parts(parts, full(bytes::Bytes::new())));
+        return (
+            label,
+            Response::from_parts(parts, full(bytes::Bytes::new())),
+        );
     }
 
     headers::remove_hop_by_hop(response.headers_mut());
@@ -421,12 +432,18 @@ mod tests {
             ("authorization", "bearer abc"),
             ("cookie", "__Host-warden_at=def"),
         ]);
-        assert!(matches!(credential(&headers), Some(Credential::Bearer("abc"))));
+        assert!(matches!(
+            credential(&headers),
+            Some(Credential::Bearer("abc"))
+        ));
         let headers = map(&[
             ("authorization", "Basic abc"),
             ("cookie", "__Host-warden_at=def"),
         ]);
-        assert!(matches!(credential(&headers), Some(Credential::Cookie("def"))));
+        assert!(matches!(
+            credential(&headers),
+            Some(Credential::Cookie("def"))
+        ));
         assert!(credential(&map(&[("authorization", "Bearer  ")])).is_none());
     }
 
@@ -441,10 +458,19 @@ mod tests {
         assert!(check_csrf(&map(&ok), &origins).is_ok());
         let code = |pairs: &[(&str, &str)]| check_csrf(&map(pairs), &origins).unwrap_err().code;
         assert_eq!(code(&ok[1..]), "csrf_failed");
-        assert_eq!(code(&[ok[0], ok[1], ("x-csrf-token", "other")]), "csrf_failed");
+        assert_eq!(
+            code(&[ok[0], ok[1], ("x-csrf-token", "other")]),
+            "csrf_failed"
+        );
         assert_eq!(code(&[ok[0], ok[2]]), "csrf_failed");
-        assert_eq!(code(&[("origin", "https://evil.test"), ok[1], ok[2]]), "csrf_failed");
-        assert_eq!(code(&[ok[0], ok[1], ok[2], ("sec-fetch-site", "cross-site")]), "csrf_failed");
+        assert_eq!(
+            code(&[("origin", "https://evil.test"), ok[1], ok[2]]),
+            "csrf_failed"
+        );
+        assert_eq!(
+            code(&[ok[0], ok[1], ok[2], ("sec-fetch-site", "cross-site")]),
+            "csrf_failed"
+        );
         assert_eq!(
             code(&[ok[0], ("cookie", "warden_csrf="), ("x-csrf-token", "")]),
             "csrf_failed"
