@@ -66,6 +66,12 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Run the reverse proxy that verifies tokens locally (`--config gateway.toml`).
+    Gateway {
+        /// Validate the gateway configuration and exit.
+        #[arg(long)]
+        check: bool,
+    },
     /// Inspect configuration.
     Config {
         /// Action.
@@ -132,10 +138,20 @@ impl Cli {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The gateway has its own file format: `--config` names gateway.toml.
+    if let Command::Gateway { check } = cli.command {
+        let path = cli
+            .config
+            .context("warden gateway needs --config gateway.toml")?;
+        return gateway(&path, check, cli.log_format.unwrap_or(LogFormat::Pretty)).await;
+    }
     let config = cli.load_config()?;
     telemetry::init(config.log.format, &config.log.level);
     match cli.command {
         Command::Serve { .. } => serve(config).await,
+        Command::Gateway { .. } => Err(anyhow::anyhow!(
+            "warden gateway is dispatched before the service configuration loads"
+        )),
         Command::Migrate => {
             let store = app::open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
@@ -220,6 +236,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %running.addr, grpc = %running.grpc_addr, "listening");
     running.task.await.context("server task")??;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn gateway(path: &std::path::Path, check: bool, log_format: LogFormat) -> anyhow::Result<()> {
+    if check {
+        let config = warden_gateway::Config::load(path)?;
+        eprintln!(
+            "gateway configuration is valid: {} route(s), listening on {}",
+            config.routes.len(),
+            config.listen
+        );
+        return Ok(());
+    }
+    telemetry::init(log_format, "info");
+    let running = warden_gateway::start(path, app::shutdown_signal()).await?;
+    let admin = running
+        .admin_addr
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_else(|| "off".to_owned());
+    println!(
+        "warden gateway listening on http://{} (admin {admin}); {} route(s)",
+        running.addr, running.routes
+    );
+    tracing::info!(addr = %running.addr, admin = %admin, "gateway listening");
+    running.task.await.context("gateway task")?;
+    tracing::info!("gateway stopped");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod binary;
 mod cookies;
 mod faults;
 mod forged_tokens;
+mod gateway;
 mod instances;
 mod operations;
 mod process;

@@ -1,0 +1,274 @@
+//! `warden gateway`: a reverse proxy in front of your services that
+//! verifies Warden access tokens **locally** (warden-verify: JWKS plus a
+//! deny-list fed by the revocation feed or the event bus; no call to Warden
+//! per request), routes by longest prefix on a normalised path, and hands
+//! upstreams a trusted identity in `X-Warden-User`, `X-Warden-Session` and
+//! `X-Warden-Roles` (client-sent `X-Warden-*` headers never pass).
+//!
+//! Bodies stream both ways, upgrades (WebSocket) are spliced, hop-by-hop
+//! headers are dropped as RFC 9110 §7.6.1 says, `traceparent` is forwarded
+//! or created. `SIGHUP` reloads the routes without dropping connections;
+//! `SIGTERM`/ctrl-c drains in-flight requests. See `docs/decisions` for the
+//! choices behind it and the README for the configuration.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod body;
+mod cache;
+pub mod config;
+mod headers;
+mod metrics;
+mod problem;
+mod proxy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use warden_verify::{RevocationFeed, Verifier};
+
+pub use config::{Config, ConfigError};
+
+use proxy::{Routes, Shared};
+
+/// How long shutdown waits for in-flight requests.
+const DRAIN: Duration = Duration::from_secs(25);
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The token verifier could not be built.
+    #[error("token verifier: {0}")]
+    Verifier(String),
+    /// A listener could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started gateway.
+pub struct Running {
+    /// Where it proxies.
+    pub addr: SocketAddr,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, if configured.
+    pub admin_addr: Option<SocketAddr>,
+    /// How many routes it loaded.
+    pub routes: usize,
+    /// Ends after shutdown has drained.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+async fn build_verifier(config: &Config) -> Result<Verifier, StartError> {
+    let mut feed = RevocationFeed::poll(config.revocation_poll_interval);
+    if let Some(token) = config.service_token()? {
+        feed = feed.service_token(token);
+    }
+    if let config::RevocationSource::Bus(url) = &config.revocations {
+        feed = feed.bus(url.clone());
+    }
+    let mut builder = Verifier::builder()
+        .issuer(config.issuer.clone())
+        .revocations(feed)
+        .max_staleness(config.max_staleness);
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder.endpoint(endpoint.clone());
+    }
+    if let Some(audience) = &config.audience {
+        builder = builder.audience(audience.clone());
+    }
+    builder
+        .build()
+        .await
+        .map_err(|e| StartError::Verifier(e.to_string()))
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Loads `config_path`, builds the verifier, binds the listeners and serves
+/// until `shutdown` completes. On Unix, `SIGHUP` re-reads `config_path`.
+pub async fn start(
+    config_path: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running, StartError> {
+    let config = Config::load(config_path)?;
+    let routes = Routes::from_config(&config)?;
+    let listener = bind(config.listen).await?;
+    let admin = match config.admin_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let verifier = build_verifier(&config).await?;
+    if !verifier.is_ready() {
+        tracing::warn!(issuer = %config.issuer, "not ready yet: keys or revocations not loaded; retrying in the background");
+    }
+    let shared = Arc::new(Shared::new(&config, routes, verifier));
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(admin) = admin {
+        tokio::spawn(serve_admin(admin, shared.clone(), stop_rx.clone()));
+    }
+    #[cfg(unix)]
+    tokio::spawn(reload_on_sighup(
+        config_path.to_owned(),
+        config.clone(),
+        shared.clone(),
+    ));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let task = tokio::spawn(serve(listener, shared, stop_rx));
+    Ok(Running {
+        addr,
+        admin_addr,
+        routes: config.routes.len(),
+        task,
+    })
+}
+
+/// Resolves once shutdown was asked for (or the sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let asked = stop.wait_for(|stop| *stop).await.is_ok();
+    let _ = asked;
+}
+
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| proxy::handle(shared.clone(), peer, request));
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(connections = graceful.count(), "draining");
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timed out; closing the remaining connections");
+    }
+}
+
+async fn serve_admin(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => return,
+        };
+        let shared = shared.clone();
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| proxy::admin(shared.clone(), request));
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Re-reads the file on each SIGHUP. Routes and the origin allow-list are
+/// swapped atomically; an invalid file keeps the old ones. Listener,
+/// issuer and feed settings need a restart.
+#[cfg(unix)]
+async fn reload_on_sighup(path: PathBuf, mut current: Config, shared: Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: reload disabled");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let loaded = Config::load(&path).and_then(|new| Ok((Routes::from_config(&new)?, new)));
+        match loaded {
+            Ok((routes, new)) => {
+                if new.listen != current.listen
+                    || new.admin_listen != current.admin_listen
+                    || new.issuer != current.issuer
+                    || new.endpoint != current.endpoint
+                    || new.audience != current.audience
+                    || new.revocations != current.revocations
+                    || new.service_token_file != current.service_token_file
+                    || new.connect_timeout != current.connect_timeout
+                {
+                    tracing::warn!(
+                        "only routes and allowed_origins reload; restart for the other changes"
+                    );
+                }
+                shared.routes.store(Arc::new(routes));
+                shared.metrics.reload("ok");
+                tracing::info!(routes = new.routes.len(), "configuration reloaded");
+                current = new;
+            }
+            Err(e) => {
+                shared.metrics.reload("invalid");
+                tracing::error!(error = %e, path = %path.display(), "reload refused; keeping the previous routes");
+            }
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! One request's path through the gateway: normalise, route, authenticate,
+//! rewrite headers, forward (streaming), and map failures to problem+json.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use subtle::ConstantTimeEq as _;
+use warden_verify::{Principal, Verifier};
+
+use crate::body::{Body, full};
+use crate::cache::CachedVerifier;
+use crate::config::{AuthMode, Config, Route};
+use crate::headers;
+use crate::metrics::{Metrics, NO_ROUTE};
+use crate::problem::Problem;
+use warden_route::{Table, normalize};
+
+/// The access-token cookie of Warden's browser mode.
+pub const ACCESS_COOKIE: &str = "__Host-warden_at";
+/// The double-submit cookie of Warden's browser mode.
+pub const CSRF_COOKIE: &str = "warden_csrf";
+/// The header that must repeat [`CSRF_COOKIE`].
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What a SIGHUP may replace: routes and the origin allow-list.
+pub struct Routes {
+    table: Table<Arc<Route>>,
+    allowed_origins: Vec<String>,
+}
+
+impl Routes {
+    /// The reloadable part of `config` (already validated).
+    pub fn from_config(config: &Config) -> Result<Self, crate::config::ConfigError> {
+        let table = Table::new(
+            config
+                .routes
+                .iter()
+                .map(|r| (r.prefix.as_str(), Arc::new(r.clone()))),
+        )
+        .map_err(|e| crate::config::ConfigError::from_route(&e))?;
+        Ok(Self {
+            table,
+            allowed_origins: config.allowed_origins.clone(),
+        })
+    }
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    /// Swapped whole on reload; in-flight requests keep their snapshot.
+    pub routes: ArcSwap<Routes>,
+    /// Local token verification.
+    pub verifier: CachedVerifier,
+    client: Client<HttpConnector, Incoming>,
+    /// Exported metrics.
+    pub metrics: Metrics,
+    max_staleness: Duration,
+}
+
+impl Shared {
+    /// A pooled keep-alive client for upstreams and the given routes.
+    pub fn new(config: &Config, routes: Routes, verifier: Verifier) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+        Self {
+            routes: ArcSwap::from_pointee(routes),
+            verifier: CachedVerifier::new(verifier),
+            client,
+            metrics: Metrics::new(),
+            max_staleness: config.max_staleness,
+        }
+    }
+}
+
+/// Serves one request: never fails, every refusal is a response.
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let started = Instant::now();
+    let (label, response) = forward(&shared, peer, request).await;
+    shared.metrics.record(
+        label.as_deref().unwrap_or(NO_ROUTE),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    Ok(response)
+}
+
+enum Credential<'a> {
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+fn credential(headers: &http::HeaderMap) -> Option<Credential<'_>> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty());
+    match bearer {
+        Some(token) => Some(Credential::Bearer(token)),
+        None => headers::cookie(headers, ACCESS_COOKIE)
+            .filter(|t| !t.is_empty())
+            .map(Credential::Cookie),
+    }
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Browser mode's rules for a cookie-authenticated state change: not
+/// cross-site, an allowed `Origin`, and `X-CSRF-Token` equal to the cookie.
+fn check_csrf(headers: &http::HeaderMap, allowed_origins: &[String]) -> Result<(), Problem> {
+    let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header_str("sec-fetch-site") == Some("cross-site") {
+        return Err(Problem::csrf_failed("cross-site request refused"));
+    }
+    match header_str("origin") {
+        Some(origin) if allowed_origins.iter().any(|o| o == origin) => {}
+        Some(_) => return Err(Problem::csrf_failed("the request's Origin is not allowed")),
+        None => return Err(Problem::csrf_failed("the request has no Origin header")),
+    }
+    match (
+        headers::cookie(headers, CSRF_COOKIE),
+        header_str(CSRF_HEADER),
+    ) {
+        (Some(cookie), Some(sent))
+            if !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(sent.as_bytes())) =>
+        {
+            Ok(())
+        }
+        _ => Err(Problem::csrf_failed(
+            "the X-CSRF-Token header must equal the warden_csrf cookie",
+        )),
+    }
+}
+
+/// Decides who the request speaks for. `Ok(None)`: anonymous on a public route.
+async fn authenticate(
+    shared: &Shared,
+    route: &Route,
+    allowed_origins: &[String],
+    request: &Request<Incoming>,
+) -> Result<Option<Principal>, Problem> {
+    let headers = request.headers();
+    let found = credential(headers);
+    let (token, by_cookie) = match &found {
+        Some(Credential::Bearer(t)) => (Some(*t), false),
+        Some(Credential::Cookie(t)) => (Some(*t), true),
+        None => (None, false),
+    };
+    let verified = match token {
+        Some(token) => Some(shared.verifier.verify(token).await),
+        None => None,
+    };
+    let csrf = || {
+        if by_cookie && is_unsafe(request.method()) {
+            check_csrf(headers, allowed_origins)
+        } else {
+            Ok(())
+        }
+    };
+    match route.auth {
+        // A public route still gets the identity of a valid token, so an
+        // upstream can personalise; a failing token or CSRF check only
+        // means anonymous here.
+        AuthMode::Public => Ok(match verified {
+            Some(Ok(principal)) if csrf().is_ok() => Some(principal),
+            _ => None,
+        }),
+        AuthMode::Required => match verified {
+            None => Err(Problem::unauthorized(
+                "invalid_token",
+                "this route needs an access token",
+            )),
+            Some(Err(e)) if e.is_client_error() => Err(Problem::unauthorized(
+                e.code(),
+                "the access token is not valid",
+            )),
+            Some(Err(e)) => Err(Problem::unavailable(e.code())),
+            Some(Ok(principal)) => {
+                if !principal.has_any_role(&route.roles) {
+                    return Err(Problem::forbidden());
+                }
+                csrf()?;
+                Ok(Some(principal))
+            }
+        },
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    peer: SocketAddr,
+    mut request: Request<Incoming>,
+) -> (Option<String>, Response<Body>) {
+    let normalized = match normalize(request.uri().path()) {
+        Ok(n) => n,
+        Err(_) => {
+            return (
+                None,
+                Problem::bad_path("the path has encoded separators, NUL or backslashes")
+                    .into_response(),
+            );
+        }
+    };
+    let snapshot = shared.routes.load_full();
+    let Some(found) = snapshot.table.lookup(&normalized.key) else {
+        return (None, Problem::not_found().into_response());
+    };
+    let (route, segments) = (found.value.clone(), found.segments);
+    let label = Some(route.prefix.clone());
+    let principal = match authenticate(shared, &route, &snapshot.allowed_origins, &request).await {
+        Ok(principal) => principal,
+        Err(problem) => {
+            shared.metrics.auth_failure(&route.prefix, problem.code);
+            return (label, problem.into_response());
+        }
+    };
+
+    let upgrade = headers::upgrade_of(request.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
+    let (mut parts, body) = request.into_parts();
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    let outgoing = &mut parts.headers;
+    headers::remove_hop_by_hop(outgoing);
+    headers::strip_identity(outgoing);
+    if let Some(principal) = &principal {
+        headers::set_identity(outgoing, principal);
+    }
+    headers::set_forwarded(outgoing, peer.ip(), host);
+    let trace_id = headers::ensure_traceparent(outgoing);
+    if let Some(upgrade) = &upgrade {
+        outgoing.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        outgoing.insert(header::UPGRADE, upgrade.clone());
+    }
+    if let Ok(authority) = HeaderValue::from_str(&route.upstream.authority) {
+        outgoing.insert(header::HOST, authority);
+    }
+    let path = if route.strip_prefix {
+        normalized.strip_segments(segments)
+    } else {
+        &normalized.path
+    };
+    let uri = match parts.uri.query() {
+        Some(query) => format!(
+            "{}{}{path}?{query}",
+            route.upstream.origin, route.upstream.base_path
+        ),
+        None => format!(
+            "{}{}{path}",
+            route.upstream.origin, route.upstream.base_path
+        ),
+    };
+    parts.uri = match uri.parse::<Uri>() {
+        Ok(uri) => uri,
+        Err(_) => {
+            return (
+                label,
+                Problem::bad_path("the path cannot be forwarded").into_response(),
+            );
+        }
+    };
+    parts.version = Version::HTTP_11;
+    tracing::debug!(
+        trace_id = %trace_id,
+        route = %route.prefix,
+        method = %parts.method,
+        user = principal.as_ref().map(|p| p.user_id.to_string()).unwrap_or_default(),
+        "forwarding"
+    );
+
+    let sent = tokio::time::timeout(
+        route.timeout,
+        shared.client.request(Request::from_parts(parts, body)),
+    )
+    .await;
+    let mut response = match sent {
+        Err(_) => {
+            shared.metrics.upstream_error(&route.prefix, "timeout");
+            tracing::warn!(trace_id = %trace_id, route = %route.prefix, "upstream timed out");
+            return (label, Problem::gateway_timeout().into_response());
+        }
+        Ok(Err(e)) => {
+            shared.metrics.upstream_error(&route.prefix, "connect");
+            tracing::warn!(trace_id = %trace_id, route = %route.prefix, error = %e, connect = e.is_connect(), "upstream failed");
+            return (label, Problem::bad_gateway().into_response());
+        }
+        Ok(Ok(response)) => response,
+    };
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let (Some(client_upgrade), Some(protocol)) = (
+            client_upgrade,
+            response.headers().get(header::UPGRADE).cloned(),
+        ) else {
+            shared.metrics.upstream_error(&route.prefix, "protocol");
+            return (label, Problem::bad_gateway().into_response());
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        let route_prefix = route.prefix.clone();
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client, upstream)) => {
+                    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                    {
+                        tracing::debug!(route = %route_prefix, error = %e, "upgraded connection ended");
+                    }
+                }
+                Err(e) => tracing::warn!(route = %route_prefix, error = %e, "upgrade failed"),
+            }
+        });
+        let (mut parts, _) = response.into_parts();
+        headers::remove_hop_by_hop(&mut parts.headers);
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, protocol);
+        return (
+            label,
+            Response::from_parts(parts, full(bytes::Bytes::new())),
+        );
+    }
+
+    headers::remove_hop_by_hop(response.headers_mut());
+    (label, response.map(|body| body.boxed()))
+}
+
+/// `/healthz`, `/readyz` and `/metrics` of the admin listener.
+pub async fn admin(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let text = |status: StatusCode, content_type: &'static str, body: String| {
+        let mut response = Response::new(full(body));
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    };
+    let verifier = shared.verifier.inner();
+    Ok(match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => text(
+            StatusCode::OK,
+            "application/json",
+            r#"{"status":"ok"}"#.to_owned(),
+        ),
+        (&Method::GET, "/readyz") => {
+            let keys = !verifier.key_ids().is_empty();
+            let fresh = verifier
+                .staleness()
+                .is_some_and(|s| s <= shared.max_staleness);
+            let ready = keys && fresh && verifier.is_ready();
+            let body = serde_json::json!({
+                "status": if ready { "ready" } else { "not_ready" },
+                "checks": {
+                    "jwks": if keys { "ok" } else { "not loaded" },
+                    "revocations": if fresh { "ok" } else { "stale" },
+                },
+                "revocation_staleness_seconds": verifier.staleness().map(|s| s.as_secs_f64()),
+            });
+            text(
+                if ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                },
+                "application/json",
+                body.to_string(),
+            )
+        }
+        (&Method::GET, "/metrics") => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            shared.metrics.render(verifier.staleness()),
+        ),
+        _ => Problem::not_found().into_response(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in pairs {
+            headers.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn the_bearer_header_wins_over_the_cookie() {
+        let headers = map(&[
+            ("authorization", "bearer abc"),
+            ("cookie", "__Host-warden_at=def"),
+        ]);
+        assert!(matches!(
+            credential(&headers),
+            Some(Credential::Bearer("abc"))
+        ));
+        let headers = map(&[
+            ("authorization", "Basic abc"),
+            ("cookie", "__Host-warden_at=def"),
+        ]);
+        assert!(matches!(
+            credential(&headers),
+            Some(Credential::Cookie("def"))
+        ));
+        assert!(credential(&map(&[("authorization", "Bearer  ")])).is_none());
+    }
+
+    #[test]
+    fn csrf_needs_origin_and_matching_token() {
+        let origins = vec!["https://app.test".to_owned()];
+        let ok = [
+            ("origin", "https://app.test"),
+            ("cookie", "warden_csrf=tok"),
+            ("x-csrf-token", "tok"),
+        ];
+        assert!(check_csrf(&map(&ok), &origins).is_ok());
+        let code = |pairs: &[(&str, &str)]| check_csrf(&map(pairs), &origins).unwrap_err().code;
+        assert_eq!(code(&ok[1..]), "csrf_failed");
+        assert_eq!(
+            code(&[ok[0], ok[1], ("x-csrf-token", "other")]),
+            "csrf_failed"
+        );
+        assert_eq!(code(&[ok[0], ok[2]]), "csrf_failed");
+        assert_eq!(
+            code(&[("origin", "https://evil.test"), ok[1], ok[2]]),
+            "csrf_failed"
+        );
+        assert_eq!(
+            code(&[ok[0], ok[1], ok[2], ("sec-fetch-site", "cross-site")]),
+            "csrf_failed"
+        );
+        assert_eq!(
+            code(&[ok[0], ("cookie", "warden_csrf="), ("x-csrf-token", "")]),
+            "csrf_failed"
+        );
+    }
+
+    #[test]
+    fn only_safe_methods_skip_csrf() {
+        for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            assert!(is_unsafe(&m));
+        }
+        for m in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            assert!(!is_unsafe(&m));
+        }
+    }
+}
