@@ -82,9 +82,9 @@ nats_hostport=${nats#nats://}
 bus_env=()
 if port_open "${nats_hostport##*:}"; then
   bus="$nats"
-  # Names of the demo's own, so it never mixes with another Warden's events.
-  bus_env=(WARDEN_EVENTS_URL="$bus" WARDEN_EVENTS_SUBJECT_PREFIX=warden-demo
-    WARDEN_EVENTS_STREAM=WARDEN_DEMO WARDEN_EVENTS_EXCHANGE=warden-demo)
+  # The default broker names (subject prefix `warden`, stream `WARDEN`): the
+  # gateway's revocation_feed knows no others.
+  bus_env=(WARDEN_EVENTS_URL="$bus")
 else
   bus=""
   say "no NATS at $nats: revocations are polled (up to 5 s late) and deleted users keep their tickets"
@@ -107,8 +107,7 @@ wait_healthy warden "$WARDEN/healthz" "${pids[-1]}"
 say "starting tickets on $TICKETS"
 tickets_bus=()
 if [[ -n $bus ]]; then
-  tickets_bus=(TICKETS_EVENTS_URL="$bus" TICKETS_EVENTS_SUBJECT_PREFIX=warden-demo
-    TICKETS_EVENTS_STREAM=WARDEN_DEMO TICKETS_EVENTS_EXCHANGE=warden-demo)
+  tickets_bus=(TICKETS_EVENTS_URL="$bus")
 fi
 env -i PATH="$PATH" HOME="$HOME" RUST_LOG="${RUST_LOG:-info}" \
   TICKETS_LISTEN="127.0.0.1:$tickets_port" \
@@ -163,7 +162,8 @@ printf '%s\n' "$admin_password" | env -i PATH="$PATH" HOME="$HOME" \
 # --- walkthrough ------------------------------------------------------------
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 
-# call EXPECTED METHOD URL [TOKEN] [JSON]: prints the body; fails on another status.
+# call EXPECTED METHOD URL [TOKEN] [JSON]: prints the body; fails on another
+# status. (Inside `if walkthrough` errexit is off, hence every `|| return 1`.)
 call() {
   local expected=$1 method=$2 url=$3 token=${4:-} body=${5:-}
   local args=(-s -o "$work/body" -w '%{http_code}' -X "$method" "$url")
@@ -183,23 +183,24 @@ walkthrough() {
   local email="ann-$RANDOM@demo.test" password="correct horse battery staple 9!"
   say "sign up through $AUTH"
   local signup token
-  signup=$(call 201 POST "$AUTH/v1/signup" "" "{\"email\":\"$email\",\"password\":\"$password\"}")
+  signup=$(call 201 POST "$AUTH/v1/signup" "" "{\"email\":\"$email\",\"password\":\"$password\"}") || return 1
   token=$(json_field access_token <<< "$signup")
   [[ -n $token ]] || { echo "no access token in the sign-up answer" >&2; return 1; }
 
   say "create a ticket, list, read"
-  local ticket id
-  ticket=$(call 201 POST "$API/api/tickets/" "$token" '{"title":"Printer on fire","body":"third floor"}')
+  local ticket id list
+  ticket=$(call 201 POST "$API/api/tickets/" "$token" '{"title":"Printer on fire","body":"third floor"}') || return 1
   id=$(json_field id <<< "$ticket")
-  call 200 GET "$API/api/tickets/" "$token" | grep -q "$id"
-  call 200 GET "$API/api/tickets/$id" "$token" > /dev/null
-  call 400 POST "$API/api/tickets/" "$token" '{"title":""}' > /dev/null
+  list=$(call 200 GET "$API/api/tickets/" "$token") || return 1
+  grep -q "$id" <<< "$list" || { echo "  the new ticket is not listed" >&2; return 1; }
+  call 200 GET "$API/api/tickets/$id" "$token" > /dev/null || return 1
+  call 400 POST "$API/api/tickets/" "$token" '{"title":""}' > /dev/null || return 1
 
   say "no token: 401"
-  call 401 GET "$API/api/tickets/" > /dev/null
+  call 401 GET "$API/api/tickets/" > /dev/null || return 1
 
   say "sign out; the same access token is refused"
-  call 204 POST "$AUTH/v1/signout" "$token" > /dev/null
+  call 204 POST "$AUTH/v1/signout" "$token" > /dev/null || return 1
   # Over the bus this is at once; polled, within the feed's 5 s interval.
   local status
   for _ in $(seq 1 70); do
@@ -215,16 +216,19 @@ walkthrough() {
     return 0
   fi
   say "an admin deletes a user on Warden; the user.deleted event deletes their tickets"
-  local bob bob_token bob_id admin
-  bob=$(call 201 POST "$AUTH/v1/signup" "" "{\"email\":\"bob-$RANDOM@demo.test\",\"password\":\"$password\"}")
+  local bob bob_token bob_id admin list
+  bob=$(call 201 POST "$AUTH/v1/signup" "" "{\"email\":\"bob-$RANDOM@demo.test\",\"password\":\"$password\"}") || return 1
   bob_token=$(json_field access_token <<< "$bob")
   bob_id=$(sed -n 's/.*"user":{"id":"\([^"]*\)".*/\1/p' <<< "$bob")
-  call 201 POST "$API/api/tickets/" "$bob_token" '{"title":"Bob needs a chair"}' > /dev/null
-  admin=$(call 200 POST "$AUTH/v1/signin" "" "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" | json_field access_token)
-  call 200 GET "$API/api/tickets/" "$admin" | grep -q "Bob needs a chair"
-  call 204 DELETE "$AUTH/v1/admin/users/$bob_id" "$admin" > /dev/null
+  call 201 POST "$API/api/tickets/" "$bob_token" '{"title":"Bob needs a chair"}' > /dev/null || return 1
+  admin=$(call 200 POST "$AUTH/v1/signin" "" "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}") || return 1
+  admin=$(json_field access_token <<< "$admin")
+  list=$(call 200 GET "$API/api/tickets/" "$admin") || return 1
+  grep -q "Bob needs a chair" <<< "$list" || { echo "  the admin does not see Bob's ticket" >&2; return 1; }
+  call 204 DELETE "$AUTH/v1/admin/users/$bob_id" "$admin" > /dev/null || return 1
   for _ in $(seq 1 50); do
-    call 200 GET "$API/api/tickets/" "$admin" 2>/dev/null | grep -q "Bob needs a chair" || {
+    list=$(call 200 GET "$API/api/tickets/" "$admin" 2>/dev/null) || return 1
+    grep -q "Bob needs a chair" <<< "$list" || {
       printf '  Bob'"'"'s ticket is gone\n' >&2
       return 0
     }
