@@ -128,6 +128,9 @@ pub struct Ticket {
     pub id: Uuid,
     /// The Warden user id (`sub`) of whoever created it.
     pub owner_id: Uuid,
+    /// The owner's e-mail as this service learnt it from `user.created`
+    /// (replicated, never asked of Warden); `None` until that event arrived.
+    pub owner_email: Option<String>,
     /// Title.
     pub title: Title,
     /// Body.
@@ -146,6 +149,7 @@ impl Ticket {
         Ticket {
             id: Uuid::now_v7(),
             owner_id,
+            owner_email: None,
             title,
             body,
             status: Status::Open,

@@ -1,10 +1,11 @@
-//! Warden's events, as this service uses them: when a user is deleted, so
-//! are their tickets. The service never asks Warden whether a user still
-//! exists; it keeps the data it needs and the bus keeps it current.
+//! Warden's events, as this service uses them: `user.created` replicates
+//! the user's e-mail (shown as a ticket's `owner_email`), `user.deleted`
+//! deletes their tickets and forgets them. The service never asks Warden
+//! about a user; it keeps the data it needs and the bus keeps it current.
 //!
 //! Delivery is at-least-once (NATS replays what its stream retains after a
-//! restart), so handling is idempotent: deleting the tickets of a user who
-//! has none does nothing.
+//! restart), so handling is idempotent: remembering a user twice or
+//! deleting one who has no tickets changes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +17,12 @@ use warden_events::{BusNames, CloudEvent, Subscription, SubscriptionStatus};
 use crate::store::Store;
 
 /// What an event asks of this service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// The user is gone: delete their tickets.
-    DeleteTicketsOf(Uuid),
+    /// A new user: remember their e-mail.
+    RememberUser(Uuid, String),
+    /// The user is gone: delete their tickets and forget them.
+    DeleteUser(Uuid),
 }
 
 /// The action `event` asks for, if it is one this service cares about and
@@ -29,11 +32,13 @@ pub fn action_of(event: &CloudEvent, issuer: &str) -> Option<Action> {
     if event.source.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return None;
     }
+    let user_id = Uuid::parse_str(event.data.get("user_id")?.as_str()?).ok()?;
     match event.name()? {
-        "user.deleted" => {
-            let user_id = event.data.get("user_id")?.as_str()?;
-            Uuid::parse_str(user_id).ok().map(Action::DeleteTicketsOf)
+        "user.created" => {
+            let email = event.data.get("email")?.as_str()?;
+            Some(Action::RememberUser(user_id, email.to_owned()))
         }
+        "user.deleted" => Some(Action::DeleteUser(user_id)),
         _ => None,
     }
 }
@@ -88,22 +93,24 @@ impl Consumer {
 
 async fn apply_all(mut actions: mpsc::UnboundedReceiver<Action>, store: Arc<Store>) {
     while let Some(action) = actions.recv().await {
-        let Action::DeleteTicketsOf(user_id) = action;
         // The event is already consumed: retry until the store takes it,
         // rather than lose a deletion to a database blip.
         let mut backoff = Duration::from_millis(100);
-        loop {
-            match store.delete_tickets_of(user_id).await {
-                Ok(deleted) => {
-                    tracing::info!(%user_id, deleted, "user deleted: removed their tickets");
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(%user_id, error = %e, "could not delete a deleted user's tickets; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
+        while let Err(e) = apply(&action, &store).await {
+            tracing::warn!(?action, error = %e, "could not apply an event; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
+async fn apply(action: &Action, store: &Store) -> Result<(), crate::store::StoreError> {
+    match action {
+        Action::RememberUser(user_id, email) => store.remember_user(*user_id, email).await,
+        Action::DeleteUser(user_id) => {
+            let deleted = store.delete_user(*user_id).await?;
+            tracing::info!(%user_id, deleted, "user deleted: removed their tickets");
+            Ok(())
         }
     }
 }
@@ -118,12 +125,21 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_user_of_our_issuer_deletes_their_tickets() {
+    fn users_of_our_issuer_are_remembered_and_forgotten() {
         let id = Uuid::now_v7();
+        let created = event(
+            "https://auth.test",
+            "user.created",
+            json!({"user_id": id, "email": "ann@example.com", "roles": ["user"]}),
+        );
+        assert_eq!(
+            action_of(&created, "https://auth.test"),
+            Some(Action::RememberUser(id, "ann@example.com".into()))
+        );
         let deleted = event("https://auth.test", "user.deleted", json!({"user_id": id}));
         assert_eq!(
             action_of(&deleted, "https://auth.test/"),
-            Some(Action::DeleteTicketsOf(id))
+            Some(Action::DeleteUser(id))
         );
     }
 
@@ -135,6 +151,7 @@ mod tests {
             event("https://other.test", "user.deleted", json!({"user_id": id})),
             event("https://auth.test", "user.deleted", json!({"user_id": "x"})),
             event("https://auth.test", "user.deleted", json!({})),
+            event("https://auth.test", "user.created", json!({"user_id": id})),
         ];
         for case in cases {
             assert_eq!(action_of(&case, "https://auth.test"), None, "{case:?}");

@@ -218,6 +218,7 @@ struct Query<T>(T);
 struct TicketView {
     id: Uuid,
     owner_id: Uuid,
+    owner_email: Option<String>,
     title: String,
     body: String,
     status: Status,
@@ -230,6 +231,7 @@ impl From<Ticket> for TicketView {
         TicketView {
             id: t.id,
             owner_id: t.owner_id,
+            owner_email: t.owner_email,
             title: t.title.as_str().to_owned(),
             body: t.body.as_str().to_owned(),
             status: t.status,
@@ -259,6 +261,12 @@ async fn create_ticket(
         now(),
     );
     state.store.create_ticket(&ticket).await?;
+    // Read back: the store adds what it knows of the owner.
+    let ticket = state
+        .store
+        .find_ticket(ticket.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok((StatusCode::CREATED, Json(ticket.into())))
 }
 
@@ -338,8 +346,8 @@ async fn update_ticket(
     )?;
     let mut ticket = visible_ticket(&state, viewer, &id).await?;
     ticket.apply(change, now());
+    // `false`: deleted between the read and the write (its owner was).
     if !state.store.update_ticket(&ticket).await? {
-        // Deleted between the read and the write (its owner was deleted).
         return Err(ApiError::NotFound);
     }
     Ok(Json(ticket.into()))

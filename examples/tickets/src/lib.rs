@@ -7,7 +7,8 @@
 //! - decides with **roles** from the token: `user` sees their own tickets,
 //!   `admin` everyone's;
 //! - keeps **its own data** (SQLite or PostgreSQL, its own migrations) and
-//!   is **fed by events**: `user.deleted` deletes that user's tickets.
+//!   is **fed by events**: `user.created` replicates the user's e-mail,
+//!   `user.deleted` deletes that user's tickets.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {

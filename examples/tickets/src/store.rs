@@ -54,10 +54,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 const COLUMNS: &str = "ticket_id, owner_id, title, body, status, created_at, updated_at";
 
+/// Tickets with what is known of their owners.
+const SELECT: &str = "SELECT ticket.ticket_id, ticket.owner_id, known_user.email AS owner_email, \
+     ticket.title, ticket.body, ticket.status, ticket.created_at, ticket.updated_at \
+     FROM ticket LEFT JOIN known_user ON known_user.user_id = ticket.owner_id";
+
 #[derive(sqlx::FromRow)]
 struct TicketRow {
     ticket_id: String,
     owner_id: String,
+    owner_email: Option<String>,
     title: String,
     body: String,
     status: String,
@@ -74,6 +80,7 @@ impl TicketRow {
         Ok(Ticket {
             id: Uuid::parse_str(&self.ticket_id).map_err(|_| corrupt("ticket_id"))?,
             owner_id: Uuid::parse_str(&self.owner_id).map_err(|_| corrupt("owner_id"))?,
+            owner_email: self.owner_email.clone(),
             title: Title::parse(&self.title).map_err(|_| corrupt("title"))?,
             body: Body::parse(&self.body).map_err(|_| corrupt("body"))?,
             status: Status::parse(&self.status).ok_or_else(|| corrupt("status"))?,
@@ -152,7 +159,7 @@ impl Store {
 
     /// The ticket `id`, whoever owns it.
     pub async fn find_ticket(&self, id: Uuid) -> Result<Option<Ticket>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM ticket WHERE ticket_id = $1");
+        let sql = format!("{SELECT} WHERE ticket.ticket_id = $1");
         let row: Option<TicketRow> = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
             .bind(id.to_string())
             .fetch_optional(p)
@@ -168,9 +175,9 @@ impl Store {
     ) -> Result<Page, StoreError> {
         // One row more than asked says whether there is a next page.
         let sql = format!(
-            "SELECT {COLUMNS} FROM ticket \
-             WHERE ($1 IS NULL OR owner_id = $1) AND ($2 IS NULL OR ticket_id < $2) \
-             ORDER BY ticket_id DESC LIMIT $3"
+            "{SELECT} \
+             WHERE ($1 IS NULL OR ticket.owner_id = $1) AND ($2 IS NULL OR ticket.ticket_id < $2) \
+             ORDER BY ticket.ticket_id DESC LIMIT $3"
         );
         let rows: Vec<TicketRow> = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
             .bind(owner.map(|o| o.to_string()))
@@ -210,15 +217,39 @@ impl Store {
         Ok(result == 1)
     }
 
-    /// Deletes every ticket of `owner` (their account is gone); how many.
-    pub async fn delete_tickets_of(&self, owner: Uuid) -> Result<u64, StoreError> {
-        let deleted = on_pool!(&self.pool, |p| sqlx::query(
-            "DELETE FROM ticket WHERE owner_id = $1"
+    /// Remembers (or updates) a user's e-mail, from `user.created`.
+    pub async fn remember_user(&self, user_id: Uuid, email: &str) -> Result<(), StoreError> {
+        // ON CONFLICT ... DO UPDATE: SQLite 3.24+ and PostgreSQL alike.
+        on_pool!(&self.pool, |p| sqlx::query(
+            "INSERT INTO known_user (user_id, email) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET email = excluded.email"
         )
-        .bind(owner.to_string())
+        .bind(user_id.to_string())
+        .bind(email)
         .execute(p)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(drop))?;
+        Ok(())
+    }
+
+    /// Forgets a deleted user: their tickets and what was known of them,
+    /// together. Returns how many tickets went.
+    pub async fn delete_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let id = user_id.to_string();
+        let deleted = on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let deleted = sqlx::query("DELETE FROM ticket WHERE owner_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM known_user WHERE user_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(deleted)
+        })?;
         Ok(deleted)
     }
 

@@ -143,14 +143,43 @@ async fn deleting_a_users_tickets_leaves_everyone_elses(store: Store) {
     }
     let bobs = ticket(bob, "bob");
     store.create_ticket(&bobs).await.unwrap();
-    assert_eq!(store.delete_tickets_of(ann).await.unwrap(), 3);
-    assert_eq!(store.delete_tickets_of(ann).await.unwrap(), 0, "idempotent");
+    assert_eq!(store.delete_user(ann).await.unwrap(), 3);
+    assert_eq!(store.delete_user(ann).await.unwrap(), 0, "idempotent");
     let left = store
         .list_tickets(None, PageRequest::new(None, None).unwrap())
         .await
         .unwrap();
     assert_eq!(left.tickets, vec![bobs]);
     store.ping().await.unwrap();
+}
+
+async fn replicated_users_name_the_owners_of_tickets(store: Store) {
+    let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let anns = ticket(ann, "Ann's");
+    store.create_ticket(&anns).await.unwrap();
+    let unknown = store.find_ticket(anns.id).await.unwrap().unwrap();
+    assert_eq!(unknown.owner_email, None, "before user.created arrived");
+
+    store.remember_user(ann, "ann@old.example").await.unwrap();
+    store.remember_user(ann, "ann@example.com").await.unwrap();
+    store.remember_user(bob, "bob@example.com").await.unwrap();
+    let known = store.find_ticket(anns.id).await.unwrap().unwrap();
+    assert_eq!(
+        known.owner_email.as_deref(),
+        Some("ann@example.com"),
+        "the latest"
+    );
+    let listed = store
+        .list_tickets(None, PageRequest::new(None, None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(listed.tickets, vec![known]);
+
+    // Deleting Ann forgets her: a ticket she might get again shows no one.
+    store.delete_user(ann).await.unwrap();
+    store.create_ticket(&anns).await.unwrap();
+    let forgotten = store.find_ticket(anns.id).await.unwrap().unwrap();
+    assert_eq!(forgotten.owner_email, None);
 }
 
 macro_rules! on_every_backend {
@@ -174,6 +203,7 @@ on_every_backend!(
     a_ticket_is_stored_found_and_updated,
     listings_page_newest_first_per_owner_or_all,
     deleting_a_users_tickets_leaves_everyone_elses,
+    replicated_users_name_the_owners_of_tickets,
 );
 
 #[tokio::test]
