@@ -17,4 +17,5 @@ mod refresh;
 mod revocations;
 mod session_tokens;
 mod throttling;
+mod tickets;
 mod validation;

@@ -40,7 +40,7 @@ async fn grpc_health(instance: &Instance) -> ServingStatus {
     ServingStatus::try_from(status).expect("a known status")
 }
 
-fn broker(var: &str) -> Option<String> {
+pub(crate) fn broker(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("WARDEN_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") => {
@@ -53,13 +53,32 @@ fn broker(var: &str) -> Option<String> {
     }
 }
 
-fn unique_names() -> BusNames {
+pub(crate) fn unique_names() -> BusNames {
     let id = uuid::Uuid::now_v7().simple().to_string();
     BusNames {
         subject_prefix: format!("wt{}", &id[20..]),
         stream: format!("WT{}", &id[20..]).to_uppercase(),
         exchange: format!("warden-test-{}", &id[20..]),
     }
+}
+
+/// Removes a test's JetStream stream (best effort).
+pub(crate) async fn delete_stream(url: &str, names: &BusNames) {
+    let client = async_nats::connect(url).await.unwrap();
+    let _ = async_nats::jetstream::new(client)
+        .delete_stream(&names.stream)
+        .await;
+}
+
+/// Removes a test's RabbitMQ exchange (best effort).
+pub(crate) async fn delete_exchange(url: &str, names: &BusNames) {
+    let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let _ = channel
+        .exchange_delete(names.exchange.as_str().into(), Default::default())
+        .await;
 }
 
 struct Cluster {
@@ -73,7 +92,7 @@ struct Cluster {
 
 /// These tests pick their own PostgreSQL; the suite's extra passes on
 /// other backends (`WARDEN_TEST_DATABASE_URL`) need not repeat them.
-fn is_backend_pass() -> bool {
+pub(crate) fn is_backend_pass() -> bool {
     let set = std::env::var("WARDEN_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
     if set {
         eprintln!("skipped: runs in the default pass only");
@@ -116,7 +135,7 @@ async fn cluster(bus: Option<(&str, &BusNames)>) -> Option<Cluster> {
     })
 }
 
-async fn signin(client: &Client, base: &str, email: &str) -> String {
+pub(crate) async fn signin(client: &Client, base: &str, email: &str) -> String {
     let body: Value = client
         .post(format!("{base}/v1/signin"))
         .json(&json!({"email": email, "password": STRONG_PASSWORD}))
@@ -130,7 +149,7 @@ async fn signin(client: &Client, base: &str, email: &str) -> String {
 }
 
 /// Signs up on `base`; returns (access token, user id).
-async fn new_user(client: &Client, base: &str) -> (String, String) {
+pub(crate) async fn new_user(client: &Client, base: &str) -> (String, String) {
     let body: Value = client
         .post(format!("{base}/v1/signup"))
         .json(&json!({"email": unique_email(), "password": STRONG_PASSWORD}))
@@ -271,10 +290,7 @@ async fn over_nats_a_sign_out_and_a_ban_reach_a_remote_verifier_within_a_second(
     };
     let names = unique_names();
     sign_out_and_ban_reach_everyone(Some((&url, &names)), Duration::from_secs(1)).await;
-    let client = async_nats::connect(&url).await.unwrap();
-    let _ = async_nats::jetstream::new(client)
-        .delete_stream(&names.stream)
-        .await;
+    delete_stream(&url, &names).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,13 +300,7 @@ async fn over_rabbitmq_a_sign_out_and_a_ban_reach_a_remote_verifier_within_a_sec
     };
     let names = unique_names();
     sign_out_and_ban_reach_everyone(Some((&url, &names)), Duration::from_secs(1)).await;
-    let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let _ = channel
-        .exchange_delete(names.exchange.as_str().into(), Default::default())
-        .await;
+    delete_exchange(&url, &names).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,8 +456,5 @@ async fn events_made_during_a_bus_outage_arrive_after_it_in_order() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = first;
-    let nats = async_nats::connect(&url).await.unwrap();
-    let _ = async_nats::jetstream::new(nats)
-        .delete_stream(&names.stream)
-        .await;
+    delete_stream(&url, &names).await;
 }
