@@ -43,6 +43,35 @@ fn http_request(path: &str, headers: &[(&str, &str)]) -> CheckRequest {
     }
 }
 
+async fn sign_out(app: &TestApp, access: &str) {
+    let response = app
+        .call(reqwest::Method::POST, "/v1/signout", Some(access), None)
+        .await;
+    assert_eq!(response.status(), 204);
+}
+
+/// `request` with Envoy's raw `header_map` (`encode_raw_headers`) set.
+fn with_raw_headers(mut request: CheckRequest, headers: &[(&str, &[u8])]) -> CheckRequest {
+    if let Some(http) = request
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+    {
+        http.header_map = Some(HeaderMap {
+            headers: headers
+                .iter()
+                .map(|(key, value)| HeaderValue {
+                    key: (*key).to_owned(),
+                    value: String::new(),
+                    raw_value: value.to_vec(),
+                })
+                .collect(),
+        });
+    }
+    request
+}
+
 fn ok(response: &CheckResponse) -> &OkHttpResponse {
     assert_eq!(
         response.status.as_ref().map(|s| s.code),
@@ -153,15 +182,7 @@ async fn missing_forged_revoked_and_expired_tokens_are_denied_with_401() {
     }
 
     let auth = format!("Bearer {}", user.access);
-    let response = app
-        .call(
-            reqwest::Method::POST,
-            "/v1/signout",
-            Some(&user.access),
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), 204);
+    sign_out(&app, &user.access).await;
     let revoked = check(
         &app,
         http_request("/app/x", &[("authorization", auth.as_str())]),
@@ -199,24 +220,11 @@ async fn an_empty_or_malformed_check_request_is_denied() {
     .await;
     assert_denied(&no_http, Code::InvalidArgument, 400, "invalid_request");
     // Two authorization values (map and list disagree): refused.
-    let mut twice = http_request(
-        "/app/x",
-        &[("authorization", format!("Bearer {}", user.access).as_str())],
+    let auth = format!("Bearer {}", user.access);
+    let twice = with_raw_headers(
+        http_request("/app/x", &[("authorization", auth.as_str())]),
+        &[("authorization", b"Bearer x.y.z")],
     );
-    if let Some(http) = twice
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-    {
-        http.header_map = Some(HeaderMap {
-            headers: vec![HeaderValue {
-                key: "authorization".into(),
-                value: String::new(),
-                raw_value: b"Bearer x.y.z".to_vec(),
-            }],
-        });
-    }
     let response = check(&app, twice).await;
     assert_denied(&response, Code::Unauthenticated, 401, "invalid_token");
     // Bytes that do not decode as a CheckRequest: prost encodes the Vec as
@@ -241,21 +249,11 @@ async fn an_empty_or_malformed_check_request_is_denied() {
 async fn raw_header_values_and_the_access_cookie_are_read() {
     let app = spawn_app().await;
     let user = app.new_user().await;
-    let mut request = http_request("/app/x", &[]);
-    if let Some(http) = request
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-    {
-        http.header_map = Some(HeaderMap {
-            headers: vec![HeaderValue {
-                key: "Authorization".into(),
-                value: String::new(),
-                raw_value: format!("Bearer {}", user.access).into_bytes(),
-            }],
-        });
-    }
+    let auth = format!("Bearer {}", user.access);
+    let request = with_raw_headers(
+        http_request("/app/x", &[]),
+        &[("Authorization", auth.as_bytes())],
+    );
     let response = check(&app, request).await;
     assert_eq!(set_headers(ok(&response))["x-warden-user"], user.user_id);
 
@@ -285,15 +283,7 @@ async fn session_tokens_are_checked_in_the_store() {
         set_headers(ok(&response))["x-warden-session"],
         user.session_id
     );
-    let signout = app
-        .call(
-            reqwest::Method::POST,
-            "/v1/signout",
-            Some(&user.access),
-            None,
-        )
-        .await;
-    assert_eq!(signout.status(), 204);
+    sign_out(&app, &user.access).await;
     let response = check(
         &app,
         http_request("/app/x", &[("authorization", auth.as_str())]),

@@ -15,12 +15,12 @@ import re
 import subprocess
 import sys
 import tempfile
-import traceback
 import urllib.error
 import urllib.request
 import uuid
 
 import grpc
+from suite_runner import run_in_order
 from envoy_data_plane.envoy.config.core.v3 import HeaderMap, HeaderValue
 from envoy_data_plane.envoy.service.auth.v3 import (
     AttributeContext,
@@ -187,16 +187,7 @@ def main() -> int:
             with grpc.insecure_channel(address) as channel:
                 grpc.channel_ready_future(channel).result(timeout=10)
                 suite = Suite(channel, base, tmp)
-                # In order: the last step signs the account out.
-                for name in [n for n in Suite.__dict__ if n.startswith("test_")]:
-                    try:
-                        getattr(suite, name)()
-                        passed += 1
-                        print(f"ok      {name}")
-                    except Exception:  # noqa: BLE001 - report every failure
-                        failed += 1
-                        print(f"FAILED  {name}")
-                        traceback.print_exc()
+                passed, failed = run_in_order(suite)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
