@@ -1,22 +1,35 @@
-// Compiles proto/warden/v1/*.proto with protox (a pure-Rust protobuf
-// compiler), so building needs no protoc. The encoded descriptor set is
-// kept for server reflection and the proto lint test.
-use std::path::PathBuf;
+// Compiles proto/warden/v1/*.proto and the Envoy ext_authz subset under
+// proto/envoy/ with protox (a pure-Rust protobuf compiler), so building
+// needs no protoc. The encoded descriptor sets are kept for server
+// reflection and the proto lint test.
+use std::path::{Path, PathBuf};
 
-const PROTOS: &[&str] = &["warden/v1/auth.proto", "warden/v1/admin.proto"];
+const WARDEN_PROTOS: &[&str] = &["warden/v1/auth.proto", "warden/v1/admin.proto"];
+const ENVOY_PROTOS: &[&str] = &["envoy/service/auth/v3/external_auth.proto"];
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    println!("cargo:rerun-if-changed={}", root.display());
-    let files: Vec<PathBuf> = PROTOS.iter().map(|p| root.join(p)).collect();
-    let descriptors = protox::compile(&files, [&root])?;
-    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+fn compile(
+    root: &Path,
+    out: &Path,
+    protos: &[&str],
+    descriptor_file: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let files: Vec<PathBuf> = protos.iter().map(|p| root.join(p)).collect();
+    let descriptors = protox::compile(&files, [root])?;
     std::fs::write(
-        out.join("warden_v1_descriptor.bin"),
+        out.join(descriptor_file),
         prost::Message::encode_to_vec(&descriptors),
     )?;
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
         .compile_fds(descriptors)?;
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    compile(&root, &out, WARDEN_PROTOS, "warden_v1_descriptor.bin")?;
+    compile(&root, &out, ENVOY_PROTOS, "envoy_ext_authz_descriptor.bin")?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod ports;
 pub use email::Email;
 pub use error::{CoreError, FieldError, StoreError};
 pub use ids::{AuditId, EventId, SessionId, UserId};
+pub mod access;
 pub mod denylist;
 pub mod ip_limit;
 pub mod keys;

@@ -3,6 +3,7 @@
 use chrono::Duration;
 use warden_token::Algorithm;
 
+use crate::access::AccessPolicy;
 use crate::model::LockoutPolicy;
 use crate::password::PasswordPolicy;
 
@@ -50,6 +51,9 @@ pub struct AuthSettings {
     pub ip_failures_per_minute: u32,
     /// New-password rules.
     pub password_policy: PasswordPolicy,
+    /// Forward-auth rules by original path (`[[verify.rule]]`); none: every
+    /// request needs a valid token.
+    pub access_policy: AccessPolicy,
 }
 
 impl AuthSettings {
@@ -69,6 +73,7 @@ impl AuthSettings {
             lockout: LockoutPolicy::default(),
             ip_failures_per_minute: 60,
             password_policy: PasswordPolicy::default(),
+            access_policy: AccessPolicy::default(),
         }
     }
 

@@ -30,6 +30,7 @@ mod admin;
 mod auth;
 mod convert;
 mod error;
+mod ext_authz;
 mod health;
 mod server;
 
@@ -46,6 +47,60 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/warden.v1.rs"));
 }
 
+/// The subset of Envoy's `ext_authz` API Warden serves (proto/envoy/, same
+/// packages and field numbers as Envoy's): messages, the `Authorization`
+/// client and server.
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+pub mod pb_envoy {
+    /// `envoy.*`.
+    pub mod envoy {
+        /// `envoy.config.*`.
+        pub mod config {
+            /// `envoy.config.core.*`.
+            pub mod core {
+                /// `envoy.config.core.v3`.
+                pub mod v3 {
+                    include!(concat!(env!("OUT_DIR"), "/envoy.config.core.v3.rs"));
+                }
+            }
+        }
+        /// `envoy.type.*`.
+        pub mod r#type {
+            /// `envoy.type.v3`.
+            pub mod v3 {
+                include!(concat!(env!("OUT_DIR"), "/envoy.r#type.v3.rs"));
+            }
+        }
+        /// `envoy.service.*`.
+        pub mod service {
+            /// `envoy.service.auth.*`.
+            pub mod auth {
+                /// `envoy.service.auth.v3`.
+                pub mod v3 {
+                    include!(concat!(env!("OUT_DIR"), "/envoy.service.auth.v3.rs"));
+                }
+            }
+        }
+    }
+    /// `google.*`.
+    pub mod google {
+        /// `google.rpc`.
+        pub mod rpc {
+            include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
+        }
+    }
+}
+
+/// The encoded `FileDescriptorSet` of the Envoy `ext_authz` subset.
+pub const ENVOY_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/envoy_ext_authz_descriptor.bin"));
+
 /// The encoded `FileDescriptorSet` of `proto/warden/v1/*.proto` (with
 /// source info), as served by reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -54,5 +109,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub use admin::AdminApi;
 pub use auth::AuthApi;
 pub use error::{CODE_TRAILER, GrpcError, error_code};
+pub use ext_authz::ExtAuthzApi;
 pub use health::ReadinessHealth;
 pub use server::{GrpcConfig, serve};

@@ -1,5 +1,5 @@
-//! The gRPC server: Warden's two services, health and reflection on one
-//! listener, with the HTTP API's limits.
+//! The gRPC server: Warden's two services, Envoy's `ext_authz`, health and
+//! reflection on one listener, with the HTTP API's limits.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +14,10 @@ use warden_core::readiness::ReadinessCheck;
 
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::auth_service_server::AuthServiceServer;
-use crate::{AdminApi, AuthApi, FILE_DESCRIPTOR_SET, ReadinessHealth};
+use crate::pb_envoy::envoy::service::auth::v3::authorization_server::AuthorizationServer;
+use crate::{
+    AdminApi, AuthApi, ENVOY_FILE_DESCRIPTOR_SET, ExtAuthzApi, FILE_DESCRIPTOR_SET, ReadinessHealth,
+};
 
 /// Largest request message accepted, as for HTTP bodies.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -50,10 +53,12 @@ pub async fn serve(
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(ENVOY_FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(ENVOY_FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     Server::builder()
         .timeout(config.request_timeout)
@@ -64,6 +69,10 @@ pub async fn serve(
         )
         .add_service(
             AdminServiceServer::new(AdminApi::new(auth.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            AuthorizationServer::new(ExtAuthzApi::new(auth.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(HealthServer::new(ReadinessHealth::new(

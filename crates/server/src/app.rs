@@ -118,6 +118,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
         max_chars: config.passwords.max_length,
         min_score: config.passwords.min_score,
     };
+    settings.access_policy = config.verify.policy()?;
     Ok(settings)
 }
 

@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "keys",
     "log",
     "events",
+    "verify",
 ];
 
 /// Everything `warden serve` can be told.
@@ -67,6 +68,8 @@ pub struct Config {
     pub log: LogSection,
     /// The event bus and the outbox relay.
     pub events: EventsSection,
+    /// Forward-auth rules of `/v1/verify` and Envoy `ext_authz`.
+    pub verify: VerifySection,
     /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
     pub revocations_token: Option<Secret>,
     /// File holding `revocations_token` (Kubernetes secrets).
@@ -121,6 +124,7 @@ impl Default for Config {
             keys: KeysSection::default(),
             log: LogSection::default(),
             events: EventsSection::default(),
+            verify: VerifySection::default(),
             revocations_token: None,
             revocations_token_file: None,
         }
@@ -326,6 +330,58 @@ impl Default for KeysSection {
             encryption_key_file: None,
             activation_delay_secs: 60,
         }
+    }
+}
+
+/// `[verify]`: what a request behind a forward-auth proxy (or Envoy) needs,
+/// by its original path. Without rules every request needs a valid token.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifySection {
+    /// `[[verify.rule]]`s; the longest matching prefix wins.
+    pub rule: Vec<VerifyRule>,
+}
+
+/// One `[[verify.rule]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRule {
+    /// Path prefix, matched on whole segments of the normalised path
+    /// (`/admin/` covers `/admin`, `/ADMIN/x`, `/%61dmin;x/y`).
+    pub prefix: String,
+    /// Limit the rule to these methods; omitted: all.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Any one of these roles is needed (403 otherwise).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// No token needed; no identity passed on. Not with `roles`.
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl VerifySection {
+    /// The rules as the domain uses them.
+    pub fn policy(&self) -> anyhow::Result<warden_core::access::AccessPolicy> {
+        use warden_core::access::{AccessPolicy, AccessRule, Requirement};
+        let mut rules = Vec::with_capacity(self.rule.len());
+        for rule in &self.rule {
+            let requirement = match (rule.public, rule.roles.is_empty()) {
+                (true, false) => bail!(
+                    "verify rule {:?}: `public` and `roles` exclude each other",
+                    rule.prefix
+                ),
+                (true, true) => Requirement::Public,
+                (false, true) => Requirement::SignedIn,
+                (false, false) => Requirement::AnyRole(rule.roles.clone()),
+            };
+            rules.push(AccessRule {
+                prefix: rule.prefix.clone(),
+                methods: rule.methods.clone(),
+                requirement,
+            });
+        }
+        Ok(AccessPolicy::new(rules)?)
     }
 }
 
@@ -598,6 +654,7 @@ impl Config {
         {
             bail!("revocations_token must be at least 16 characters");
         }
+        self.verify.policy()?;
         if self.database.max_connections == 0 || self.database.timeout_ms == 0 {
             bail!("database.max_connections and database.timeout_ms must be positive");
         }
@@ -706,6 +763,37 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn verify_rules_come_from_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.toml");
+        std::fs::write(
+            &path,
+            "[[verify.rule]]\nprefix = \"/admin/\"\nroles = [\"admin\"]\n\n\
+             [[verify.rule]]\nprefix = \"/api/\"\nmethods = [\"DELETE\"]\n\n\
+             [[verify.rule]]\nprefix = \"/public/\"\npublic = true\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), &[], &Overrides::default()).unwrap();
+        assert_eq!(config.verify.rule.len(), 3);
+        assert_eq!(config.verify.rule[1].methods, vec!["DELETE"]);
+        assert!(config.verify.policy().unwrap().has_rules());
+        assert!(config.to_redacted_toml().unwrap().contains("/admin/"));
+        for bad in [
+            "[[verify.rule]]\nprefix = \"/a/\"\npublic = true\nroles = [\"x\"]\n",
+            "[[verify.rule]]\nprefix = \"a\"\n",
+            "[[verify.rule]]\nprefix = \"/%2f\"\n",
+            "[[verify.rule]]\nprefix = \"/a/\"\n[[verify.rule]]\nprefix = \"/A\"\n",
+            "[[verify.rule]]\nprefix = \"/a/\"\nrole = \"x\"\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                Config::load(Some(&path), &[], &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

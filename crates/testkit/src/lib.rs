@@ -9,6 +9,7 @@ use std::sync::Arc;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+pub use warden::config::{AccessMode, VerifyRule};
 use warden::config::{Config, Overrides};
 use warden_core::ports::FakeClock;
 use warden_core::{AuthService, RequestContext, Role};

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod ext_authz;
 mod health;
 mod proto_lint;
 

@@ -13,10 +13,10 @@ import re
 import subprocess
 import sys
 import tempfile
-import traceback
 import uuid
 
 import grpc
+from suite_runner import run_in_order
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_tools import protoc
@@ -181,16 +181,7 @@ def main() -> int:
             with grpc.insecure_channel(address) as channel:
                 grpc.channel_ready_future(channel).result(timeout=10)
                 suite = Suite(channel)
-                # In order: later steps use the account the first one made.
-                for name in [n for n in Suite.__dict__ if n.startswith("test_")]:
-                    try:
-                        getattr(suite, name)()
-                        passed += 1
-                        print(f"ok      {name}")
-                    except Exception:  # noqa: BLE001 - report every failure
-                        failed += 1
-                        print(f"FAILED  {name}")
-                        traceback.print_exc()
+                passed, failed = run_in_order(suite)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -2,9 +2,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use warden_core::CoreError;
+use warden_core::access::OriginalRequest;
 
 use crate::dto::{
     RevocationPageBody, RevocationsQuery, ValidateRequest, ValidateResponse, VerifyQuery,
@@ -41,38 +43,92 @@ pub async fn validate(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
-/// Forward auth for nginx `auth_request`, Traefik `forwardAuth`, ingress-nginx `auth-url`.
+/// Forward auth for nginx `auth_request`, Caddy `forward_auth`, Traefik
+/// `forwardAuth`, ingress-nginx `auth-url`. With `[[verify.rule]]`s
+/// configured, the proxy's `X-Original-URI` / `X-Forwarded-Uri` (and
+/// `-Method`) choose the rule.
 #[utoipa::path(get, path = "/v1/verify", tag = "tokens", params(VerifyQuery),
-    responses((status = 200, description = "Identity in X-Warden-User, X-Warden-Session, X-Warden-Roles"),
+    responses((status = 200, description = "Identity in X-Warden-User, X-Warden-Session, X-Warden-Roles (none on a public path)"),
+        (status = 400, body = Problem, description = "The original URI is missing or cannot be normalised"),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn verify(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<VerifyQuery>,
     RequestParts(parts): RequestParts,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &parts).await?;
-    if let Some(role) = query.role.as_deref()
-        && !principal.has_role(role)
-    {
-        return Err(ApiError::forbidden("the required role is missing"));
-    }
-    let mut headers = HeaderMap::new();
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
+    let token = presented_token(&parts)?.map(|(token, _)| token);
+    let uri = original(&parts.headers, ORIGINAL_URI_HEADERS)?;
+    let method = original(&parts.headers, ORIGINAL_METHOD_HEADERS)?;
+    let request = OriginalRequest {
+        method: method.as_deref(),
+        uri: uri.as_deref(),
     };
-    put("x-warden-user", principal.user_id.to_string());
-    put("x-warden-session", principal.session_id.to_string());
-    put("x-warden-roles", principal.roles.join(","));
+    let principal = state
+        .auth
+        .authorize_forwarded(token.as_deref(), &request, query.role.as_deref())
+        .await
+        .map_err(|err| match (err, &token) {
+            (CoreError::InvalidToken, None) => ApiError::invalid_token("no access token"),
+            (CoreError::Forbidden, _) => ApiError::forbidden("the required role is missing"),
+            (err, _) => err.into(),
+        })?;
+    let mut headers = HeaderMap::new();
+    if let Some(principal) = principal {
+        let mut put = |name: &'static str, value: String| {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        };
+        put("x-warden-user", principal.user_id.to_string());
+        put("x-warden-session", principal.session_id.to_string());
+        put("x-warden-roles", principal.roles.join(","));
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((StatusCode::OK, headers).into_response())
 }
 
-async fn authenticate(state: &AppState, parts: &Parts) -> Result<warden_core::Principal, ApiError> {
-    let (token, _) =
-        presented_token(parts)?.ok_or_else(|| ApiError::invalid_token("no access token"))?;
-    Ok(state.auth.validate(&token).await?)
+/// Where proxies put the original request target: nginx (our config),
+/// Traefik and Caddy, ingress-nginx (an absolute URL).
+const ORIGINAL_URI_HEADERS: &[&str] = &["x-original-uri", "x-forwarded-uri", "x-original-url"];
+/// Where they put the original method.
+const ORIGINAL_METHOD_HEADERS: &[&str] = &["x-original-method", "x-forwarded-method"];
+
+/// The one value the proxy gave under any of `names`. A proxy sets its own
+/// header but passes the client's others through, so a client could add
+/// `X-Original-URI: /public/` behind a proxy that sends `X-Forwarded-Uri`:
+/// every value present must therefore agree, or the request is refused.
+fn original(headers: &HeaderMap, names: &[&str]) -> Result<Option<String>, ApiError> {
+    let mut found: Option<(&str, String)> = None;
+    for name in names {
+        for value in headers.get_all(*name) {
+            let value = value
+                .to_str()
+                .map_err(|_| ApiError::invalid_request(format!("{name} must be visible ASCII")))?;
+            let comparable = if *name == "x-original-url" {
+                target_of_url(value)
+            } else {
+                value
+            };
+            match &found {
+                Some((first, seen)) if seen != comparable => {
+                    return Err(ApiError::invalid_request(format!(
+                        "{first} and {name} disagree: refusing to guess the original request"
+                    )));
+                }
+                Some(_) => {}
+                None => found = Some((name, comparable.to_owned())),
+            }
+        }
+    }
+    Ok(found.map(|(_, value)| value))
+}
+
+/// `/a/b?q` of `https://host/a/b?q`, for comparing with the other headers.
+fn target_of_url(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => url,
+    }
 }
 
 /// The revocation feed for verifiers: without `since` every revocation in

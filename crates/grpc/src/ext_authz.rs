@@ -1,0 +1,279 @@
+//! Envoy external authorization (`envoy.service.auth.v3.Authorization/Check`)
+//! over gRPC, for Envoy's `ext_authz` filter and Istio's `CUSTOM` action.
+//!
+//! The decision is `AuthService::authorize_forwarded`, the same as
+//! `/v1/verify`: the token from the `authorization` header (or the access
+//! cookie), the `[[verify.rule]]` for `attributes.request.http.path`, and
+//! the answer as Envoy applies it. Every failure, including a request
+//! without HTTP attributes, is a denial carried in the `CheckResponse`;
+//! the RPC itself fails only on transport problems, which Envoy also treats
+//! as a denial unless `failure_mode_allow` is set (never set it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tonic::{Code, Request, Response, Status};
+use warden_core::access::OriginalRequest;
+use warden_core::{AuthService, CoreError, Principal};
+
+use crate::error::{GrpcError, error_code};
+use crate::pb_envoy::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+use crate::pb_envoy::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
+use crate::pb_envoy::envoy::service::auth::v3::authorization_server::Authorization;
+use crate::pb_envoy::envoy::service::auth::v3::check_response::HttpResponse;
+use crate::pb_envoy::envoy::service::auth::v3::{
+    CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
+};
+use crate::pb_envoy::envoy::r#type::v3::{HttpStatus, StatusCode};
+use crate::pb_envoy::google::rpc;
+
+/// The access cookie of browser mode (as `warden-http` names it).
+const ACCESS_COOKIE: &str = "__Host-warden_at";
+/// Longest `authorization` value looked at (a JWT is at most 8 KiB).
+const MAX_AUTHORIZATION: usize = 8 * 1024 + 16;
+/// The identity headers Warden sets; every other `x-warden-*` a client
+/// sends is removed.
+const IDENTITY_HEADERS: [&str; 3] = ["x-warden-user", "x-warden-session", "x-warden-roles"];
+
+/// The `Authorization` service.
+#[derive(Clone)]
+pub struct ExtAuthzApi {
+    auth: Arc<AuthService>,
+}
+
+impl ExtAuthzApi {
+    /// Serves `auth`.
+    pub fn new(auth: Arc<AuthService>) -> Self {
+        Self { auth }
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for ExtAuthzApi {
+    async fn check(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
+        Ok(Response::new(
+            decide(&self.auth, request.into_inner()).await,
+        ))
+    }
+}
+
+async fn decide(auth: &AuthService, request: CheckRequest) -> CheckResponse {
+    let Some(http) = request
+        .attributes
+        .and_then(|a| a.request)
+        .and_then(|r| r.http)
+    else {
+        return denied(GrpcError::invalid_request(
+            "the CheckRequest has no HTTP attributes",
+        ));
+    };
+    let headers = match Headers::of(http.headers, http.header_map.map(|m| m.headers)) {
+        Ok(headers) => headers,
+        Err(err) => return denied(err),
+    };
+    let token = match headers.token() {
+        Ok(token) => token,
+        Err(err) => return denied(err),
+    };
+    let original = OriginalRequest {
+        method: Some(http.method.as_str()).filter(|m| !m.is_empty()),
+        uri: Some(http.path.as_str()).filter(|p| !p.is_empty()),
+    };
+    match auth
+        .authorize_forwarded(token.as_deref(), &original, None)
+        .await
+    {
+        Ok(principal) => allowed(principal.as_ref(), &headers),
+        Err(CoreError::InvalidToken) if token.is_none() => denied(GrpcError::invalid_token(
+            "no access token: send `Authorization: Bearer <token>`",
+        )),
+        Err(CoreError::Forbidden) => denied(GrpcError::new(
+            Code::PermissionDenied,
+            "forbidden",
+            "the required role is missing",
+        )),
+        Err(err) => denied(GrpcError::from(err)),
+    }
+}
+
+/// The request headers, names lower-cased, each with all its values.
+struct Headers(HashMap<String, Vec<String>>);
+
+impl Headers {
+    /// From the `headers` map and, with Envoy's `encode_raw_headers`, the
+    /// `header_map` list (whose values may be raw bytes).
+    fn of(map: HashMap<String, String>, list: Option<Vec<HeaderValue>>) -> Result<Self, GrpcError> {
+        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, value) in map {
+            headers
+                .entry(key.to_ascii_lowercase())
+                .or_default()
+                .push(value);
+        }
+        for header in list.into_iter().flatten() {
+            let value = if header.raw_value.is_empty() {
+                header.value
+            } else {
+                String::from_utf8(header.raw_value).map_err(|_| {
+                    GrpcError::invalid_request(format!("header {:?} is not UTF-8", header.key))
+                })?
+            };
+            headers
+                .entry(header.key.to_ascii_lowercase())
+                .or_default()
+                .push(value);
+        }
+        Ok(Self(headers))
+    }
+
+    fn values(&self, name: &str) -> &[String] {
+        self.0.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The bearer token, else the access cookie. A malformed or ambiguous
+    /// credential is an error, never "anonymous".
+    fn token(&self) -> Result<Option<String>, GrpcError> {
+        let malformed =
+            || GrpcError::invalid_token("the Authorization header must be `Bearer <token>`");
+        match self.values("authorization") {
+            [] => {}
+            [value] => {
+                if value.len() > MAX_AUTHORIZATION {
+                    return Err(malformed());
+                }
+                let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+                let token = token.trim();
+                if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ')
+                {
+                    return Err(malformed());
+                }
+                return Ok(Some(token.to_owned()));
+            }
+            _ => return Err(malformed()),
+        }
+        // Envoy joins several Cookie headers with "; " in the map; the list
+        // keeps them apart. Either way, two different access cookies are
+        // refused rather than one picked.
+        let mut found: Option<&str> = None;
+        for pair in self.values("cookie").iter().flat_map(|v| v.split(';')) {
+            let Some((name, value)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if name != ACCESS_COOKIE {
+                continue;
+            }
+            match found {
+                Some(seen) if seen != value => {
+                    return Err(GrpcError::invalid_token(
+                        "two different access cookies were sent",
+                    ));
+                }
+                _ => found = Some(value),
+            }
+        }
+        Ok(found.filter(|v| !v.is_empty()).map(str::to_owned))
+    }
+
+    /// Every `x-warden-*` header the client sent.
+    fn spoofable(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .keys()
+            .map(String::as_str)
+            .filter(|name| name.starts_with("x-warden-"))
+    }
+}
+
+fn set_header(key: &str, value: String) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value,
+            raw_value: Vec::new(),
+        }),
+        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+        keep_empty_value: true,
+    }
+}
+
+/// OK: the identity headers overwrite whatever the client sent under those
+/// names, and every other client `x-warden-*` header is removed. The three
+/// identity names are not listed for removal: Envoy may apply removals
+/// after the headers it sets, which would drop the identity.
+fn allowed(principal: Option<&Principal>, headers: &Headers) -> CheckResponse {
+    let mut set = Vec::new();
+    if let Some(principal) = principal {
+        set.push(set_header("x-warden-user", principal.user_id.to_string()));
+        set.push(set_header(
+            "x-warden-session",
+            principal.session_id.to_string(),
+        ));
+        set.push(set_header("x-warden-roles", principal.roles.join(",")));
+    }
+    let mut headers_to_remove: Vec<String> = headers
+        .spoofable()
+        .filter(|name| principal.is_none() || !IDENTITY_HEADERS.contains(name))
+        .map(str::to_owned)
+        .collect();
+    headers_to_remove.sort();
+    CheckResponse {
+        status: Some(rpc::Status {
+            code: Code::Ok as i32,
+            message: String::new(),
+        }),
+        http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+            headers: set,
+            headers_to_remove,
+        })),
+    }
+}
+
+/// A denial: the gRPC code in `status`, and the HTTP answer Envoy sends
+/// the client, a problem+json body as `/v1/verify` would give.
+fn denied(err: GrpcError) -> CheckResponse {
+    let status = Status::from(err);
+    let code = status.code();
+    let stable = error_code(&status).unwrap_or("internal_error").to_owned();
+    let detail = status
+        .message()
+        .split_once(": ")
+        .map_or(status.message(), |(_, detail)| detail)
+        .to_owned();
+    let (http, title) = match code {
+        Code::Unauthenticated => (StatusCode::Unauthorized, "Invalid token"),
+        Code::PermissionDenied => (StatusCode::Forbidden, "Forbidden"),
+        Code::InvalidArgument => (StatusCode::BadRequest, "Invalid request"),
+        Code::Unavailable => (StatusCode::ServiceUnavailable, "Service unavailable"),
+        _ => (StatusCode::InternalServerError, "Internal error"),
+    };
+    let body = serde_json::json!({
+        "type": format!("https://warden.dev/errors/{stable}"),
+        "title": title,
+        "status": http as i32,
+        "code": stable,
+        "detail": detail,
+    });
+    let mut headers = vec![
+        set_header("content-type", "application/problem+json".into()),
+        set_header("cache-control", "no-store".into()),
+    ];
+    if http == StatusCode::Unauthorized {
+        headers.push(set_header(
+            "www-authenticate",
+            "Bearer realm=\"warden\"".into(),
+        ));
+    }
+    CheckResponse {
+        status: Some(rpc::Status {
+            code: code as i32,
+            message: status.message().to_owned(),
+        }),
+        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+            status: Some(HttpStatus { code: http as i32 }),
+            headers,
+            body: body.to_string(),
+        })),
+    }
+}
