@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
             header::PROXY_AUTHORIZATION,
+            header::HeaderName::from_static(routes::tokens::SERVICE_TOKEN_HEADER),
         ]))
 }
 

@@ -17,3 +17,4 @@ mod revocations;
 mod session_tokens;
 mod throttling;
 mod validation;
+mod verify_session_tokens;
