@@ -179,7 +179,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
+    let span = tracing::Span::current();
     let response = next.run(request).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     metrics
         .latency
         .get_or_create(&RouteLabels {

@@ -133,9 +133,14 @@ impl Cli {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.load_config()?;
-    telemetry::init(config.log.format, &config.log.level);
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let telemetry = telemetry::init(&config.log, serving.then_some(&config.otel))?;
     match cli.command {
-        Command::Serve { .. } => serve(config).await,
+        Command::Serve { .. } => {
+            let result = serve(config, &telemetry).await;
+            telemetry.shutdown();
+            result
+        }
         Command::Migrate => {
             let store = app::open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
@@ -204,8 +209,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let running = app::serve(&config, Arc::new(SystemClock), app::shutdown_signal()).await?;
+async fn serve(config: Config, telemetry: &telemetry::Telemetry) -> anyhow::Result<()> {
+    let running = app::serve_traced(
+        &config,
+        Arc::new(SystemClock),
+        telemetry::trace_context_hook(telemetry),
+        app::shutdown_signal(),
+    )
+    .await?;
     println!(
         "Warden listening on http://{} and gRPC {} (issuer {}); data in {}",
         running.addr,

@@ -10,6 +10,8 @@ mod faults;
 mod forged_tokens;
 mod instances;
 mod operations;
+#[cfg(feature = "otel")]
+mod otel;
 mod process;
 mod propagation;
 mod refresh;
