@@ -31,6 +31,7 @@ mod auth;
 mod convert;
 mod error;
 mod health;
+mod observe;
 mod server;
 
 /// The generated messages, clients (`auth_service_client`,
@@ -55,4 +56,5 @@ pub use admin::AdminApi;
 pub use auth::AuthApi;
 pub use error::{CODE_TRAILER, GrpcError, error_code};
 pub use health::ReadinessHealth;
+pub use observe::CallObserver;
 pub use server::{GrpcConfig, serve};

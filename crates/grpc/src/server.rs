@@ -12,6 +12,7 @@ use tonic_health::pb::health_server::HealthServer;
 use warden_core::AuthService;
 use warden_core::readiness::ReadinessCheck;
 
+use crate::observe::{CallObserver, ObserveLayer};
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::auth_service_server::AuthServiceServer;
 use crate::{AdminApi, AuthApi, FILE_DESCRIPTOR_SET, ReadinessHealth};
@@ -30,6 +31,8 @@ pub struct GrpcConfig {
     /// Called with each call's span and request headers, so tracing can
     /// continue the caller's trace (`traceparent`).
     pub trace_context: Option<fn(&tracing::Span, &tonic::codegen::http::HeaderMap)>,
+    /// Told of every call's method, status and latency (metrics).
+    pub observer: Option<CallObserver>,
 }
 
 impl Default for GrpcConfig {
@@ -38,6 +41,7 @@ impl Default for GrpcConfig {
             request_timeout: Duration::from_secs(10),
             readiness: Vec::new(),
             trace_context: None,
+            observer: None,
         }
     }
 }
@@ -84,6 +88,7 @@ pub async fn serve(
             }
             span
         })
+        .layer(ObserveLayer(config.observer))
         .add_service(
             AuthServiceServer::new(AuthApi::new(auth.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),

@@ -220,7 +220,7 @@ pub async fn serve_traced(
                 .map(|t| t.expose().to_owned()),
             trace_context,
         }),
-        metrics,
+        metrics: metrics.clone(),
         readiness: events.readiness.clone(),
         relay: Some(events.relay.clone()),
     };
@@ -254,6 +254,11 @@ pub async fn serve_traced(
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
             readiness: events.readiness.clone(),
             trace_context,
+            observer: Some(warden_grpc::CallObserver::new(
+                move |method, code, elapsed| {
+                    metrics.record_grpc(method, code, elapsed);
+                },
+            )),
         },
         stopped(),
     );
