@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 
 use crate::error::StoreError;
 use crate::model::OutboxEvent;
@@ -239,14 +240,33 @@ impl OutboxRelay {
             .lag_millis
             .store((now - oldest.at).num_milliseconds(), Ordering::Relaxed);
         let events: Vec<OutboxEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
-        if let Err(e) = self.publisher.publish(&events).await {
+        // One trace per batch that goes out (idle polls are not traced):
+        // the bus publish and the store's acknowledgement are its children.
+        let span = tracing::info_span!(
+            "outbox.relay",
+            otel.name = "outbox relay",
+            events = events.len(),
+            last_seq = *last_seq,
+        );
+        self.publish_batch(&events, *last_seq, now)
+            .instrument(span)
+            .await
+    }
+
+    async fn publish_batch(
+        &self,
+        events: &[OutboxEvent],
+        last_seq: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Step, RelayError> {
+        if let Err(e) = self.publisher.publish(events).await {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
             self.stats.bus_failing.store(true, Ordering::Relaxed);
             return Err(e.into());
         }
         self.stats.bus_failing.store(false, Ordering::Relaxed);
         // Confirmed by the bus: if marking fails they go out again (at least once).
-        self.store.mark_outbox_published(*last_seq, now).await?;
+        self.store.mark_outbox_published(last_seq, now).await?;
         self.stats
             .published
             .fetch_add(events.len() as u64, Ordering::Relaxed);

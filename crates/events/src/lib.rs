@@ -23,6 +23,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 pub use warden_token::revocation::CloudEvent;
 
 #[cfg(feature = "amqp")]
@@ -79,6 +81,20 @@ impl Default for BusNames {
             exchange: "warden".to_owned(),
         }
     }
+}
+
+/// The span of one event handed to a subscriber: the deny list's update
+/// is its child, so a trace shows when a revocation reached a verifier.
+pub(crate) fn delivery_span(bus: &'static str, event: &CloudEvent) -> tracing::Span {
+    tracing::info_span!(
+        "bus.deliver",
+        otel.name = %format_args!("{bus} process"),
+        otel.kind = "consumer",
+        messaging.system = bus,
+        messaging.operation.type = "process",
+        messaging.message.id = %event.id,
+        cloudevents.event_type = %event.type_,
+    )
 }
 
 impl BusNames {
@@ -211,6 +227,24 @@ impl Publisher {
     /// of them. On error some may have been delivered: publish the batch
     /// again (subscribers see the same ids twice, which is harmless).
     pub async fn publish(&self, events: &[CloudEvent]) -> Result<(), BusError> {
+        let kind = self.kind();
+        let span = tracing::info_span!(
+            "bus.publish",
+            otel.name = %format_args!("{} publish", kind.name()),
+            otel.kind = "producer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = kind.name(),
+            messaging.operation.type = "send",
+            messaging.batch.message_count = events.len(),
+        );
+        let result = self.publish_untraced(events).instrument(span.clone()).await;
+        if result.is_err() {
+            span.record("otel.status_code", "error");
+        }
+        result
+    }
+
+    async fn publish_untraced(&self, events: &[CloudEvent]) -> Result<(), BusError> {
         match &self.inner {
             Inner::InProcess(bus) => {
                 bus.publish(events);

@@ -82,6 +82,7 @@ impl Subscription {
                 match receiver.recv().await {
                     Ok(event) => {
                         task_status.received.fetch_add(1, Ordering::Relaxed);
+                        let _delivery = crate::delivery_span("in_process", &event).entered();
                         sink(event);
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -125,6 +126,7 @@ pub fn subscribe(
             let status = task_status.clone();
             move |event: CloudEvent| {
                 status.received.fetch_add(1, Ordering::Relaxed);
+                let _delivery = crate::delivery_span(kind.name(), &event).entered();
                 sink(event);
             }
         };

@@ -32,6 +32,7 @@ mod convert;
 mod error;
 mod ext_authz;
 mod health;
+mod observe;
 mod server;
 
 /// The generated messages, clients (`auth_service_client`,
@@ -111,4 +112,5 @@ pub use auth::AuthApi;
 pub use error::{CODE_TRAILER, GrpcError, error_code};
 pub use ext_authz::ExtAuthzApi;
 pub use health::ReadinessHealth;
+pub use observe::CallObserver;
 pub use server::{GrpcConfig, serve};

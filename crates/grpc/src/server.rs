@@ -12,6 +12,7 @@ use tonic_health::pb::health_server::HealthServer;
 use warden_core::AuthService;
 use warden_core::readiness::ReadinessCheck;
 
+use crate::observe::{CallObserver, ObserveLayer};
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::auth_service_server::AuthServiceServer;
 use crate::pb_envoy::envoy::service::auth::v3::authorization_server::AuthorizationServer;
@@ -30,6 +31,11 @@ pub struct GrpcConfig {
     /// Readiness checks beyond the store (the bus): the same list `/readyz`
     /// reads, so both report one answer.
     pub readiness: Vec<ReadinessCheck>,
+    /// Called with each call's span and request headers, so tracing can
+    /// continue the caller's trace (`traceparent`).
+    pub trace_context: Option<fn(&tracing::Span, &tonic::codegen::http::HeaderMap)>,
+    /// Told of every call's method, status and latency (metrics).
+    pub observer: Option<CallObserver>,
 }
 
 impl Default for GrpcConfig {
@@ -37,8 +43,25 @@ impl Default for GrpcConfig {
         Self {
             request_timeout: Duration::from_secs(10),
             readiness: Vec::new(),
+            trace_context: None,
+            observer: None,
         }
     }
+}
+
+/// The call's span, in OpenTelemetry's RPC conventions: named
+/// `warden.v1.AuthService/Validate`, never with message contents.
+fn call_span(path: &str) -> tracing::Span {
+    let method = path.trim_start_matches('/');
+    let (service, name) = method.split_once('/').unwrap_or((method, ""));
+    tracing::info_span!(
+        "grpc",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = name,
+    )
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes, then drains.
@@ -60,9 +83,17 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(ENVOY_FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
+    let trace_context = config.trace_context;
     Server::builder()
         .timeout(config.request_timeout)
-        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .trace_fn(move |request| {
+            let span = call_span(request.uri().path());
+            if let Some(continue_trace) = trace_context {
+                continue_trace(&span, request.headers());
+            }
+            span
+        })
+        .layer(ObserveLayer(config.observer))
         .add_service(
             AuthServiceServer::new(AuthApi::new(auth.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),

@@ -26,7 +26,7 @@ pub mod state;
 use std::iter::once;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -37,7 +37,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use problem::ApiError;
-pub use state::{AppState, HttpConfig, ReadinessCheck};
+pub use state::{AppState, HttpConfig, ReadinessCheck, TraceContextFn};
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -45,6 +45,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The complete HTTP API.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
+    let trace_context = state.config.trace_context;
     let metrics = state.metrics.clone();
     Router::new()
         .route("/v1/signup", post(routes::accounts::signup))
@@ -55,7 +56,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signout/all", post(routes::accounts::signout_all))
         .route("/v1/me", get(routes::accounts::me))
         .route("/v1/sessions", get(routes::accounts::sessions))
-        .route("/v1/sessions/{id}", delete(routes::accounts::delete_session))
+        .route(
+            "/v1/sessions/{id}",
+            delete(routes::accounts::delete_session),
+        )
         .route("/v1/password", post(routes::accounts::change_password))
         .route("/v1/validate", post(routes::tokens::validate))
         .route("/v1/verify", get(routes::tokens::verify))
@@ -81,22 +85,56 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                // Path only: a query string could carry anything.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {
+                let span = request_span(request);
+                if let Some(continue_trace) = trace_context {
+                    continue_trace(&span, request.headers());
+                }
+                span
             }),
         )
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(SetSensitiveResponseHeadersLayer::new(once(header::SET_COOKIE)))
+        .layer(SetSensitiveResponseHeadersLayer::new(once(
+            header::SET_COOKIE,
+        )))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
             header::PROXY_AUTHORIZATION,
+            header::HeaderName::from_static(routes::tokens::SERVICE_TOKEN_HEADER),
         ]))
+}
+
+/// The request's span, in OpenTelemetry's HTTP server conventions, named
+/// after the route template (layers run once routing has matched; an
+/// OpenTelemetry span cannot be renamed after it started). The status is
+/// recorded by [`metrics::track`]. Path only: a query string could carry
+/// anything.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{} {route}", request.method()),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+    )
 }
 
 /// A panic is a bug: answer a bare 500 problem and log it once.

@@ -32,12 +32,33 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Labels of gRPC calls: the method path and the status name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrpcLabels {
+    /// `/warden.v1.AuthService/Validate`, or `unmatched`.
+    pub method: String,
+    /// `OK`, `UNAUTHENTICATED`, ...
+    pub code: String,
+}
+
+/// Labels of gRPC latency: method only.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrpcMethodLabels {
+    /// The method path, or `unmatched`.
+    pub method: String,
+}
+
 /// Labels of sign-in outcomes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// `success`, or the stable error code.
     pub outcome: String,
 }
+
+/// Latency buckets, seconds, shared by HTTP and gRPC.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 /// Every metric Warden exports.
 pub struct Metrics {
@@ -46,6 +67,10 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Request latency by route.
     pub latency: Family<RouteLabels, Histogram>,
+    /// gRPC calls by method and status.
+    pub grpc_requests: Family<GrpcLabels, Counter>,
+    /// gRPC call latency by method.
+    pub grpc_latency: Family<GrpcMethodLabels, Histogram>,
     /// Sign-in outcomes.
     pub signins: Family<OutcomeLabels, Counter>,
     /// Requests in the password-hashing pool.
@@ -68,9 +93,11 @@ impl Metrics {
         let mut registry = Registry::with_prefix("warden");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ])
+            Histogram::new(LATENCY_BUCKETS)
+        });
+        let grpc_requests = Family::<GrpcLabels, Counter>::default();
+        let grpc_latency = Family::<GrpcMethodLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS)
         });
         let signins = Family::<OutcomeLabels, Counter>::default();
         let hash_queue_depth = Gauge::default();
@@ -109,6 +136,16 @@ impl Metrics {
             "HTTP request latency",
             latency.clone(),
         );
+        registry.register(
+            "grpc_requests",
+            "gRPC calls by method and status",
+            grpc_requests.clone(),
+        );
+        registry.register(
+            "grpc_request_duration_seconds",
+            "gRPC call latency",
+            grpc_latency.clone(),
+        );
         registry.register("signins", "Sign-in attempts by outcome", signins.clone());
         registry.register(
             "password_hash_queue_depth",
@@ -124,6 +161,8 @@ impl Metrics {
             registry,
             requests,
             latency,
+            grpc_requests,
+            grpc_latency,
             signins,
             hash_queue_depth,
             denylist_entries,
@@ -155,6 +194,21 @@ impl Metrics {
         out
     }
 
+    /// Counts one gRPC call and its latency.
+    pub fn record_grpc(&self, method: &str, code: &str, elapsed: std::time::Duration) {
+        self.grpc_latency
+            .get_or_create(&GrpcMethodLabels {
+                method: method.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.grpc_requests
+            .get_or_create(&GrpcLabels {
+                method: method.to_owned(),
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
     /// Counts one sign-in outcome.
     pub fn record_signin(&self, outcome: &str) {
         self.signins
@@ -179,7 +233,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
+    let span = tracing::Span::current();
     let response = next.run(request).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     metrics
         .latency
         .get_or_create(&RouteLabels {

@@ -20,7 +20,13 @@ pub struct HttpConfig {
     /// Bearer credential for `GET /v1/revocations`; without one the feed
     /// answers loopback peers only.
     pub revocations_token: Option<String>,
+    /// Called with each request's span and headers before the request is
+    /// handled, so tracing can continue the caller's trace (`traceparent`).
+    pub trace_context: Option<TraceContextFn>,
 }
+
+/// Links a fresh request span to the trace its headers carry.
+pub type TraceContextFn = fn(&tracing::Span, &axum::http::HeaderMap);
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -29,6 +35,7 @@ impl Default for HttpConfig {
             allowed_origins: Vec::new(),
             request_timeout: Duration::from_secs(10),
             revocations_token: None,
+            trace_context: None,
         }
     }
 }

@@ -183,8 +183,20 @@ pub async fn serve(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
+    serve_traced(config, clock, None, shutdown).await
+}
+
+/// [`serve`], with `trace_context` continuing callers' traces on every
+/// HTTP request and gRPC call (see [`crate::telemetry::trace_context_hook`]).
+pub async fn serve_traced(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    trace_context: Option<warden_http::TraceContextFn>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
     let auth = start_auth(config, clock.clone(), config.migrate_on_start).await?;
     let events = crate::events::start(config, &auth, clock)?;
+    let metrics = Arc::new(Metrics::new());
     let state = AppState {
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
@@ -195,8 +207,9 @@ pub async fn serve(
                 .revocations_token
                 .as_ref()
                 .map(|t| t.expose().to_owned()),
+            trace_context,
         }),
-        metrics: Arc::new(Metrics::new()),
+        metrics: metrics.clone(),
         readiness: events.readiness.clone(),
         relay: Some(events.relay.clone()),
     };
@@ -229,6 +242,12 @@ pub async fn serve(
         warden_grpc::GrpcConfig {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
             readiness: events.readiness.clone(),
+            trace_context,
+            observer: Some(warden_grpc::CallObserver::new(
+                move |method, code, elapsed| {
+                    metrics.record_grpc(method, code, elapsed);
+                },
+            )),
         },
         stopped(),
     );

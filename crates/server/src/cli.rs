@@ -146,9 +146,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return gateway(&path, check, cli.log_format.unwrap_or(LogFormat::Pretty)).await;
     }
     let config = cli.load_config()?;
-    telemetry::init(config.log.format, &config.log.level);
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let telemetry = telemetry::init(&config.log, serving.then_some(&config.otel))?;
     match cli.command {
-        Command::Serve { .. } => serve(config).await,
+        Command::Serve { .. } => {
+            let result = serve(config, &telemetry).await;
+            telemetry.shutdown();
+            result
+        }
         Command::Gateway { .. } => Err(anyhow::anyhow!(
             "warden gateway is dispatched before the service configuration loads"
         )),
@@ -220,8 +225,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let running = app::serve(&config, Arc::new(SystemClock), app::shutdown_signal()).await?;
+async fn serve(config: Config, telemetry: &telemetry::Telemetry) -> anyhow::Result<()> {
+    let running = app::serve_traced(
+        &config,
+        Arc::new(SystemClock),
+        telemetry::trace_context_hook(telemetry),
+        app::shutdown_signal(),
+    )
+    .await?;
     println!(
         "Warden listening on http://{} and gRPC {} (issuer {}); data in {}",
         running.addr,
@@ -249,7 +260,12 @@ async fn gateway(path: &std::path::Path, check: bool, log_format: LogFormat) -> 
         );
         return Ok(());
     }
-    telemetry::init(log_format, "info");
+    // The gateway exports no spans of its own yet; it forwards traceparent.
+    let log = crate::config::LogSection {
+        format: log_format,
+        level: "info".into(),
+    };
+    let _telemetry = telemetry::init(&log, None)?;
     let running = warden_gateway::start(path, app::shutdown_signal()).await?;
     let admin = running
         .admin_addr

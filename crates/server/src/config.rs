@@ -25,6 +25,7 @@ const SECTIONS: &[&str] = &[
     "log",
     "events",
     "verify",
+    "otel",
 ];
 
 /// Everything `warden serve` can be told.
@@ -70,6 +71,8 @@ pub struct Config {
     pub events: EventsSection,
     /// Forward-auth rules of `/v1/verify` and Envoy `ext_authz`.
     pub verify: VerifySection,
+    /// OpenTelemetry trace export.
+    pub otel: OtelSection,
     /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
     pub revocations_token: Option<Secret>,
     /// File holding `revocations_token` (Kubernetes secrets).
@@ -104,6 +107,29 @@ impl Default for EventsSection {
     }
 }
 
+/// `[otel]`: OpenTelemetry traces over OTLP/gRPC (feature `otel`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtelSection {
+    /// OTLP/gRPC collector, `http://host:4317`; unset: nothing is exported.
+    pub endpoint: Option<String>,
+    /// `service.name` of the exported resource.
+    pub service_name: String,
+    /// Share of the traces that start here which are kept, 0.0-1.0; a
+    /// caller's sampling decision (in `traceparent`) is always followed.
+    pub sample_ratio: f64,
+}
+
+impl Default for OtelSection {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            service_name: "warden".into(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -125,6 +151,7 @@ impl Default for Config {
             log: LogSection::default(),
             events: EventsSection::default(),
             verify: VerifySection::default(),
+            otel: OtelSection::default(),
             revocations_token: None,
             revocations_token_file: None,
         }
@@ -655,8 +682,36 @@ impl Config {
             bail!("revocations_token must be at least 16 characters");
         }
         self.verify.policy()?;
+        self.validate_otel()?;
         if self.database.max_connections == 0 || self.database.timeout_ms == 0 {
             bail!("database.max_connections and database.timeout_ms must be positive");
+        }
+        Ok(())
+    }
+
+    fn validate_otel(&self) -> anyhow::Result<()> {
+        if let Some(endpoint) = &self.otel.endpoint {
+            if !cfg!(feature = "otel") {
+                bail!(
+                    "otel.endpoint (WARDEN_OTEL_ENDPOINT) needs a warden built with the `otel` feature"
+                );
+            }
+            // The exporter speaks plain OTLP/gRPC: a collector next to Warden
+            // (sidecar or node agent) forwards over TLS if needed.
+            let rest = endpoint.strip_prefix("http://").ok_or_else(|| {
+                anyhow::anyhow!(
+                    "otel.endpoint must be http://host:port (OTLP/gRPC), not {endpoint:?}"
+                )
+            })?;
+            if rest.is_empty() || rest.contains('@') {
+                bail!("otel.endpoint must be http://host:port without credentials");
+            }
+        }
+        if !(0.0..=1.0).contains(&self.otel.sample_ratio) {
+            bail!("otel.sample_ratio must be between 0.0 and 1.0");
+        }
+        if self.otel.service_name.trim().is_empty() {
+            bail!("otel.service_name must not be empty");
         }
         Ok(())
     }
@@ -735,6 +790,10 @@ fn parse_env_value(value: figment::value::Value) -> figment::value::Value {
                 Value::Num(*tag, figment::value::Num::U64(n))
             } else if let Ok(b) = s.parse::<bool>() {
                 Value::Bool(*tag, b)
+            } else if let Ok(x) = s.parse::<f64>()
+                && s.contains('.')
+            {
+                Value::Num(*tag, figment::value::Num::F64(x))
             } else {
                 value
             }
@@ -1023,6 +1082,45 @@ mod tests {
                 Config::load(None, &env(&[(k, v)]), &Overrides::default()).is_err(),
                 "{k}={v}"
             );
+        }
+    }
+
+    #[test]
+    fn otel_settings_come_from_the_environment_and_are_checked() {
+        let config = Config::load(None, &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(config.otel.endpoint, None, "nothing is exported by default");
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_OTEL_ENDPOINT", "http://collector:4317"),
+                ("WARDEN_OTEL_SERVICE_NAME", "warden-eu"),
+                ("WARDEN_OTEL_SAMPLE_RATIO", "0.25"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.otel.endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        assert_eq!(config.otel.service_name, "warden-eu");
+        assert!((config.otel.sample_ratio - 0.25).abs() < f64::EPSILON);
+        assert!(config.to_redacted_toml().unwrap().contains("[otel]"));
+
+        for (key, value, message) in [
+            ("WARDEN_OTEL_ENDPOINT", "collector:4317", "http://host:port"),
+            (
+                "WARDEN_OTEL_ENDPOINT",
+                "http://u:p@collector:4317",
+                "credentials",
+            ),
+            ("WARDEN_OTEL_SAMPLE_RATIO", "1.5", "sample_ratio"),
+            ("WARDEN_OTEL_SERVICE_NAME", " ", "service_name"),
+        ] {
+            let err = Config::load(None, &env(&[(key, value)]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(message), "{key}={value}: {err}");
         }
     }
 }

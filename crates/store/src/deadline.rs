@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
     Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
@@ -18,23 +19,70 @@ use warden_core::model::{
 use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
-/// Wraps a store so that every call ends within `limit`.
+/// Wraps a store so that every call ends within `limit` (when set) and is
+/// one `store.<operation>` span: the boundary every adapter sits behind.
 pub struct Deadline {
     inner: Arc<dyn Store>,
-    limit: Duration,
+    limit: Option<Duration>,
+    system: &'static str,
 }
 
 impl Deadline {
     /// Bounds every call of `inner` by `limit`.
     pub fn new(inner: Arc<dyn Store>, limit: Duration) -> Self {
-        Self { inner, limit }
+        Self::with_system(inner, Some(limit), "other_sql")
+    }
+
+    /// Bounds calls by `limit` if given; spans name the database `system`
+    /// (OpenTelemetry's `db.system.name`: `sqlite`, `postgresql`, `mysql`).
+    pub fn with_system(
+        inner: Arc<dyn Store>,
+        limit: Option<Duration>,
+        system: &'static str,
+    ) -> Self {
+        Self {
+            inner,
+            limit,
+            system,
+        }
+    }
+
+    async fn within<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        // Only calls made on behalf of something traced (a request, a
+        // relay batch) get a span: the once-a-second background polls
+        // would otherwise each start a trace of their own.
+        if tracing::Span::current().is_none() {
+            return bounded(self.limit, call).await;
+        }
+        // Operation and system only: never statement parameters, which
+        // hold e-mail addresses and token hashes.
+        let span = tracing::info_span!(
+            "store",
+            otel.name = %format_args!("store.{operation}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            db.system.name = self.system,
+            db.operation.name = operation,
+        );
+        let result = bounded(self.limit, call).instrument(span.clone()).await;
+        if result.is_err() {
+            span.record("otel.status_code", "error");
+        }
+        result
     }
 }
 
-async fn within<T>(
-    limit: Duration,
+async fn bounded<T>(
+    limit: Option<Duration>,
     call: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
+    let Some(limit) = limit else {
+        return call.await;
+    };
     tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
         Err(StoreError::Unavailable(format!(
             "no answer within {limit:?}"
@@ -45,29 +93,39 @@ async fn within<T>(
 #[async_trait]
 impl Store for Deadline {
     async fn ping(&self) -> Result<(), StoreError> {
-        within(self.limit, self.inner.ping()).await
+        self.within("ping", self.inner.ping()).await
     }
 
     async fn create_user(&self, new: &NewUser, events: &[OutboxEvent]) -> Result<(), StoreError> {
-        within(self.limit, self.inner.create_user(new, events)).await
+        self.within("create_user", self.inner.create_user(new, events))
+            .await
     }
 
     async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        within(self.limit, self.inner.find_user_by_id(id)).await
+        self.within("find_user_by_id", self.inner.find_user_by_id(id))
+            .await
     }
 
     async fn find_credentials_by_email(
         &self,
         email: &Email,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        within(self.limit, self.inner.find_credentials_by_email(email)).await
+        self.within(
+            "find_credentials_by_email",
+            self.inner.find_credentials_by_email(email),
+        )
+        .await
     }
 
     async fn find_credentials_by_id(
         &self,
         id: UserId,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        within(self.limit, self.inner.find_credentials_by_id(id)).await
+        self.within(
+            "find_credentials_by_id",
+            self.inner.find_credentials_by_id(id),
+        )
+        .await
     }
 
     async fn list_users(
@@ -76,11 +134,16 @@ impl Store for Deadline {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
-        within(self.limit, self.inner.list_users(query, after, limit)).await
+        self.within("list_users", self.inner.list_users(query, after, limit))
+            .await
     }
 
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError> {
-        within(self.limit, self.inner.update_password_hash(id, phc)).await
+        self.within(
+            "update_password_hash",
+            self.inner.update_password_hash(id, phc),
+        )
+        .await
     }
 
     async fn update_user_status(
@@ -90,8 +153,8 @@ impl Store for Deadline {
         revocation: Option<&Revocation>,
         events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "update_user_status",
             self.inner
                 .update_user_status(id, status, revocation, events),
         )
@@ -104,7 +167,11 @@ impl Store for Deadline {
         roles: &[Role],
         events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
-        within(self.limit, self.inner.update_user_roles(id, roles, events)).await
+        self.within(
+            "update_user_roles",
+            self.inner.update_user_roles(id, roles, events),
+        )
+        .await
     }
 
     async fn delete_user(
@@ -113,7 +180,11 @@ impl Store for Deadline {
         revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
-        within(self.limit, self.inner.delete_user(id, revocation, events)).await
+        self.within(
+            "delete_user",
+            self.inner.delete_user(id, revocation, events),
+        )
+        .await
     }
 
     async fn create_session(
@@ -122,15 +193,16 @@ impl Store for Deadline {
         refresh: &RefreshRecord,
         events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "create_session",
             self.inner.create_session(session, refresh, events),
         )
         .await
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
-        within(self.limit, self.inner.find_session(id)).await
+        self.within("find_session", self.inner.find_session(id))
+            .await
     }
 
     async fn list_sessions(
@@ -138,14 +210,19 @@ impl Store for Deadline {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, StoreError> {
-        within(self.limit, self.inner.list_sessions(user, now)).await
+        self.within("list_sessions", self.inner.list_sessions(user, now))
+            .await
     }
 
     async fn find_session_by_refresh(
         &self,
         token: &TokenHash,
     ) -> Result<Option<Session>, StoreError> {
-        within(self.limit, self.inner.find_session_by_refresh(token)).await
+        self.within(
+            "find_session_by_refresh",
+            self.inner.find_session_by_refresh(token),
+        )
+        .await
     }
 
     async fn rotate_refresh_token(
@@ -155,8 +232,8 @@ impl Store for Deadline {
         now: DateTime<Utc>,
         on_reuse: &ReuseRevocation<'_>,
     ) -> Result<RotateOutcome, StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "rotate_refresh_token",
             self.inner.rotate_refresh_token(old, new, now, on_reuse),
         )
         .await
@@ -169,8 +246,8 @@ impl Store for Deadline {
         revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "revoke_session",
             self.inner.revoke_session(id, now, revocation, events),
         )
         .await
@@ -185,8 +262,8 @@ impl Store for Deadline {
         password_hash: Option<&str>,
         event_for: SessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "revoke_user_sessions",
             self.inner
                 .revoke_user_sessions(user, keep, now, until, password_hash, event_for),
         )
@@ -196,22 +273,32 @@ impl Store for Deadline {
     // ----- session tokens -----
 
     async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
-        within(self.limit, self.inner.create_session_token(token)).await
+        self.within(
+            "create_session_token",
+            self.inner.create_session_token(token),
+        )
+        .await
     }
 
     async fn find_session_token(
         &self,
         token: &TokenHash,
     ) -> Result<Option<SessionTokenOwner>, StoreError> {
-        within(self.limit, self.inner.find_session_token(token)).await
+        self.within("find_session_token", self.inner.find_session_token(token))
+            .await
     }
 
     async fn delete_expired_session_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        within(self.limit, self.inner.delete_expired_session_tokens(now)).await
+        self.within(
+            "delete_expired_session_tokens",
+            self.inner.delete_expired_session_tokens(now),
+        )
+        .await
     }
 
     async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError> {
-        within(self.limit, self.inner.find_login_throttle(key)).await
+        self.within("find_login_throttle", self.inner.find_login_throttle(key))
+            .await
     }
 
     async fn record_login_failure(
@@ -220,46 +307,63 @@ impl Store for Deadline {
         now: DateTime<Utc>,
         policy: &LockoutPolicy,
     ) -> Result<ThrottleState, StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "record_login_failure",
             self.inner.record_login_failure(key, now, policy),
         )
         .await
     }
 
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        within(self.limit, self.inner.clear_login_failures(key)).await
+        self.within("clear_login_failures", self.inner.clear_login_failures(key))
+            .await
     }
 
     async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        within(self.limit, self.inner.create_signing_key(key)).await
+        self.within("create_signing_key", self.inner.create_signing_key(key))
+            .await
     }
 
     async fn create_first_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
-        within(self.limit, self.inner.create_first_signing_key(key)).await
+        self.within(
+            "create_first_signing_key",
+            self.inner.create_first_signing_key(key),
+        )
+        .await
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        within(self.limit, self.inner.list_signing_keys()).await
+        self.within("list_signing_keys", self.inner.list_signing_keys())
+            .await
     }
 
     async fn retire_signing_keys(&self, except: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        within(self.limit, self.inner.retire_signing_keys(except, at)).await
+        self.within(
+            "retire_signing_keys",
+            self.inner.retire_signing_keys(except, at),
+        )
+        .await
     }
 
     async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
-        within(self.limit, self.inner.delete_signing_key(kid)).await
+        self.within("delete_signing_key", self.inner.delete_signing_key(kid))
+            .await
     }
 
     async fn list_active_revocations(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError> {
-        within(self.limit, self.inner.list_active_revocations(now)).await
+        self.within(
+            "list_active_revocations",
+            self.inner.list_active_revocations(now),
+        )
+        .await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        within(self.limit, self.inner.append_audit(entry)).await
+        self.within("append_audit", self.inner.append_audit(entry))
+            .await
     }
 
     async fn list_audit(
@@ -268,11 +372,13 @@ impl Store for Deadline {
         before: Option<AuditId>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        within(self.limit, self.inner.list_audit(user, before, limit)).await
+        self.within("list_audit", self.inner.list_audit(user, before, limit))
+            .await
     }
 
     async fn append_outbox(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
-        within(self.limit, self.inner.append_outbox(events)).await
+        self.within("append_outbox", self.inner.append_outbox(events))
+            .await
     }
 
     async fn list_outbox(
@@ -280,11 +386,13 @@ impl Store for Deadline {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
-        within(self.limit, self.inner.list_outbox(after_seq, limit)).await
+        self.within("list_outbox", self.inner.list_outbox(after_seq, limit))
+            .await
     }
 
     async fn latest_outbox_seq(&self) -> Result<i64, StoreError> {
-        within(self.limit, self.inner.latest_outbox_seq()).await
+        self.within("latest_outbox_seq", self.inner.latest_outbox_seq())
+            .await
     }
 
     async fn acquire_relay_lease(
@@ -293,22 +401,30 @@ impl Store for Deadline {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        within(
-            self.limit,
+        self.within(
+            "acquire_relay_lease",
             self.inner.acquire_relay_lease(holder, now, until),
         )
         .await
     }
 
     async fn release_relay_lease(&self, holder: &str) -> Result<(), StoreError> {
-        within(self.limit, self.inner.release_relay_lease(holder)).await
+        self.within(
+            "release_relay_lease",
+            self.inner.release_relay_lease(holder),
+        )
+        .await
     }
 
     async fn list_unpublished_outbox(
         &self,
         limit: u32,
     ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
-        within(self.limit, self.inner.list_unpublished_outbox(limit)).await
+        self.within(
+            "list_unpublished_outbox",
+            self.inner.list_unpublished_outbox(limit),
+        )
+        .await
     }
 
     async fn mark_outbox_published(
@@ -316,10 +432,15 @@ impl Store for Deadline {
         up_to_seq: i64,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        within(self.limit, self.inner.mark_outbox_published(up_to_seq, at)).await
+        self.within(
+            "mark_outbox_published",
+            self.inner.mark_outbox_published(up_to_seq, at),
+        )
+        .await
     }
 
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        within(self.limit, self.inner.prune_outbox(before)).await
+        self.within("prune_outbox", self.inner.prune_outbox(before))
+            .await
     }
 }

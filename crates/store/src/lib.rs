@@ -100,16 +100,18 @@ impl AnyStore {
         }
     }
 
-    /// The port, for the domain service. Network databases get a deadline
-    /// on every call (`options.acquire_timeout`), so an unreachable server
-    /// answers `store_unavailable` promptly instead of hanging requests.
+    /// The port, for the domain service: every call is a `store.<operation>`
+    /// span, and network databases get a deadline on every call
+    /// (`options.acquire_timeout`), so an unreachable server answers
+    /// `store_unavailable` promptly instead of hanging requests.
     pub fn into_store_with(self, options: &StoreOptions) -> Arc<dyn Store> {
-        let limit = options.acquire_timeout;
-        match self {
-            AnyStore::Sqlite(store) => Arc::new(*store),
-            AnyStore::Postgres(store) => Arc::new(deadline::Deadline::new(Arc::new(*store), limit)),
-            AnyStore::MySql(store) => Arc::new(deadline::Deadline::new(Arc::new(*store), limit)),
-        }
+        let limit = Some(options.acquire_timeout);
+        let (inner, limit, system): (Arc<dyn Store>, _, _) = match self {
+            AnyStore::Sqlite(store) => (Arc::new(*store) as Arc<dyn Store>, None, "sqlite"),
+            AnyStore::Postgres(store) => (Arc::new(*store), limit, "postgresql"),
+            AnyStore::MySql(store) => (Arc::new(*store), limit, "mysql"),
+        };
+        Arc::new(deadline::Deadline::with_system(inner, limit, system))
     }
 
     /// The port without a deadline (command-line tools).

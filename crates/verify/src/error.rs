@@ -18,6 +18,13 @@ pub enum VerifyErrorKind {
     Stale,
     /// No signing keys could be loaded from the issuer yet.
     KeysUnavailable,
+    /// An opaque `wst_` session token, and this verifier has no service
+    /// credential to ask Warden about it with
+    /// ([`RevocationFeed::service_token`](crate::RevocationFeed::service_token)).
+    SessionTokenUnsupported,
+    /// Warden did not answer for a session token (down, overloaded, or it
+    /// refused this service's credential): retry later.
+    Unavailable,
 }
 
 /// A refused token. The message never echoes the token.
@@ -45,6 +52,8 @@ impl VerifyError {
             VerifyErrorKind::Revoked => "token_revoked",
             VerifyErrorKind::Stale => "revocations_stale",
             VerifyErrorKind::KeysUnavailable => "keys_unavailable",
+            VerifyErrorKind::SessionTokenUnsupported => "invalid_token",
+            VerifyErrorKind::Unavailable => "warden_unavailable",
         }
     }
 
@@ -52,7 +61,10 @@ impl VerifyError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self.kind,
-            VerifyErrorKind::Invalid | VerifyErrorKind::Expired | VerifyErrorKind::Revoked
+            VerifyErrorKind::Invalid
+                | VerifyErrorKind::Expired
+                | VerifyErrorKind::Revoked
+                | VerifyErrorKind::SessionTokenUnsupported
         )
     }
 }
@@ -65,6 +77,10 @@ impl fmt::Display for VerifyError {
             VerifyErrorKind::Revoked => "token revoked",
             VerifyErrorKind::Stale => "revocation feed too stale to verify tokens",
             VerifyErrorKind::KeysUnavailable => "no signing keys available",
+            VerifyErrorKind::SessionTokenUnsupported => {
+                "opaque session tokens need a service credential to be checked"
+            }
+            VerifyErrorKind::Unavailable => "Warden cannot check session tokens right now",
         })
     }
 }

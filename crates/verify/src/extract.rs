@@ -54,9 +54,15 @@ impl From<VerifyError> for AuthRejection {
         let (status, detail) = match e.kind() {
             VerifyErrorKind::Expired => (StatusCode::UNAUTHORIZED, "the access token has expired"),
             VerifyErrorKind::Revoked => (StatusCode::UNAUTHORIZED, "the access token was revoked"),
-            VerifyErrorKind::Stale | VerifyErrorKind::KeysUnavailable => (
+            VerifyErrorKind::Stale
+            | VerifyErrorKind::KeysUnavailable
+            | VerifyErrorKind::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "tokens cannot be verified right now",
+            ),
+            VerifyErrorKind::SessionTokenUnsupported => (
+                StatusCode::UNAUTHORIZED,
+                "this service accepts JWT access tokens only, not opaque session tokens",
             ),
             _ => (StatusCode::UNAUTHORIZED, "the access token is not valid"),
         };

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
-use crate::error::{VerifyError, VerifyErrorKind};
+use crate::error::VerifyError;
 use crate::principal::Principal;
 use crate::verifier::Verifier;
 
@@ -81,11 +81,10 @@ enum Refusal {
 
 impl From<VerifyError> for Refusal {
     fn from(e: VerifyError) -> Self {
-        match e.kind() {
-            VerifyErrorKind::Stale | VerifyErrorKind::KeysUnavailable => {
-                Refusal::Unavailable(e.code())
-            }
-            _ => Refusal::Unauthenticated(e.code()),
+        if e.is_client_error() {
+            Refusal::Unauthenticated(e.code())
+        } else {
+            Refusal::Unavailable(e.code())
         }
     }
 }

@@ -79,6 +79,19 @@
 //! # let _ = verifier; Ok(()) }
 //! ```
 //!
+//! # Session tokens
+//!
+//! Warden in session mode issues opaque `wst_` access tokens that only it can
+//! answer for. Given a service credential ([`RevocationFeed::service_token`]),
+//! [`Verifier::verify`] asks Warden's `POST /v1/validate` for them (the
+//! credential in [`SERVICE_TOKEN_HEADER`], the token in the body) and caches
+//! each answer for at most [`MAX_SESSION_CACHE_TTL`] (5 s), keyed by the
+//! token's SHA-256 ([`VerifierBuilder::session_cache`]); the deny-list still
+//! applies to cached answers. Without a credential such a token is refused
+//! with [`VerifyErrorKind::SessionTokenUnsupported`] and no network call;
+//! when Warden cannot answer, [`VerifyErrorKind::Unavailable`] (503 from the
+//! extractor and the layer, never 401).
+//!
 //! # Features
 //!
 //! - `axum` (default): [`Principal`] and [`RequireRole`] extractors.
@@ -107,6 +120,7 @@ mod error;
 mod feed;
 mod jwks;
 mod principal;
+mod session;
 mod verifier;
 
 #[cfg(feature = "axum")]
@@ -118,6 +132,9 @@ pub use clock::{Clock, SystemClock};
 pub use error::{BuildError, VerifyError, VerifyErrorKind};
 pub use feed::RevocationFeed;
 pub use principal::Principal;
+pub use session::{
+    MAX_CACHE_TTL as MAX_SESSION_CACHE_TTL, SERVICE_TOKEN_HEADER, SESSION_TOKEN_PREFIX,
+};
 pub use verifier::{StalePolicy, Verifier, VerifierBuilder};
 
 #[cfg(feature = "axum")]

@@ -14,6 +14,7 @@ use crate::error::{BuildError, VerifyError, VerifyErrorKind};
 use crate::feed::{self, RevocationFeed};
 use crate::jwks;
 use crate::principal::Principal;
+use crate::session::{self, SessionCache};
 
 /// What to do while revocations are too stale to trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +42,7 @@ pub struct VerifierBuilder {
     min_refetch_interval: Duration,
     clock: Option<Arc<dyn Clock>>,
     http: Option<reqwest::Client>,
+    session_cache: (Duration, usize),
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -125,6 +127,15 @@ impl VerifierBuilder {
         self
     }
 
+    /// How long Warden's answer for an opaque `wst_` session token is reused
+    /// (default and at most [`MAX_SESSION_CACHE_TTL`](crate::MAX_SESSION_CACHE_TTL), 5 s;
+    /// zero asks Warden every time) and how many answers are kept (default
+    /// 10 000). A revocation that reaches the deny-list overrides the cache.
+    pub fn session_cache(mut self, ttl: Duration, max_entries: usize) -> Self {
+        self.session_cache = (ttl, max_entries);
+        self
+    }
+
     /// The HTTP client for discovery, JWKS and the feed (default: one with
     /// a 5 s timeout).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
@@ -197,6 +208,10 @@ impl VerifierBuilder {
             refetch: tokio::sync::Mutex::new(()),
             min_refetch: self.min_refetch_interval,
             denylist: Arc::new(DenyList::new()),
+            sessions: Arc::new(SessionCache::new(
+                self.session_cache.0,
+                self.session_cache.1,
+            )),
             clock,
             feed: self.feed,
             feed_confirmed: Mutex::new(None),
@@ -226,6 +241,7 @@ struct Inner {
     refetch: tokio::sync::Mutex<()>,
     min_refetch: Duration,
     denylist: Arc<DenyList>,
+    sessions: Arc<SessionCache>,
     clock: Arc<dyn Clock>,
     feed: RevocationFeed,
     feed_confirmed: Mutex<Option<DateTime<Utc>>>,
@@ -283,6 +299,7 @@ impl Verifier {
             min_refetch_interval: Duration::from_secs(10),
             clock: None,
             http: None,
+            session_cache: (session::MAX_CACHE_TTL, 10_000),
         }
     }
 
@@ -298,9 +315,13 @@ impl Verifier {
             #[cfg(any(feature = "nats", feature = "amqp"))]
             if let Some(url) = self.inner.feed.bus_url.clone() {
                 let denylist = self.inner.denylist.clone();
+                let sessions = self.inner.sessions.clone();
                 let sink: Arc<dyn Fn(warden_events::CloudEvent) + Send + Sync> =
                     Arc::new(move |event| {
                         denylist.apply(&event);
+                        if let Some(revocation) = event.revocation() {
+                            sessions.forget(&revocation);
+                        }
                     });
                 let subscription =
                     warden_events::subscribe(&url, self.inner.feed.bus_names.clone(), sink)
@@ -331,11 +352,23 @@ impl Verifier {
             .push(handle);
     }
 
-    /// Checks `token` (the compact JWT, without `Bearer `) and returns whom it
-    /// speaks for. Order: shape, header, key (an unknown `kid` causes at most
-    /// one rate-limited JWKS refetch), signature, claims, staleness policy,
-    /// deny-list.
+    /// Checks `token` (without `Bearer `) and returns whom it speaks for.
+    ///
+    /// A JWT is checked locally. Order: shape, header, key (an unknown `kid`
+    /// causes at most one rate-limited JWKS refetch), signature, claims,
+    /// staleness policy, deny-list.
+    ///
+    /// An opaque `wst_` session token is sent to Warden's `/v1/validate`
+    /// with the service credential of [`RevocationFeed::service_token`]
+    /// (answers cached briefly, see [`VerifierBuilder::session_cache`]),
+    /// then checked against the deny-list. Without a credential it is
+    /// refused at once ([`VerifyErrorKind::SessionTokenUnsupported`]); when
+    /// Warden cannot answer the error is [`VerifyErrorKind::Unavailable`]
+    /// (a 503, not a 401).
     pub async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
+        if token.starts_with(session::SESSION_TOKEN_PREFIX) {
+            return self.verify_session_token(token).await;
+        }
         let claims = match self.check(token) {
             Err(warden_token::VerifyError::UnknownKey) if self.refetch_for_unknown_kid().await => {
                 self.check(token)
@@ -361,6 +394,26 @@ impl Verifier {
         if self.inner.stale_policy == StalePolicy::Reject && self.is_stale() {
             return Err(VerifyError::new(VerifyErrorKind::Stale));
         }
+        self.unless_revoked(principal)
+    }
+
+    async fn verify_session_token(&self, token: &str) -> Result<Principal, VerifyError> {
+        let Some(service_token) = self.inner.feed.service_token.as_deref() else {
+            return Err(VerifyError::new(VerifyErrorKind::SessionTokenUnsupported));
+        };
+        let principal = session::validate(
+            &self.inner.http,
+            &self.inner.endpoint,
+            service_token,
+            &self.inner.sessions,
+            token,
+            self.inner.clock.now(),
+        )
+        .await?;
+        self.unless_revoked(principal)
+    }
+
+    fn unless_revoked(&self, principal: Principal) -> Result<Principal, VerifyError> {
         if self.inner.denylist.is_revoked(
             principal.user_id,
             principal.session_id,
@@ -515,6 +568,7 @@ impl Verifier {
             .await?;
             for entry in &page.entries {
                 self.inner.denylist.insert(entry);
+                self.inner.sessions.forget(entry);
             }
             *cursor = Some(page.cursor);
             if !page.has_more {

@@ -16,14 +16,28 @@ use crate::problem::{ApiError, Problem};
 use crate::routes::accounts::RequestParts;
 use crate::state::AppState;
 
-/// Check an access token (bearer header or `{token}`).
+/// The header a service (`warden-verify`) presents its credential in when
+/// it validates someone else's token: never `Authorization`, which may carry
+/// the token being checked.
+pub const SERVICE_TOKEN_HEADER: &str = "x-warden-service-token";
+
+/// Check an access token (bearer header or `{token}`). A service may add
+/// its credential in `X-Warden-Service-Token`; a wrong one is refused (403)
+/// rather than ignored, so a misconfigured verifier is noticed.
 #[utoipa::path(post, path = "/v1/validate", tag = "tokens", request_body = ValidateRequest,
-    responses((status = 200, body = ValidateResponse), (status = 401, body = Problem)))]
+    responses((status = 200, body = ValidateResponse), (status = 401, body = Problem),
+        (status = 403, body = Problem)))]
 pub async fn validate(
     State(state): State<AppState>,
     RequestParts(parts): RequestParts,
     OptionalJson(body): OptionalJson<ValidateRequest>,
 ) -> Result<Response, ApiError> {
+    if let Some(credential) = parts.headers.get(SERVICE_TOKEN_HEADER) {
+        let credential = credential.to_str().unwrap_or_default().trim();
+        if !is_service(&state, &parts, Some(credential)) {
+            return Err(ApiError::forbidden("the service credential is not valid"));
+        }
+    }
     let token = match presented_token(&parts)? {
         Some((token, Credential::Bearer)) => token,
         _ => body.and_then(|b| b.token).ok_or_else(|| {
@@ -152,17 +166,28 @@ pub async fn revocations(
 }
 
 fn may_read_revocations(state: &AppState, parts: &axum::http::request::Parts) -> bool {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    is_service(state, parts, bearer)
+}
+
+/// Whether `presented` is the service credential (`revocations_token`);
+/// with none configured, whether the peer is on loopback.
+fn is_service(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    presented: Option<&str>,
+) -> bool {
     use subtle::ConstantTimeEq as _;
     match &state.config.revocations_token {
-        Some(expected) => parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .is_some_and(|(_, token)| {
-                bool::from(token.trim().as_bytes().ct_eq(expected.as_bytes()))
-            }),
+        Some(expected) => {
+            presented.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected.as_bytes())))
+        }
         // The socket's peer, never a forwarded header: a proxy on loopback
         // must not open the feed to the world.
         None => parts

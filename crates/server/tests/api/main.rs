@@ -12,6 +12,8 @@ mod forward_auth;
 mod gateway;
 mod instances;
 mod operations;
+#[cfg(feature = "otel")]
+mod otel;
 mod process;
 mod propagation;
 mod refresh;
@@ -21,3 +23,4 @@ mod throttling;
 mod tickets;
 mod validation;
 mod verify_rules;
+mod verify_session_tokens;

@@ -152,6 +152,43 @@ async fn metrics_count_requests_by_route_template_and_sign_ins_by_outcome() {
     }
 }
 
+#[tokio::test]
+async fn metrics_count_grpc_calls_by_method_and_status() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut client = app.auth_client().await;
+    client
+        .validate(warden_grpc::pb::ValidateRequest {
+            token: user.access.clone(),
+        })
+        .await
+        .unwrap();
+    let refused = client
+        .validate(warden_grpc::pb::ValidateRequest {
+            token: format!("{}x", user.access),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    let text = get(&app, "/metrics").await.text().await.unwrap();
+    let line_with = |needles: &[&str]| {
+        text.lines()
+            .find(|l| !l.starts_with('#') && needles.iter().all(|n| l.contains(n)))
+            .map(str::to_owned)
+    };
+    let method = "method=\"/warden.v1.AuthService/Validate\"";
+    for code in ["code=\"OK\"", "code=\"UNAUTHENTICATED\""] {
+        let line = line_with(&["warden_grpc_requests_total", method, code])
+            .unwrap_or_else(|| panic!("no {code} counter: {text}"));
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+    let count = line_with(&["warden_grpc_request_duration_seconds_count", method])
+        .unwrap_or_else(|| panic!("no latency histogram: {text}"));
+    assert!(count.ends_with(" 2"), "{count}");
+    assert!(!text.contains(&user.access), "no token in metrics");
+}
+
 // ----- JWKS and discovery (C29) -----
 
 #[tokio::test]
