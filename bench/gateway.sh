@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-warden_port=18600 upstream_port=18601 nginx_port=18602 gateway_port=18603 admin_port=18604
+warden_port=18600 upstream_port=18601 nginx_port=18602 gateway_port=18603 admin_port=18604 plain_port=18605
 warden="http://127.0.0.1:$warden_port"
 
 WARDEN_ISSUER="$warden" WARDEN_LOG_LEVEL=warn "$bin" serve --http "127.0.0.1:$warden_port" --grpc 127.0.0.1:0 \
@@ -51,6 +51,15 @@ http {
   server {
     listen 127.0.0.1:$upstream_port;
     location / { return 200 "ok\n"; }
+  }
+  # nginx as a plain reverse proxy, no auth: what one proxy hop costs.
+  server {
+    listen 127.0.0.1:$plain_port;
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
   }
   # nginx + auth_request: the usual way to put Warden in front without the gateway.
   server {
@@ -107,5 +116,6 @@ run() {
 }
 echo "wrk -t2 -c$conns -d${secs}s --latency, $(nproc) CPUs, $(date -u +%FT%TZ)"
 run "direct (nginx return 200)" "http://127.0.0.1:$upstream_port/x"
+run "nginx proxy_pass, no auth (one proxy hop)" "http://127.0.0.1:$plain_port/x"
 run "warden gateway" "http://127.0.0.1:$gateway_port/x"
 run "nginx + auth_request to /v1/verify" "http://127.0.0.1:$nginx_port/x"

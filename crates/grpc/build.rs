@@ -27,6 +27,9 @@ fn compile(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    // Name build.rs too: with any rerun-if-changed line, cargo otherwise
+    // keeps the old generated code when only this script changes.
+    println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", root.display());
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     compile(&root, &out, WARDEN_PROTOS, "warden_v1_descriptor.bin")?;

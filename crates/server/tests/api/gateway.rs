@@ -262,7 +262,10 @@ auth = "public"
 }
 
 async fn setup_with(extra_top: &str, extra_routes: &str) -> Setup {
-    let warden = spawn_app().await;
+    setup_on(spawn_app().await, extra_top, extra_routes).await
+}
+
+async fn setup_on(warden: TestApp, extra_top: &str, extra_routes: &str) -> Setup {
     let echo = Echo::start().await;
     let gateway = Gateway::spawn(&config(&warden, &echo, extra_top, extra_routes));
     let setup = Setup {
@@ -311,6 +314,32 @@ impl Setup {
             body["tokens"]["access_token"].as_str().unwrap().to_owned(),
             body["user"].clone(),
         )
+    }
+
+    /// Signs `token` out through `/auth/`, then expects `path` to refuse it
+    /// as revoked within a second.
+    async fn sign_out_and_wait_for_401(&self, token: &str, path: &str) {
+        let response = self
+            .client
+            .post(self.gateway.url("/auth/v1/signout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let signed_out = Instant::now();
+        loop {
+            let response = self.get(path, Some(token)).await;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                assert_problem(response, 401, "token_revoked").await;
+                return;
+            }
+            assert!(
+                signed_out.elapsed() < Duration::from_secs(1),
+                "still accepted a second after sign-out"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
@@ -560,27 +589,7 @@ async fn a_sign_out_is_refused_within_a_second() {
         s.get("/api/tickets/", Some(&token)).await.status(),
         StatusCode::OK
     );
-    let response = s
-        .client
-        .post(s.gateway.url("/auth/v1/signout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let signed_out = Instant::now();
-    loop {
-        let response = s.get("/api/tickets/", Some(&token)).await;
-        if response.status() == StatusCode::UNAUTHORIZED {
-            assert_problem(response, 401, "token_revoked").await;
-            break;
-        }
-        assert!(
-            signed_out.elapsed() < Duration::from_secs(1),
-            "still accepted a second after sign-out"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    s.sign_out_and_wait_for_401(&token, "/api/tickets/").await;
 }
 
 #[tokio::test]
@@ -1009,4 +1018,68 @@ fn gateway_check_refuses_bad_configuration() {
         let (ok, stderr) = check(&text);
         assert!(ok, "{example}: {stderr}");
     }
+}
+
+/// Session-token mode: the gateway accepts opaque `wst_` tokens by asking
+/// Warden's `/v1/validate` with its service credential (cached briefly), and
+/// a sign-out still bites within a second through the revocation feed.
+#[tokio::test]
+async fn session_tokens_pass_with_the_service_credential_and_are_revoked() {
+    const CREDENTIAL: &str = "gateway-service-credential-0123456789";
+    let warden = warden_testkit::spawn_app_with(|c| {
+        c.tokens.access = warden::config::AccessMode::Session;
+        c.revocations_token = Some(warden::config::Secret::new(CREDENTIAL));
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let credential = dir.path().join("service-token");
+    std::fs::write(&credential, format!("{CREDENTIAL}\n")).unwrap();
+    let s = setup_on(
+        warden,
+        &format!(
+            "service_token_file = {:?}",
+            credential.display().to_string()
+        ),
+        "",
+    )
+    .await;
+    let (token, user) = s.signup().await;
+    assert!(token.starts_with("wst_"), "session mode: {token}");
+    let response = s
+        .client
+        .get(s.gateway.url("/api/tickets/1"))
+        .bearer_auth(&token)
+        .header("X-Warden-User", "admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = s.echo.last();
+    assert_eq!(seen.headers["x-warden-user"], user["id"].as_str().unwrap());
+    assert_eq!(seen.headers["x-warden-roles"], "user");
+
+    let forged = format!("wst_{}", "A".repeat(43));
+    assert_problem(
+        s.get("/api/tickets/1", Some(&forged)).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    s.sign_out_and_wait_for_401(&token, "/api/tickets/1").await;
+}
+
+/// Without a service credential the gateway cannot check `wst_` tokens and
+/// refuses them (no call to Warden, never a pass).
+#[tokio::test]
+async fn session_tokens_without_a_credential_are_refused() {
+    let warden =
+        warden_testkit::spawn_app_with(|c| c.tokens.access = warden::config::AccessMode::Session)
+            .await;
+    let s = setup_on(warden, "", "").await;
+    let (token, _) = s.signup().await;
+    assert!(token.starts_with("wst_"));
+    let response = s.get("/api/tickets/1", Some(&token)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(s.echo.seen().is_empty(), "the upstream must not be reached");
 }
