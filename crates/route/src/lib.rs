@@ -261,7 +261,6 @@ pub struct Table<T> {
     // Key without its leading slash ("" is the root) -> entry.
     by_key: HashMap<String, usize>,
     entries: Vec<(String, usize, T)>,
-    deepest: usize,
 }
 
 impl<T> Table<T> {
@@ -273,7 +272,6 @@ impl<T> Table<T> {
         let mut table = Table {
             by_key: HashMap::new(),
             entries: Vec::new(),
-            deepest: 0,
         };
         for (prefix, value) in routes {
             let prefix: String = prefix.into();
@@ -291,7 +289,6 @@ impl<T> Table<T> {
                 return Err(RouteError::Duplicate { prefix });
             }
             table.by_key.insert(key, table.entries.len());
-            table.deepest = table.deepest.max(segments);
             table.entries.push((prefix, segments, value));
         }
         Ok(table)
@@ -299,23 +296,22 @@ impl<T> Table<T> {
 
     /// The longest prefix covering `key` (a [`Normalized::key`]).
     pub fn lookup(&self, key: &str) -> Option<Match<'_, T>> {
-        let key = key.strip_prefix('/').unwrap_or(key);
-        // Ends of the first 0, 1, 2 ... segments of the key.
-        let mut ends = vec![0];
-        if !key.is_empty() {
-            ends.extend(key.match_indices('/').map(|(at, _)| at));
-            ends.push(key.len());
+        // Drop one trailing segment at a time: `a/b/c`, `a/b`, `a`, "".
+        let mut candidate = key.strip_prefix('/').unwrap_or(key);
+        loop {
+            if let Some(&index) = self.by_key.get(candidate) {
+                let (prefix, segments, value) = &self.entries[index];
+                return Some(Match {
+                    prefix,
+                    value,
+                    segments: *segments,
+                });
+            }
+            if candidate.is_empty() {
+                return None;
+            }
+            candidate = candidate.rfind('/').map_or("", |at| &candidate[..at]);
         }
-        let deepest = self.deepest.min(ends.len() - 1);
-        (0..=deepest).rev().find_map(|depth| {
-            let &index = self.by_key.get(&key[..ends[depth]])?;
-            let (prefix, segments, value) = &self.entries[index];
-            Some(Match {
-                prefix,
-                value,
-                segments: *segments,
-            })
-        })
     }
 
     /// The routes in configuration order.
