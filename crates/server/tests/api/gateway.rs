@@ -266,8 +266,18 @@ async fn setup_with(extra_top: &str, extra_routes: &str) -> Setup {
 }
 
 async fn setup_on(warden: TestApp, extra_top: &str, extra_routes: &str) -> Setup {
+    setup_routes(warden, extra_top, |_| extra_routes.to_owned()).await
+}
+
+/// Like [`setup_on`], with extra routes that may point at the echo upstream.
+async fn setup_routes(
+    warden: TestApp,
+    extra_top: &str,
+    extra_routes: impl FnOnce(&Echo) -> String,
+) -> Setup {
     let echo = Echo::start().await;
-    let gateway = Gateway::spawn(&config(&warden, &echo, extra_top, extra_routes));
+    let extra_routes = extra_routes(&echo);
+    let gateway = Gateway::spawn(&config(&warden, &echo, extra_top, &extra_routes));
     let setup = Setup {
         warden,
         echo,
@@ -542,21 +552,14 @@ async fn unreachable_upstreams_are_502_and_slow_ones_504() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_addr = closed.local_addr().unwrap();
     drop(closed);
-    let warden = spawn_app().await;
-    let echo = Echo::start().await;
-    let extra = format!(
-        "[[route]]\nprefix = \"/down/\"\nupstream = \"http://{closed_addr}\"\nauth = \"public\"\n\n\
-         [[route]]\nprefix = \"/slow/\"\nupstream = \"{}\"\nauth = \"public\"\ntimeout = \"300ms\"\n",
-        echo.url()
-    );
-    let gateway = Gateway::spawn(&config(&warden, &echo, "", &extra));
-    let s = Setup {
-        warden,
-        echo,
-        gateway,
-        client: client(),
-    };
-    s.wait_ready().await;
+    let s = setup_routes(spawn_app().await, "", |echo| {
+        format!(
+            "[[route]]\nprefix = \"/down/\"\nupstream = \"http://{closed_addr}\"\nauth = \"public\"\n\n\
+             [[route]]\nprefix = \"/slow/\"\nupstream = \"{}\"\nauth = \"public\"\ntimeout = \"300ms\"\n",
+            echo.url()
+        )
+    })
+    .await;
     assert_problem(s.get("/down/x", None).await, 502, "bad_gateway").await;
     let started = Instant::now();
     assert_problem(s.get("/slow/x", None).await, 504, "gateway_timeout").await;
@@ -721,21 +724,14 @@ async fn websocket_upstream() -> (SocketAddr, Handshakes) {
 #[tokio::test]
 async fn websockets_and_streaming_bodies_pass_through() {
     let (ws, handshakes) = websocket_upstream().await;
-    let warden = spawn_app().await;
-    let echo = Echo::start().await;
-    let extra = format!(
-        "[[route]]\nprefix = \"/ws/\"\nupstream = \"http://{ws}\"\n\n\
-         [[route]]\nprefix = \"/stream/\"\nupstream = \"{}\"\nauth = \"public\"\ntimeout = \"500ms\"\n",
-        echo.url()
-    );
-    let gateway = Gateway::spawn(&config(&warden, &echo, "", &extra));
-    let s = Setup {
-        warden,
-        echo,
-        gateway,
-        client: client(),
-    };
-    s.wait_ready().await;
+    let s = setup_routes(spawn_app().await, "", |echo| {
+        format!(
+            "[[route]]\nprefix = \"/ws/\"\nupstream = \"http://{ws}\"\n\n\
+             [[route]]\nprefix = \"/stream/\"\nupstream = \"{}\"\nauth = \"public\"\ntimeout = \"500ms\"\n",
+            echo.url()
+        )
+    })
+    .await;
     let (token, user) = s.signup().await;
 
     // WebSocket, with the token, end to end.
