@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+pub mod sign_in;
 pub mod state;
 
 use std::iter::once;

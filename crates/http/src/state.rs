@@ -7,6 +7,7 @@ use warden_core::AuthService;
 use warden_core::relay::RelayStats;
 
 use crate::metrics::Metrics;
+use crate::sign_in::SignInRedirect;
 
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
@@ -20,6 +21,9 @@ pub struct HttpConfig {
     /// Bearer credential for `GET /v1/revocations`; without one the feed
     /// answers loopback peers only.
     pub revocations_token: Option<String>,
+    /// Where `/v1/verify` sends a browser without a valid token, instead of
+    /// answering 401 (`[verify] sign_in_url`).
+    pub sign_in: Option<SignInRedirect>,
     /// Called with each request's span and headers before the request is
     /// handled, so tracing can continue the caller's trace (`traceparent`).
     pub trace_context: Option<TraceContextFn>,
@@ -35,6 +39,7 @@ impl Default for HttpConfig {
             allowed_origins: Vec::new(),
             request_timeout: Duration::from_secs(10),
             revocations_token: None,
+            sign_in: None,
             trace_context: None,
         }
     }

@@ -207,6 +207,7 @@ pub async fn serve_traced(
                 .revocations_token
                 .as_ref()
                 .map(|t| t.expose().to_owned()),
+            sign_in: config.verify.sign_in()?,
             trace_context,
         }),
         metrics: metrics.clone(),

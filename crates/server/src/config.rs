@@ -367,6 +367,10 @@ impl Default for KeysSection {
 pub struct VerifySection {
     /// `[[verify.rule]]`s; the longest matching prefix wins.
     pub rule: Vec<VerifyRule>,
+    /// Where `/v1/verify` sends a browser page load without a valid token
+    /// (302, with `rd` = where it was going) instead of answering 401: an
+    /// `https://` URL or a path on the proxied host. Unset: always 401.
+    pub sign_in_url: Option<String>,
 }
 
 /// One `[[verify.rule]]`.
@@ -388,6 +392,15 @@ pub struct VerifyRule {
 }
 
 impl VerifySection {
+    /// The sign-in redirect, checked.
+    pub fn sign_in(&self) -> anyhow::Result<Option<warden_http::sign_in::SignInRedirect>> {
+        self.sign_in_url
+            .as_deref()
+            .map(warden_http::sign_in::SignInRedirect::parse)
+            .transpose()
+            .map_err(|err| anyhow::anyhow!("verify.{err}"))
+    }
+
     /// The rules as the domain uses them.
     pub fn policy(&self) -> anyhow::Result<warden_core::access::AccessPolicy> {
         use warden_core::access::{AccessPolicy, AccessRule, Requirement};
@@ -682,6 +695,7 @@ impl Config {
             bail!("revocations_token must be at least 16 characters");
         }
         self.verify.policy()?;
+        self.verify.sign_in()?;
         self.validate_otel()?;
         if self.database.max_connections == 0 || self.database.timeout_ms == 0 {
             bail!("database.max_connections and database.timeout_ms must be positive");
@@ -846,6 +860,8 @@ mod tests {
             "[[verify.rule]]\nprefix = \"/%2f\"\n",
             "[[verify.rule]]\nprefix = \"/a/\"\n[[verify.rule]]\nprefix = \"/A\"\n",
             "[[verify.rule]]\nprefix = \"/a/\"\nrole = \"x\"\n",
+            "[verify]\nsign_in_url = \"//evil.example/login\"\n",
+            "[verify]\nsign_in_url = \"javascript:alert(1)\"\n",
         ] {
             std::fs::write(&path, bad).unwrap();
             assert!(
@@ -853,6 +869,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_sign_in_page_comes_from_the_environment() {
+        let config = Config::load(
+            None,
+            &env(&[(
+                "WARDEN_VERIFY_SIGN_IN_URL",
+                "https://auth.example.com/sign-in",
+            )]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.verify.sign_in_url.as_deref(),
+            Some("https://auth.example.com/sign-in")
+        );
+        assert!(config.verify.sign_in().unwrap().is_some());
     }
 
     #[test]

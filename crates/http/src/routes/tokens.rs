@@ -64,6 +64,7 @@ pub async fn validate(
 #[utoipa::path(get, path = "/v1/verify", tag = "tokens", params(VerifyQuery),
     responses((status = 200, description = "Identity in X-Warden-User, X-Warden-Session, X-Warden-Roles (none on a public path)"),
         (status = 400, body = Problem, description = "The original URI is missing or cannot be normalised"),
+        (status = 302, description = "A browser page load without a valid token, when `[verify] sign_in_url` is set: Location is the sign-in page with `rd`, where to come back to"),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn verify(
     State(state): State<AppState>,
@@ -77,7 +78,7 @@ pub async fn verify(
         method: method.as_deref(),
         uri: uri.as_deref(),
     };
-    let principal = state
+    let decision = state
         .auth
         .authorize_forwarded(token.as_deref(), &request, query.role.as_deref())
         .await
@@ -85,7 +86,32 @@ pub async fn verify(
             (CoreError::InvalidToken, None) => ApiError::invalid_token("no access token"),
             (CoreError::Forbidden, _) => ApiError::forbidden("the required role is missing"),
             (err, _) => err.into(),
-        })?;
+        });
+    let principal = match decision {
+        Ok(principal) => principal,
+        Err(err) if err.status() == StatusCode::UNAUTHORIZED => {
+            let location = state.config.sign_in.as_ref().and_then(|page| {
+                page.location(
+                    &parts.headers,
+                    method.as_deref(),
+                    uri.as_deref(),
+                    &state.config.allowed_origins,
+                )
+            });
+            return match location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                Some(location) => Ok((
+                    StatusCode::FOUND,
+                    [
+                        (header::LOCATION, location),
+                        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                    ],
+                )
+                    .into_response()),
+                None => Err(err),
+            };
+        }
+        Err(err) => return Err(err),
+    };
     let mut headers = HeaderMap::new();
     if let Some(principal) = principal {
         let mut put = |name: &'static str, value: String| {

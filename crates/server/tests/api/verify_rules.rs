@@ -236,3 +236,100 @@ async fn without_rules_the_original_path_is_not_needed() {
     let response = verify(&app, None, &[("x-original-uri", "/public/x")], "").await;
     assert_problem(response, 401, "invalid_token").await;
 }
+
+#[tokio::test]
+async fn a_page_load_without_a_valid_token_is_sent_to_the_configured_sign_in_page() {
+    let app = spawn_app_with(|config| {
+        config.verify.rule = vec![
+            rule("/admin/", &["admin"], false, &[]),
+            rule("/public/", &[], true, &[]),
+        ];
+        config.verify.sign_in_url = Some("https://auth.example.com/sign-in".into());
+        config.allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let alice = app.new_user().await;
+    let html = ("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    let page = [
+        html,
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-uri", "/app/x?y=1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.com"),
+    ];
+    let location = |response: &Response| {
+        response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    for token in [None, Some("x.y.z")] {
+        let response = verify(&app, token, &page, "").await;
+        assert_eq!(response.status(), 302, "{token:?}");
+        assert_eq!(
+            location(&response).as_deref(),
+            Some(
+                "https://auth.example.com/sign-in?rd=https%3A%2F%2Fapp.example.com%2Fapp%2Fx%3Fy%3D1"
+            )
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(identity(&response), None);
+    }
+
+    // A host the client made up is not sent back to; its path is.
+    let spoofed = [
+        html,
+        ("x-forwarded-uri", "/app/x"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "evil.example"),
+    ];
+    let response = verify(&app, None, &spoofed, "").await;
+    assert_eq!(
+        location(&response).as_deref(),
+        Some("https://auth.example.com/sign-in?rd=%2Fapp%2Fx")
+    );
+
+    // API calls and form posts keep the 401 they can act on.
+    let json = verify(
+        &app,
+        None,
+        &[
+            ("accept", "application/json"),
+            ("x-forwarded-uri", "/app/x"),
+        ],
+        "",
+    )
+    .await;
+    assert_problem(json, 401, "invalid_token").await;
+    let post = verify(
+        &app,
+        None,
+        &[
+            html,
+            ("x-forwarded-method", "POST"),
+            ("x-forwarded-uri", "/app/x"),
+        ],
+        "",
+    )
+    .await;
+    assert_problem(post, 401, "invalid_token").await;
+
+    // A signed-in user without the role is refused, not sent to sign in
+    // again; public and allowed pages pass as before.
+    let mut admin_page = page;
+    admin_page[2] = ("x-forwarded-uri", "/admin/x");
+    let denied = verify(&app, Some(&alice.access), &admin_page, "").await;
+    assert_problem(denied, 403, "forbidden").await;
+    let allowed = verify(&app, Some(&alice.access), &page, "").await;
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(identity(&allowed).as_deref(), Some(alice.user_id.as_str()));
+    let mut public_page = page;
+    public_page[2] = ("x-forwarded-uri", "/public/x");
+    assert_eq!(verify(&app, None, &public_page, "").await.status(), 200);
+
+    // Without `sign_in_url` a page load gets the 401 like anyone else.
+    let plain = app_with_rules().await;
+    let response = verify(&plain, None, &page, "").await;
+    assert_problem(response, 401, "invalid_token").await;
+}
