@@ -86,6 +86,9 @@ pub struct Config {
     pub audience: Option<String>,
     /// Revocation source.
     pub revocations: RevocationSource,
+    /// Subject prefix, stream and exchange on the bus: Warden's `[events]`
+    /// names (defaults `warden`, `WARDEN`, `warden`).
+    pub bus_names: warden_verify::BusNames,
     /// How often `/v1/revocations` is polled.
     pub revocation_poll_interval: Duration,
     /// Revocations older than this make the gateway not ready.
@@ -118,6 +121,49 @@ struct RawConfig {
     allowed_origins: Vec<String>,
     #[serde(default, rename = "route")]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    revocation_bus: RawBusNames,
+}
+
+/// `[revocation_bus]`: the names Warden's `[events]` section uses, when
+/// they are not the defaults.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBusNames {
+    subject_prefix: Option<String>,
+    stream: Option<String>,
+    exchange: Option<String>,
+}
+
+impl RawBusNames {
+    fn parse(self) -> Result<warden_verify::BusNames, ConfigError> {
+        let mut names = warden_verify::BusNames::default();
+        for (key, value, slot) in [
+            (
+                "subject_prefix",
+                self.subject_prefix,
+                &mut names.subject_prefix,
+            ),
+            ("stream", self.stream, &mut names.stream),
+            ("exchange", self.exchange, &mut names.exchange),
+        ] {
+            let Some(value) = value else { continue };
+            // The same rule Warden applies to its [events] names: they end
+            // up in subjects and routing keys, where '.', '*' and '>' mean
+            // something.
+            let valid = (1..=64).contains(&value.len())
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(ConfigError::new(format!(
+                    "revocation_bus.{key}: {value:?} must be 1-64 letters, digits, '_' or '-'"
+                )));
+            }
+            *slot = value;
+        }
+        Ok(names)
+    }
 }
 
 #[derive(Deserialize)]
@@ -329,6 +375,7 @@ impl Config {
                 .transpose()?,
             audience: raw.audience.filter(|a| !a.is_empty()),
             revocations,
+            bus_names: raw.revocation_bus.parse()?,
             revocation_poll_interval: raw
                 .revocation_poll_interval
                 .as_deref()
@@ -532,6 +579,29 @@ roles = ["user"]
                 .to_string()
                 .contains("empty")
         );
+    }
+
+    #[test]
+    fn bus_names_default_to_wardens_and_are_checked() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.bus_names, warden_verify::BusNames::default());
+        let config = Config::parse(&with(
+            "[revocation_bus]\nsubject_prefix = \"tenant-a\"\nstream = \"TENANT_A\"\nexchange = \"tenant-a\"",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(config.bus_names.subject_prefix, "tenant-a");
+        assert_eq!(config.bus_names.stream, "TENANT_A");
+        assert_eq!(config.bus_names.exchange, "tenant-a");
+        for bad in [
+            "subject_prefix = \"a.b\"",
+            "stream = \"\"",
+            "exchange = \"x>\"",
+            "queue = \"q\"",
+        ] {
+            let text = with(&format!("[revocation_bus]\n{bad}"), "");
+            assert!(Config::parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ async fn build_verifier(config: &Config) -> Result<Verifier, StartError> {
         feed = feed.service_token(token);
     }
     if let config::RevocationSource::Bus(url) = &config.revocations {
-        feed = feed.bus(url.clone());
+        feed = feed.bus(url.clone()).bus_names(config.bus_names.clone());
     }
     let mut builder = Verifier::builder()
         .issuer(config.issuer.clone())
@@ -253,6 +253,7 @@ async fn reload_on_sighup(path: PathBuf, mut current: Config, shared: Arc<Shared
                     || new.endpoint != current.endpoint
                     || new.audience != current.audience
                     || new.revocations != current.revocations
+                    || new.bus_names != current.bus_names
                     || new.service_token_file != current.service_token_file
                     || new.connect_timeout != current.connect_timeout
                 {

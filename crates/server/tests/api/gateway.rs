@@ -227,7 +227,7 @@ listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 issuer = "{issuer}"
 endpoint = "http://{warden}"
-revocation_poll_interval = "200ms"
+{poll}
 allowed_origins = ["{origin}"]
 {extra_top}
 
@@ -258,6 +258,12 @@ auth = "public"
         warden = warden.addr,
         origin = ALLOWED_ORIGIN,
         echo = echo.url(),
+        // A test that sets its own interval (to rule the feed out) wins.
+        poll = if extra_top.contains("revocation_poll_interval") {
+            ""
+        } else {
+            "revocation_poll_interval = \"200ms\""
+        },
     )
 }
 
@@ -593,6 +599,54 @@ async fn a_sign_out_is_refused_within_a_second() {
         StatusCode::OK
     );
     s.sign_out_and_wait_for_401(&token, "/api/tickets/").await;
+}
+
+/// With `revocation_feed` on the bus (and Warden's names for it), a
+/// sign-out reaches the gateway as an event: the feed is polled every half hour
+/// here, so only the bus can explain a 401 within a second.
+async fn a_sign_out_reaches_the_gateway_over_the_bus(var: &str) {
+    use crate::propagation::{
+        broker, delete_exchange, delete_stream, is_backend_pass, unique_names,
+    };
+    if is_backend_pass() {
+        return;
+    }
+    let Some(url) = broker(var) else { return };
+    let names = unique_names();
+    let warden = warden_testkit::spawn_app_with(|c| {
+        c.events.url = Some(warden::config::Secret::new(url.clone()));
+        c.events.subject_prefix = names.subject_prefix.clone();
+        c.events.stream = names.stream.clone();
+        c.events.exchange = names.exchange.clone();
+    })
+    .await;
+    let top = format!(
+        "revocation_feed = {url:?}\nrevocation_poll_interval = \"30m\"\n\n\
+         [revocation_bus]\nsubject_prefix = {:?}\nstream = {:?}\nexchange = {:?}\n",
+        names.subject_prefix, names.stream, names.exchange
+    );
+    let s = setup_on(warden, &top, "").await;
+    let (token, _) = s.signup().await;
+    assert_eq!(
+        s.get("/api/tickets/", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    s.sign_out_and_wait_for_401(&token, "/api/tickets/").await;
+    if url.starts_with("nats") {
+        delete_stream(&url, &names).await;
+    } else {
+        delete_exchange(&url, &names).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sign_out_reaches_the_gateway_over_nats() {
+    a_sign_out_reaches_the_gateway_over_the_bus("WARDEN_TEST_NATS_URL").await;
+}
+
+#[tokio::test]
+async fn a_sign_out_reaches_the_gateway_over_rabbitmq() {
+    a_sign_out_reaches_the_gateway_over_the_bus("WARDEN_TEST_AMQP_URL").await;
 }
 
 #[tokio::test]
