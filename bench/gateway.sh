@@ -4,6 +4,7 @@
 # token verified locally), and through nginx with `auth_request` to Warden's
 # `GET /v1/verify` (a call to Warden per request), each with a valid token.
 # Usage: bench/gateway.sh [seconds] [connections]
+#        BENCH_BIN=path/to/warden bench/gateway.sh 10 32
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -16,8 +17,11 @@ for tool in wrk nginx; do
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release -q -p warden
-bin="$CARGO_TARGET_DIR/release/warden"
+# BENCH_BIN=<path> measures that binary instead of building a release one.
+if [ -z "${BENCH_BIN:-}" ]; then
+  cargo build --release -q --locked -p warden
+fi
+bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/warden}"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -109,9 +113,9 @@ for port in $upstream_port $gateway_port $nginx_port; do
   [ "$code" = 200 ] || { echo "port $port answered $code" >&2; exit 1; }
 done
 
-run() {
+run() { # label url [threads connections]
   echo "== $1"
-  wrk -t2 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$2" |
+  wrk -t"${3:-2}" -c"${4:-$conns}" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$2" |
     grep -E 'Requests/sec|^ +50%|^ +99%|Non-2xx|Socket errors' || true
 }
 echo "wrk -t2 -c$conns -d${secs}s --latency, $(nproc) CPUs, $(date -u +%FT%TZ)"
@@ -119,3 +123,9 @@ run "direct (nginx return 200)" "http://127.0.0.1:$upstream_port/x"
 run "nginx proxy_pass, no auth (one proxy hop)" "http://127.0.0.1:$plain_port/x"
 run "warden gateway" "http://127.0.0.1:$gateway_port/x"
 run "nginx + auth_request to /v1/verify" "http://127.0.0.1:$nginx_port/x"
+# What a hop adds to one request, without the queueing of a saturated
+# machine: one connection, one request at a time.
+echo "wrk -t1 -c1 -d${secs}s --latency (one request at a time)"
+run "direct, one connection" "http://127.0.0.1:$upstream_port/x" 1 1
+run "warden gateway, one connection" "http://127.0.0.1:$gateway_port/x" 1 1
+run "nginx + auth_request, one connection" "http://127.0.0.1:$nginx_port/x" 1 1

@@ -4,6 +4,7 @@
 # `warden serve` on loopback. Usage:
 #   bench/grpc.sh [seconds] [workers]                 # SQLite, JWT then session tokens
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 bench/grpc.sh   (not WARDEN_*: the server would read it)
+#   BENCH_GRPC_CONNECTIONS=4 bench/grpc.sh            # gRPC workers share 4 channels (default: one each)
 # (each run gets a fresh database `warden_bench` on that server, via psql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ run() { # mode
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$http/readyz" >/dev/null && break; sleep 0.1; done
   echo "== tokens.access = $mode, store $store"
   "$load" --grpc "http://127.0.0.1:$grpc" --http "http://127.0.0.1:$http" \
-    --workers "$workers" --secs "$secs" || true
+    --workers "$workers" --secs "$secs" --grpc-connections "${BENCH_GRPC_CONNECTIONS:-0}" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 }

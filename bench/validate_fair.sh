@@ -54,5 +54,13 @@ h2load -t1 -c"$conns" -m1 -D"$secs" -d "$work/validate.grpc" \
   -H 'content-type: application/grpc' -H 'te: trailers' \
   "http://127.0.0.1:$grpc/warden.v1.AuthService/Validate" |
   grep -E "finished in|requests:|status codes|time for request"
+# How gRPC clients are used in practice: a few channels, many calls in
+# flight on each (the same 32 outstanding requests over 4 connections).
+streams=$(( (conns + 3) / 4 ))
+echo "== gRPC Validate, multiplexed: h2load -t1 -c4 -m$streams -D$secs"
+h2load -t1 -c4 -m"$streams" -D"$secs" -d "$work/validate.grpc" \
+  -H 'content-type: application/grpc' -H 'te: trailers' \
+  "http://127.0.0.1:$grpc/warden.v1.AuthService/Validate" |
+  grep -E "finished in|requests:|status codes|time for request"
 # Every call must have been answered OK, not just with HTTP 200.
 curl -fs "http://127.0.0.1:$http/metrics" | grep -E '^warden_grpc_requests_total' || true

@@ -1,16 +1,22 @@
 //! Load client for token validation: drives gRPC `Validate` and, for
-//! comparison, HTTP `POST /v1/validate` with one token, each worker on its
-//! own connection with one request in flight, for a fixed time; prints
-//! requests/s and latency percentiles. Bounded and loopback-only.
+//! comparison, HTTP `POST /v1/validate` with one token, each worker with one
+//! request in flight, for a fixed time; prints requests/s and latency
+//! percentiles. Bounded and loopback-only.
 //!
 //! ```sh
 //! cargo run --release -p warden-grpc --example validate_load -- \
-//!     --grpc http://127.0.0.1:50051 --http http://127.0.0.1:8080 --workers 32 --secs 10
+//!     --grpc http://127.0.0.1:50051 --http http://127.0.0.1:8080 --workers 32 --secs 10 \
+//!     [--grpc-connections 4]
 //! ```
+//! HTTP/1.1 needs a connection per request in flight, so every HTTP worker
+//! has its own. gRPC workers too by default; `--grpc-connections N` has them
+//! share N channels instead, as a service does with a cloned tonic
+//! `Channel` (HTTP/2 multiplexes the calls).
 //! Without `--token` it signs up a fresh user over gRPC and uses their token.
 
 use std::time::{Duration, Instant};
 
+use tonic::transport::{Channel, Endpoint};
 use warden_grpc::pb::auth_service_client::AuthServiceClient;
 use warden_grpc::pb::{SignUpRequest, ValidateRequest};
 
@@ -18,6 +24,8 @@ struct Args {
     grpc: String,
     http: Option<String>,
     workers: usize,
+    /// 0: one per worker.
+    grpc_connections: usize,
     secs: u64,
     token: Option<String>,
 }
@@ -27,6 +35,7 @@ fn args() -> Args {
         grpc: "http://127.0.0.1:50051".into(),
         http: None,
         workers: 32,
+        grpc_connections: 0,
         secs: 10,
         token: None,
     };
@@ -37,6 +46,7 @@ fn args() -> Args {
             "--grpc" => args.grpc = value,
             "--http" => args.http = Some(value),
             "--workers" => args.workers = value.parse().unwrap_or(32),
+            "--grpc-connections" => args.grpc_connections = value.parse().unwrap_or(0),
             "--secs" => args.secs = value.parse().unwrap_or(10).min(120),
             "--token" => args.token = Some(value),
             other => eprintln!("ignoring unknown flag {other}"),
@@ -63,10 +73,8 @@ fn report(what: &str, mut micros: Vec<u64>, errors: u64, elapsed: Duration) {
     );
 }
 
-async fn grpc_worker(endpoint: String, token: String, until: Instant) -> (Vec<u64>, u64) {
-    let Ok(mut client) = AuthServiceClient::connect(endpoint).await else {
-        return (Vec::new(), 1);
-    };
+async fn grpc_worker(channel: Channel, token: String, until: Instant) -> (Vec<u64>, u64) {
+    let mut client = AuthServiceClient::new(channel);
     let (mut micros, mut errors) = (Vec::new(), 0);
     while Instant::now() < until {
         let started = Instant::now();
@@ -104,12 +112,14 @@ async fn http_worker(base: String, token: String, until: Instant) -> (Vec<u64>, 
 
 async fn run<F, Fut>(what: &str, workers: usize, secs: u64, worker: F)
 where
-    F: Fn(Instant) -> Fut,
+    F: Fn(usize, Instant) -> Fut,
     Fut: std::future::Future<Output = (Vec<u64>, u64)> + Send + 'static,
 {
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
-    let tasks: Vec<_> = (0..workers).map(|_| tokio::spawn(worker(until))).collect();
+    let tasks: Vec<_> = (0..workers)
+        .map(|i| tokio::spawn(worker(i, until)))
+        .collect();
     let (mut micros, mut errors) = (Vec::new(), 0);
     for task in tasks {
         if let Ok((m, e)) = task.await {
@@ -147,10 +157,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "JWT"
     };
     println!("{} workers, {} s each, one {kind}", args.workers, args.secs);
-    let grpc = args.grpc.clone();
+    let connections = match args.grpc_connections {
+        0 => args.workers,
+        n => n.min(args.workers),
+    };
+    let mut channels = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        channels.push(Endpoint::from_shared(args.grpc.clone())?.connect().await?);
+    }
+    let what = format!("gRPC Validate ({connections} connections)");
     let t = token.clone();
-    run("gRPC Validate", args.workers, args.secs, move |until| {
-        grpc_worker(grpc.clone(), t.clone(), until)
+    run(&what, args.workers, args.secs, move |i, until| {
+        grpc_worker(channels[i % channels.len()].clone(), t.clone(), until)
     })
     .await;
     if let Some(http) = args.http.clone() {
@@ -159,7 +177,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "HTTP POST /v1/validate",
             args.workers,
             args.secs,
-            move |until| http_worker(http.clone(), t.clone(), until),
+            move |_, until| http_worker(http.clone(), t.clone(), until),
         )
         .await;
     }
