@@ -72,9 +72,8 @@ local function first(headers, name)
 end
 
 local function verify(txn, url)
-    local incoming = txn.http:req_get_headers()
     local outgoing = {}
-    for name, values in pairs(incoming) do
+    for name, values in pairs(txn.http:req_get_headers()) do
         if not skipped[name] then
             local list = {}
             for i = 0, #values do
@@ -82,6 +81,11 @@ local function verify(txn, url)
             end
             outgoing[name] = list
         end
+    end
+    -- An HTTP/2 client's cookies come as several fields; over HTTP/1.1 they
+    -- are one header (RFC 9113, 8.2.3).
+    if outgoing["cookie"] ~= nil then
+        outgoing["cookie"] = { table.concat(outgoing["cookie"], "; ") }
     end
     outgoing["x-original-uri"] = { txn.sf:pathq() }
     outgoing["x-original-method"] = { txn.sf:method() }
