@@ -753,6 +753,19 @@ async fn guards_the_upstream(kind: Kind) {
     if kind == Kind::Haproxy {
         assert_eq!(reply.problem_code(), "token_expired");
     }
+
+    // Warden gone: the proxy fails closed.
+    let (token, _, _) = setup.sign_in(&setup.admin).await;
+    drop(setup.warden);
+    let reply = proxy
+        .refused(
+            &setup.upstream,
+            "/app/x",
+            &[("Authorization", bearer(&token).as_str())],
+            "warden-down",
+        )
+        .await;
+    assert!(reply.status >= 500, "{kind:?} without Warden: {reply:?}");
 }
 
 #[tokio::test]
