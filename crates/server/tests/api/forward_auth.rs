@@ -1,12 +1,14 @@
 //! Forward auth through the real proxies: nginx `auth_request`, Caddy
-//! `forward_auth` and Traefik `forwardAuth`, each running the committed
-//! configuration from deploy/forward-auth/ (addresses rendered in), in
-//! front of `warden serve` (a process) and an upstream written here that
-//! reports the headers it received (cases 45-47).
+//! `forward_auth`, Traefik `forwardAuth` and HAProxy (a Lua action), each
+//! running the committed configuration from deploy/forward-auth/ (addresses
+//! rendered in or passed in the environment), in front of `warden serve`
+//! (a process) and an upstream written here that reports the headers it
+//! received (cases 45-47).
 //!
 //! The proxy binary comes from `WARDEN_TEST_NGINX`, `WARDEN_TEST_CADDY`,
-//! `WARDEN_TEST_TRAEFIK` or `PATH`; without one the test prints "skipped",
-//! unless `WARDEN_TEST_REQUIRE_SERVICES=1` (CI), where it fails.
+//! `WARDEN_TEST_TRAEFIK`, `WARDEN_TEST_HAPROXY` or `PATH`; without one the
+//! test prints "skipped", unless `WARDEN_TEST_REQUIRE_SERVICES=1` (CI),
+//! where it fails.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ enum Kind {
     Nginx,
     Caddy,
     Traefik,
+    Haproxy,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Nginx => "WARDEN_TEST_NGINX",
             Kind::Caddy => "WARDEN_TEST_CADDY",
             Kind::Traefik => "WARDEN_TEST_TRAEFIK",
+            Kind::Haproxy => "WARDEN_TEST_HAPROXY",
         }
     }
 
@@ -46,6 +50,7 @@ impl Kind {
             Kind::Nginx => "nginx",
             Kind::Caddy => "caddy",
             Kind::Traefik => "traefik",
+            Kind::Haproxy => "haproxy",
         }
     }
 }
@@ -256,6 +261,17 @@ impl Proxy {
                     root.join("traefik.yml").display()
                 ));
             }
+            Kind::Haproxy => {
+                // `-db`: in the foreground, a child the test can kill.
+                command
+                    .arg("-db")
+                    .arg("-f")
+                    .arg(deploy_file("haproxy.cfg"))
+                    .env("PROXY_LISTEN", &addr)
+                    .env("PROXY_WARDEN", warden)
+                    .env("PROXY_UPSTREAM", upstream)
+                    .env("PROXY_LUA", deploy_file("warden-auth.lua"));
+            }
         }
         let child = command.spawn().expect("proxy starts");
         let mut proxy = Proxy { child, addr, dir };
@@ -299,11 +315,30 @@ impl Proxy {
             .await
             .unwrap_or_else(|err| panic!("{method} {target}: {err}; {}", self.log()))
     }
+
+    /// GET `target` tagged `X-Test-Id: id`, which must not reach `upstream`.
+    async fn refused(
+        &self,
+        upstream: &Upstream,
+        target: &str,
+        headers: &[(&str, &str)],
+        id: &str,
+    ) -> Reply {
+        let mut tagged = headers.to_vec();
+        tagged.push(("X-Test-Id", id));
+        let reply = self.send("GET", target, &tagged).await;
+        assert!(
+            !upstream.saw(id),
+            "{target} reached the upstream: {reply:?}"
+        );
+        reply
+    }
 }
 
 #[derive(Debug)]
 struct Reply {
     status: u16,
+    head: String,
     body: String,
 }
 
@@ -311,6 +346,29 @@ impl Reply {
     fn report(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|_| panic!("not an upstream report: {:?}", self.body))
+    }
+
+    /// The value of the first `name` header.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    /// The `code` of Warden's problem+json answer, passed on by the proxy.
+    fn problem_code(&self) -> String {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        let problem: Value = serde_json::from_str(&self.body)
+            .unwrap_or_else(|_| panic!("not problem+json: {:?}", self.body));
+        assert_eq!(problem["status"], self.status, "{self:?}");
+        problem["code"].as_str().expect("code").to_owned()
     }
 }
 
@@ -354,7 +412,11 @@ async fn try_send(
     } else {
         body.to_owned()
     };
-    Ok(Reply { status, body })
+    Ok(Reply {
+        status,
+        head: head.to_owned(),
+        body,
+    })
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -496,9 +558,16 @@ async fn guards_the_upstream(kind: Kind) {
     let upstream = &setup.upstream;
 
     // No token: 401, and the upstream never sees the request.
-    let reply = proxy.send("GET", "/app/x", &[("X-Test-Id", "none")]).await;
+    let reply = proxy.refused(upstream, "/app/x", &[], "none").await;
     assert_eq!(reply.status, 401, "{kind:?}: {reply:?}");
-    assert!(!upstream.saw("none"));
+    if kind == Kind::Haproxy {
+        // The client gets Warden's own answer, not a page of the proxy's.
+        assert_eq!(reply.problem_code(), "invalid_token");
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Bearer realm=\"warden\"")
+        );
+    }
 
     // Spoofed identity or original-request headers without a token.
     for (id, name, value) in [
@@ -508,10 +577,14 @@ async fn guards_the_upstream(kind: Kind) {
         ("spoof-url", "X-Original-URL", "http://app.test/public/x"),
     ] {
         let reply = proxy
-            .send("GET", "/app/x", &[("X-Test-Id", id), (name, value)])
+            .refused(upstream, "/app/x", &[(name, value)], id)
             .await;
         assert!(reply.status >= 400, "{kind:?} {name}: {reply:?}");
-        assert!(!upstream.saw(id), "{kind:?} {name}");
+        if kind == Kind::Haproxy {
+            // Dropped before asking Warden, whose answer is then about the
+            // missing token, not about headers that disagree (400).
+            assert_eq!(reply.status, 401, "{name}: {reply:?}");
+        }
     }
 
     // A valid token: the upstream sees the token's identity, never the
@@ -572,26 +645,27 @@ async fn guards_the_upstream(kind: Kind) {
     for (n, trick) in ADMIN_TRICKS.iter().enumerate() {
         let id = format!("trick-{n}");
         let reply = proxy
-            .send(
-                "GET",
-                trick,
-                &[("Authorization", auth), ("X-Test-Id", id.as_str())],
-            )
+            .refused(upstream, trick, &[("Authorization", auth)], &id)
             .await;
         assert!(
             (400..500).contains(&reply.status) || reply.status == 500,
             "{kind:?} let {trick} through: {reply:?}"
         );
-        assert!(!upstream.saw(&id), "{kind:?}: {trick} reached the upstream");
     }
 
-    // nginx's role-checking location (`/v1/verify?role=reports`).
-    if kind == Kind::Nginx {
+    // The role-checking location of nginx and HAProxy
+    // (`/v1/verify?role=reports`).
+    if matches!(kind, Kind::Nginx | Kind::Haproxy) {
         let reply = proxy
-            .send("GET", "/reports/q3", &[("Authorization", auth)])
+            .refused(
+                upstream,
+                "/reports/q3",
+                &[("Authorization", auth)],
+                "reports",
+            )
             .await;
-        assert_eq!(reply.status, 403, "{reply:?}");
-        let (reporter_token, _, _) = setup.sign_in(&setup.reporter).await;
+        assert_eq!(reply.status, 403, "{kind:?}: {reply:?}");
+        let (reporter_token, reporter_id, _) = setup.sign_in(&setup.reporter).await;
         let reply = proxy
             .send(
                 "GET",
@@ -599,7 +673,33 @@ async fn guards_the_upstream(kind: Kind) {
                 &[("Authorization", bearer(&reporter_token).as_str())],
             )
             .await;
-        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.status, 200, "{kind:?}: {reply:?}");
+        assert_eq!(
+            reply.report()["headers"]["x-warden-user"],
+            json!([reporter_id])
+        );
+    }
+    // HAProxy chooses that check by the raw path: every spelling Warden
+    // reads as /reports/ must still demand the role.
+    if kind == Kind::Haproxy {
+        for (n, spelling) in [
+            "//reports/q3",
+            "/%72eports/q3",
+            "/REPORTS/q3",
+            "/public/../reports/q3",
+            "/reports;x/q3",
+            "/reports",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let id = format!("reports-{n}");
+            let reply = proxy
+                .refused(upstream, spelling, &[("Authorization", auth)], &id)
+                .await;
+            assert_eq!(reply.status, 403, "{spelling}: {reply:?}");
+            assert_eq!(reply.problem_code(), "forbidden", "{spelling}");
+        }
     }
 
     // Forged tokens.
@@ -650,6 +750,22 @@ async fn guards_the_upstream(kind: Kind) {
         .send("GET", "/app/x", &[("Authorization", early)])
         .await;
     assert_eq!(reply.status, 401, "{kind:?} expired: {reply:?}");
+    if kind == Kind::Haproxy {
+        assert_eq!(reply.problem_code(), "token_expired");
+    }
+
+    // Warden gone: the proxy fails closed.
+    let (token, _, _) = setup.sign_in(&setup.admin).await;
+    drop(setup.warden);
+    let reply = proxy
+        .refused(
+            &setup.upstream,
+            "/app/x",
+            &[("Authorization", bearer(&token).as_str())],
+            "warden-down",
+        )
+        .await;
+    assert!(reply.status >= 500, "{kind:?} without Warden: {reply:?}");
 }
 
 #[tokio::test]
@@ -665,4 +781,9 @@ async fn caddy_forward_auth_with_the_committed_config_guards_the_upstream() {
 #[tokio::test]
 async fn traefik_forward_auth_with_the_committed_config_guards_the_upstream() {
     guards_the_upstream(Kind::Traefik).await;
+}
+
+#[tokio::test]
+async fn haproxy_lua_forward_auth_with_the_committed_config_guards_the_upstream() {
+    guards_the_upstream(Kind::Haproxy).await;
 }
