@@ -611,16 +611,34 @@ async fn refresh_keys_periodically(inner: Weak<Inner>) {
     }
 }
 
+/// How soon a failed feed poll is tried again when the interval is longer:
+/// a verifier that started while Warden was slow or down must not stay
+/// without a snapshot (not ready) for a whole long interval.
+const FEED_RETRY: Duration = Duration::from_secs(2);
+
 async fn poll_feed_periodically(inner: Weak<Inner>) {
+    let mut failing = inner.upgrade().is_some_and(|i| {
+        i.feed_confirmed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    });
     loop {
         let Some(interval) = inner.upgrade().map(|i| i.feed.poll_interval) else {
             return;
         };
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(if failing {
+            interval.min(FEED_RETRY)
+        } else {
+            interval
+        })
+        .await;
         let Some(inner) = inner.upgrade() else { return };
         let verifier = Verifier { inner };
-        if let Err(e) = verifier.poll_feed().await {
-            tracing::debug!(error = %e, "warden-verify: revocation feed poll failed");
+        let polled = verifier.poll_feed().await;
+        failing = polled.is_err();
+        if let Err(e) = polled {
+            tracing::debug!(error = %e, "warden-verify: revocation feed poll failed; retrying soon");
         }
         let now = verifier.inner.clock.now();
         verifier.inner.denylist.prune(now);
