@@ -453,6 +453,7 @@ impl Setup {
             &config,
             format!(
                 "[tokens]\naccess_ttl_secs = {ACCESS_TTL_SECS}\nleeway_secs = 0\n\n\
+                 [verify]\nsign_in_url = \"/sign-in\"\n\n\
                  [[verify.rule]]\nprefix = \"/admin/\"\nroles = [\"admin\"]\n\n\
                  [[verify.rule]]\nprefix = \"/public/\"\npublic = true\n"
             ),
@@ -567,6 +568,38 @@ async fn guards_the_upstream(kind: Kind) {
             reply.header("www-authenticate"),
             Some("Bearer realm=\"warden\"")
         );
+    }
+
+    // A browser page load without a token is sent to the sign-in page
+    // (`[verify] sign_in_url`), with the way back in `rd`: the path only,
+    // as the proxy's host is not an allowed origin. nginx's auth_request
+    // cannot pass a redirect on and refuses instead.
+    let reply = proxy
+        .refused(
+            upstream,
+            "/app/x?tab=2",
+            &[("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+            "page-load",
+        )
+        .await;
+    if kind == Kind::Nginx {
+        assert!(reply.status >= 400, "{reply:?}");
+    } else {
+        assert_eq!(reply.status, 302, "{kind:?}: {reply:?}");
+        let location = reply.header("location").unwrap_or_default();
+        if kind == Kind::Traefik {
+            // Traefik resolves a relative Location against the forwardAuth
+            // address, Warden's: with Traefik, sign_in_url must be absolute.
+            let warden = format!("http://{}/sign-in?rd=", setup.warden_addr());
+            assert!(location.starts_with(&warden), "{location}");
+        }
+        assert!(
+            location.ends_with("/sign-in?rd=%2Fapp%2Fx%3Ftab%3D2"),
+            "{kind:?}: {location}"
+        );
+        if kind != Kind::Traefik {
+            assert_eq!(location, "/sign-in?rd=%2Fapp%2Fx%3Ftab%3D2", "{kind:?}");
+        }
     }
 
     // Spoofed identity or original-request headers without a token.
