@@ -5,6 +5,9 @@
 # connection, against a release `warden serve` (SQLite) on loopback.
 # Usage: bench/validate_fair.sh [seconds] [connections]
 #        BENCH_BIN=path/to/warden bench/validate_fair.sh 5 32
+# BENCH_SPLIT_CORES=1 (two CPUs, taskset) runs the server on the first CPU
+# and the load client on the last, so the client's cost is not taken from
+# the server (on shared CPUs a heavier client lowers the server's figure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -17,10 +20,15 @@ if [ -z "${BENCH_BIN:-}" ]; then
   cargo build --release -q --locked -p warden --bin warden
 fi
 bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/warden}"
+server_cpu=() client_cpu=()
+if [ -n "${BENCH_SPLIT_CORES:-}" ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "BENCH_SPLIT_CORES needs two CPUs" >&2; exit 1; }
+  server_cpu=(taskset -c 0) client_cpu=(taskset -c "$(( $(nproc) - 1 ))")
+fi
 work=$(mktemp -d)
 trap 'kill "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 http=18591 grpc=18592
-WARDEN_LOG_LEVEL=warn "$bin" serve --http "127.0.0.1:$http" --grpc "127.0.0.1:$grpc" \
+WARDEN_LOG_LEVEL=warn "${server_cpu[@]}" "$bin" serve --http "127.0.0.1:$http" --grpc "127.0.0.1:$grpc" \
   --data-dir "$work/data" >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do curl -fs "http://127.0.0.1:$http/readyz" >/dev/null && break; sleep 0.1; done
@@ -47,18 +55,18 @@ wrk.headers["Authorization"] = "Bearer $token"
 EOF
 
 echo "== HTTP POST /v1/validate: wrk -t1 -c$conns -d${secs}s"
-wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/validate.lua" \
+"${client_cpu[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/validate.lua" \
   "http://127.0.0.1:$http/v1/validate" | grep -E "Requests/sec|Non-2xx|50%|90%|99%"
 echo "== gRPC Validate: h2load -t1 -c$conns -m1 -D$secs"
-h2load -t1 -c"$conns" -m1 -D"$secs" -d "$work/validate.grpc" \
+"${client_cpu[@]}" h2load -t1 -c"$conns" -m1 -D"$secs" -d "$work/validate.grpc" \
   -H 'content-type: application/grpc' -H 'te: trailers' \
   "http://127.0.0.1:$grpc/warden.v1.AuthService/Validate" |
   grep -E "finished in|requests:|status codes|time for request"
 # How gRPC clients are used in practice: a few channels, many calls in
 # flight on each (the same 32 outstanding requests over 4 connections).
 streams=$(( (conns + 3) / 4 ))
-echo "== gRPC Validate, multiplexed: h2load -t1 -c4 -m$streams -D$secs"
-h2load -t1 -c4 -m"$streams" -D"$secs" -d "$work/validate.grpc" \
+echo "== gRPC Validate, multiplexed: "${client_cpu[@]}" h2load -t1 -c4 -m$streams -D$secs"
+"${client_cpu[@]}" h2load -t1 -c4 -m"$streams" -D"$secs" -d "$work/validate.grpc" \
   -H 'content-type: application/grpc' -H 'te: trailers' \
   "http://127.0.0.1:$grpc/warden.v1.AuthService/Validate" |
   grep -E "finished in|requests:|status codes|time for request"
