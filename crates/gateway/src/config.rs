@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use warden_route::sign_in::SignInRedirect;
 use warden_route::{Table, normalize};
 
 /// A configuration that cannot be used; the message names the key.
@@ -97,8 +98,12 @@ pub struct Config {
     pub service_token_file: Option<PathBuf>,
     /// Time allowed to open an upstream connection.
     pub connect_timeout: Duration,
-    /// Origins allowed for cookie-authenticated state changes.
+    /// Origins allowed for cookie-authenticated state changes, and as the
+    /// return address after signing in.
     pub allowed_origins: Vec<String>,
+    /// Where a browser's page load without a valid token is sent (302)
+    /// instead of a 401.
+    pub sign_in: Option<SignInRedirect>,
     /// The routes, in file order.
     pub routes: Vec<Route>,
 }
@@ -119,6 +124,7 @@ struct RawConfig {
     connect_timeout: Option<String>,
     #[serde(default)]
     allowed_origins: Vec<String>,
+    sign_in_url: Option<String>,
     #[serde(default, rename = "route")]
     routes: Vec<RawRoute>,
     #[serde(default)]
@@ -396,6 +402,12 @@ impl Config {
                 .transpose()?
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             allowed_origins: raw.allowed_origins,
+            sign_in: raw
+                .sign_in_url
+                .as_deref()
+                .map(SignInRedirect::parse)
+                .transpose()
+                .map_err(ConfigError::new)?,
             routes,
         })
     }
@@ -541,6 +553,13 @@ roles = ["user"]
         assert!(error(&with("", "").replace("\"/api/\"", "\"/a/../api/\"")).contains("normalised"));
         assert!(error(&with("", "").replace("\"/api/\"", "\"/API/\"")).contains("normalised"));
         assert!(error(&with("", "").replace("\"/api/\"", "\"/a%2fb/\"")).contains("prefix"));
+        for bad in ["//evil.example/x", "javascript:alert(1)", "/x#y", "login"] {
+            let text = with(&format!("sign_in_url = {bad:?}"), "");
+            assert!(error(&text).contains("sign_in_url"), "{bad}");
+        }
+        let page = Config::parse(&with("sign_in_url = \"/login\"", "")).unwrap();
+        assert_eq!(page.sign_in, Some(SignInRedirect::parse("/login").unwrap()));
+        assert_eq!(Config::parse(MINIMAL).unwrap().sign_in, None);
     }
 
     #[test]

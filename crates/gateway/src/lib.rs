@@ -258,7 +258,7 @@ async fn reload_on_sighup(path: PathBuf, mut current: Config, shared: Arc<Shared
                     || new.connect_timeout != current.connect_timeout
                 {
                     tracing::warn!(
-                        "only routes and allowed_origins reload; restart for the other changes"
+                        "only routes, allowed_origins and sign_in_url reload; restart for the other changes"
                     );
                 }
                 shared.routes.store(Arc::new(routes));

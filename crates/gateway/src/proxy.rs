@@ -22,6 +22,7 @@ use crate::config::{AuthMode, Config, Route};
 use crate::headers;
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::problem::Problem;
+use warden_route::sign_in::{Attempt, SignInRedirect, accepts_html};
 use warden_route::{Table, normalize};
 
 /// The access-token cookie of Warden's browser mode.
@@ -31,10 +32,12 @@ pub const CSRF_COOKIE: &str = "warden_csrf";
 /// The header that must repeat [`CSRF_COOKIE`].
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// What a SIGHUP may replace: routes and the origin allow-list.
+/// What a SIGHUP may replace: routes, the origin allow-list and the
+/// sign-in page.
 pub struct Routes {
     table: Table<Arc<Route>>,
     allowed_origins: Vec<String>,
+    sign_in: Option<SignInRedirect>,
 }
 
 impl Routes {
@@ -50,6 +53,7 @@ impl Routes {
         Ok(Self {
             table,
             allowed_origins: config.allowed_origins.clone(),
+            sign_in: config.sign_in.clone(),
         })
     }
 }
@@ -212,6 +216,48 @@ async fn authenticate(
     }
 }
 
+/// Where to send a browser's page load that has no valid token, if a
+/// sign-in page is configured. The full URL to come back to is built from
+/// the client's `Host` (and `X-Forwarded-Proto` from a TLS terminator in
+/// front); it is used only when that origin is in `allowed_origins`.
+fn sign_in_location(snapshot: &Routes, request: &Request<Incoming>) -> Option<HeaderValue> {
+    let page = snapshot.sign_in.as_ref()?;
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let path = request.uri().path_and_query().map(|p| p.as_str());
+    let host =
+        text(header::HOST.as_str()).or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let url = match (host, path) {
+        (Some(host), Some(path)) if path.starts_with('/') => Some(format!(
+            "{}://{host}{path}",
+            text("x-forwarded-proto").unwrap_or("http")
+        )),
+        _ => None,
+    };
+    let attempt = Attempt {
+        method: request.method().as_str(),
+        accepts_html: accepts_html(
+            headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        ),
+        path,
+        url: url.as_deref(),
+    };
+    let location = page.location(&attempt, &snapshot.allowed_origins)?;
+    HeaderValue::from_str(&location).ok()
+}
+
+fn found_at(location: HeaderValue) -> Response<Body> {
+    let mut response = Response::new(full(bytes::Bytes::new()));
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 async fn forward(
     shared: &Shared,
     peer: SocketAddr,
@@ -237,7 +283,13 @@ async fn forward(
         Ok(principal) => principal,
         Err(problem) => {
             shared.metrics.auth_failure(&route.prefix, problem.code);
-            return (label, problem.into_response());
+            let redirect = (problem.status == StatusCode::UNAUTHORIZED)
+                .then(|| sign_in_location(&snapshot, &request))
+                .flatten();
+            return match redirect {
+                Some(location) => (label, found_at(location)),
+                None => (label, problem.into_response()),
+            };
         }
     };
 

@@ -38,6 +38,8 @@
 
 #![deny(missing_docs)]
 
+pub mod sign_in;
+
 use std::collections::HashMap;
 use std::fmt;
 

@@ -91,7 +91,8 @@ pub async fn verify(
         Ok(principal) => principal,
         Err(err) if err.status() == StatusCode::UNAUTHORIZED => {
             let location = state.config.sign_in.as_ref().and_then(|page| {
-                page.location(
+                crate::sign_in::location(
+                    page,
                     &parts.headers,
                     method.as_deref(),
                     uri.as_deref(),

@@ -107,10 +107,12 @@ struct Seen {
 
 /// An upstream that answers every request with what it received, as JSON.
 /// Paths containing `slow` wait 2 s before answering, `stream` send five
-/// chunks 200 ms apart, `upload` count the body's bytes.
+/// chunks 200 ms apart, `upload` count the body's bytes (and signal
+/// `upload_started` at the first one).
 struct Echo {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    upload_started: Arc<tokio::sync::Notify>,
 }
 
 impl Echo {
@@ -119,12 +121,18 @@ impl Echo {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let record = seen.clone();
+        let upload_started: Arc<tokio::sync::Notify> = Arc::default();
+        let started = upload_started.clone();
         let app = axum::Router::new().fallback(move |request: Request| {
-            let record = record.clone();
-            async move { echo(request, &record).await }
+            let (record, started) = (record.clone(), started.clone());
+            async move { echo(request, &record, &started).await }
         });
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Echo { addr, seen }
+        Echo {
+            addr,
+            seen,
+            upload_started,
+        }
     }
 
     fn url(&self) -> String {
@@ -143,7 +151,11 @@ impl Echo {
     }
 }
 
-async fn echo(request: Request, record: &Mutex<Vec<Seen>>) -> Response {
+async fn echo(
+    request: Request,
+    record: &Mutex<Vec<Seen>>,
+    upload_started: &tokio::sync::Notify,
+) -> Response {
     let path = request
         .uri()
         .path_and_query()
@@ -183,7 +195,11 @@ async fn echo(request: Request, record: &Mutex<Vec<Seen>>) -> Response {
     if path.contains("upload") {
         let mut body = request.into_body().into_data_stream();
         while let Some(chunk) = body.next().await {
-            bytes += chunk.expect("upload chunk").len();
+            let chunk = chunk.expect("upload chunk");
+            if bytes == 0 && !chunk.is_empty() {
+                upload_started.notify_one();
+            }
+            bytes += chunk.len();
         }
     }
     let mut response = Response::new(Body::from(
@@ -499,6 +515,97 @@ async fn refuses_missing_invalid_and_underprivileged_tokens() {
         s.get("/admin/users", Some(&admin.access)).await.status(),
         StatusCode::OK
     );
+}
+
+/// With `sign_in_url`, a browser loading a page without a valid token is
+/// sent to the sign-in page with the address to come back to; API calls,
+/// unsafe methods and missing roles keep their problem+json answer.
+#[tokio::test]
+async fn page_loads_without_a_valid_token_go_to_the_sign_in_page() {
+    let s = setup_with("sign_in_url = \"https://auth.warden.test/sign-in\"", "").await;
+    let (token, _) = s.signup().await;
+    let before = s.echo.seen().len();
+    const HTML: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+    let page_load = |token: Option<&str>, host: Option<&str>| {
+        let mut request = s
+            .client
+            .get(s.gateway.url("/api/tickets/7?tab=open"))
+            .header("accept", HTML);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(host) = host {
+            request = request
+                .header("host", host)
+                .header("x-forwarded-proto", "https");
+        }
+        request.send()
+    };
+    let location = |response: &reqwest::Response| {
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        response.headers()["location"].to_str().unwrap().to_owned()
+    };
+
+    // No token, or a bad one: back to the path after signing in.
+    let path_only = "https://auth.warden.test/sign-in?rd=%2Fapi%2Ftickets%2F7%3Ftab%3Dopen";
+    assert_eq!(location(&page_load(None, None).await.unwrap()), path_only);
+    assert_eq!(
+        location(&page_load(Some("garbage"), None).await.unwrap()),
+        path_only
+    );
+    // The full URL only for an allowed origin; another Host gets the path.
+    let allowed_host = ALLOWED_ORIGIN.trim_start_matches("https://");
+    assert_eq!(
+        location(&page_load(None, Some(allowed_host)).await.unwrap()),
+        format!(
+            "https://auth.warden.test/sign-in?rd=https%3A%2F%2F{}%2Fapi%2Ftickets%2F7%3Ftab%3Dopen",
+            allowed_host
+        )
+    );
+    assert_eq!(
+        location(&page_load(None, Some("evil.example")).await.unwrap()),
+        path_only
+    );
+
+    // An API call and a form post keep the 401; a missing role stays 403.
+    assert_problem(s.get("/api/tickets/7", None).await, 401, "invalid_token").await;
+    let post = s
+        .client
+        .post(s.gateway.url("/api/tickets/"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(post, 401, "invalid_token").await;
+    let admin_page = s
+        .client
+        .get(s.gateway.url("/admin/users"))
+        .header("accept", HTML)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(admin_page, 403, "forbidden").await;
+    assert_eq!(
+        s.echo.seen().len(),
+        before,
+        "nothing refused reached the upstream"
+    );
+
+    // A valid token and public routes pass as before.
+    assert_eq!(
+        page_load(Some(&token), None).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let public = s
+        .client
+        .get(s.gateway.url("/public/x"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -855,6 +962,75 @@ async fn websockets_and_streaming_bodies_pass_through() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["bytes"], 64 * CHUNK);
+
+    // The request body streams too: the client holds back the end of its
+    // body until the upstream has seen the beginning, which only happens if
+    // the gateway forwards chunks as they come instead of buffering.
+    let mut stream = tokio::net::TcpStream::connect(s.gateway.addr)
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /stream/upload HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\
+              Connection: close\r\n\r\n5\r\nfirst\r\n",
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.echo.upload_started.notified())
+        .await
+        .expect("the upstream saw the first chunk while the client was still sending");
+    stream.write_all(b"6\r\nsecond\r\n0\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"bytes\":11"), "{response}");
+}
+
+/// Clients speaking HTTP/2 without TLS (h2c, prior knowledge) get the same
+/// checks; the upstream is still spoken to over HTTP/1.1.
+#[tokio::test]
+async fn h2c_clients_are_authenticated_like_http1_ones() {
+    use http_body_util::{BodyExt as _, Full};
+    let s = setup().await;
+    let (token, user) = s.signup().await;
+    let tcp = tokio::net::TcpStream::connect(s.gateway.addr)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let get = |token: Option<&str>| {
+        let mut request =
+            axum::http::Request::get(format!("http://{}/api/tickets/9", s.gateway.addr))
+                .header("x-warden-user", "spoofed");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Full::new(bytes::Bytes::new())).unwrap()
+    };
+
+    let response = sender.send_request(get(Some(&token))).await.unwrap();
+    assert_eq!(response.version(), axum::http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let seen = s.echo.last();
+    assert_eq!(seen.path, "/api/tickets/9");
+    assert_eq!(seen.headers["x-warden-user"], user["id"].as_str().unwrap());
+
+    let before = s.echo.seen().len();
+    let response = sender.send_request(get(None)).await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let problem: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "invalid_token");
+    assert_eq!(s.echo.seen().len(), before);
 }
 
 /// One request on an open keep-alive connection; the status and body.
