@@ -65,7 +65,7 @@ echo "== gRPC Validate: h2load -t1 -c$conns -m1 -D$secs"
 # How gRPC clients are used in practice: a few channels, many calls in
 # flight on each (the same 32 outstanding requests over 4 connections).
 streams=$(( (conns + 3) / 4 ))
-echo "== gRPC Validate, multiplexed: "${client_cpu[@]}" h2load -t1 -c4 -m$streams -D$secs"
+echo "== gRPC Validate, multiplexed: h2load -t1 -c4 -m$streams -D$secs"
 "${client_cpu[@]}" h2load -t1 -c4 -m"$streams" -D"$secs" -d "$work/validate.grpc" \
   -H 'content-type: application/grpc' -H 'te: trailers' \
   "http://127.0.0.1:$grpc/warden.v1.AuthService/Validate" |

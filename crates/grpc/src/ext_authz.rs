@@ -15,10 +15,12 @@ use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use warden_core::access::OriginalRequest;
 use warden_core::{AuthService, CoreError, Principal};
+use warden_route::sign_in::{Attempt, SignInRedirect, accepts_html};
 
 use crate::error::{GrpcError, error_code};
 use crate::pb_envoy::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::pb_envoy::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
+use crate::pb_envoy::envoy::service::auth::v3::attribute_context::HttpRequest;
 use crate::pb_envoy::envoy::service::auth::v3::authorization_server::Authorization;
 use crate::pb_envoy::envoy::service::auth::v3::check_response::HttpResponse;
 use crate::pb_envoy::envoy::service::auth::v3::{
@@ -39,12 +41,32 @@ const IDENTITY_HEADERS: [&str; 3] = ["x-warden-user", "x-warden-session", "x-war
 #[derive(Clone)]
 pub struct ExtAuthzApi {
     auth: Arc<AuthService>,
+    sign_in: Option<Arc<SignIn>>,
+}
+
+/// `[verify] sign_in_url` and where it may send browsers back to.
+struct SignIn {
+    page: SignInRedirect,
+    allowed_origins: Vec<String>,
 }
 
 impl ExtAuthzApi {
-    /// Serves `auth`.
-    pub fn new(auth: Arc<AuthService>) -> Self {
-        Self { auth }
+    /// Serves `auth`; with `sign_in`, a browser's page load without a valid
+    /// token is answered with a 302 there instead of a 401.
+    pub fn new(
+        auth: Arc<AuthService>,
+        sign_in: Option<SignInRedirect>,
+        allowed_origins: Vec<String>,
+    ) -> Self {
+        Self {
+            auth,
+            sign_in: sign_in.map(|page| {
+                Arc::new(SignIn {
+                    page,
+                    allowed_origins,
+                })
+            }),
+        }
     }
 }
 
@@ -55,13 +77,17 @@ impl Authorization for ExtAuthzApi {
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
         Ok(Response::new(
-            decide(&self.auth, request.into_inner()).await,
+            decide(&self.auth, self.sign_in.as_deref(), request.into_inner()).await,
         ))
     }
 }
 
-async fn decide(auth: &AuthService, request: CheckRequest) -> CheckResponse {
-    let Some(http) = request
+async fn decide(
+    auth: &AuthService,
+    sign_in: Option<&SignIn>,
+    request: CheckRequest,
+) -> CheckResponse {
+    let Some(mut http) = request
         .attributes
         .and_then(|a| a.request)
         .and_then(|r| r.http)
@@ -70,7 +96,10 @@ async fn decide(auth: &AuthService, request: CheckRequest) -> CheckResponse {
             "the CheckRequest has no HTTP attributes",
         ));
     };
-    let headers = match Headers::of(http.headers, http.header_map.map(|m| m.headers)) {
+    let headers = match Headers::of(
+        std::mem::take(&mut http.headers),
+        http.header_map.take().map(|m| m.headers),
+    ) {
         Ok(headers) => headers,
         Err(err) => return denied(err),
     };
@@ -82,11 +111,11 @@ async fn decide(auth: &AuthService, request: CheckRequest) -> CheckResponse {
         method: Some(http.method.as_str()).filter(|m| !m.is_empty()),
         uri: Some(http.path.as_str()).filter(|p| !p.is_empty()),
     };
-    match auth
+    let response = match auth
         .authorize_forwarded(token.as_deref(), &original, None)
         .await
     {
-        Ok(principal) => allowed(principal.as_ref(), &headers),
+        Ok(principal) => return allowed(principal.as_ref(), &headers),
         Err(CoreError::InvalidToken) if token.is_none() => denied(GrpcError::invalid_token(
             "no access token: send `Authorization: Bearer <token>`",
         )),
@@ -96,7 +125,59 @@ async fn decide(auth: &AuthService, request: CheckRequest) -> CheckResponse {
             "the required role is missing",
         )),
         Err(err) => denied(GrpcError::from(err)),
+    };
+    match sign_in.filter(|_| is_unauthenticated(&response)) {
+        Some(sign_in) => redirect_page_load(sign_in, &http, &headers).unwrap_or(response),
+        None => response,
     }
+}
+
+fn is_unauthenticated(response: &CheckResponse) -> bool {
+    matches!(
+        &response.http_response,
+        Some(HttpResponse::DeniedResponse(DeniedHttpResponse { status: Some(s), .. }))
+            if s.code == StatusCode::Unauthorized as i32
+    )
+}
+
+/// A 401 turned into a 302 to the sign-in page, when the client is a
+/// browser loading a page. Envoy gives the URL in parts: `scheme`, `host`
+/// (the `:authority`) and `path` (with the query).
+fn redirect_page_load(
+    sign_in: &SignIn,
+    http: &HttpRequest,
+    headers: &Headers,
+) -> Option<CheckResponse> {
+    let path = Some(http.path.as_str()).filter(|p| !p.is_empty());
+    let url = match (http.scheme.as_str(), http.host.as_str(), path) {
+        ("", _, _) | (_, "", _) | (_, _, None) => None,
+        (scheme, host, Some(path)) => Some(format!("{scheme}://{host}{path}")),
+    };
+    let attempt = Attempt {
+        method: Some(http.method.as_str())
+            .filter(|m| !m.is_empty())
+            .unwrap_or("GET"),
+        accepts_html: accepts_html(headers.values("accept").iter().map(String::as_str)),
+        path,
+        url: url.as_deref(),
+    };
+    let location = sign_in.page.location(&attempt, &sign_in.allowed_origins)?;
+    Some(CheckResponse {
+        status: Some(rpc::Status {
+            code: Code::Unauthenticated as i32,
+            message: "invalid_token: sign in first".to_owned(),
+        }),
+        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+            status: Some(HttpStatus {
+                code: StatusCode::Found as i32,
+            }),
+            headers: vec![
+                set_header("location", location),
+                set_header("cache-control", "no-store".into()),
+            ],
+            body: String::new(),
+        })),
+    })
 }
 
 /// The request headers, names lower-cased, each with all its values.

@@ -20,6 +20,8 @@ use crate::{
     AdminApi, AuthApi, ENVOY_FILE_DESCRIPTOR_SET, ExtAuthzApi, FILE_DESCRIPTOR_SET, ReadinessHealth,
 };
 
+use warden_route::sign_in::SignInRedirect;
+
 /// Largest request message accepted, as for HTTP bodies.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
@@ -36,6 +38,11 @@ pub struct GrpcConfig {
     pub trace_context: Option<fn(&tracing::Span, &tonic::codegen::http::HeaderMap)>,
     /// Told of every call's method, status and latency (metrics).
     pub observer: Option<CallObserver>,
+    /// Envoy ext_authz: where a browser's page load without a valid token
+    /// is sent (`[verify] sign_in_url`), as `/v1/verify` does.
+    pub sign_in: Option<SignInRedirect>,
+    /// Origins a sign-in redirect may send the browser back to in full.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for GrpcConfig {
@@ -45,6 +52,8 @@ impl Default for GrpcConfig {
             readiness: Vec::new(),
             trace_context: None,
             observer: None,
+            sign_in: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -103,8 +112,12 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(
-            AuthorizationServer::new(ExtAuthzApi::new(auth.clone()))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            AuthorizationServer::new(ExtAuthzApi::new(
+                auth.clone(),
+                config.sign_in,
+                config.allowed_origins,
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(HealthServer::new(ReadinessHealth::new(
             auth,

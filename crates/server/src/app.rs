@@ -244,6 +244,8 @@ pub async fn serve_traced(
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
             readiness: events.readiness.clone(),
             trace_context,
+            sign_in: config.verify.sign_in()?,
+            allowed_origins: config.allowed_origins(),
             observer: Some(warden_grpc::CallObserver::new(
                 move |method, code, elapsed| {
                     metrics.record_grpc(method, code, elapsed);

@@ -50,25 +50,28 @@ async fn sign_out(app: &TestApp, access: &str) {
     assert_eq!(response.status(), 204);
 }
 
-/// `request` with Envoy's raw `header_map` (`encode_raw_headers`) set.
-fn with_raw_headers(mut request: CheckRequest, headers: &[(&str, &[u8])]) -> CheckRequest {
-    if let Some(http) = request
+/// The HTTP attributes of a request made by [`http_request`].
+fn http_of(request: &mut CheckRequest) -> &mut HttpRequest {
+    request
         .attributes
         .as_mut()
         .and_then(|a| a.request.as_mut())
         .and_then(|r| r.http.as_mut())
-    {
-        http.header_map = Some(HeaderMap {
-            headers: headers
-                .iter()
-                .map(|(key, value)| HeaderValue {
-                    key: (*key).to_owned(),
-                    value: String::new(),
-                    raw_value: value.to_vec(),
-                })
-                .collect(),
-        });
-    }
+        .expect("made by http_request")
+}
+
+/// `request` with Envoy's raw `header_map` (`encode_raw_headers`) set.
+fn with_raw_headers(mut request: CheckRequest, headers: &[(&str, &[u8])]) -> CheckRequest {
+    http_of(&mut request).header_map = Some(HeaderMap {
+        headers: headers
+            .iter()
+            .map(|(key, value)| HeaderValue {
+                key: (*key).to_owned(),
+                value: String::new(),
+                raw_value: value.to_vec(),
+            })
+            .collect(),
+    });
     request
 }
 
@@ -95,6 +98,16 @@ fn set_headers(ok: &OkHttpResponse) -> HashMap<String, String> {
 /// Asserts a denial: gRPC `code`, HTTP `http`, the stable `stable` code in
 /// a problem+json body. Returns the denied response.
 #[track_caller]
+/// The headers Envoy is told to send with a denial, by name.
+fn denied_headers(denied: &DeniedHttpResponse) -> HashMap<&str, &str> {
+    denied
+        .headers
+        .iter()
+        .filter_map(|h| h.header.as_ref())
+        .map(|h| (h.key.as_str(), h.value.as_str()))
+        .collect()
+}
+
 fn assert_denied(
     response: &CheckResponse,
     code: Code,
@@ -114,12 +127,7 @@ fn assert_denied(
     assert_eq!(body["code"], stable, "{body}");
     assert_eq!(body["status"], http);
     assert_eq!(body["type"], format!("https://warden.dev/errors/{stable}"));
-    let headers: HashMap<_, _> = denied
-        .headers
-        .iter()
-        .filter_map(|h| h.header.as_ref())
-        .map(|h| (h.key.as_str(), h.value.as_str()))
-        .collect();
+    let headers = denied_headers(denied);
     assert_eq!(
         headers.get("content-type"),
         Some(&"application/problem+json")
@@ -356,4 +364,68 @@ async fn the_verify_rules_apply_to_the_request_path() {
         ok.headers_to_remove,
         vec!["x-warden-roles", "x-warden-user"]
     );
+}
+
+/// With `[verify] sign_in_url`, Envoy is told to answer a browser's page
+/// load without a valid token with a 302 to the sign-in page; API calls
+/// keep the 401 and a missing role stays 403.
+#[tokio::test]
+async fn page_loads_without_a_token_are_sent_to_the_sign_in_page() {
+    let app = spawn_app_with(|config| {
+        config.verify.sign_in_url = Some("https://auth.warden.test/sign-in".into());
+        config.verify.rule = vec![rule("/admin/", &["admin"], false)];
+    })
+    .await;
+    let user = app.new_user().await;
+    let html = ("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    let redirect = |response: &CheckResponse| {
+        assert_eq!(response.status.as_ref().map(|s| s.code), Some(16));
+        let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
+            panic!("expected denied_response, got {response:?}");
+        };
+        assert_eq!(denied.status.as_ref().map(|s| s.code), Some(302));
+        let headers = denied_headers(denied);
+        assert_eq!(headers["cache-control"], "no-store");
+        headers["location"].to_owned()
+    };
+
+    // Envoy's scheme and host are not an allowed origin: the path only.
+    let page = check(&app, http_request("/app/x?y=1", &[html])).await;
+    assert_eq!(
+        redirect(&page),
+        "https://auth.warden.test/sign-in?rd=%2Fapp%2Fx%3Fy%3D1"
+    );
+    let mut forged = http_request("/app/x", &[html, ("authorization", "Bearer forged")]);
+    let expected_full =
+        "https://auth.warden.test/sign-in?rd=https%3A%2F%2Fapp.warden.test%2Fapp%2Fx";
+    http_of(&mut forged).host = "app.warden.test".into();
+    assert_eq!(redirect(&check(&app, forged).await), expected_full);
+
+    // An API call, a form post and a missing role keep their answers.
+    let api = check(
+        &app,
+        http_request("/app/x", &[("accept", "application/json")]),
+    )
+    .await;
+    assert_denied(&api, Code::Unauthenticated, 401, "invalid_token");
+    let mut post = http_request("/app/x", &[html]);
+    http_of(&mut post).method = "POST".into();
+    assert_denied(
+        &check(&app, post).await,
+        Code::Unauthenticated,
+        401,
+        "invalid_token",
+    );
+    let user_auth = format!("Bearer {}", user.access);
+    let admin_page = check(
+        &app,
+        http_request("/admin/x", &[html, ("authorization", user_auth.as_str())]),
+    )
+    .await;
+    assert_denied(&admin_page, Code::PermissionDenied, 403, "forbidden");
+    ok(&check(
+        &app,
+        http_request("/app/x", &[html, ("authorization", user_auth.as_str())]),
+    )
+    .await);
 }
