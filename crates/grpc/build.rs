@@ -21,6 +21,7 @@ fn compile(
     )?;
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
+        .codec_path("crate::codec::WardenCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

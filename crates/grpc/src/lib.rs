@@ -28,6 +28,7 @@
 
 mod admin;
 mod auth;
+pub mod codec;
 mod convert;
 mod error;
 mod ext_authz;
