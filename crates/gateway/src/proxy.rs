@@ -17,7 +17,6 @@ use subtle::ConstantTimeEq as _;
 use warden_verify::{Principal, Verifier};
 
 use crate::body::{Body, full};
-use crate::cache::CachedVerifier;
 use crate::config::{AuthMode, Config, Route};
 use crate::headers;
 use crate::metrics::{Metrics, NO_ROUTE};
@@ -62,8 +61,8 @@ impl Routes {
 pub struct Shared {
     /// Swapped whole on reload; in-flight requests keep their snapshot.
     pub routes: ArcSwap<Routes>,
-    /// Local token verification.
-    pub verifier: CachedVerifier,
+    /// Local token verification (with its cache of verified tokens).
+    pub verifier: Verifier,
     client: Client<HttpConnector, Incoming>,
     /// Exported metrics.
     pub metrics: Metrics,
@@ -83,7 +82,7 @@ impl Shared {
             .build(connector);
         Self {
             routes: ArcSwap::from_pointee(routes),
-            verifier: CachedVerifier::new(verifier),
+            verifier,
             client,
             metrics: Metrics::new(),
             max_staleness: config.max_staleness,
@@ -423,7 +422,7 @@ pub async fn admin(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     };
-    let verifier = shared.verifier.inner();
+    let verifier = &shared.verifier;
     Ok(match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => text(
             StatusCode::OK,

@@ -37,15 +37,22 @@ fn bench(c: &mut Criterion) {
         &jwks,
     )
     .expect("verifier");
-    let verifier = runtime
-        .block_on(
-            Verifier::builder()
-                .issuer("https://auth.example")
-                .jwks(jwks.clone())
-                .revocations(RevocationFeed::disabled())
-                .build(),
-        )
-        .expect("build");
+    let build = |cached_tokens| {
+        runtime
+            .block_on(
+                Verifier::builder()
+                    .issuer("https://auth.example")
+                    .jwks(jwks.clone())
+                    .revocations(RevocationFeed::disabled())
+                    .verified_cache(cached_tokens)
+                    .build(),
+            )
+            .expect("build")
+    };
+    // The signature path every time (what a token seen for the first time
+    // costs), and the default with the token already verified once.
+    let verifier = build(0);
+    let cached = build(10_000);
 
     let mut group = c.benchmark_group("verify");
     group.bench_function("bare signature and claims (warden-token)", |b| {
@@ -56,6 +63,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("warden-verify, empty deny-list", |b| {
         b.iter(|| runtime.block_on(verifier.verify(&token)).expect("valid"))
+    });
+    group.bench_function("warden-verify, token verified before (cache hit)", |b| {
+        b.iter(|| runtime.block_on(cached.verify(&token)).expect("valid"))
     });
     let until = chrono::Utc::now() + chrono::Duration::hours(1);
     for i in 0..100_000 {

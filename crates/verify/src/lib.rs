@@ -121,6 +121,7 @@ mod feed;
 mod jwks;
 mod principal;
 mod session;
+mod verified;
 mod verifier;
 
 #[cfg(feature = "axum")]

@@ -15,6 +15,7 @@ use crate::feed::{self, RevocationFeed};
 use crate::jwks;
 use crate::principal::Principal;
 use crate::session::{self, SessionCache};
+use crate::verified::VerifiedCache;
 
 /// What to do while revocations are too stale to trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +44,7 @@ pub struct VerifierBuilder {
     clock: Option<Arc<dyn Clock>>,
     http: Option<reqwest::Client>,
     session_cache: (Duration, usize),
+    verified_cache: usize,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -136,6 +138,16 @@ impl VerifierBuilder {
         self
     }
 
+    /// How many verified JWTs are remembered (default 10 000; 0: none), so a
+    /// token seen again costs a SHA-256 and a lookup instead of a signature
+    /// check. An entry is used only with the same key set it was checked
+    /// with and before its `exp`; the deny-list and the staleness policy
+    /// still apply on every use, so revocations bite as fast as without it.
+    pub fn verified_cache(mut self, max_entries: usize) -> Self {
+        self.verified_cache = max_entries;
+        self
+    }
+
     /// The HTTP client for discovery, JWKS and the feed (default: one with
     /// a 5 s timeout).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
@@ -212,6 +224,7 @@ impl VerifierBuilder {
                 self.session_cache.0,
                 self.session_cache.1,
             )),
+            verified: VerifiedCache::new(self.verified_cache),
             clock,
             feed: self.feed,
             feed_confirmed: Mutex::new(None),
@@ -242,6 +255,7 @@ struct Inner {
     min_refetch: Duration,
     denylist: Arc<DenyList>,
     sessions: Arc<SessionCache>,
+    verified: Option<VerifiedCache>,
     clock: Arc<dyn Clock>,
     feed: RevocationFeed,
     feed_confirmed: Mutex<Option<DateTime<Utc>>>,
@@ -300,6 +314,7 @@ impl Verifier {
             clock: None,
             http: None,
             session_cache: (session::MAX_CACHE_TTL, 10_000),
+            verified_cache: 10_000,
         }
     }
 
@@ -369,9 +384,19 @@ impl Verifier {
         if token.starts_with(session::SESSION_TOKEN_PREFIX) {
             return self.verify_session_token(token).await;
         }
-        let claims = match self.check(token) {
+        let mut keys = self.keys();
+        let cached = self.inner.verified.as_ref().map(|cache| {
+            let key = VerifiedCache::key(token);
+            let hit = cache.get(&key, &keys, self.inner.clock.now().timestamp());
+            (cache, key, hit)
+        });
+        if let Some((_, _, Some(principal))) = cached {
+            return self.accept(principal);
+        }
+        let claims = match self.check(&keys, token) {
             Err(warden_token::VerifyError::UnknownKey) if self.refetch_for_unknown_kid().await => {
-                self.check(token)
+                keys = self.keys();
+                self.check(&keys, token)
             }
             other => other,
         }
@@ -391,6 +416,15 @@ impl Verifier {
             expires_at: claims.exp,
             issued_at: claims.iat,
         };
+        if let Some((cache, key, None)) = cached {
+            cache.put(key, principal.clone(), keys);
+        }
+        self.accept(principal)
+    }
+
+    /// The checks after the signature, on every use: staleness policy and
+    /// deny-list.
+    fn accept(&self, principal: Principal) -> Result<Principal, VerifyError> {
         if self.inner.stale_policy == StalePolicy::Reject && self.is_stale() {
             return Err(VerifyError::new(VerifyErrorKind::Stale));
         }
@@ -424,13 +458,20 @@ impl Verifier {
         Ok(principal)
     }
 
-    fn check(&self, token: &str) -> Result<warden_token::AccessClaims, warden_token::VerifyError> {
-        let keys = self
-            .inner
+    /// The current key set.
+    fn keys(&self) -> Arc<warden_token::Verifier> {
+        self.inner
             .keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .clone()
+    }
+
+    fn check(
+        &self,
+        keys: &warden_token::Verifier,
+        token: &str,
+    ) -> Result<warden_token::AccessClaims, warden_token::VerifyError> {
         keys.verify(token, self.inner.clock.now().timestamp())
     }
 

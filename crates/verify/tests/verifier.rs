@@ -436,3 +436,60 @@ async fn an_unreachable_issuer_builds_a_verifier_that_is_not_ready() {
     );
     assert!(Verifier::builder().issuer("ftp://x").build().await.is_err());
 }
+
+/// A token seen again is answered from the cache of verified tokens, but
+/// never past what the full check would allow: a revocation, its expiry
+/// and the strict staleness policy still refuse it.
+#[tokio::test]
+async fn a_remembered_token_is_still_revoked_expired_and_stale_checked() {
+    let issuer = start_issuer().await;
+    let clock = FakeClock::new();
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let verifier = Verifier::builder()
+        .issuer(base(&issuer))
+        .revocations(RevocationFeed::poll(Duration::from_secs(3600)))
+        .clock(Arc::new(clock.clone()))
+        .max_staleness(Duration::from_secs(30))
+        .stale_policy(StalePolicy::Reject)
+        .verified_cache(100)
+        .build()
+        .await
+        .unwrap();
+    let c = claims(&base(&issuer), &clock);
+    let token = key.sign(&c).unwrap();
+    let first = verifier.verify(&token).await.expect("verified");
+    assert_eq!(verifier.verify(&token).await.unwrap(), first, "remembered");
+
+    // Stale feed under the strict policy: refused, then fine once synced.
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        verifier.verify(&token).await.unwrap_err().kind(),
+        VerifyErrorKind::Stale
+    );
+    verifier.sync_revocations().await.unwrap();
+    verifier.verify(&token).await.expect("fresh again");
+
+    // Revoked after it was remembered.
+    issuer.revocations.lock().unwrap().push(Revocation {
+        kind: RevocationKind::Session,
+        id: c.sid.parse().unwrap(),
+        not_before: None,
+        until: clock.now() + chrono::Duration::seconds(3600),
+    });
+    verifier.sync_revocations().await.unwrap();
+    assert_eq!(
+        verifier.verify(&token).await.unwrap_err().kind(),
+        VerifyErrorKind::Revoked
+    );
+
+    // Another remembered token expires on time (exp + 30 s leeway).
+    let other = key.sign(&claims(&base(&issuer), &clock)).unwrap();
+    verifier.verify(&other).await.expect("verified");
+    clock.advance(Duration::from_secs(900 + 31));
+    verifier.sync_revocations().await.unwrap();
+    assert_eq!(
+        verifier.verify(&other).await.unwrap_err().kind(),
+        VerifyErrorKind::Expired
+    );
+}
