@@ -46,6 +46,8 @@ struct Issuer {
     revocations: Mutex<Vec<Revocation>>,
     jwks_fetches: AtomicUsize,
     feed_polls: AtomicUsize,
+    /// How many of the next feed polls answer 503.
+    feed_failures: AtomicUsize,
     other_requests: AtomicUsize,
 }
 
@@ -71,14 +73,23 @@ async fn jwks(State(issuer): State<Arc<Issuer>>) -> axum::Json<JwkSet> {
     })
 }
 
-async fn feed(State(issuer): State<Arc<Issuer>>) -> axum::Json<RevocationPage> {
+async fn feed(State(issuer): State<Arc<Issuer>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
     issuer.feed_polls.fetch_add(1, Ordering::SeqCst);
+    let failing = issuer
+        .feed_failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let entries = issuer.revocations.lock().unwrap().clone();
     axum::Json(RevocationPage {
         cursor: entries.len().to_string(),
         entries,
         has_more: false,
     })
+    .into_response()
 }
 
 async fn anything_else(State(issuer): State<Arc<Issuer>>) -> &'static str {
@@ -491,5 +502,56 @@ async fn a_remembered_token_is_still_revoked_expired_and_stale_checked() {
     assert_eq!(
         verifier.verify(&other).await.unwrap_err().kind(),
         VerifyErrorKind::Expired
+    );
+}
+
+/// A verifier whose first feed poll fails (Warden slow or starting) tries
+/// again within seconds, not after its whole poll interval (an hour here),
+/// and only then becomes ready with the revocations.
+#[tokio::test]
+async fn a_failed_feed_poll_is_retried_within_seconds() {
+    let issuer = start_issuer().await;
+    let clock = FakeClock::new();
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let c = claims(&base(&issuer), &clock);
+    let token = key.sign(&c).unwrap();
+    issuer.revocations.lock().unwrap().push(Revocation {
+        kind: RevocationKind::Session,
+        id: c.sid.parse().unwrap(),
+        not_before: None,
+        until: clock.now() + chrono::Duration::seconds(3600),
+    });
+    issuer.feed_failures.store(1, Ordering::SeqCst);
+    let verifier = verifier(
+        &issuer,
+        &clock,
+        RevocationFeed::poll(Duration::from_secs(3600)),
+    )
+    .await;
+    assert_eq!(issuer.feed_polls.load(Ordering::SeqCst), 1);
+    assert!(!verifier.is_ready(), "no snapshot of the revocations yet");
+
+    let started = std::time::Instant::now();
+    while issuer.feed_polls.load(Ordering::SeqCst) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no retry within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while !verifier.is_ready() {
+        assert!(std::time::Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        verifier.verify(&token).await.unwrap_err().kind(),
+        VerifyErrorKind::Revoked
+    );
+    assert_eq!(
+        issuer.feed_polls.load(Ordering::SeqCst),
+        2,
+        "after a success, back to the hour-long interval"
     );
 }
