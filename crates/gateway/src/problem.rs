@@ -18,6 +18,9 @@ pub struct Problem {
     pub code: &'static str,
     title: &'static str,
     detail: &'static str,
+    /// A 401 for a request that presented no token (its challenge names no
+    /// error).
+    no_token: bool,
 }
 
 #[derive(Serialize)]
@@ -42,6 +45,7 @@ impl Problem {
             code,
             title,
             detail,
+            no_token: false,
         }
     }
 
@@ -58,6 +62,13 @@ impl Problem {
     /// 401 with the verifier's code (`invalid_token`, `token_expired`, `token_revoked`).
     pub const fn unauthorized(code: &'static str, detail: &'static str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, "Unauthorized", detail)
+    }
+
+    /// 401 `invalid_token` for a request that presented no token.
+    pub const fn no_token(detail: &'static str) -> Self {
+        let mut problem = Self::unauthorized("invalid_token", detail);
+        problem.no_token = true;
+        problem
     }
 
     /// 403 `forbidden`.
@@ -141,7 +152,7 @@ impl Problem {
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"warden\""),
+                HeaderValue::from_static(warden_route::challenge::bearer(!self.no_token)),
             );
         }
         response

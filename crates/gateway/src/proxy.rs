@@ -195,10 +195,7 @@ async fn authenticate(
             _ => None,
         }),
         AuthMode::Required => match verified {
-            None => Err(Problem::unauthorized(
-                "invalid_token",
-                "this route needs an access token",
-            )),
+            None => Err(Problem::no_token("this route needs an access token")),
             Some(Err(e)) if e.is_client_error() => Err(Problem::unauthorized(
                 e.code(),
                 "the access token is not valid",

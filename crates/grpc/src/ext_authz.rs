@@ -116,9 +116,10 @@ async fn decide(
         .await
     {
         Ok(principal) => return allowed(principal.as_ref(), &headers),
-        Err(CoreError::InvalidToken) if token.is_none() => denied(GrpcError::invalid_token(
-            "no access token: send `Authorization: Bearer <token>`",
-        )),
+        Err(CoreError::InvalidToken) if token.is_none() => denied_with(
+            GrpcError::invalid_token("no access token: send `Authorization: Bearer <token>`"),
+            false,
+        ),
         Err(CoreError::Forbidden) => denied(GrpcError::new(
             Code::PermissionDenied,
             "forbidden",
@@ -311,9 +312,15 @@ fn allowed(principal: Option<&Principal>, headers: &Headers) -> CheckResponse {
     }
 }
 
+/// A denial for a request that presented a credential (or none was
+/// needed to refuse it).
+fn denied(err: GrpcError) -> CheckResponse {
+    denied_with(err, true)
+}
+
 /// A denial: the gRPC code in `status`, and the HTTP answer Envoy sends
 /// the client, a problem+json body as `/v1/verify` would give.
-fn denied(err: GrpcError) -> CheckResponse {
+fn denied_with(err: GrpcError, token_presented: bool) -> CheckResponse {
     let status = Status::from(err);
     let code = status.code();
     let stable = error_code(&status).unwrap_or("internal_error").to_owned();
@@ -343,7 +350,7 @@ fn denied(err: GrpcError) -> CheckResponse {
     if http == StatusCode::Unauthorized {
         headers.push(set_header(
             "www-authenticate",
-            "Bearer realm=\"warden\"".into(),
+            warden_route::challenge::bearer(token_presented).into(),
         ));
     }
     CheckResponse {

@@ -237,7 +237,7 @@ impl FromRequestParts<AppState> for Authenticated {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (token, credential) = presented_token(parts)?.ok_or_else(|| {
-            ApiError::invalid_token("no access token: send `Authorization: Bearer <token>`")
+            ApiError::missing_token("no access token: send `Authorization: Bearer <token>`")
         })?;
         let principal = state.auth.validate(&token).await?;
         if credential == Credential::Cookie && !is_safe(&parts.method) {

@@ -33,6 +33,9 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     retry_after: Option<u64>,
+    /// No credential was presented at all: the 401's challenge then names
+    /// no error (RFC 6750, section 3.1).
+    no_credential: bool,
 }
 
 impl ApiError {
@@ -49,6 +52,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             retry_after: None,
+            no_credential: false,
         }
     }
 
@@ -70,6 +74,14 @@ impl ApiError {
             "Invalid token",
             detail,
         )
+    }
+
+    /// 401 `invalid_token` for a request that presented no credential.
+    pub fn missing_token(detail: impl Into<String>) -> Self {
+        Self {
+            no_credential: true,
+            ..Self::invalid_token(detail)
+        }
     }
 
     /// 403 `csrf_failed`.
@@ -227,9 +239,14 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
+            let refused_token = !self.no_credential
+                && matches!(
+                    self.code,
+                    "invalid_token" | "token_expired" | "token_revoked"
+                );
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"warden\""),
+                HeaderValue::from_static(warden_route::challenge::bearer(refused_token)),
             );
         }
         response

@@ -38,6 +38,7 @@
 
 #![deny(missing_docs)]
 
+pub mod challenge;
 pub mod sign_in;
 
 use std::collections::HashMap;

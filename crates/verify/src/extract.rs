@@ -19,6 +19,7 @@ pub struct AuthRejection {
     status: StatusCode,
     code: &'static str,
     detail: &'static str,
+    token_presented: bool,
 }
 
 impl AuthRejection {
@@ -27,6 +28,7 @@ impl AuthRejection {
             status: StatusCode::UNAUTHORIZED,
             code: "invalid_token",
             detail: "a bearer access token is required",
+            token_presented: false,
         }
     }
 
@@ -35,6 +37,7 @@ impl AuthRejection {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             detail: "the token lacks a required role",
+            token_presented: true,
         }
     }
 
@@ -70,6 +73,7 @@ impl From<VerifyError> for AuthRejection {
             status,
             code: e.code(),
             detail,
+            token_presented: true,
         }
     }
 }
@@ -92,7 +96,7 @@ impl IntoResponse for AuthRejection {
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                HeaderValue::from_static(warden_route::challenge::bearer(self.token_presented)),
             );
         }
         response

@@ -74,6 +74,9 @@ pub struct VerifyService<S> {
 pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
 enum Refusal {
+    /// No token at all.
+    Missing,
+    /// A token that failed, with its code.
     Unauthenticated(&'static str),
     Forbidden,
     Unavailable(&'static str),
@@ -90,7 +93,9 @@ impl From<VerifyError> for Refusal {
 }
 
 fn refuse<B: Default>(refusal: Refusal, is_grpc: bool) -> Response<B> {
+    let token_presented = !matches!(refusal, Refusal::Missing);
     let (status, grpc_status, code) = match refusal {
+        Refusal::Missing => (StatusCode::UNAUTHORIZED, "16", "invalid_token"),
         Refusal::Unauthenticated(code) => (StatusCode::UNAUTHORIZED, "16", code),
         Refusal::Forbidden => (StatusCode::FORBIDDEN, "7", "forbidden"),
         Refusal::Unavailable(code) => (StatusCode::SERVICE_UNAVAILABLE, "14", code),
@@ -112,7 +117,7 @@ fn refuse<B: Default>(refusal: Refusal, is_grpc: bool) -> Response<B> {
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                HeaderValue::from_static(warden_route::challenge::bearer(token_presented)),
             );
         }
         if let Ok(value) = HeaderValue::from_str(code) {
@@ -154,7 +159,7 @@ where
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/grpc"));
             let Some(token) = crate::bearer(request.headers()).map(str::to_owned) else {
-                return Ok(refuse(Refusal::Unauthenticated("invalid_token"), is_grpc));
+                return Ok(refuse(Refusal::Missing, is_grpc));
             };
             let principal: Principal = match verifier.verify(&token).await {
                 Ok(p) => p,

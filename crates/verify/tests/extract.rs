@@ -89,11 +89,10 @@ async fn extractors_answer_401_403_or_let_the_handler_run() {
         missing.headers()["content-type"],
         "application/problem+json"
     );
-    assert!(
-        missing.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
+    // RFC 6750: no credential, no error code.
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer realm=\"warden\""
     );
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["code"], "invalid_token");
@@ -105,6 +104,10 @@ async fn extractors_answer_401_403_or_let_the_handler_run() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
+    assert_eq!(
+        forged.headers()["www-authenticate"],
+        "Bearer realm=\"warden\", error=\"invalid_token\""
+    );
     let basic = client
         .get(format!("{base}/whoami"))
         .header("authorization", format!("Basic {user_token}"))

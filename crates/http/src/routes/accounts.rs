@@ -172,7 +172,7 @@ pub async fn signout(
     } else if let Some(token) = body.and_then(|b| b.refresh_token) {
         state.auth.sign_out_with_refresh(&token, &ctx).await?;
     } else {
-        return Err(ApiError::invalid_token(
+        return Err(ApiError::missing_token(
             "send a bearer access token or {\"refresh_token\": ...}",
         ));
     }

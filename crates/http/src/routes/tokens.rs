@@ -41,7 +41,7 @@ pub async fn validate(
     let token = match presented_token(&parts)? {
         Some((token, Credential::Bearer)) => token,
         _ => body.and_then(|b| b.token).ok_or_else(|| {
-            ApiError::invalid_token("send `Authorization: Bearer <token>` or {\"token\": ...}")
+            ApiError::missing_token("send `Authorization: Bearer <token>` or {\"token\": ...}")
         })?,
     };
     let principal = state.auth.validate(&token).await?;
@@ -83,7 +83,7 @@ pub async fn verify(
         .authorize_forwarded(token.as_deref(), &request, query.role.as_deref())
         .await
         .map_err(|err| match (err, &token) {
-            (CoreError::InvalidToken, None) => ApiError::invalid_token("no access token"),
+            (CoreError::InvalidToken, None) => ApiError::missing_token("no access token"),
             (CoreError::Forbidden, _) => ApiError::forbidden("the required role is missing"),
             (err, _) => err.into(),
         });
@@ -184,7 +184,7 @@ pub async fn revocations(
     ApiQuery(query): ApiQuery<RevocationsQuery>,
 ) -> Result<Response, ApiError> {
     if !may_read_revocations(&state, &parts) {
-        return Err(ApiError::invalid_token(
+        return Err(ApiError::missing_token(
             "the revocation feed needs the service credential",
         ));
     }

@@ -114,6 +114,47 @@ async fn verify_without_a_token_is_401_and_ignores_spoofed_identity_headers() {
     assert_eq!(response.headers()["x-warden-user"], user.user_id.as_str());
 }
 
+/// RFC 6750 section 3: a 401 without any credential names no error; a
+/// token that was presented and refused (forged, expired, revoked) gets
+/// `error="invalid_token"`, so a client knows to refresh or sign in again.
+#[tokio::test]
+async fn the_401_challenge_names_an_error_only_for_a_refused_token() {
+    let app = spawn_app().await;
+    let challenge = |response: &reqwest::Response| {
+        assert_eq!(response.status(), 401);
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    const NONE: &str = "Bearer realm=\"warden\"";
+    const REFUSED: &str = "Bearer realm=\"warden\", error=\"invalid_token\"";
+    for path in ["/v1/verify", "/v1/me"] {
+        let missing = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(challenge(&missing), NONE, "{path}");
+        let forged = app.get_auth(path, "not.a.token").await;
+        assert_eq!(challenge(&forged), REFUSED, "{path}");
+    }
+    let validate = app
+        .client
+        .post(app.url("/v1/validate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(challenge(&validate), NONE);
+
+    let user = app.new_user().await;
+    app.call(Method::POST, "/v1/signout", Some(&user.access), None)
+        .await;
+    let revoked = app.get_auth("/v1/verify", &user.access).await;
+    assert_eq!(challenge(&revoked), REFUSED);
+    let other = app.new_user().await;
+    app.clock.advance(chrono::Duration::seconds(900 + 31));
+    let expired = app.get_auth("/v1/me", &other.access).await;
+    assert_eq!(challenge(&expired), REFUSED);
+    assert_problem(expired, 401, "token_expired").await;
+}
+
 #[tokio::test]
 async fn a_ban_takes_effect_on_a_live_token_at_once() {
     let app = spawn_app().await;
