@@ -35,9 +35,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-
-/// How many verified tokens the gateway remembers.
-const VERIFIED_TOKENS: usize = 100_000;
 use warden_verify::{RevocationFeed, Verifier};
 
 pub use config::{Config, ConfigError};
@@ -46,6 +43,8 @@ use proxy::{Routes, Shared};
 
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(25);
+/// How many verified tokens the gateway remembers.
+const VERIFIED_TOKENS: usize = 100_000;
 
 /// The gateway could not start.
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,11 @@ impl GrpcError {
         Self::new(Code::InvalidArgument, "invalid_request", detail)
     }
 
+    /// The gRPC status code.
+    pub(crate) fn code(&self) -> Code {
+        self.0.code()
+    }
+
     fn retry_after(mut self, secs: u64) -> Self {
         self.0
             .metadata_mut()

@@ -111,34 +111,31 @@ async fn decide(
         method: Some(http.method.as_str()).filter(|m| !m.is_empty()),
         uri: Some(http.path.as_str()).filter(|p| !p.is_empty()),
     };
-    let response = match auth
+    let (err, token_presented) = match auth
         .authorize_forwarded(token.as_deref(), &original, None)
         .await
     {
         Ok(principal) => return allowed(principal.as_ref(), &headers),
-        Err(CoreError::InvalidToken) if token.is_none() => denied_with(
+        Err(CoreError::InvalidToken) if token.is_none() => (
             GrpcError::invalid_token("no access token: send `Authorization: Bearer <token>`"),
             false,
         ),
-        Err(CoreError::Forbidden) => denied(GrpcError::new(
-            Code::PermissionDenied,
-            "forbidden",
-            "the required role is missing",
-        )),
-        Err(err) => denied(GrpcError::from(err)),
+        Err(CoreError::Forbidden) => (
+            GrpcError::new(
+                Code::PermissionDenied,
+                "forbidden",
+                "the required role is missing",
+            ),
+            true,
+        ),
+        Err(err) => (GrpcError::from(err), true),
     };
-    match sign_in.filter(|_| is_unauthenticated(&response)) {
-        Some(sign_in) => redirect_page_load(sign_in, &http, &headers).unwrap_or(response),
-        None => response,
+    if err.code() == Code::Unauthenticated
+        && let Some(redirect) = sign_in.and_then(|s| redirect_page_load(s, &http, &headers))
+    {
+        return redirect;
     }
-}
-
-fn is_unauthenticated(response: &CheckResponse) -> bool {
-    matches!(
-        &response.http_response,
-        Some(HttpResponse::DeniedResponse(DeniedHttpResponse { status: Some(s), .. }))
-            if s.code == StatusCode::Unauthorized as i32
-    )
+    denied_with(err, token_presented)
 }
 
 /// A 401 turned into a 302 to the sign-in page, when the client is a

@@ -194,6 +194,9 @@ pub async fn serve_traced(
     trace_context: Option<warden_http::TraceContextFn>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
+    // Read once: the HTTP API and ext_authz answer with the same settings.
+    let sign_in = config.verify.sign_in()?;
+    let allowed_origins = config.allowed_origins();
     let auth = start_auth(config, clock.clone(), config.migrate_on_start).await?;
     let events = crate::events::start(config, &auth, clock)?;
     let metrics = Arc::new(Metrics::new());
@@ -201,13 +204,13 @@ pub async fn serve_traced(
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
             trusted_proxies: config.trusted_proxies(),
-            allowed_origins: config.allowed_origins(),
+            allowed_origins: allowed_origins.clone(),
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
             revocations_token: config
                 .revocations_token
                 .as_ref()
                 .map(|t| t.expose().to_owned()),
-            sign_in: config.verify.sign_in()?,
+            sign_in: sign_in.clone(),
             trace_context,
         }),
         metrics: metrics.clone(),
@@ -244,8 +247,8 @@ pub async fn serve_traced(
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
             readiness: events.readiness.clone(),
             trace_context,
-            sign_in: config.verify.sign_in()?,
-            allowed_origins: config.allowed_origins(),
+            sign_in,
+            allowed_origins,
             observer: Some(warden_grpc::CallObserver::new(
                 move |method, code, elapsed| {
                     metrics.record_grpc(method, code, elapsed);

@@ -385,12 +385,10 @@ impl Verifier {
             return self.verify_session_token(token).await;
         }
         let mut keys = self.keys();
-        let cached = self.inner.verified.as_ref().map(|cache| {
-            let key = VerifiedCache::key(token);
-            let hit = cache.get(&key, &keys, self.inner.clock.now().timestamp());
-            (cache, key, hit)
-        });
-        if let Some((_, _, Some(principal))) = cached {
+        let cache = (self.inner.verified.as_ref()).map(|c| (c, VerifiedCache::key(token)));
+        if let Some((c, key)) = &cache
+            && let Some(principal) = c.get(key, &keys, self.inner.clock.now().timestamp())
+        {
             return self.accept(principal);
         }
         let claims = match self.check(&keys, token) {
@@ -416,8 +414,8 @@ impl Verifier {
             expires_at: claims.exp,
             issued_at: claims.iat,
         };
-        if let Some((cache, key, None)) = cached {
-            cache.put(key, principal.clone(), keys);
+        if let Some((c, key)) = cache {
+            c.put(key, principal.clone(), keys);
         }
         self.accept(principal)
     }
