@@ -111,6 +111,24 @@ async fn start_issuer() -> Arc<Issuer> {
     issuer
 }
 
+/// An issuer that publishes one fresh EdDSA key, and a fake clock.
+async fn issuer_with_key() -> (Arc<Issuer>, FakeClock, SigningKey) {
+    let issuer = start_issuer().await;
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    issuer.keys.lock().unwrap().push(key.public_jwk());
+    (issuer, FakeClock::new(), key)
+}
+
+/// Puts the session of `claims` on the issuer's feed until `until`.
+fn revoke_session(issuer: &Issuer, claims: &AccessClaims, until: DateTime<Utc>) {
+    issuer.revocations.lock().unwrap().push(Revocation {
+        kind: RevocationKind::Session,
+        id: claims.sid.parse().unwrap(),
+        not_before: None,
+        until,
+    });
+}
+
 fn base(issuer: &Issuer) -> String {
     issuer.base.lock().unwrap().clone()
 }
@@ -195,10 +213,7 @@ async fn keys_are_discovered_and_a_rotated_in_key_is_fetched_once() {
 
 #[tokio::test]
 async fn forged_kids_cannot_make_the_verifier_hammer_the_issuer() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, _) = issuer_with_key().await;
     let verifier = verifier(&issuer, &clock, RevocationFeed::disabled()).await;
     let attacker = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let c = claims(&base(&issuer), &clock);
@@ -236,10 +251,7 @@ async fn forged_kids_cannot_make_the_verifier_hammer_the_issuer() {
 
 #[tokio::test]
 async fn header_supplied_keys_are_never_fetched_or_trusted() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     let verifier = verifier(&issuer, &clock, RevocationFeed::disabled()).await;
     let attacker_key = SigningKey::generate(Algorithm::EdDSA).unwrap();
     let attacker = dalek(&attacker_key);
@@ -265,10 +277,7 @@ async fn header_supplied_keys_are_never_fetched_or_trusted() {
 
 #[tokio::test]
 async fn a_kid_is_bound_to_its_algorithm_and_wrong_claims_fail() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     let verifier = verifier(&issuer, &clock, RevocationFeed::disabled()).await;
     let c = claims(&base(&issuer), &clock);
     for alg in ["ES256", "RS256", "HS256", "none", "ES384"] {
@@ -313,10 +322,7 @@ async fn a_kid_is_bound_to_its_algorithm_and_wrong_claims_fail() {
 
 #[tokio::test]
 async fn a_discovery_document_naming_another_issuer_is_refused() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     *issuer.advertised_issuer.lock().unwrap() = Some("http://localhost:9500".into());
     let verifier = verifier(&issuer, &clock, RevocationFeed::disabled()).await;
     assert!(!verifier.is_ready());
@@ -330,19 +336,10 @@ async fn a_discovery_document_naming_another_issuer_is_refused() {
 
 #[tokio::test]
 async fn the_feed_fills_the_deny_list_and_entries_expire() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     let c = claims(&base(&issuer), &clock);
-    let session: uuid::Uuid = c.sid.parse().unwrap();
     let token = key.sign(&c).unwrap();
-    issuer.revocations.lock().unwrap().push(Revocation {
-        kind: RevocationKind::Session,
-        id: session,
-        not_before: None,
-        until: clock.now() + chrono::Duration::seconds(60),
-    });
+    revoke_session(&issuer, &c, clock.now() + chrono::Duration::seconds(60));
     let verifier = verifier(
         &issuer,
         &clock,
@@ -396,10 +393,7 @@ async fn the_feed_fills_the_deny_list_and_entries_expire() {
 
 #[tokio::test]
 async fn a_stale_feed_reports_not_ready_and_the_strict_policy_rejects() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     let build = |policy| {
         Verifier::builder()
             .issuer(base(&issuer))
@@ -453,10 +447,7 @@ async fn an_unreachable_issuer_builds_a_verifier_that_is_not_ready() {
 /// and the strict staleness policy still refuse it.
 #[tokio::test]
 async fn a_remembered_token_is_still_revoked_expired_and_stale_checked() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     let verifier = Verifier::builder()
         .issuer(base(&issuer))
         .revocations(RevocationFeed::poll(Duration::from_secs(3600)))
@@ -482,12 +473,7 @@ async fn a_remembered_token_is_still_revoked_expired_and_stale_checked() {
     verifier.verify(&token).await.expect("fresh again");
 
     // Revoked after it was remembered.
-    issuer.revocations.lock().unwrap().push(Revocation {
-        kind: RevocationKind::Session,
-        id: c.sid.parse().unwrap(),
-        not_before: None,
-        until: clock.now() + chrono::Duration::seconds(3600),
-    });
+    revoke_session(&issuer, &c, clock.now() + chrono::Duration::seconds(3600));
     verifier.sync_revocations().await.unwrap();
     assert_eq!(
         verifier.verify(&token).await.unwrap_err().kind(),
@@ -510,18 +496,10 @@ async fn a_remembered_token_is_still_revoked_expired_and_stale_checked() {
 /// and only then becomes ready with the revocations.
 #[tokio::test]
 async fn a_failed_feed_poll_is_retried_within_seconds() {
-    let issuer = start_issuer().await;
-    let clock = FakeClock::new();
-    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
-    issuer.keys.lock().unwrap().push(key.public_jwk());
+    let (issuer, clock, key) = issuer_with_key().await;
     let c = claims(&base(&issuer), &clock);
     let token = key.sign(&c).unwrap();
-    issuer.revocations.lock().unwrap().push(Revocation {
-        kind: RevocationKind::Session,
-        id: c.sid.parse().unwrap(),
-        not_before: None,
-        until: clock.now() + chrono::Duration::seconds(3600),
-    });
+    revoke_session(&issuer, &c, clock.now() + chrono::Duration::seconds(3600));
     issuer.feed_failures.store(1, Ordering::SeqCst);
     let verifier = verifier(
         &issuer,

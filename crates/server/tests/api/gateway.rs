@@ -522,12 +522,14 @@ async fn page_loads_without_a_valid_token_go_to_the_sign_in_page() {
     let s = setup_with("sign_in_url = \"https://auth.warden.test/sign-in\"", "").await;
     let (token, _) = s.signup().await;
     let before = s.echo.seen().len();
-    const HTML: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+    // A browser asks for HTML.
+    let browser = |method: reqwest::Method, path: &str| {
+        s.client
+            .request(method, s.gateway.url(path))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+    };
     let page_load = |token: Option<&str>, host: Option<&str>| {
-        let mut request = s
-            .client
-            .get(s.gateway.url("/api/tickets/7?tab=open"))
-            .header("accept", HTML);
+        let mut request = browser(reqwest::Method::GET, "/api/tickets/7?tab=open");
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -567,18 +569,12 @@ async fn page_loads_without_a_valid_token_go_to_the_sign_in_page() {
 
     // An API call and a form post keep the 401; a missing role stays 403.
     assert_problem(s.get("/api/tickets/7", None).await, 401, "invalid_token").await;
-    let post = s
-        .client
-        .post(s.gateway.url("/api/tickets/"))
-        .header("accept", HTML)
+    let post = browser(reqwest::Method::POST, "/api/tickets/")
         .send()
         .await
         .unwrap();
     assert_problem(post, 401, "invalid_token").await;
-    let admin_page = s
-        .client
-        .get(s.gateway.url("/admin/users"))
-        .header("accept", HTML)
+    let admin_page = browser(reqwest::Method::GET, "/admin/users")
         .bearer_auth(&token)
         .send()
         .await
@@ -595,10 +591,7 @@ async fn page_loads_without_a_valid_token_go_to_the_sign_in_page() {
         page_load(Some(&token), None).await.unwrap().status(),
         StatusCode::OK
     );
-    let public = s
-        .client
-        .get(s.gateway.url("/public/x"))
-        .header("accept", HTML)
+    let public = browser(reqwest::Method::GET, "/public/x")
         .send()
         .await
         .unwrap();
