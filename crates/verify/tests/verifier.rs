@@ -533,3 +533,26 @@ async fn a_failed_feed_poll_is_retried_within_seconds() {
         "after a success, back to the hour-long interval"
     );
 }
+
+/// `verified_cache(0)` turns the cache off: every call takes the signature
+/// path, with the same answers.
+#[tokio::test]
+async fn without_the_cache_every_call_is_checked_in_full() {
+    let (issuer, clock, key) = issuer_with_key().await;
+    let verifier = Verifier::builder()
+        .issuer(base(&issuer))
+        .revocations(RevocationFeed::disabled())
+        .clock(Arc::new(clock.clone()))
+        .verified_cache(0)
+        .build()
+        .await
+        .unwrap();
+    let token = key.sign(&claims(&base(&issuer), &clock)).unwrap();
+    let first = verifier.verify(&token).await.expect("verified");
+    assert_eq!(verifier.verify(&token).await.unwrap(), first);
+    clock.advance(Duration::from_secs(900 + 31));
+    assert_eq!(
+        verifier.verify(&token).await.unwrap_err().kind(),
+        VerifyErrorKind::Expired
+    );
+}
