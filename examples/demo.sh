@@ -40,8 +40,10 @@ free_port() {
 if [[ -n "${WARDEN_BIN:-}" && -n "${TICKETS_BIN:-}" ]]; then
   warden=$WARDEN_BIN tickets=$TICKETS_BIN
 else
-  say "cargo build --release -p warden -p tickets"
-  cargo build --release --locked -p warden -p tickets
+  # --workspace: the same package selection, hence the same features, as
+  # the README's `cargo run --release`, so that build is reused, not redone.
+  say "cargo build --release --workspace --bin warden --bin tickets"
+  cargo build --release --locked --workspace --bin warden --bin tickets
   target=${CARGO_TARGET_DIR:-target}
   warden=${WARDEN_BIN:-$target/release/warden}
   tickets=${TICKETS_BIN:-$target/release/tickets}

@@ -238,12 +238,16 @@ impl crate::AuthService {
         if let Requirement::AnyRole(roles) = requirement
             && !roles.iter().any(|r| principal.has_role(r))
         {
-            return Err(CoreError::Forbidden);
+            return Err(CoreError::Forbidden {
+                any_of: roles.iter().map(|r| r.to_string()).collect(),
+            });
         }
         if let Some(role) = role
             && !principal.has_role(role)
         {
-            return Err(CoreError::Forbidden);
+            return Err(CoreError::Forbidden {
+                any_of: vec![role.to_owned()],
+            });
         }
         Ok(Some(principal))
     }

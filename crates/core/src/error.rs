@@ -61,6 +61,9 @@ pub enum CoreError {
     /// Unknown e-mail or wrong password: deliberately indistinguishable.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A signed-in caller gave the wrong current password (`/v1/password`).
+    #[error("wrong current password")]
+    WrongCurrentPassword,
     /// The account is banned.
     #[error("account banned")]
     AccountBanned,
@@ -91,9 +94,12 @@ pub enum CoreError {
     /// The named thing does not exist (or is not the caller's).
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// Authenticated but not allowed.
-    #[error("forbidden")]
-    Forbidden,
+    /// Authenticated but not allowed: the caller holds none of `any_of`.
+    #[error("this needs the role {}", any_of.join(" or "))]
+    Forbidden {
+        /// The roles that would have allowed it.
+        any_of: Vec<String>,
+    },
     /// The password-hashing pool is saturated.
     #[error("overloaded")]
     Overloaded,

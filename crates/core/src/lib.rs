@@ -16,6 +16,7 @@ pub use email::Email;
 pub use error::{CoreError, FieldError, StoreError};
 pub use ids::{AuditId, EventId, SessionId, UserId};
 pub mod access;
+pub mod accounts;
 pub mod denylist;
 pub mod ip_limit;
 pub mod keys;
@@ -26,6 +27,7 @@ pub mod relay;
 pub mod service;
 pub mod settings;
 
+pub use accounts::Accounts;
 pub use model::{Role, Session, User, UserStatus};
 pub use password::{HashParams, Password, PasswordHasher, PasswordPolicy, PoolLimits};
 pub use readiness::Readiness;

@@ -35,7 +35,7 @@ impl Role {
         } else {
             Err(FieldError::new(
                 "roles",
-                "each role must be 1-32 characters of a-z, 0-9, _ or -",
+                "must each be 1-32 characters of a-z, 0-9, _ or -",
             ))
         }
     }

@@ -102,10 +102,16 @@ impl PasswordPolicy {
         };
         let estimate = weakest;
         if u8::from(estimate.score()) < self.min_score {
+            // zxcvbn gives no warning for many weak passwords; repeating
+            // "too easy to guess" then says nothing, so offer a way out.
             let hint = estimate
                 .feedback()
-                .and_then(|f| f.warning().map(|w| w.to_string()))
-                .unwrap_or_else(|| "it is too easy to guess".to_owned());
+                .and_then(|f| {
+                    f.warning()
+                        .map(|w| w.to_string())
+                        .or_else(|| f.suggestions().first().map(|s| s.to_string()))
+                })
+                .unwrap_or_else(|| "add a few more uncommon words".to_owned());
             return Err(CoreError::WeakPassword(format!(
                 "is too easy to guess: {hint}"
             )));

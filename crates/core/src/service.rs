@@ -9,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 use warden_token::revocation::RevocationPage;
 use warden_token::{AccessClaims, Audience, VerifierConfig, VerifyError};
 
+use crate::accounts::Accounts;
 use crate::denylist::DenyList;
 use crate::email::Email;
 use crate::error::{CoreError, FieldError, StoreError};
@@ -21,7 +22,7 @@ use crate::model::{
 };
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
 use crate::password::{Password, PasswordHasher};
-use crate::ports::{Clock, NewUser, ReuseRevocation, Store};
+use crate::ports::{Clock, ReuseRevocation, Store};
 use crate::readiness::{Readiness, ReadinessCheck};
 use crate::settings::{AccessTokenKind, AuthSettings};
 
@@ -130,6 +131,7 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     keys: KeyManager,
+    accounts: Accounts,
     denylist: Arc<DenyList>,
     ip_limit: IpFailureLimit,
     verified: quick_cache::sync::Cache<[u8; 32], Principal>,
@@ -175,6 +177,12 @@ impl AuthService {
             denylist.insert(&revocation);
         }
         Ok(Self {
+            accounts: Accounts::new(
+                store.clone(),
+                clock.clone(),
+                hasher.clone(),
+                settings.password_policy.clone(),
+            ),
             ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
             session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
@@ -340,76 +348,23 @@ impl AuthService {
         Ok((user, tokens))
     }
 
-    /// Creates an account with the given roles (sign-up, `warden user add`).
+    /// Creates an account with the given roles (sign-up, admin API).
     pub async fn create_user(
         &self,
         email: &str,
         password: &str,
         username: Option<&str>,
-        mut roles: Vec<Role>,
+        roles: Vec<Role>,
         actor: Option<UserId>,
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
-        let email = Email::parse(email)?;
-        let username = username.map(parse_username).transpose()?;
-        let password = self.parse_password(password, "password")?;
-        let mut context = vec![email.as_str(), email.local_part(), "warden"];
-        if let Some(name) = username.as_deref() {
-            context.push(name);
-        }
-        self.settings.password_policy.check(&password, &context)?;
-        // Hash only after cheap checks, and refuse a taken address before
-        // spending a hash on it.
-        if self
-            .store
-            .find_credentials_by_email(&email)
-            .await?
-            .is_some()
-        {
-            return Err(CoreError::EmailTaken);
-        }
-        let password_hash = self.hasher.hash(&password).await?;
-        roles.sort();
-        roles.dedup();
-        let now = self.clock.now();
-        let user = User {
-            id: UserId::new(),
-            email,
-            username,
-            roles,
-            status: UserStatus::Active,
-            created_at: now,
-        };
-        let event = OutboxEvent::new(
-            "user.created",
-            json!({"user_id": user.id, "email": user.email.as_str(), "roles": role_names(&user.roles)}),
-            now,
-        );
-        match self
-            .store
-            .create_user(
-                &NewUser {
-                    user: user.clone(),
-                    password_hash,
-                },
-                &[event],
-            )
+        self.accounts()
+            .create_user(email, password, username, roles, actor, ctx)
             .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(CoreError::EmailTaken),
-            Err(e) => return Err(e.into()),
-        }
-        self.audit(
-            "signup",
-            actor.or(Some(user.id)),
-            Some(user.id),
-            ctx,
-            true,
-            None,
-        )
-        .await;
-        Ok(user)
+    }
+
+    fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// Checks credentials and opens a session.
@@ -726,7 +681,7 @@ impl AuthService {
                 Some("wrong_password"),
             )
             .await;
-            return Err(CoreError::InvalidCredentials);
+            return Err(CoreError::WrongCurrentPassword);
         }
         let user = &creds.user;
         let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
@@ -767,7 +722,9 @@ impl AuthService {
     pub async fn authorize_admin(&self, who: &Principal) -> Result<User, CoreError> {
         let user = self.me(who).await?;
         if !user.has_role("admin") || user.status != UserStatus::Active {
-            return Err(CoreError::Forbidden);
+            return Err(CoreError::Forbidden {
+                any_of: vec!["admin".to_owned()],
+            });
         }
         Ok(user)
     }
@@ -1279,33 +1236,17 @@ impl AuthService {
         success: bool,
         detail: Option<&str>,
     ) {
-        let entry = AuditEntry {
-            id: AuditId::new(),
-            at: self.clock.now(),
-            actor,
-            action: action.to_owned(),
-            target,
-            ip: ctx.ip.clone(),
-            user_agent: ctx
-                .user_agent
-                .as_deref()
-                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
-            outcome: if success { "success" } else { "failure" }.to_owned(),
-            detail: detail.map(str::to_owned),
-        };
-        tracing::info!(
-            target: "warden::audit",
+        crate::accounts::record_audit(
+            &*self.store,
+            &*self.clock,
             action,
-            actor = ?actor.map(|a| a.to_string()),
-            target_user = ?target.map(|t| t.to_string()),
-            ip = ?ctx.ip,
-            outcome = %entry.outcome,
-            detail = ?detail,
-            "audit"
-        );
-        if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, action, "could not write the audit entry");
-        }
+            actor,
+            target,
+            ctx,
+            success,
+            detail,
+        )
+        .await;
     }
 }
 
@@ -1333,7 +1274,7 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
     })
 }
 
-fn role_names(roles: &[Role]) -> Vec<String> {
+pub(crate) fn role_names(roles: &[Role]) -> Vec<String> {
     roles.iter().map(|r| r.as_str().to_owned()).collect()
 }
 
@@ -1344,7 +1285,7 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
     }
 }
 
-fn parse_username(raw: &str) -> Result<String, CoreError> {
+pub(crate) fn parse_username(raw: &str) -> Result<String, CoreError> {
     let name = bounded_text(raw.trim(), "username", 64)?;
     if name.is_empty() {
         return Err(FieldError::new("username", "must not be empty").into());

@@ -19,7 +19,11 @@ fn broker(var: &str) -> Option<String> {
             panic!("{var} is not set but WARDEN_TEST_REQUIRE_SERVICES=1")
         }
         _ => {
-            eprintln!("skipped: {var} is not set");
+            {
+                use std::io::Write as _;
+                // Past the harness's capture, so a plain `cargo test` shows it.
+                let _ = writeln!(std::io::stderr(), "skipped: {var} is not set");
+            }
             None
         }
     }

@@ -72,6 +72,11 @@ impl From<CoreError> for GrpcError {
                 "invalid_credentials",
                 "the e-mail or password is wrong",
             ),
+            CoreError::WrongCurrentPassword => GrpcError::new(
+                C::Unauthenticated,
+                "invalid_credentials",
+                "the current password is wrong",
+            ),
             CoreError::AccountBanned => GrpcError::new(
                 C::PermissionDenied,
                 "account_banned",
@@ -114,11 +119,9 @@ impl From<CoreError> for GrpcError {
             CoreError::NotFound(what) => {
                 GrpcError::new(C::NotFound, "not_found", format!("{what} not found"))
             }
-            CoreError::Forbidden => GrpcError::new(
-                C::PermissionDenied,
-                "forbidden",
-                "the admin role is required",
-            ),
+            e @ CoreError::Forbidden { .. } => {
+                GrpcError::new(C::PermissionDenied, "forbidden", e.to_string())
+            }
             CoreError::Overloaded => GrpcError::new(
                 C::Unavailable,
                 "overloaded",

@@ -120,12 +120,8 @@ async fn decide(
             GrpcError::invalid_token("no access token: send `Authorization: Bearer <token>`"),
             false,
         ),
-        Err(CoreError::Forbidden) => (
-            GrpcError::new(
-                Code::PermissionDenied,
-                "forbidden",
-                "the required role is missing",
-            ),
+        Err(e @ CoreError::Forbidden { .. }) => (
+            GrpcError::new(Code::PermissionDenied, "forbidden", e.to_string()),
             true,
         ),
         Err(err) => (GrpcError::from(err), true),

@@ -285,7 +285,15 @@ pub fn check_origin(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok());
     match origin {
         Some(origin) if state.config.allowed_origins.iter().any(|o| o == origin) => Ok(()),
-        Some(_) => Err(ApiError::csrf_failed("the request's Origin is not allowed")),
+        Some(origin) => {
+            // The client's own header, bounded: the operator needs to see
+            // which spelling to add.
+            let shown: String = origin.chars().take(200).collect();
+            Err(ApiError::csrf_failed(format!(
+                "the request's Origin {shown} is not in allowed_origins; add it with \
+                 WARDEN_ALLOWED_ORIGINS (comma-separated) or allowed_origins in the config file"
+            )))
+        }
         None => Err(ApiError::csrf_failed("the request has no Origin header")),
     }
 }

@@ -138,6 +138,12 @@ impl From<CoreError> for ApiError {
                 "Invalid credentials",
                 "the e-mail or password is wrong",
             ),
+            CoreError::WrongCurrentPassword => ApiError::new(
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+                "the current password is wrong",
+            ),
             CoreError::AccountBanned => ApiError::new(
                 S::FORBIDDEN,
                 "account_banned",
@@ -187,7 +193,7 @@ impl From<CoreError> for ApiError {
                 "the access token has been revoked",
             ),
             CoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            CoreError::Forbidden => ApiError::forbidden("not allowed"),
+            e @ CoreError::Forbidden { .. } => ApiError::forbidden(e.to_string()),
             CoreError::Overloaded => {
                 let mut e = ApiError::new(
                     S::SERVICE_UNAVAILABLE,

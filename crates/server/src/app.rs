@@ -20,22 +20,45 @@ use warden_core::{
 };
 use warden_http::metrics::Metrics;
 use warden_http::{AppState, HttpConfig};
-use warden_store::{AnyStore, StoreOptions};
+use warden_store::{AnyStore, KeyCipher, StoreOptions};
 
 use crate::config::{AccessMode, Config, decode_kek};
 
 /// Name of the generated key-encryption key inside the data dir.
 pub const KEK_FILE: &str = "keys-encryption.key";
 
-/// Opens the configured store (creating the data dir for the embedded default).
+/// Opens the configured store (creating the data dir for the embedded
+/// default) with the key-encryption key, for commands that sign.
 pub async fn open_store(config: &Config) -> anyhow::Result<AnyStore> {
-    let url = config.database_url();
+    config.check_signing()?;
+    create_data_dir(config)?;
+    let kek = keys_encryption_key(config)?;
+    connect(config, KeyCipher::from(kek)).await
+}
+
+/// Opens the configured store for commands that never touch signing keys
+/// (`user add`, `migrate`): the key-encryption key is used when there is
+/// one, never generated, and not required.
+pub async fn open_store_without_signing(config: &Config) -> anyhow::Result<AnyStore> {
+    create_data_dir(config)?;
+    let cipher = match existing_keys_encryption_key(config)? {
+        Some(kek) => KeyCipher::from(kek),
+        None => KeyCipher::none(),
+    };
+    connect(config, cipher).await
+}
+
+fn create_data_dir(config: &Config) -> anyhow::Result<()> {
     if config.is_embedded_database() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    let kek = keys_encryption_key(config)?;
-    AnyStore::connect(&url, kek, &store_options(config))
+    Ok(())
+}
+
+async fn connect(config: &Config, cipher: KeyCipher) -> anyhow::Result<AnyStore> {
+    let url = config.database_url();
+    AnyStore::connect(&url, cipher, &store_options(config))
         .await
         .with_context(|| format!("opening the database at {}", redact_url(&url)))
 }
@@ -55,15 +78,10 @@ pub use crate::config::redact_url;
 /// The key that encrypts signing keys at rest: configured, or generated once
 /// into the data dir for the embedded default.
 fn keys_encryption_key(config: &Config) -> anyhow::Result<[u8; 32]> {
-    if let Some(key) = &config.keys.encryption_key {
-        return decode_kek(key.expose());
+    if let Some(key) = existing_keys_encryption_key(config)? {
+        return Ok(key);
     }
     let path = config.data_dir.join(KEK_FILE);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return decode_kek(&text);
-    }
     let mut key = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     write_private(
@@ -71,6 +89,21 @@ fn keys_encryption_key(config: &Config) -> anyhow::Result<[u8; 32]> {
         &base64::engine::general_purpose::STANDARD.encode(key),
     )?;
     Ok(key)
+}
+
+/// The configured key-encryption key, or the one generated earlier into
+/// the data dir.
+fn existing_keys_encryption_key(config: &Config) -> anyhow::Result<Option<[u8; 32]>> {
+    if let Some(key) = &config.keys.encryption_key {
+        return decode_kek(key.expose()).map(Some);
+    }
+    let path = config.data_dir.join(KEK_FILE);
+    if !config.is_embedded_database() || !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    decode_kek(&text).map(Some)
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -197,6 +230,14 @@ pub async fn serve_traced(
     // Read once: the HTTP API and ext_authz answer with the same settings.
     let sign_in = config.verify.sign_in()?;
     let allowed_origins = config.allowed_origins();
+    // Before anything opens the embedded database: a second server on the
+    // same file would sign with keys the first refuses.
+    let lock = if config.is_embedded_database() {
+        create_data_dir(config)?;
+        Some(crate::lock::DataDirLock::acquire(&config.data_dir)?)
+    } else {
+        None
+    };
     let auth = start_auth(config, clock.clone(), config.migrate_on_start).await?;
     let events = crate::events::start(config, &auth, clock)?;
     let metrics = Arc::new(Metrics::new());
@@ -271,6 +312,7 @@ pub async fn serve_traced(
         housekeeping.abort();
         follower.abort();
         events.stop().await;
+        drop(lock);
         http.and(grpc)
     });
     Ok(Running {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use warden_core::ports::{Clock as _, Store, SystemClock};
-use warden_core::{RequestContext, Role};
+use warden_core::{Accounts, RequestContext, Role};
 
 use crate::app;
 use crate::config::{
@@ -26,7 +26,8 @@ pub struct Cli {
     /// Data directory (embedded database, generated keys).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
-    /// `sqlite://...`.
+    /// Database: `sqlite://path/warden.db` (the default, in the data dir),
+    /// `postgres://user:pass@host/db` or `mysql://user:pass@host/db`.
     #[arg(long, global = true)]
     pub database_url: Option<String>,
     /// Event bus: `nats://host:4222` or `amqp://user:pass@host:5672/%2f`.
@@ -148,6 +149,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.load_config()?;
     let serving = matches!(cli.command, Command::Serve { .. });
     let telemetry = telemetry::init(&config.log, serving.then_some(&config.otel))?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     match cli.command {
         Command::Serve { .. } => {
             let result = serve(config, &telemetry).await;
@@ -158,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             "warden gateway is dispatched before the service configuration loads"
         )),
         Command::Migrate => {
-            let store = app::open_store(&config).await?;
+            let store = app::open_store_without_signing(&config).await?;
             store.migrate().await.context("applying migrations")?;
             println!(
                 "database at {} is up to date",
@@ -184,8 +188,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let key = warden_core::keys::rotate(&*store, &SystemClock, settings.algorithm)
                         .await?;
                     println!(
-                        "new signing key {} ({}): published now, signs from {} \
-                         (running servers pick it up within 30 s)",
+                        "new signing key {} ({}): running servers publish it in their JWKS \
+                         within 30 s and sign with it from {}",
                         key.kid,
                         key.algorithm,
                         (key.created_at + settings.key_activation_delay).to_rfc3339()
@@ -219,6 +223,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             action: ConfigCommand::Check,
         } => {
             print!("{}", config.to_redacted_toml()?);
+            // The values a newcomer asks about first, as they take effect
+            // (defaults filled in), kept valid TOML as comments.
+            println!();
+            println!("# effective issuer: {}", config.issuer());
+            println!(
+                "# effective database: {}",
+                app::redact_url(&config.database_url())
+            );
+            println!(
+                "# effective allowed_origins: {}",
+                config.allowed_origins().join(", ")
+            );
             eprintln!("configuration is valid");
             Ok(())
         }
@@ -294,15 +310,35 @@ async fn user_add(
     if roles.is_empty() {
         roles.push(Role::user());
     }
-    eprintln!("password (read from stdin):");
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        eprintln!("password (one line):");
+    }
     let mut password = String::new();
-    std::io::stdin()
+    let read = stdin
         .lock()
         .read_line(&mut password)
-        .context("reading the password from stdin")?;
+        .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']);
-    let auth = app::start_auth(config, Arc::new(SystemClock), true).await?;
-    let user = auth
+    if read == 0 || password.is_empty() {
+        anyhow::bail!(
+            "no password on standard input: pipe one line, e.g. `echo '<password>' | warden user add --email {email}`"
+        );
+    }
+    // Said before creating anything: a command run from the wrong directory
+    // would otherwise fill a new, empty data dir without a word.
+    let new_data_dir = config.is_embedded_database() && !config.data_dir.exists();
+    let store = app::open_store_without_signing(config).await?;
+    store.migrate().await.context("applying migrations")?;
+    let store: Arc<dyn Store> = store.into_store_with(&app::store_options(config));
+    let settings = app::auth_settings(config)?;
+    let accounts = Accounts::new(
+        store,
+        Arc::new(SystemClock),
+        app::hasher(config)?,
+        settings.password_policy,
+    );
+    let user = accounts
         .create_user(
             email,
             password,
@@ -314,5 +350,20 @@ async fn user_add(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created user {} <{}>", user.id, user.email);
+    if config.is_embedded_database() {
+        let dir =
+            std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        let dir = dir.display();
+        if new_data_dir {
+            eprintln!(
+                "data dir {dir} was new and now holds this user; if your server uses another one, \
+                 pass --data-dir or WARDEN_DATA_DIR"
+            );
+        } else {
+            eprintln!("in data dir {dir}");
+        }
+    } else {
+        eprintln!("in database {}", app::redact_url(&config.database_url()));
+    }
     Ok(())
 }

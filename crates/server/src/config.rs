@@ -32,6 +32,10 @@ const SECTIONS: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// What loading noticed but did not refuse (unknown `WARDEN_*`
+    /// variables), for the caller to log once logging is up.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
     /// Where the embedded database and generated key live.
     pub data_dir: PathBuf,
     /// `sqlite://...` (default `<data_dir>/warden.db`).
@@ -133,6 +137,7 @@ impl Default for OtelSection {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            warnings: Vec::new(),
             data_dir: PathBuf::from("./warden-data"),
             database_url: None,
             database_url_file: None,
@@ -583,7 +588,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        let mut from_env = figment::value::Dict::new();
+        let mut warnings = Vec::new();
+        let mut from_env = std::collections::BTreeMap::new();
         for (name, value) in env {
             let Some(key) = name.strip_prefix("WARDEN_") else {
                 continue;
@@ -593,16 +599,30 @@ impl Config {
             if key.starts_with("TEST_") || key == "CONFIG" {
                 continue;
             }
-            from_env.insert(env_key(key), value.clone().into());
+            from_env.insert(env_key(key), (name, value));
         }
-        for (key, value) in from_env {
-            figment = figment.merge((key.as_str(), parse_env_value(value)));
+        for (key, (name, value)) in from_env {
+            let value = parse_env_value(value.clone().into());
+            // Each variable is checked alone on the defaults, so a problem
+            // names the variable rather than figment's merged view. Other
+            // programs share the prefix (a demo's WARDEN_BIN): an unknown
+            // variable is a warning, an unknown key in a file an error.
+            let alone = Figment::from(Serialized::defaults(Config::default()))
+                .merge((key.as_str(), value.clone()));
+            match alone.extract::<Config>() {
+                Ok(_) => figment = figment.merge((key.as_str(), value)),
+                Err(e) => match env_problem(name, &key, e) {
+                    EnvProblem::Unknown(warning) => warnings.push(warning),
+                    EnvProblem::Invalid(error) => bail!("{error}"),
+                },
+            }
         }
         figment = figment.merge(Serialized::globals(overrides));
         let mut config: Config = figment.extract().map_err(|e| {
             let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("invalid configuration: {}", messages.join("; "))
         })?;
+        config.warnings = warnings;
         config.resolve_secret_files()?;
         config.validate()?;
         Ok(config)
@@ -661,10 +681,6 @@ impl Config {
         }
         if let Some(key) = &self.keys.encryption_key {
             decode_kek(key.expose())?;
-        } else if !self.is_embedded_database() {
-            bail!(
-                "keys.encryption_key (WARDEN_KEYS_ENCRYPTION_KEY or _FILE) is required with a shared database, so every instance can use the same signing keys"
-            );
         }
         if let Some(url) = &self.events.url {
             warden_events::BusKind::of_url(Some(url.expose()))
@@ -730,6 +746,18 @@ impl Config {
         Ok(())
     }
 
+    /// Checks what commands that sign tokens or manage signing keys need
+    /// beyond [`Config::load`]: with a shared database, the key-encryption
+    /// key. Commands that never sign (`user add`, `migrate`) skip this.
+    pub fn check_signing(&self) -> anyhow::Result<()> {
+        if self.keys.encryption_key.is_none() && !self.is_embedded_database() {
+            bail!(
+                "keys.encryption_key (WARDEN_KEYS_ENCRYPTION_KEY or _FILE) is required with a shared database, so every instance can use the same signing keys"
+            );
+        }
+        Ok(())
+    }
+
     /// The issuer URL.
     pub fn issuer(&self) -> String {
         self.issuer
@@ -763,13 +791,21 @@ impl Config {
             .collect()
     }
 
-    /// Allowed origins: configured, or the issuer's origin.
+    /// Allowed origins: configured, or the issuer's origin. Without a
+    /// configured issuer on a loopback listener, both spellings a developer
+    /// types (`127.0.0.1` and `localhost`) are allowed.
     pub fn allowed_origins(&self) -> Vec<String> {
-        if self.allowed_origins.is_empty() {
-            vec![self.issuer()]
-        } else {
-            self.allowed_origins.clone()
+        if !self.allowed_origins.is_empty() {
+            return self.allowed_origins.clone();
         }
+        let mut origins = vec![origin_of(&self.issuer())];
+        if self.issuer.is_none() && self.http.listen.ip().is_loopback() {
+            let localhost = format!("http://localhost:{}", self.http.listen.port());
+            if !origins.contains(&localhost) {
+                origins.push(localhost);
+            }
+        }
+        origins
     }
 
     /// The configuration as TOML with secrets redacted (`warden config check`).
@@ -777,6 +813,95 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
         Ok(toml::to_string_pretty(&shown)?)
+    }
+}
+
+enum EnvProblem {
+    Unknown(String),
+    Invalid(String),
+}
+
+/// What is wrong with one `WARDEN_*` variable, in its own terms: the
+/// variable's name, the type it needs or the nearest real variable. Never
+/// the value, which may be a secret.
+fn env_problem(name: &str, key: &str, error: figment::Error) -> EnvProblem {
+    use figment::error::Kind;
+    let section = key.split_once('.').map(|(section, _)| section);
+    let as_env = |field: &str| match section {
+        Some(section) => format!("WARDEN_{}_{}", section, field).to_ascii_uppercase(),
+        None => format!("WARDEN_{field}").to_ascii_uppercase(),
+    };
+    let mut invalid = Vec::new();
+    for e in error {
+        match &e.kind {
+            Kind::UnknownField(field, expected) => {
+                let hint = nearest(field, expected)
+                    .map(|n| format!(" (did you mean {}?)", as_env(n)))
+                    .unwrap_or_default();
+                return EnvProblem::Unknown(format!(
+                    "ignoring {name}: it is not a Warden setting{hint}"
+                ));
+            }
+            Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
+                invalid.push(format!("{name} must be {}", friendly_type(expected)));
+            }
+            Kind::Message(message) => invalid.push(format!("{name}: {message}")),
+            _ => invalid.push(format!("{name} is not valid here")),
+        }
+    }
+    EnvProblem::Invalid(format!("invalid environment: {}", invalid.join("; ")))
+}
+
+/// serde's name for a type, as an operator would say it.
+fn friendly_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (an integer, 0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number (an integer)".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if close enough to be
+/// a typo rather than another word.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // A left-out unit suffix (`ACCESS_TTL` for `ACCESS_TTL_SECS`) is the
+    // commonest slip, and far in edit distance: it ranks first.
+    let limit = (word.len() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (!c.starts_with(word), edit_distance(word, c), *c))
+        .filter(|(not_prefix, d, _)| !*not_prefix || *d <= limit)
+        .min_by_key(|(not_prefix, d, _)| (*not_prefix, *d))
+        .map(|(_, _, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// `scheme://host[:port]` of a URL: what a browser sends as `Origin`.
+fn origin_of(url: &str) -> String {
+    match url.find("://") {
+        Some(scheme) => match url[scheme + 3..].find('/') {
+            Some(path) => url[..scheme + 3 + path].to_owned(),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -977,19 +1102,88 @@ mod tests {
     }
 
     #[test]
+    fn unknown_variables_are_warnings_naming_the_nearest_setting() {
+        let config = Config::load(
+            None,
+            &env(&[
+                ("WARDEN_BIN", "/usr/local/bin/warden"),
+                ("WARDEN_TOKENS_ACCESS_TTL", "5"),
+                ("WARDEN_HTTP_LISTN", "127.0.0.1:9000"),
+            ]),
+            &Overrides::default(),
+        )
+        .expect("unknown variables do not stop the server");
+        let warnings = config.warnings.join("\n");
+        assert!(
+            warnings.contains("ignoring WARDEN_BIN: it is not a Warden setting\n"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("ignoring WARDEN_TOKENS_ACCESS_TTL: it is not a Warden setting (did you mean WARDEN_TOKENS_ACCESS_TTL_SECS?)"),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("(did you mean WARDEN_HTTP_LISTEN?)"),
+            "{warnings}"
+        );
+        assert_eq!(
+            config.tokens.access_ttl_secs,
+            TokensSection::default().access_ttl_secs
+        );
+    }
+
+    #[test]
+    fn a_bad_variable_names_itself_and_the_type_without_its_value() {
+        let err = Config::load(
+            None,
+            &env(&[("WARDEN_TOKENS_ACCESS_TTL_SECS", "five-minutes-secret")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("WARDEN_TOKENS_ACCESS_TTL_SECS must be"),
+            "{err}"
+        );
+        assert!(err.contains("integer"), "{err}");
+        assert!(!err.contains("five-minutes-secret"), "{err}");
+    }
+
+    #[test]
+    fn loopback_listeners_allow_both_spellings_of_the_origin() {
+        let config = Config::load(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            config.allowed_origins(),
+            ["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        let config = Config::load(
+            None,
+            &env(&[("WARDEN_ISSUER", "https://auth.example.com/warden/")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.allowed_origins(), ["https://auth.example.com"]);
+    }
+
+    #[test]
     fn unknown_keys_are_errors_naming_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("warden.toml");
         std::fs::write(&file, "[tokens]\naccess_tll_secs = 300\n").unwrap();
         let err = Config::load(Some(&file), &[], &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("access_tll_secs"), "{err}");
-        let err = Config::load(
+        // The same slip in the environment is a warning (see below).
+        let config = Config::load(
             None,
             &env(&[("WARDEN_HTTP_LISTNE", "x")]),
             &Overrides::default(),
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("listne"), "{err}");
+        .unwrap();
+        assert!(
+            config.warnings[0].contains("WARDEN_HTTP_LISTNE"),
+            "{:?}",
+            config.warnings
+        );
     }
 
     #[test]
@@ -1073,11 +1267,14 @@ mod tests {
         assert_eq!(config.database_url(), "postgres://db.internal/warden");
         assert_eq!(config.database.max_connections, 25);
         assert!(!config.is_embedded_database());
+        // Loading succeeds (`user add` needs no key); signing needs it.
         let err = Config::load(
             None,
             &env(&[("WARDEN_DATABASE_URL", "postgres://db.internal/warden")]),
             &Overrides::default(),
         )
+        .unwrap()
+        .check_signing()
         .unwrap_err();
         assert!(
             err.to_string().contains("WARDEN_KEYS_ENCRYPTION_KEY"),

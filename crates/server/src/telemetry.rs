@@ -54,7 +54,13 @@ pub fn init(log: &LogSection, otel: Option<&OtelSection>) -> anyhow::Result<Tele
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: in a file, a pipe or a log
+    // collector escape codes are noise (NO_COLOR turns them off anywhere).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     let fmt: BoxedLayer = match log.format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
         LogFormat::Pretty => fmt.boxed(),

@@ -17,9 +17,24 @@ pub const NONCE_LEN: usize = 12;
 pub const WRONG_KEK: &str = "signing keys cannot be decrypted: wrong WARDEN_KEYS_ENCRYPTION_KEY?";
 
 /// Encrypts and decrypts private signing keys.
+///
+/// A store opened without a key-encryption key ([`KeyCipher::none`]) serves
+/// every use case but signing keys: commands that never sign (`warden user
+/// add`, `warden migrate`) need no key-encryption key.
 #[derive(Clone)]
 pub struct KeyCipher {
-    cipher: Aes256Gcm,
+    cipher: Option<Aes256Gcm>,
+}
+
+/// The message returned when signing keys are needed without the key.
+pub const NO_KEK: &str = "signing keys need the key-encryption key (WARDEN_KEYS_ENCRYPTION_KEY), which this command was not given";
+
+impl From<[u8; 32]> for KeyCipher {
+    fn from(mut kek: [u8; 32]) -> Self {
+        let cipher = KeyCipher::new(&kek);
+        zeroize::Zeroize::zeroize(&mut kek);
+        cipher
+    }
 }
 
 impl fmt::Debug for KeyCipher {
@@ -42,15 +57,27 @@ impl KeyCipher {
     pub fn new(kek: &[u8; 32]) -> Self {
         let key: &Key<Aes256Gcm> = kek.into();
         Self {
-            cipher: Aes256Gcm::new(key),
+            cipher: Some(Aes256Gcm::new(key)),
         }
+    }
+
+    /// A cipher without a key: sealing and opening signing keys fail with
+    /// [`NO_KEK`].
+    pub fn none() -> Self {
+        Self { cipher: None }
+    }
+
+    fn cipher(&self) -> Result<&Aes256Gcm, StoreError> {
+        self.cipher
+            .as_ref()
+            .ok_or_else(|| StoreError::Unexpected(NO_KEK.into()))
     }
 
     /// Encrypts `plaintext` bound to `kid`.
     pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Sealed, StoreError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = self
-            .cipher
+            .cipher()?
             .encrypt(
                 &nonce,
                 Payload {
@@ -72,7 +99,7 @@ impl KeyCipher {
             StoreError::Unexpected(format!("signing key {kid} has a malformed nonce"))
         })?;
         let nonce = Nonce::from(nonce_bytes);
-        self.cipher
+        self.cipher()?
             .decrypt(
                 &nonce,
                 Payload {
@@ -88,6 +115,21 @@ impl KeyCipher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_key_nothing_is_sealed_or_opened() {
+        let sealed = KeyCipher::new(&[7; 32]).seal("k1", b"secret der").unwrap();
+        let none = KeyCipher::none();
+        for err in [
+            none.seal("k1", b"secret der").unwrap_err(),
+            none.open("k1", &sealed).unwrap_err(),
+        ] {
+            assert!(
+                err.to_string().contains("WARDEN_KEYS_ENCRYPTION_KEY"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn round_trips_and_binds_the_kid() {

@@ -42,7 +42,7 @@ use std::sync::Arc;
 use warden_core::StoreError;
 use warden_core::ports::Store;
 
-pub use crypto::WRONG_KEK;
+pub use crypto::{KeyCipher, NO_KEK, WRONG_KEK};
 pub use mysql::MySqlStore;
 pub use options::StoreOptions;
 pub use postgres::PgStore;
@@ -63,7 +63,7 @@ impl AnyStore {
     /// signing keys at rest.
     pub async fn connect(
         url: &str,
-        keys_encryption_key: [u8; 32],
+        keys_encryption_key: impl Into<KeyCipher>,
         options: &StoreOptions,
     ) -> Result<AnyStore, StoreError> {
         let scheme = url

@@ -26,6 +26,14 @@ pub const ISSUER: &str = "https://warden.test";
 /// The origin test apps allow for cookie-authenticated changes.
 pub const ALLOWED_ORIGIN: &str = "https://app.warden.test";
 
+/// Says a test was skipped, on the process's stderr itself: the test
+/// harness captures `eprintln!` and shows it only for failures, so a skip
+/// printed that way is invisible on a plain `cargo test`.
+pub fn skipped(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
+
 /// A fresh, unique e-mail address.
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())

@@ -90,7 +90,10 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// OpenID discovery (enough for JWT libraries to find the keys).
+/// OpenID discovery: the issuer and its keys, which is all JWT libraries
+/// need. Nothing else is advertised until it exists (no ID tokens, no
+/// OAuth2 token endpoint yet): a client that trusts discovery must never be
+/// sent to an endpoint that does not speak the protocol it names.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery", responses((status = 200)))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Response {
     let settings = state.auth.settings();
@@ -100,11 +103,6 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         Json(json!({
             "issuer": settings.issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-            "id_token_signing_alg_values_supported": [settings.algorithm.as_str()],
-            "token_endpoint": format!("{issuer}/v1/token/refresh"),
-            "response_types_supported": ["token"],
-            "subject_types_supported": ["public"],
-            "grant_types_supported": ["password", "refresh_token"],
         })),
     )
         .into_response()

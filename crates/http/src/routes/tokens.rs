@@ -84,7 +84,7 @@ pub async fn verify(
         .await
         .map_err(|err| match (err, &token) {
             (CoreError::InvalidToken, None) => ApiError::missing_token("no access token"),
-            (CoreError::Forbidden, _) => ApiError::forbidden("the required role is missing"),
+            (e @ CoreError::Forbidden { .. }, _) => ApiError::forbidden(e.to_string()),
             (err, _) => err.into(),
         });
     let principal = match decision {

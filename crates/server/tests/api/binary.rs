@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::json;
 use warden_testkit::{STRONG_PASSWORD, unique_email};
 
-fn warden() -> Command {
+pub(crate) fn warden() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
     command.env_remove("RUST_LOG");
     for (key, _) in std::env::vars() {
@@ -17,9 +17,9 @@ fn warden() -> Command {
     command
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -29,7 +29,7 @@ impl Drop for Server {
     }
 }
 
-fn start(data_dir: &std::path::Path) -> Server {
+pub(crate) fn start(data_dir: &std::path::Path) -> Server {
     let mut child = warden()
         .args([
             "serve",

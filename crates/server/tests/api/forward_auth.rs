@@ -81,11 +81,11 @@ fn binary(kind: Kind) -> Option<PathBuf> {
             kind.variable()
         ),
         None => {
-            eprintln!(
-                "skipped: {} not found (set {})",
+            warden_testkit::skipped(&format!(
+                "{} not found (set {})",
                 kind.program(),
                 kind.variable()
-            );
+            ));
             None
         }
     }
@@ -535,7 +535,7 @@ impl Setup {
 fn is_backend_pass() -> bool {
     let set = std::env::var("WARDEN_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
     if set {
-        eprintln!("skipped: runs in the default pass only");
+        warden_testkit::skipped("runs in the default pass only");
     }
     set
 }

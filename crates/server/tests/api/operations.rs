@@ -235,11 +235,9 @@ async fn openid_discovery_names_the_issuer_and_the_jwks() {
         doc["jwks_uri"],
         format!("{}/.well-known/jwks.json", ISSUER.trim_end_matches('/'))
     );
-    let algs = doc["id_token_signing_alg_values_supported"]
-        .as_array()
-        .unwrap();
-    assert!(algs.contains(&json!("EdDSA")), "{doc}");
-    assert!(!algs.contains(&json!("none")) && !algs.contains(&json!("HS256")));
+    // Only what exists: no OAuth2 grants, token endpoint or ID tokens yet.
+    let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["issuer", "jwks_uri"], "{doc}");
     // Tokens carry the advertised issuer.
     let user = app.new_user().await;
     use base64::Engine as _;

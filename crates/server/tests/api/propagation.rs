@@ -47,7 +47,7 @@ pub(crate) fn broker(var: &str) -> Option<String> {
             panic!("{var} is not set but WARDEN_TEST_REQUIRE_SERVICES=1")
         }
         _ => {
-            eprintln!("skipped: {var} is not set");
+            warden_testkit::skipped(&format!("{var} is not set"));
             None
         }
     }
@@ -95,7 +95,7 @@ struct Cluster {
 pub(crate) fn is_backend_pass() -> bool {
     let set = std::env::var("WARDEN_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
     if set {
-        eprintln!("skipped: runs in the default pass only");
+        warden_testkit::skipped("runs in the default pass only");
     }
     set
 }

@@ -91,7 +91,7 @@ impl MySqlStore {
     /// `options.acquire_timeout` is `StoreError::Unavailable`.
     pub async fn connect(
         url: &str,
-        keys_encryption_key: [u8; 32],
+        keys_encryption_key: impl Into<KeyCipher>,
         options: &StoreOptions,
     ) -> Result<MySqlStore, StoreError> {
         let connect_options = MySqlConnectOptions::from_str(url)
@@ -110,9 +110,7 @@ impl MySqlStore {
             .connect_with(connect_options.clone())
             .await
             .map_err(map_connect)?;
-        let cipher = KeyCipher::new(&keys_encryption_key);
-        let mut kek = keys_encryption_key;
-        zeroize::Zeroize::zeroize(&mut kek);
+        let cipher = keys_encryption_key.into();
         Ok(MySqlStore {
             pool,
             cipher,

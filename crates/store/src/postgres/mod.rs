@@ -92,7 +92,7 @@ impl PgStore {
     /// migrations: call [`PgStore::migrate`].
     pub async fn connect(
         url: &str,
-        keys_encryption_key: [u8; 32],
+        keys_encryption_key: impl Into<KeyCipher>,
         options: &StoreOptions,
     ) -> Result<PgStore, StoreError> {
         if options.max_connections == 0 {
@@ -123,9 +123,7 @@ impl PgStore {
             .map_err(|err| {
                 StoreError::Unavailable(format!("cannot connect to PostgreSQL: {err}"))
             })?;
-        let cipher = KeyCipher::new(&keys_encryption_key);
-        let mut kek = keys_encryption_key;
-        zeroize::Zeroize::zeroize(&mut kek);
+        let cipher = keys_encryption_key.into();
         Ok(PgStore { pool, cipher })
     }
 

@@ -80,7 +80,7 @@ impl SqliteStore {
     /// keys at rest. Does not run migrations: call [`SqliteStore::migrate`].
     pub async fn connect(
         url: &str,
-        keys_encryption_key: [u8; 32],
+        keys_encryption_key: impl Into<KeyCipher>,
     ) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|err| StoreError::Unexpected(format!("invalid SQLite database URL: {err}")))?
@@ -96,9 +96,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;
-        let cipher = KeyCipher::new(&keys_encryption_key);
-        let mut kek = keys_encryption_key;
-        zeroize::Zeroize::zeroize(&mut kek);
+        let cipher = keys_encryption_key.into();
         Ok(SqliteStore { pool, cipher })
     }
 
