@@ -154,6 +154,16 @@ async fn metrics_are_served_with_the_documented_content_type() {
     assert_eq!(documented_types, [content_type(&response)]);
 }
 
+/// (method, request path, documented path, token, content type, body).
+type Case<'a> = (
+    Method,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<String>,
+);
+
 /// A sample of real failures: each status must be documented for its
 /// operation, as problem+json, with the documented headers present.
 #[tokio::test]
@@ -162,15 +172,7 @@ async fn the_errors_the_server_answers_are_the_documented_ones() {
     let doc = document(&app).await;
     let user = app.new_user().await;
     let long = "x".repeat(70 * 1024);
-    let cases: Vec<(
-        Method,
-        &str,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Option<String>,
-    )> = vec![
-        // (method, request path, documented path, token, content type, body)
+    let cases: Vec<Case> = vec![
         (Method::GET, "/v1/me", "/v1/me", None, None, None),
         (Method::GET, "/v1/me", "/v1/me", Some("nope"), None, None),
         (
