@@ -16,7 +16,11 @@ use crate::dto::{
 use crate::extract::{
     ApiJson, ApiQuery, Authenticated, Client, OptionalJson, check_csrf, presented_token,
 };
-use crate::problem::{ApiError, Problem};
+use crate::openapi::{
+    Conflict, Forbidden, JsonBodyErrors, NotFound, TooManyRequests, Unauthorized, Unavailable,
+    Unprocessable,
+};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Sign-in CSRF: a cookie-mode sign-in must come from an allowed page.
@@ -53,7 +57,7 @@ fn session_max_age(state: &AppState) -> i64 {
 
 /// Create an account and sign it in.
 #[utoipa::path(post, path = "/v1/signup", tag = "accounts", params(CookieMode), request_body = SignupRequest,
-    responses((status = 201, body = SignupResponse), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = SignupResponse), JsonBodyErrors, Forbidden, Conflict, Unprocessable, Unavailable))]
 pub async fn signup(
     State(state): State<AppState>,
     ApiQuery(mode): ApiQuery<CookieMode>,
@@ -83,7 +87,7 @@ pub async fn signup(
 
 /// Sign in with e-mail and password.
 #[utoipa::path(post, path = "/v1/signin", tag = "accounts", params(CookieMode), request_body = SigninRequest,
-    responses((status = 200, body = TokensBody), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = TokensBody), JsonBodyErrors, Unauthorized, Forbidden, TooManyRequests, Unavailable))]
 pub async fn signin(
     State(state): State<AppState>,
     ApiQuery(mode): ApiQuery<CookieMode>,
@@ -111,8 +115,8 @@ pub async fn signin(
 }
 
 /// Exchange a refresh token for a new pair (rotation).
-#[utoipa::path(post, path = "/v1/token/refresh", tag = "accounts", params(CookieMode), request_body = RefreshRequest,
-    responses((status = 200, body = TokensBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(post, path = "/v1/token/refresh", tag = "accounts", params(CookieMode), request_body = Option<RefreshRequest>,
+    responses((status = 200, body = TokensBody), JsonBodyErrors, Unauthorized, Forbidden, Unavailable))]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiQuery(mode): ApiQuery<CookieMode>,
@@ -157,8 +161,8 @@ fn no_store() -> [(axum::http::HeaderName, &'static str); 1] {
 }
 
 /// End the current session (bearer, access cookie, or `{refresh_token}`).
-#[utoipa::path(post, path = "/v1/signout", tag = "accounts", request_body = RefreshRequest,
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(post, path = "/v1/signout", tag = "accounts", request_body = Option<RefreshRequest>, security((), ("bearer" = [])),
+    responses((status = 204), JsonBodyErrors, Unauthorized, Forbidden, Unavailable))]
 pub async fn signout(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -182,8 +186,8 @@ pub async fn signout(
 /// End the session of a refresh token (body or refresh cookie). Browsers use
 /// this once the access cookie has expired: the refresh cookie is only sent
 /// to `/v1/token`.
-#[utoipa::path(post, path = "/v1/token/revoke", tag = "accounts", request_body = RefreshRequest,
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(post, path = "/v1/token/revoke", tag = "accounts", request_body = Option<RefreshRequest>,
+    responses((status = 204), JsonBodyErrors, Unauthorized, Forbidden, Unavailable))]
 pub async fn revoke_refresh(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -208,7 +212,7 @@ pub async fn revoke_refresh(
 
 /// End every session of the caller.
 #[utoipa::path(post, path = "/v1/signout/all", tag = "accounts", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204), Unauthorized, Forbidden, Unavailable))]
 pub async fn signout_all(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -221,7 +225,7 @@ pub async fn signout_all(
 
 /// The caller's account.
 #[utoipa::path(get, path = "/v1/me", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, body = UserBody), (status = 401, body = Problem)))]
+    responses((status = 200, body = UserBody), Unauthorized, Unavailable))]
 pub async fn me(
     State(state): State<AppState>,
     who: Authenticated,
@@ -232,7 +236,7 @@ pub async fn me(
 
 /// The caller's live sessions.
 #[utoipa::path(get, path = "/v1/sessions", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, body = SessionsBody), (status = 401, body = Problem)))]
+    responses((status = 200, body = SessionsBody), Unauthorized, Unavailable))]
 pub async fn sessions(
     State(state): State<AppState>,
     who: Authenticated,
@@ -246,7 +250,7 @@ pub async fn sessions(
 /// Revoke one of the caller's sessions.
 #[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "accounts", security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), Unauthorized, Forbidden, NotFound, Unavailable))]
 pub async fn delete_session(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -265,7 +269,7 @@ pub async fn delete_session(
 
 /// Change the password; the caller's other sessions are revoked.
 #[utoipa::path(post, path = "/v1/password", tag = "accounts", security(("bearer" = [])), request_body = PasswordRequest,
-    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 204), JsonBodyErrors, Unauthorized, Forbidden, Unprocessable, Unavailable))]
 pub async fn change_password(
     State(state): State<AppState>,
     Client(ctx): Client,

@@ -11,7 +11,8 @@ use crate::dto::{
     UserBody, UsersPage, UsersQuery,
 };
 use crate::extract::{AdminUser, ApiJson, ApiQuery, Client, OptionalJson};
-use crate::problem::{ApiError, Problem};
+use crate::openapi::{AdminErrors, BadRequest, JsonBodyErrors, NotFound, Unavailable};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
@@ -21,7 +22,7 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 
 /// Page through users.
 #[utoipa::path(get, path = "/v1/admin/users", tag = "admin", params(UsersQuery), security(("bearer" = [])),
-    responses((status = 200, body = UsersPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = UsersPage), BadRequest, AdminErrors, Unavailable))]
 pub async fn list_users(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -40,7 +41,7 @@ pub async fn list_users(
 /// One user with their sessions.
 #[utoipa::path(get, path = "/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = AdminUserBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = AdminUserBody), AdminErrors, NotFound, Unavailable))]
 pub async fn get_user(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -57,9 +58,9 @@ pub async fn get_user(
 }
 
 /// Ban a user: every session revoked, live tokens refused.
-#[utoipa::path(post, path = "/v1/admin/users/{id}/ban", tag = "admin", security(("bearer" = [])), request_body = BanRequest,
+#[utoipa::path(post, path = "/v1/admin/users/{id}/ban", tag = "admin", security(("bearer" = [])), request_body = Option<BanRequest>,
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserBody), JsonBodyErrors, AdminErrors, NotFound, Unavailable))]
 pub async fn ban(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -79,7 +80,7 @@ pub async fn ban(
 /// Lift a ban.
 #[utoipa::path(post, path = "/v1/admin/users/{id}/unban", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserBody), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserBody), AdminErrors, NotFound, Unavailable))]
 pub async fn unban(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -93,7 +94,7 @@ pub async fn unban(
 /// Replace a user's roles.
 #[utoipa::path(put, path = "/v1/admin/users/{id}/roles", tag = "admin", security(("bearer" = [])), request_body = RolesRequest,
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserBody), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserBody), JsonBodyErrors, AdminErrors, NotFound, Unavailable))]
 pub async fn set_roles(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -111,7 +112,7 @@ pub async fn set_roles(
 /// Delete a user and their sessions.
 #[utoipa::path(delete, path = "/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), BadRequest, AdminErrors, NotFound, Unavailable))]
 pub async fn delete_user(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -125,7 +126,7 @@ pub async fn delete_user(
 
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = AuditPage), BadRequest, AdminErrors, Unavailable))]
 pub async fn audit(
     State(state): State<AppState>,
     _admin: AdminUser,

@@ -12,7 +12,8 @@ use crate::dto::{
     RevocationPageBody, RevocationsQuery, ValidateRequest, ValidateResponse, VerifyQuery,
 };
 use crate::extract::{ApiQuery, Credential, OptionalJson, presented_token};
-use crate::problem::{ApiError, Problem};
+use crate::openapi::{BadRequest, Forbidden, JsonBodyErrors, Unauthorized, Unavailable};
+use crate::problem::ApiError;
 use crate::routes::accounts::RequestParts;
 use crate::state::AppState;
 
@@ -24,9 +25,8 @@ pub const SERVICE_TOKEN_HEADER: &str = "x-warden-service-token";
 /// Check an access token (bearer header or `{token}`). A service may add
 /// its credential in `X-Warden-Service-Token`; a wrong one is refused (403)
 /// rather than ignored, so a misconfigured verifier is noticed.
-#[utoipa::path(post, path = "/v1/validate", tag = "tokens", request_body = ValidateRequest,
-    responses((status = 200, body = ValidateResponse), (status = 401, body = Problem),
-        (status = 403, body = Problem)))]
+#[utoipa::path(post, path = "/v1/validate", tag = "tokens", request_body = Option<ValidateRequest>, security((), ("bearer" = [])),
+    responses((status = 200, body = ValidateResponse), JsonBodyErrors, Unauthorized, Forbidden, Unavailable))]
 pub async fn validate(
     State(state): State<AppState>,
     RequestParts(parts): RequestParts,
@@ -61,11 +61,14 @@ pub async fn validate(
 /// `forwardAuth`, ingress-nginx `auth-url`. With `[[verify.rule]]`s
 /// configured, the proxy's `X-Original-URI` / `X-Forwarded-Uri` (and
 /// `-Method`) choose the rule.
-#[utoipa::path(get, path = "/v1/verify", tag = "tokens", params(VerifyQuery),
-    responses((status = 200, description = "Identity in X-Warden-User, X-Warden-Session, X-Warden-Roles (none on a public path)"),
-        (status = 400, body = Problem, description = "The original URI is missing or cannot be normalised"),
-        (status = 302, description = "A browser page load without a valid token, when `[verify] sign_in_url` is set: Location is the sign-in page with `rd`, where to come back to"),
-        (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(get, path = "/v1/verify", tag = "tokens", params(VerifyQuery), security((), ("bearer" = [])),
+    responses((status = 200, description = "The request may pass; the identity is in the headers (none on a public path)",
+            headers(("X-Warden-User" = String, description = "User id"),
+                ("X-Warden-Session" = String, description = "Session id"),
+                ("X-Warden-Roles" = String, description = "Roles, comma-separated"))),
+        (status = 302, description = "A browser page load without a valid token, when `[verify] sign_in_url` is set: Location is the sign-in page with `rd`, where to come back to",
+            headers(("Location" = String, description = "The sign-in page"))),
+        BadRequest, Unauthorized, Forbidden, Unavailable))]
 pub async fn verify(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<VerifyQuery>,
@@ -176,7 +179,7 @@ fn target_of_url(url: &str) -> &str {
 /// force, with it what came after. Needs the configured service credential
 /// as a bearer token; without one configured, only loopback peers may read.
 #[utoipa::path(get, path = "/v1/revocations", tag = "tokens", params(RevocationsQuery),
-    responses((status = 200, body = RevocationPageBody), (status = 401, body = Problem)),
+    responses((status = 200, body = RevocationPageBody), BadRequest, Unauthorized, Unavailable),
     security(("bearer" = [])))]
 pub async fn revocations(
     State(state): State<AppState>,

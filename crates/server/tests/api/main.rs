@@ -12,6 +12,7 @@ mod forward_auth;
 mod gateway;
 mod instances;
 mod newcomer;
+mod openapi_truth;
 mod operations;
 #[cfg(feature = "otel")]
 mod otel;
