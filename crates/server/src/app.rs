@@ -245,7 +245,7 @@ pub async fn serve_traced(
         auth.clone(),
         warden_grpc::GrpcConfig {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
-            readiness: events.readiness.clone(),
+            readiness: Some(events.readiness.clone()),
             trace_context,
             sign_in,
             allowed_origins,

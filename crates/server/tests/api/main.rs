@@ -16,6 +16,7 @@ mod operations;
 mod otel;
 mod process;
 mod propagation;
+mod readiness;
 mod refresh;
 mod revocations;
 mod session_tokens;
