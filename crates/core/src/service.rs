@@ -828,6 +828,13 @@ impl AuthService {
                 let ring = self.keys.ring();
                 let claims = ring.verifier.verify(token, now).map_err(|e| match e {
                     VerifyError::Expired => CoreError::TokenExpired,
+                    VerifyError::WrongIssuer {
+                        issued_by,
+                        expected,
+                    } => CoreError::WrongIssuer {
+                        issued_by,
+                        expected,
+                    },
                     _ => CoreError::InvalidToken,
                 })?;
                 let principal = principal_of(claims)?;

@@ -194,6 +194,7 @@ pub async fn serve_traced(
     trace_context: Option<warden_http::TraceContextFn>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
+    config.validate_serving()?;
     // Read once: the HTTP API and ext_authz answer with the same settings.
     let sign_in = config.verify.sign_in()?;
     let allowed_origins = config.allowed_origins();

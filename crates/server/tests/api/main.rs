@@ -11,6 +11,7 @@ mod forged_tokens;
 mod forward_auth;
 mod gateway;
 mod instances;
+mod issuers;
 mod operations;
 #[cfg(feature = "otel")]
 mod otel;
