@@ -85,6 +85,15 @@ pub enum CoreError {
     /// The access or session token is malformed, forged or unknown.
     #[error("invalid token")]
     InvalidToken,
+    /// A genuinely signed access token of another issuer: instances that
+    /// share keys but not `issuer` (a configuration mistake, not forgery).
+    #[error("issued by {issued_by}, this instance expects {expected}")]
+    WrongIssuer {
+        /// The token's `iss`.
+        issued_by: String,
+        /// This instance's issuer.
+        expected: String,
+    },
     /// The access token has expired.
     #[error("token expired")]
     TokenExpired,

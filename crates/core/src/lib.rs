@@ -30,7 +30,7 @@ pub mod settings;
 pub use accounts::Accounts;
 pub use model::{Role, Session, User, UserStatus};
 pub use password::{HashParams, Password, PasswordHasher, PasswordPolicy, PoolLimits};
-pub use readiness::Readiness;
+pub use readiness::{Readiness, ReadinessMonitor};
 pub use service::{
     AuthService, IssuedTokens, Page, Principal, RequestContext, SessionView, TokenKind,
 };

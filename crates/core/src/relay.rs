@@ -81,6 +81,7 @@ pub struct RelayStats {
     lag_millis: AtomicI64,
     is_leader: AtomicBool,
     bus_failing: AtomicBool,
+    bus_failing_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl RelayStats {
@@ -105,6 +106,35 @@ impl RelayStats {
     /// Whether the last publish attempt failed (the bus is down or refusing).
     pub fn is_bus_failing(&self) -> bool {
         self.bus_failing.load(Ordering::Relaxed)
+    }
+    /// How long publishing has been failing (`None` while it works).
+    pub fn bus_failing_for(&self) -> Option<Duration> {
+        self.bus_failing_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|since| since.elapsed())
+    }
+
+    /// Records a publish outcome; returns how long publishing had been
+    /// failing when this changed it (`Some(ZERO)` for a first failure), so
+    /// the caller logs changes only.
+    fn record_publish(&self, is_ok: bool) -> Option<Duration> {
+        self.bus_failing.store(!is_ok, Ordering::Relaxed);
+        let mut since = self
+            .bus_failing_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match (is_ok, *since) {
+            (true, Some(started)) => {
+                *since = None;
+                Some(started.elapsed())
+            }
+            (false, None) => {
+                *since = Some(std::time::Instant::now());
+                Some(Duration::ZERO)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -261,10 +291,22 @@ impl OutboxRelay {
     ) -> Result<Step, RelayError> {
         if let Err(e) = self.publisher.publish(events).await {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
-            self.stats.bus_failing.store(true, Ordering::Relaxed);
+            // Once per outage; every retry is counted in `failures`.
+            if self.stats.record_publish(false).is_some() {
+                // Info: readiness raises the one alarm (`bus degraded`); this
+                // line carries the cause.
+                tracing::info!(error = %e, bus = self.publisher.name(), "outbox relay: publishing failed; events stay in the outbox and are retried");
+            }
             return Err(e.into());
         }
-        self.stats.bus_failing.store(false, Ordering::Relaxed);
+        if let Some(down_for) = self.stats.record_publish(true) {
+            tracing::info!(
+                bus = self.publisher.name(),
+                down_for_ms = down_for.as_millis() as u64,
+                "outbox relay: publishing recovered after {:.1} s",
+                down_for.as_secs_f64()
+            );
+        }
         // Confirmed by the bus: if marking fails they go out again (at least once).
         self.store.mark_outbox_published(last_seq, now).await?;
         self.stats
@@ -286,7 +328,9 @@ impl OutboxRelay {
                 }
                 Ok(Step::NotLeader) => self.settings.lease_retry,
                 Err(e) => {
-                    tracing::warn!(error = %e, bus = self.publisher.name(), retry_in_ms = backoff.as_millis() as u64, "outbox relay: publish failed; events stay in the outbox");
+                    // Publish failures were logged once in `publish_batch`;
+                    // this line is for debugging only.
+                    tracing::debug!(error = %e, bus = self.publisher.name(), retry_in_ms = backoff.as_millis() as u64, "outbox relay: step failed");
                     let pause = backoff;
                     backoff = (backoff * 2).min(self.settings.max_backoff);
                     pause

@@ -23,7 +23,6 @@ use crate::model::{
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
 use crate::password::{Password, PasswordHasher};
 use crate::ports::{Clock, ReuseRevocation, Store};
-use crate::readiness::{Readiness, ReadinessCheck};
 use crate::settings::{AccessTokenKind, AuthSettings};
 
 /// Who is calling, for the audit log and per-IP limits.
@@ -224,25 +223,6 @@ impl AuthService {
     /// Whether the store answers.
     pub async fn check_store(&self) -> Result<(), CoreError> {
         self.store.ping().await.map_err(CoreError::from)
-    }
-
-    /// Whether every dependency answers: the store, then each of `extra`
-    /// (the bus). The one answer of `/readyz` and of the gRPC health
-    /// service, which are handed the same `extra`.
-    pub async fn readiness(&self, extra: &[ReadinessCheck]) -> Readiness {
-        let store = self.check_store().await;
-        if let Err(e) = &store {
-            tracing::warn!(error = %e, "readiness check failed: store");
-        }
-        let mut readiness = Readiness::default().with("store", store.is_ok());
-        for check in extra {
-            let ok = (check.is_ready)();
-            if !ok {
-                tracing::warn!(check = check.name, "readiness check failed");
-            }
-            readiness = readiness.with(check.name, ok);
-        }
-        readiness
     }
 
     /// Periodic upkeep: picks up key rotations, retires keys, forgets old
@@ -805,6 +785,13 @@ impl AuthService {
                 let ring = self.keys.ring();
                 let claims = ring.verifier.verify(token, now).map_err(|e| match e {
                     VerifyError::Expired => CoreError::TokenExpired,
+                    VerifyError::WrongIssuer {
+                        issued_by,
+                        expected,
+                    } => CoreError::WrongIssuer {
+                        issued_by,
+                        expected,
+                    },
                     _ => CoreError::InvalidToken,
                 })?;
                 let principal = principal_of(claims)?;

@@ -35,7 +35,7 @@ mod nats;
 mod subscribe;
 
 pub use in_process::InProcessBus;
-pub use subscribe::{Subscription, SubscriptionStatus, subscribe};
+pub use subscribe::{Subscription, SubscriptionStatus, subscribe, subscribe_with};
 
 /// Why the bus failed.
 #[derive(Debug, thiserror::Error)]

@@ -44,25 +44,41 @@ pub(crate) async fn connect(
         .map_err(|e| BusError::broker(BUS, e))
 }
 
-/// The stream every event goes to; created, or its max age brought in
-/// line with the configured token lifetime.
-async fn ensure_stream(
-    js: &jetstream::Context,
-    names: &BusNames,
-    max_age: Duration,
-) -> Result<(), BusError> {
-    let config = stream::Config {
+/// The stream every event goes to. Publisher and subscribers build it from
+/// this one function, so whoever needs it first creates it with the same
+/// settings (creating an existing stream with an identical configuration is
+/// a no-op in JetStream, so concurrent instances do not race).
+fn stream_config(names: &BusNames, max_age: Duration) -> stream::Config {
+    stream::Config {
         name: names.stream.clone(),
         subjects: vec![format!("{}.>", names.subject_prefix)],
         max_age,
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW.min(max_age),
         ..Default::default()
-    };
-    let mut existing = js
-        .get_or_create_stream(config.clone())
+    }
+}
+
+/// The stream, created when missing (by a subscriber on a fresh broker, so
+/// an instance becomes ready before anything was ever published).
+async fn get_or_create_stream(
+    js: &jetstream::Context,
+    names: &BusNames,
+    max_age: Duration,
+) -> Result<stream::Stream, BusError> {
+    js.get_or_create_stream(stream_config(names, max_age))
         .await
-        .map_err(|e| BusError::broker(BUS, e))?;
+        .map_err(|e| BusError::broker(BUS, e))
+}
+
+/// The stream, created, or its max age brought in line with the configured
+/// token lifetime (the publisher's job: it knows that lifetime for sure).
+async fn ensure_stream(
+    js: &jetstream::Context,
+    names: &BusNames,
+    max_age: Duration,
+) -> Result<(), BusError> {
+    let mut existing = get_or_create_stream(js, names, max_age).await?;
     let info = existing
         .info()
         .await
@@ -143,15 +159,16 @@ impl NatsPublisher {
 pub(crate) async fn consume(
     url: &str,
     names: &BusNames,
+    max_age: Duration,
     on_state: Arc<dyn Fn(bool) + Send + Sync>,
     sink: &(dyn Fn(CloudEvent) + Send + Sync),
 ) -> Result<(), BusError> {
     let client = connect(url, Some(on_state.clone())).await?;
     let js = jetstream::new(client);
-    let stream = js
-        .get_stream(&names.stream)
-        .await
-        .map_err(|e| BusError::broker(BUS, e))?;
+    // Not `get_stream`: on a fresh broker nothing has been published yet,
+    // and waiting for the relay to create the stream kept every instance
+    // from becoming ready (issue 21).
+    let stream = get_or_create_stream(&js, names, max_age).await?;
     // An ordered consumer replays from the first retained event and
     // recreates itself (from where it was) after gaps or reconnects.
     let consumer = stream

@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use crate::{BusError, BusKind, BusNames, CloudEvent, InProcessBus};
+use crate::{BusError, BusKind, BusNames, CloudEvent, InProcessBus, PublisherOptions};
 
 /// Connection state of a subscription, shared with its task.
 #[derive(Debug)]
 pub struct SubscriptionStatus {
     connected: AtomicBool,
+    has_connected: AtomicBool,
     received: AtomicU64,
+    failures: AtomicU64,
     since: std::sync::Mutex<Instant>,
 }
 
@@ -22,16 +24,54 @@ impl SubscriptionStatus {
     fn new() -> Self {
         Self {
             connected: AtomicBool::new(false),
+            has_connected: AtomicBool::new(false),
             received: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             since: std::sync::Mutex::new(Instant::now()),
         }
     }
 
+    /// Records a change of state, logging it once: the loss of the
+    /// connection, and its return with how long it was gone. Retries in
+    /// between are counted ([`SubscriptionStatus::failures`]), not logged.
     pub(crate) fn set_connected(&self, connected: bool) {
         let was = self.connected.swap(connected, Ordering::SeqCst);
-        if was != connected {
-            *self.since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        if was == connected {
+            return;
         }
+        let mut since = self.since.lock().unwrap_or_else(|e| e.into_inner());
+        let down_for = since.elapsed();
+        *since = Instant::now();
+        if connected {
+            if self.has_connected.swap(true, Ordering::SeqCst) {
+                tracing::info!(
+                    down_for_ms = down_for.as_millis() as u64,
+                    "event subscription recovered after {:.1} s",
+                    down_for.as_secs_f64()
+                );
+            } else {
+                tracing::info!("event subscription connected");
+            }
+        } else {
+            // Info, not a warning: the server's readiness monitor raises the
+            // one alarm for the outage (`bus degraded`).
+            tracing::info!("event subscription lost its broker; reconnecting in the background");
+        }
+    }
+
+    fn record_failure(&self, error: &BusError, retry_in: Duration) {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        // Never connected yet: say once why (a wrong URL shows here).
+        if failures == 1 && !self.has_connected.load(Ordering::SeqCst) {
+            tracing::warn!(error = %error, "event subscription cannot connect yet; retrying in the background");
+        } else {
+            tracing::debug!(error = %error, retry_in_ms = retry_in.as_millis() as u64, "event subscription retry");
+        }
+    }
+
+    /// Failed connection or consumption attempts so far.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 
     /// Whether the subscription is connected and consuming.
@@ -107,9 +147,25 @@ impl Drop for Subscription {
 /// what the stream retains first; RabbitMQ: from now on, through an
 /// exclusive queue). Reconnects by itself, with back-off, for as long as the
 /// returned handle lives. Must be called inside a Tokio runtime.
+///
+/// On a fresh broker the subscription creates what it reads from (the
+/// JetStream stream, with the default max age; the RabbitMQ exchange), so
+/// it never waits for a first publish. [`subscribe_with`] sets the max age.
 pub fn subscribe(
     url: &str,
     names: BusNames,
+    sink: Arc<dyn Fn(CloudEvent) + Send + Sync>,
+) -> Result<Subscription, BusError> {
+    subscribe_with(url, names, PublisherOptions::default().max_age, sink)
+}
+
+/// [`subscribe`], creating a missing JetStream stream with `max_age` (give
+/// it the publisher's [`PublisherOptions::max_age`], so the stream is the
+/// same whoever creates it).
+pub fn subscribe_with(
+    url: &str,
+    names: BusNames,
+    max_age: Duration,
     sink: Arc<dyn Fn(CloudEvent) + Send + Sync>,
 ) -> Result<Subscription, BusError> {
     let kind = BusKind::of_url(Some(url))?;
@@ -136,11 +192,19 @@ pub fn subscribe(
         };
         let mut backoff = Duration::from_millis(100);
         loop {
-            let result = run_once(kind, &url, &names, on_state.clone(), &counting_sink).await;
+            let result = run_once(
+                kind,
+                &url,
+                &names,
+                max_age,
+                on_state.clone(),
+                &counting_sink,
+            )
+            .await;
             let was_connected = task_status.is_connected();
             task_status.set_connected(false);
             if let Err(e) = result {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "event subscription down");
+                task_status.record_failure(&e, backoff);
             }
             if was_connected {
                 backoff = Duration::from_millis(100);
@@ -156,16 +220,17 @@ async fn run_once(
     kind: BusKind,
     url: &str,
     names: &BusNames,
+    max_age: Duration,
     on_state: Arc<dyn Fn(bool) + Send + Sync>,
     sink: &(dyn Fn(CloudEvent) + Send + Sync),
 ) -> Result<(), BusError> {
     match kind {
         #[cfg(feature = "nats")]
-        BusKind::Nats => crate::nats::consume(url, names, on_state, sink).await,
+        BusKind::Nats => crate::nats::consume(url, names, max_age, on_state, sink).await,
         #[cfg(feature = "amqp")]
         BusKind::Amqp => crate::amqp::consume(url, names, on_state, sink).await,
         _ => {
-            let _ = (url, names, on_state, sink);
+            let _ = (url, names, max_age, on_state, sink);
             Err(BusError::Url(format!("{} is not built in", kind.name())))
         }
     }

@@ -106,6 +106,9 @@ impl From<CoreError> for GrpcError {
             CoreError::InvalidToken => {
                 GrpcError::invalid_token("the token is malformed, forged or unknown")
             }
+            e @ CoreError::WrongIssuer { .. } => GrpcError::invalid_token(format!(
+                "the token was {e}; instances sharing a database need the same issuer"
+            )),
             CoreError::TokenExpired => GrpcError::new(
                 C::Unauthenticated,
                 "token_expired",

@@ -1,7 +1,9 @@
 //! `grpc.health.v1.Health` whose answer is the readiness `/readyz` reports
-//! (`AuthService::readiness`): SERVING when every dependency answers, else
-//! NOT_SERVING, asked afresh on every `Check` so Kubernetes gRPC probes see
-//! what the HTTP probe sees.
+//! (one `ReadinessMonitor`, decision 0017): SERVING while the instance can
+//! serve (a degraded event bus included), NOT_SERVING while the store is
+//! unavailable, so Kubernetes gRPC probes see what the HTTP probe sees.
+//! Answered from the monitor's last check: a probe never waits on a
+//! hanging database, and logs nothing (the monitor logs changes once).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,38 +14,31 @@ use tonic::{Request, Response, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_server::Health;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
-use warden_core::AuthService;
-use warden_core::readiness::ReadinessCheck;
+use warden_core::readiness::ReadinessMonitor;
 
 /// The service names `Check` knows: the whole server ("") and each API.
 pub const SERVICES: &[&str] = &["", "warden.v1.AuthService", "warden.v1.AdminService"];
 
-/// How often a `Watch` stream re-checks readiness.
-const WATCH_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a `Watch` stream re-reads readiness (cheap: no I/O).
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The health service.
 #[derive(Clone)]
 pub struct ReadinessHealth {
-    auth: Arc<AuthService>,
-    /// The checks beyond the store that `/readyz` is given too (the bus).
-    checks: Arc<[ReadinessCheck]>,
+    /// The monitor `/readyz` reads too.
+    readiness: Arc<ReadinessMonitor>,
 }
 
 impl ReadinessHealth {
-    /// Health of the server around `auth`, with `checks` beyond the store.
-    pub fn new(auth: Arc<AuthService>, checks: Vec<ReadinessCheck>) -> Self {
-        Self {
-            auth,
-            checks: checks.into(),
-        }
+    /// Health as `readiness` sees it.
+    pub fn new(readiness: Arc<ReadinessMonitor>) -> Self {
+        Self { readiness }
     }
 
     async fn status(&self) -> ServingStatus {
-        let readiness = self.auth.readiness(&self.checks).await;
-        if readiness.is_ready() {
+        if self.readiness.current().await.is_ready() {
             ServingStatus::Serving
         } else {
-            tracing::warn!(failing = ?readiness.failing(), "gRPC health: not serving");
             ServingStatus::NotServing
         }
     }

@@ -10,7 +10,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::pb::health_server::HealthServer;
 use warden_core::AuthService;
-use warden_core::readiness::ReadinessCheck;
+use warden_core::readiness::ReadinessMonitor;
 
 use crate::observe::{CallObserver, ObserveLayer};
 use crate::pb::admin_service_server::AdminServiceServer;
@@ -30,9 +30,9 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub struct GrpcConfig {
     /// Longest a call may take (then DEADLINE_EXCEEDED / CANCELLED).
     pub request_timeout: Duration,
-    /// Readiness checks beyond the store (the bus): the same list `/readyz`
-    /// reads, so both report one answer.
-    pub readiness: Vec<ReadinessCheck>,
+    /// The readiness `/readyz` reads too, so both report one answer
+    /// (without one: the store alone, checked on each call).
+    pub readiness: Option<Arc<ReadinessMonitor>>,
     /// Called with each call's span and request headers, so tracing can
     /// continue the caller's trace (`traceparent`).
     pub trace_context: Option<fn(&tracing::Span, &tonic::codegen::http::HeaderMap)>,
@@ -49,7 +49,7 @@ impl Default for GrpcConfig {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(10),
-            readiness: Vec::new(),
+            readiness: None,
             trace_context: None,
             observer: None,
             sign_in: None,
@@ -120,8 +120,13 @@ pub async fn serve(
             .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(HealthServer::new(ReadinessHealth::new(
-            auth,
-            config.readiness,
+            config.readiness.unwrap_or_else(|| {
+                let monitor =
+                    ReadinessMonitor::new(auth.store(), Vec::new(), Duration::from_secs(1));
+                // Ends by itself once the server drops the monitor.
+                let _checks = monitor.spawn(ReadinessMonitor::INTERVAL);
+                monitor
+            }),
         )))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

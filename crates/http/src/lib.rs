@@ -35,7 +35,7 @@ use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use problem::ApiError;
 pub use state::{AppState, HttpConfig, ReadinessCheck, TraceContextFn};
@@ -96,13 +96,18 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(
-            TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {
-                let span = request_span(request);
-                if let Some(continue_trace) = trace_context {
-                    continue_trace(&span, request.headers());
-                }
-                span
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(move |request: &Request<_>| {
+                    let span = request_span(request);
+                    if let Some(continue_trace) = trace_context {
+                        continue_trace(&span, request.headers());
+                    }
+                    span
+                })
+                // A 5xx is logged once where it is made, with its cause
+                // (an unexpected error) or as a state change (readiness);
+                // an ERROR per response repeated it on every failing probe.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetSensitiveResponseHeadersLayer::new(once(

@@ -55,6 +55,13 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Labels of readiness metrics: the dependency (`store`, `bus`), a fixed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    /// The readiness check's name.
+    pub check: String,
+}
+
 /// Latency buckets, seconds, shared by HTTP and gRPC.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -85,6 +92,13 @@ pub struct Metrics {
     pub outbox_lag_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// 1 while this instance's relay holds the lease and publishes.
     pub outbox_relay_leader: Gauge,
+    /// 1 while a readiness dependency answers, 0 while it is down.
+    pub readiness_check_up: Family<CheckLabels, Gauge>,
+    /// How long a readiness dependency has been down, in seconds.
+    pub readiness_check_down_seconds: Family<CheckLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Failed checks, reconnects and retries of a readiness dependency
+    /// (counted here rather than logged one by one).
+    pub readiness_check_failures: Family<CheckLabels, Counter>,
 }
 
 impl Metrics {
@@ -106,6 +120,25 @@ impl Metrics {
         let outbox_publish_failures = Counter::default();
         let outbox_lag_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let outbox_relay_leader = Gauge::default();
+        let readiness_check_up = Family::<CheckLabels, Gauge>::default();
+        let readiness_check_down_seconds =
+            Family::<CheckLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let readiness_check_failures = Family::<CheckLabels, Counter>::default();
+        registry.register(
+            "readiness_check_up",
+            "1 while a readiness dependency answers (store, bus)",
+            readiness_check_up.clone(),
+        );
+        registry.register(
+            "readiness_check_down_seconds",
+            "How long a readiness dependency has been down",
+            readiness_check_down_seconds.clone(),
+        );
+        registry.register(
+            "readiness_check_failures",
+            "Failed checks and reconnect attempts of a readiness dependency",
+            readiness_check_failures.clone(),
+        );
         registry.register(
             "outbox_published",
             "Outbox events the bus confirmed",
@@ -170,6 +203,26 @@ impl Metrics {
             outbox_publish_failures,
             outbox_lag_seconds,
             outbox_relay_leader,
+            readiness_check_up,
+            readiness_check_down_seconds,
+            readiness_check_failures,
+        }
+    }
+
+    /// Copies a readiness answer into the exported metrics (at scrape time).
+    pub fn record_readiness(&self, readiness: &warden_core::readiness::Readiness) {
+        for check in readiness.checks() {
+            let labels = CheckLabels {
+                check: check.name.to_owned(),
+            };
+            self.readiness_check_up
+                .get_or_create(&labels)
+                .set(i64::from(check.status.is_ok));
+            self.readiness_check_down_seconds
+                .get_or_create(&labels)
+                .set(check.status.down_for.unwrap_or_default().as_secs_f64());
+            let failures = self.readiness_check_failures.get_or_create(&labels);
+            failures.inc_by(check.status.failures.saturating_sub(failures.get()));
         }
     }
 

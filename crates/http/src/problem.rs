@@ -180,6 +180,9 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidToken => {
                 ApiError::invalid_token("the token is malformed, forged or unknown")
             }
+            e @ CoreError::WrongIssuer { .. } => ApiError::invalid_token(format!(
+                "the token was {e}; instances sharing a database need the same issuer"
+            )),
             CoreError::TokenExpired => ApiError::new(
                 S::UNAUTHORIZED,
                 "token_expired",

@@ -54,10 +54,11 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// Readiness checks beyond the store (the event bus), each named.
-    pub readiness: Vec<ReadinessCheck>,
+    /// What `/readyz` reports: the store and the event bus, checked in
+    /// the background (the gRPC health service reads the same monitor).
+    pub readiness: Arc<ReadinessMonitor>,
     /// The outbox relay's statistics, when a relay runs.
     pub relay: Option<Arc<RelayStats>>,
 }
 
-pub use warden_core::readiness::ReadinessCheck;
+pub use warden_core::readiness::{ReadinessCheck, ReadinessMonitor};

@@ -227,6 +227,7 @@ pub async fn serve_traced(
     trace_context: Option<warden_http::TraceContextFn>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
+    config.validate_serving()?;
     // Read once: the HTTP API and ext_authz answer with the same settings.
     let sign_in = config.verify.sign_in()?;
     let allowed_origins = config.allowed_origins();
@@ -286,7 +287,7 @@ pub async fn serve_traced(
         auth.clone(),
         warden_grpc::GrpcConfig {
             request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
-            readiness: events.readiness.clone(),
+            readiness: Some(events.readiness.clone()),
             trace_context,
             sign_in,
             allowed_origins,

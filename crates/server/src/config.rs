@@ -758,6 +758,21 @@ impl Config {
         Ok(())
     }
 
+    /// What `serve` needs beyond [`Config::load`]'s checks: with a shared
+    /// database, an explicit `issuer`. Instances sharing the database share
+    /// signing keys; without one each would default to its own listen
+    /// address and refuse the others' tokens (issue 21).
+    pub fn validate_serving(&self) -> anyhow::Result<()> {
+        if self.issuer.as_deref().is_none_or(|i| i.trim().is_empty())
+            && !self.is_embedded_database()
+        {
+            bail!(
+                "issuer (WARDEN_ISSUER) is required with a shared database, so every instance issues and accepts tokens as the same issuer (for example WARDEN_ISSUER=https://auth.example.com, the public URL clients reach)"
+            );
+        }
+        Ok(())
+    }
+
     /// The issuer URL.
     pub fn issuer(&self) -> String {
         self.issuer
@@ -1280,6 +1295,35 @@ mod tests {
             err.to_string().contains("WARDEN_KEYS_ENCRYPTION_KEY"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn serving_on_a_shared_database_requires_an_issuer() {
+        const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        for url in [
+            "postgres://db.internal/warden",
+            "mysql://db.internal/warden",
+        ] {
+            let load = |issuer: Option<&str>| {
+                let mut vars = vec![
+                    ("WARDEN_DATABASE_URL", url),
+                    ("WARDEN_KEYS_ENCRYPTION_KEY", KEK),
+                ];
+                vars.extend(issuer.map(|i| ("WARDEN_ISSUER", i)));
+                Config::load(None, &env(&vars), &Overrides::default()).unwrap()
+            };
+            let err = load(None).validate_serving().unwrap_err();
+            assert!(err.to_string().contains("WARDEN_ISSUER"), "{err}");
+            load(Some("https://auth.example.com"))
+                .validate_serving()
+                .unwrap();
+        }
+        // The embedded database serves one process: its listen address is
+        // a fine default.
+        Config::load(None, &env(&[]), &Overrides::default())
+            .unwrap()
+            .validate_serving()
+            .unwrap();
     }
 
     #[test]

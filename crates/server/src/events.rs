@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use warden_core::AuthService;
 use warden_core::model::OutboxEvent;
 use warden_core::ports::Clock;
+use warden_core::readiness::{CheckStatus, ReadinessCheck, ReadinessMonitor};
 use warden_core::relay::{EventPublisher, OutboxRelay, PublishError, RelaySettings, RelayStats};
 use warden_events::{BusKind, BusNames, CloudEvent, InProcessBus, Publisher, PublisherOptions};
-use warden_http::ReadinessCheck;
 
 use crate::config::Config;
 
@@ -61,8 +61,11 @@ pub fn bus_names(config: &Config) -> BusNames {
 pub struct Events {
     /// The relay's statistics.
     pub relay: Arc<RelayStats>,
-    /// Readiness checks for `/readyz` (the bus, when there is one).
-    pub readiness: Vec<ReadinessCheck>,
+    /// What `/readyz` and gRPC health report: the store (required) and the
+    /// bus, when there is one (optional: degraded, never unready; decision
+    /// 0017).
+    pub readiness: Arc<ReadinessMonitor>,
+    readiness_task: tokio::task::JoinHandle<()>,
     /// The in-process bus (what a single binary's own subscribers use).
     pub local: InProcessBus,
     relay_task: tokio::task::JoinHandle<()>,
@@ -73,6 +76,7 @@ pub struct Events {
 impl Events {
     /// Stops the relay (it gives its lease up) and the subscription.
     pub async fn stop(self) {
+        self.readiness_task.abort();
         let _ = self.relay_stop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), self.relay_task).await;
     }
@@ -124,32 +128,60 @@ pub fn start(
     let subscription = match (&url, kind) {
         (Some(url), BusKind::Nats | BusKind::Amqp) => {
             let denylist = auth.denylist().clone();
-            let subscription = warden_events::subscribe(
+            let subscription = warden_events::subscribe_with(
                 url,
                 names,
+                max_age,
                 Arc::new(move |event: CloudEvent| {
                     denylist.apply(&event);
                 }),
             )?;
-            let status = subscription.status();
-            let relay_stats = stats.clone();
-            readiness.push(ReadinessCheck {
-                name: "bus",
-                is_ready: Arc::new(move || status.is_connected() && !relay_stats.is_bus_failing()),
-            });
+            readiness.push(bus_check(subscription.status(), stats.clone()));
             Some(subscription)
         }
         _ => None,
     };
     tracing::info!(bus = kind.name(), "events: relay started");
+    let readiness = ReadinessMonitor::new(auth.store(), readiness, STORE_CHECK_TIMEOUT);
+    let readiness_task = readiness.spawn(ReadinessMonitor::INTERVAL);
     Ok(Events {
         relay: stats,
         readiness,
+        readiness_task,
         local,
         relay_task,
         relay_stop,
         _subscription: subscription,
     })
+}
+
+/// Longest wait of one background store check: a probe during a database
+/// partition reports it unavailable within about this plus one interval.
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The bus as a readiness check: optional, so an outage degrades the
+/// instance without taking it out of service. Down while this instance's
+/// subscription is disconnected or its relay cannot publish.
+fn bus_check(
+    subscription: Arc<warden_events::SubscriptionStatus>,
+    relay: Arc<RelayStats>,
+) -> ReadinessCheck {
+    ReadinessCheck {
+        name: "bus",
+        is_required: false,
+        status: Arc::new(move || {
+            let down_for = match (subscription.down_for(), relay.bus_failing_for()) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            CheckStatus {
+                is_ok: down_for.is_none(),
+                down_for,
+                lag: Some(relay.lag()),
+                failures: subscription.failures(),
+            }
+        }),
+    }
 }
 
 fn hostname() -> String {

@@ -76,13 +76,24 @@ pub enum VerifyError {
     /// The token is not valid yet (`nbf` or `iat` in the future).
     #[error("token not yet valid")]
     NotYetValid,
-    /// Wrong `iss`.
-    #[error("wrong issuer")]
-    WrongIssuer,
+    /// Wrong `iss`: a genuine signature from another issuer's
+    /// configuration (two instances sharing keys but not `issuer`), so
+    /// both names are worth showing. `issued_by` is from a token whose
+    /// signature verified, cut to [`MAX_ISSUER_SHOWN`] characters.
+    #[error("issued by {issued_by}, expected {expected}")]
+    WrongIssuer {
+        /// The token's `iss`.
+        issued_by: String,
+        /// The issuer this verifier requires.
+        expected: String,
+    },
     /// Our audience is not in `aud`.
     #[error("wrong audience")]
     WrongAudience,
 }
+
+/// The most of a refused token's `iss` an error repeats.
+pub const MAX_ISSUER_SHOWN: usize = 200;
 
 impl VerifyError {
     /// Whether the token was rejected only because it has expired
@@ -312,7 +323,10 @@ impl Verifier {
             return Err(VerifyError::NotYetValid);
         }
         if claims.iss != self.config.issuer {
-            return Err(VerifyError::WrongIssuer);
+            return Err(VerifyError::WrongIssuer {
+                issued_by: claims.iss.chars().take(MAX_ISSUER_SHOWN).collect(),
+                expected: self.config.issuer.clone(),
+            });
         }
         if !claims.aud.contains(&self.config.audience) {
             return Err(VerifyError::WrongAudience);

@@ -557,13 +557,19 @@ fn issuer_and_audience_rules() {
     c.iss = "https://evil.test".into();
     assert_eq!(
         v.verify(&ed().sign(&c).unwrap(), NOW),
-        Err(VerifyError::WrongIssuer)
+        Err(VerifyError::WrongIssuer {
+            issued_by: c.iss.clone(),
+            expected: ISS.into(),
+        })
     );
     c = claims();
     c.iss = format!("{ISS}/");
     assert_eq!(
         v.verify(&ed().sign(&c).unwrap(), NOW),
-        Err(VerifyError::WrongIssuer)
+        Err(VerifyError::WrongIssuer {
+            issued_by: c.iss.clone(),
+            expected: ISS.into(),
+        })
     );
     c = claims();
     c.aud = Audience::One("other".into());

@@ -31,11 +31,18 @@ pub enum VerifyErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyError {
     kind: VerifyErrorKind,
+    /// Why, when it helps the operator (another issuer's token).
+    detail: Option<String>,
 }
 
 impl VerifyError {
     pub(crate) fn new(kind: VerifyErrorKind) -> Self {
-        Self { kind }
+        Self { kind, detail: None }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// What went wrong.
@@ -81,7 +88,19 @@ impl fmt::Display for VerifyError {
                 "opaque session tokens need a service credential to be checked"
             }
             VerifyErrorKind::Unavailable => "Warden cannot check session tokens right now",
-        })
+        })?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl VerifyError {
+    /// The reason beyond the kind, when there is one worth showing (the
+    /// token's issuer and the expected one).
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 }
 

@@ -403,6 +403,12 @@ impl Verifier {
             warden_token::VerifyError::UnknownKey if !self.keys_loaded() => {
                 VerifyError::new(VerifyErrorKind::KeysUnavailable)
             }
+            warden_token::VerifyError::WrongIssuer {
+                issued_by,
+                expected,
+            } => VerifyError::new(VerifyErrorKind::Invalid).with_detail(format!(
+                "issued by {issued_by}, this verifier expects {expected}"
+            )),
             _ => VerifyError::new(VerifyErrorKind::Invalid),
         })?;
         let principal = Principal {

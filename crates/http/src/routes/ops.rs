@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use warden_core::readiness::Readiness;
 
 /// Liveness: 200 while the process serves.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Object, description = "`{\"status\": \"ok\"}`")))]
@@ -14,38 +15,51 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: 200 when every dependency answers, else 503 naming what
-/// failed. The gRPC health service reports the same `AuthService::readiness`.
+/// Readiness (decision 0017): 200 while this instance can serve requests,
+/// 503 when a required dependency (the store) is unavailable. An optional
+/// one (the event bus) that is away makes the answer `degraded`, still 200,
+/// with how long and how far behind the outbox relay is. Answered from the
+/// last background check, so it never waits for a hanging dependency. The
+/// gRPC health service reports the same [`ReadinessMonitor`] answer.
+///
+/// [`ReadinessMonitor`]: warden_core::readiness::ReadinessMonitor
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, body = Object, description = "`{\"status\": \"ready\", \"checks\": {name: \"ok\"}}`"),
-    (status = 503, body = Object, description = "`{\"status\": \"unavailable\", \"checks\": ...}`: a status report naming the failed check, not a problem")))]
+    (status = 200, body = Object, description = "`{\"status\": \"ready\" | \"degraded\", \"checks\": {name: state}, \"details\": {...}}`: an optional dependency (the bus) may be away"),
+    (status = 503, body = Object, description = "`{\"status\": \"unavailable\", \"checks\": ...}`: a status report naming the failed required check, not a problem")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let (ready, checks) = readiness(&state).await;
-    let status = if ready { "ready" } else { "unavailable" };
-    let code = if ready {
-        StatusCode::OK
+    let readiness = state.readiness.current().await;
+    let (code, status) = if !readiness.is_ready() {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    } else if readiness.is_degraded() {
+        (StatusCode::OK, "degraded")
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::OK, "ready")
     };
-    (code, Json(json!({"status": status, "checks": checks}))).into_response()
+    (code, Json(readiness_body(status, &readiness))).into_response()
 }
 
-/// Whether the service is ready, and each check's state (`"ok"` or
-/// `"unavailable"`): `AuthService::readiness` over the store and
-/// `state.readiness` (the bus), the list the gRPC health service is given too.
-pub async fn readiness(state: &AppState) -> (bool, serde_json::Map<String, serde_json::Value>) {
-    let readiness = state.auth.readiness(&state.readiness).await;
-    let checks = readiness
-        .checks()
-        .iter()
-        .map(|(name, ok)| {
-            (
-                (*name).to_owned(),
-                json!(if *ok { "ok" } else { "unavailable" }),
-            )
-        })
-        .collect();
-    (readiness.is_ready(), checks)
+/// `{"status", "checks": {name: state}, "details": {name: {...}}}`.
+fn readiness_body(status: &str, readiness: &Readiness) -> serde_json::Value {
+    let mut checks = serde_json::Map::new();
+    let mut details = serde_json::Map::new();
+    for check in readiness.checks() {
+        checks.insert(check.name.to_owned(), json!(check.state.as_str()));
+        let mut detail = serde_json::Map::new();
+        detail.insert("state".into(), json!(check.state.as_str()));
+        if let Some(down_for) = check.status.down_for {
+            detail.insert("down_for_secs".into(), json!(seconds(down_for)));
+        }
+        if let Some(lag) = check.status.lag {
+            detail.insert("relay_lag_secs".into(), json!(seconds(lag)));
+        }
+        details.insert(check.name.to_owned(), detail.into());
+    }
+    json!({"status": status, "checks": checks, "details": details})
+}
+
+/// Seconds with millisecond precision.
+fn seconds(duration: std::time::Duration) -> f64 {
+    (duration.as_millis() as f64) / 1000.0
 }
 
 /// Prometheus metrics (bind privately in production).
@@ -62,6 +76,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(relay) = &state.relay {
         state.metrics.record_relay(relay);
     }
+    state
+        .metrics
+        .record_readiness(&state.readiness.current().await);
     (
         [(
             header::CONTENT_TYPE,

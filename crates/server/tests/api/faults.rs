@@ -19,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_millis(1000);
 const SLACK: Duration = Duration::from_millis(1500);
 
 /// An app on a fresh database of `kind`, reached through a proxy.
-async fn app_behind_proxy(kind: ServerKind) -> Option<(TestApp, FaultProxy)> {
+pub(crate) async fn app_behind_proxy(kind: ServerKind) -> Option<(TestApp, FaultProxy)> {
     let database = TestDatabase::create(kind).await?;
     let mut url = Url::parse(&database.url).expect("database URL");
     let host = url.host_str().expect("host").to_owned();
@@ -41,7 +41,7 @@ async fn app_behind_proxy(kind: ServerKind) -> Option<(TestApp, FaultProxy)> {
 }
 
 /// What `grpc.health.v1.Health/Check` says about the whole server.
-async fn grpc_health(app: &TestApp) -> i32 {
+pub(crate) async fn grpc_health(app: &TestApp) -> i32 {
     let mut health = HealthClient::new(app.grpc_channel().await);
     health
         .check(HealthCheckRequest::default())
@@ -75,7 +75,15 @@ async fn outage_and_recovery(kind: ServerKind) {
     let (response, took) = sign_in(&app, &user.email).await;
     assert_problem(response, 503, "store_unavailable").await;
     assert!(took < TIMEOUT + SLACK, "took {took:?}");
-    let (status, body) = readiness(&app).await;
+    // Readiness answers from its background check (every second).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (status, body) = loop {
+        let (status, body) = readiness(&app).await;
+        if status == 503 || Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(status, 503);
     assert_eq!(body["checks"]["store"], "unavailable", "{body}");
     // gRPC health follows the same readiness, for Kubernetes gRPC probes.

@@ -13,11 +13,13 @@ mod gateway;
 mod instances;
 mod newcomer;
 mod openapi_truth;
+mod issuers;
 mod operations;
 #[cfg(feature = "otel")]
 mod otel;
 mod process;
 mod propagation;
+mod readiness;
 mod refresh;
 mod revocations;
 mod session_tokens;

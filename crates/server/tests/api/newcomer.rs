@@ -141,7 +141,8 @@ async fn user_add_on_a_shared_database_needs_no_key_encryption_key() {
         warden()
             .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
             .arg("--database-url")
-            .arg(&database.url),
+            .arg(&database.url)
+            .env("WARDEN_ISSUER", "https://auth.example.com"),
         None,
     );
     assert!(!serve.status.success());

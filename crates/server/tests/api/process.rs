@@ -38,6 +38,37 @@ pub fn spawn(
     data_dir: &std::path::Path,
     env: &[(&str, &str)],
 ) -> Child {
+    command(database_url, kek, data_dir, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warden starts")
+}
+
+/// [`spawn`], with its log (stderr) written to `log`.
+pub fn spawn_logging(
+    database_url: &str,
+    kek: &str,
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+    log: &std::path::Path,
+) -> Child {
+    let log = std::fs::File::create(log).expect("log file");
+    command(database_url, kek, data_dir, env)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("warden starts")
+}
+
+/// The `warden serve` command [`spawn`] runs, for tests that change it
+/// further (remove a setting) or watch it exit.
+pub fn command(
+    database_url: &str,
+    kek: &str,
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
     command.env_remove("RUST_LOG");
     for (key, _) in std::env::vars() {
@@ -64,10 +95,6 @@ pub fn spawn(
         command.env(key, value);
     }
     command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("warden starts")
 }
 
 /// Waits for the "listening on" line.
