@@ -18,8 +18,8 @@
 //! ```no_run
 //! # async fn run(listener: tokio::net::TcpListener) {
 //! use warden_listen::{Limits, Server};
-//! let service = |_peer| {
-//!     hyper::service::service_fn(|_request| async {
+//! let service = |_peer: std::net::SocketAddr| {
+//!     hyper::service::service_fn(|_request: http::Request<hyper::body::Incoming>| async {
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hi")))
 //!     })
 //! };
