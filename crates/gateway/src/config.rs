@@ -70,6 +70,9 @@ pub struct Route {
     pub roles: Vec<String>,
     /// Time allowed for the upstream's response headers.
     pub timeout: Duration,
+    /// WebSocket upgrades are spliced to the upstream; no other upgrade
+    /// ever is (docs/decisions/0014-edge-limits.md).
+    pub websocket: bool,
 }
 
 /// The whole gateway configuration.
@@ -106,6 +109,8 @@ pub struct Config {
     pub sign_in: Option<SignInRedirect>,
     /// The routes, in file order.
     pub routes: Vec<Route>,
+    /// Header-read and idle timeouts and the connection cap of `listen`.
+    pub limits: warden_listen::Limits,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +130,9 @@ struct RawConfig {
     #[serde(default)]
     allowed_origins: Vec<String>,
     sign_in_url: Option<String>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
     #[serde(default, rename = "route")]
     routes: Vec<RawRoute>,
     #[serde(default)]
@@ -183,6 +191,8 @@ struct RawRoute {
     #[serde(default)]
     roles: Vec<String>,
     timeout: Option<String>,
+    #[serde(default)]
+    websocket: bool,
 }
 
 /// Default time for an upstream's response headers.
@@ -354,6 +364,7 @@ impl Config {
                 auth,
                 roles: route.roles,
                 timeout,
+                websocket: route.websocket,
             });
         }
         if routes.is_empty() {
@@ -366,6 +377,26 @@ impl Config {
         for origin in &raw.allowed_origins {
             parse_issuer("allowed_origins", origin)?;
         }
+        let defaults = warden_listen::Limits::default();
+        let limits = warden_listen::Limits {
+            header_read_timeout: raw
+                .header_read_timeout
+                .as_deref()
+                .map(|v| parse_duration("header_read_timeout", v))
+                .transpose()?
+                .unwrap_or(defaults.header_read_timeout),
+            idle_timeout: raw
+                .idle_timeout
+                .as_deref()
+                .map(|v| parse_duration("idle_timeout", v))
+                .transpose()?
+                .unwrap_or(defaults.idle_timeout),
+            max_connections: match raw.max_connections {
+                Some(0) => return Err(ConfigError::new("max_connections must be more than zero")),
+                Some(n) => n,
+                None => defaults.max_connections,
+            },
+        };
         Ok(Self {
             listen: parse_addr("listen", &raw.listen)?,
             admin_listen: raw
@@ -409,6 +440,7 @@ impl Config {
                 .transpose()
                 .map_err(ConfigError::new)?,
             routes,
+            limits,
         })
     }
 
@@ -511,6 +543,23 @@ roles = ["user"]
         assert_eq!(config.revocations, RevocationSource::Poll);
         let config = Config::parse(&with("upstream_timeout = \"2s\"", "timeout = \"1m\"")).unwrap();
         assert_eq!(config.routes[0].timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn listener_limits_and_websockets_have_safe_defaults() {
+        let config = Config::parse(MINIMAL).unwrap();
+        assert_eq!(config.limits, warden_listen::Limits::default());
+        assert!(!config.routes[0].websocket);
+        let config = Config::parse(&with(
+            "header_read_timeout = \"5s\"\nidle_timeout = \"2m\"\nmax_connections = 100",
+            "websocket = true",
+        ))
+        .unwrap();
+        assert_eq!(config.limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(120));
+        assert_eq!(config.limits.max_connections, 100);
+        assert!(config.routes[0].websocket);
+        assert!(Config::parse(&with("max_connections = 0", "")).is_err());
     }
 
     #[test]

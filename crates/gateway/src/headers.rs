@@ -17,7 +17,9 @@ pub const ROLES: &str = "x-warden-roles";
 const TRACEPARENT: &str = "traceparent";
 
 /// Headers that describe one connection, never the message.
-const HOP_BY_HOP: [&str; 9] = [
+/// `HTTP2-Settings` belongs to the h2c upgrade (RFC 7540 §3.2.1), which is
+/// never forwarded.
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -27,6 +29,7 @@ const HOP_BY_HOP: [&str; 9] = [
     "proxy-authorization",
     "proxy-authenticate",
     "trailer",
+    "http2-settings",
 ];
 
 /// Removes every `X-Warden-*` header, whatever its case (header names are
@@ -42,13 +45,19 @@ pub fn strip_identity(headers: &mut HeaderMap) {
     }
 }
 
-/// The `Upgrade` value when the message asks to switch protocols
-/// (`Connection: upgrade` plus `Upgrade`).
-pub fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
-    connection_tokens(headers)
-        .any(|t| t.eq_ignore_ascii_case("upgrade"))
-        .then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
+/// Whether the message asks to switch to a WebSocket and nothing else:
+/// `Connection: upgrade` plus exactly one `Upgrade: websocket`. Every
+/// other upgrade (h2c above all) is never forwarded; see
+/// docs/decisions/0014-edge-limits.md.
+pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let mut upgrades = headers.get_all(header::UPGRADE).iter();
+    let only_websocket = match (upgrades.next(), upgrades.next()) {
+        (Some(value), None) => value
+            .to_str()
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("websocket")),
+        _ => false,
+    };
+    only_websocket && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -221,6 +230,7 @@ mod tests {
             ("proxy-authorization", "Basic x"),
             ("transfer-encoding", "chunked"),
             ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAAQCAAAAAAIAAAAA"),
             ("te", "gzip, trailers"),
             ("trailer", "x-checksum"),
             ("authorization", "Bearer t"),
@@ -237,17 +247,24 @@ mod tests {
     }
 
     #[test]
-    fn upgrades_need_both_headers() {
-        assert_eq!(
-            upgrade_of(&map(&[
-                ("connection", "keep-alive, Upgrade"),
-                ("upgrade", "websocket")
-            ]))
-            .unwrap(),
-            "websocket"
-        );
-        assert!(upgrade_of(&map(&[("upgrade", "websocket")])).is_none());
-        assert!(upgrade_of(&map(&[("connection", "upgrade")])).is_none());
+    fn only_websocket_upgrades_are_recognised() {
+        assert!(is_websocket_upgrade(&map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket")
+        ])));
+        assert!(!is_websocket_upgrade(&map(&[("upgrade", "websocket")])));
+        assert!(!is_websocket_upgrade(&map(&[("connection", "upgrade")])));
+        for other in ["h2c", "websocket, h2c", "TLS/1.2", "h2c, websocket"] {
+            assert!(
+                !is_websocket_upgrade(&map(&[("connection", "upgrade"), ("upgrade", other)])),
+                "{other}"
+            );
+        }
+        assert!(!is_websocket_upgrade(&map(&[
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            ("upgrade", "h2c"),
+        ])));
     }
 
     #[test]

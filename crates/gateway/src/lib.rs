@@ -5,11 +5,14 @@
 //! upstreams a trusted identity in `X-Warden-User`, `X-Warden-Session` and
 //! `X-Warden-Roles` (client-sent `X-Warden-*` headers never pass).
 //!
-//! Bodies stream both ways, upgrades (WebSocket) are spliced, hop-by-hop
+//! Bodies stream both ways, WebSocket upgrades are spliced on the routes
+//! that allow them (no other upgrade ever is), hop-by-hop
 //! headers are dropped as RFC 9110 §7.6.1 says, `traceparent` is forwarded
 //! or created. `SIGHUP` reloads the routes without dropping connections;
-//! `SIGTERM`/ctrl-c drains in-flight requests. See `docs/decisions` for the
-//! choices behind it and the README for the configuration.
+//! `SIGTERM`/ctrl-c drains in-flight requests. Both listeners run
+//! `warden-listen`'s accept loop (header-read and idle timeouts, a
+//! connection cap). See `docs/decisions` for the choices behind it and the
+//! README for the configuration.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -31,9 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use warden_verify::{RevocationFeed, Verifier};
 
@@ -43,6 +43,8 @@ use proxy::{Routes, Shared};
 
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(25);
+/// Most connections to the admin listener (probes and scrapes).
+const ADMIN_CONNECTIONS: usize = 64;
 /// How many verified tokens the gateway remembers.
 const VERIFIED_TOKENS: usize = 100_000;
 
@@ -119,6 +121,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let config = Config::load(config_path)?;
     let routes = Routes::from_config(&config)?;
+    let fd_limit = warden_listen::raise_fd_limit();
     let listener = bind(config.listen).await?;
     let admin = match config.admin_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -136,7 +139,11 @@ pub async fn start(
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(admin) = admin {
-        tokio::spawn(serve_admin(admin, shared.clone(), stop_rx.clone()));
+        let limits = warden_listen::Limits {
+            max_connections: warden_listen::connection_cap(ADMIN_CONNECTIONS, fd_limit, 8),
+            ..config.limits
+        };
+        tokio::spawn(serve_admin(admin, limits, shared.clone(), stop_rx.clone()));
     }
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(
@@ -148,7 +155,12 @@ pub async fn start(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let task = tokio::spawn(serve(listener, shared, stop_rx));
+    // Each client connection may hold an upstream one as well.
+    let limits = warden_listen::Limits {
+        max_connections: warden_listen::connection_cap(config.limits.max_connections, fd_limit, 2),
+        ..config.limits
+    };
+    let task = tokio::spawn(serve(listener, limits, shared, stop_rx));
     Ok(Running {
         addr,
         admin_addr,
@@ -165,74 +177,39 @@ async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
 
 async fn serve(
     listener: TcpListener,
+    limits: warden_listen::Limits,
     shared: Arc<Shared>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+    warden_listen::Server::new(listener, limits)
+        .with_upgrades()
+        .drain(DRAIN)
+        .serve(
+            move |peer| {
+                let shared = shared.clone();
+                service_fn(move |request| proxy::handle(shared.clone(), peer, request))
             },
-            () = stopped(&mut stop) => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| proxy::handle(shared.clone(), peer, request));
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!(connections = graceful.count(), "draining");
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("drain timed out; closing the remaining connections");
-    }
+            async move { stopped(&mut stop).await },
+        )
+        .await;
 }
 
 async fn serve_admin(
     listener: TcpListener,
+    limits: warden_listen::Limits,
     shared: Arc<Shared>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+    warden_listen::Server::new(listener, limits)
+        .drain(Duration::from_secs(1))
+        .serve(
+            move |_peer| {
+                let shared = shared.clone();
+                service_fn(move |request| proxy::admin(shared.clone(), request))
             },
-            () = stopped(&mut stop) => return,
-        };
-        let shared = shared.clone();
-        let builder = builder.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| proxy::admin(shared.clone(), request));
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+            async move { stopped(&mut stop).await },
+        )
+        .await;
 }
 
 /// Re-reads the file on each SIGHUP. Routes and the origin allow-list are
@@ -261,6 +238,7 @@ async fn reload_on_sighup(path: PathBuf, mut current: Config, shared: Arc<Shared
                     || new.bus_names != current.bus_names
                     || new.service_token_file != current.service_token_file
                     || new.connect_timeout != current.connect_timeout
+                    || new.limits != current.limits
                 {
                     tracing::warn!(
                         "only routes, allowed_origins and sign_in_url reload; restart for the other changes"

@@ -59,6 +59,16 @@ impl Problem {
         )
     }
 
+    /// 400: an HTTP/1.1 request without exactly one `Host` (RFC 9112 §3.2).
+    pub const fn bad_host() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request",
+            "an HTTP/1.1 request needs exactly one Host header",
+        )
+    }
+
     /// 401 with the verifier's code (`invalid_token`, `token_expired`, `token_revoked`).
     pub const fn unauthorized(code: &'static str, detail: &'static str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, "Unauthorized", detail)

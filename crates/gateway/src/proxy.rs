@@ -259,13 +259,21 @@ async fn forward(
     peer: SocketAddr,
     mut request: Request<Incoming>,
 ) -> (Option<String>, Response<Body>) {
+    if request.version() == Version::HTTP_11
+        && request.headers().get_all(header::HOST).iter().count() != 1
+    {
+        return (None, Problem::bad_host().into_response());
+    }
     let normalized = match normalize(request.uri().path()) {
         Ok(n) => n,
         Err(_) => {
             return (
                 None,
-                Problem::bad_path("the path has encoded separators, NUL or backslashes")
-                    .into_response(),
+                Problem::bad_path(
+                    "the path has encoded separators, NUL, backslashes, double encoding, \
+                     a segment ending in '.' or a space, or non-ASCII characters",
+                )
+                .into_response(),
             );
         }
     };
@@ -289,8 +297,14 @@ async fn forward(
         }
     };
 
-    let upgrade = headers::upgrade_of(request.headers());
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
+    // Only a WebSocket handshake, on a route that allows it, is forwarded
+    // as an upgrade; any other (h2c above all) loses its Upgrade headers
+    // below and goes upstream as a plain request.
+    let websocket = route.websocket
+        && request.method() == Method::GET
+        && request.version() == Version::HTTP_11
+        && headers::is_websocket_upgrade(request.headers());
+    let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
@@ -306,9 +320,9 @@ async fn forward(
     }
     headers::set_forwarded(outgoing, peer.ip(), host);
     let trace_id = headers::ensure_traceparent(outgoing);
-    if let Some(upgrade) = &upgrade {
+    if websocket {
         outgoing.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        outgoing.insert(header::UPGRADE, upgrade.clone());
+        outgoing.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
     if let Ok(authority) = HeaderValue::from_str(&route.upstream.authority) {
         outgoing.insert(header::HOST, authority);
@@ -366,11 +380,16 @@ async fn forward(
     };
 
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let (Some(client_upgrade), Some(protocol)) = (
-            client_upgrade,
-            response.headers().get(header::UPGRADE).cloned(),
-        ) else {
+        // A switch nobody asked for, or to anything but a WebSocket, would
+        // hand the client a raw pipe past every check here: 502.
+        let switched_to_websocket = response
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+        let Some(client_upgrade) = client_upgrade.filter(|_| switched_to_websocket) else {
             shared.metrics.upstream_error(&route.prefix, "protocol");
+            tracing::warn!(trace_id = %trace_id, route = %route.prefix, "upstream switched protocols unasked; refused");
             return (label, Problem::bad_gateway().into_response());
         };
         let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -392,7 +411,9 @@ async fn forward(
         parts
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        parts.headers.insert(header::UPGRADE, protocol);
+        parts
+            .headers
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         return (
             label,
             Response::from_parts(parts, full(bytes::Bytes::new())),

@@ -1,13 +1,22 @@
 //! The gRPC server: Warden's two services, Envoy's `ext_authz`, health and
-//! reflection on one listener, with the HTTP API's limits.
+//! reflection on one listener, with the HTTP API's limits and the HTTP/2
+//! equivalents of its connection limits (docs/decisions/0014-edge-limits.md):
+//! keep-alive pings, a cap on calls per connection, a cap on connections,
+//! and an idle timeout on connections that send nothing at all.
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::{Instant, Sleep};
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic_health::pb::health_server::HealthServer;
 use warden_core::AuthService;
 use warden_core::readiness::ReadinessMonitor;
@@ -43,6 +52,13 @@ pub struct GrpcConfig {
     pub sign_in: Option<SignInRedirect>,
     /// Origins a sign-in redirect may send the browser back to in full.
     pub allowed_origins: Vec<String>,
+    /// A connection that sends nothing for this long is closed (answers to
+    /// keep-alive pings count, so only silent or dead peers are).
+    pub idle_timeout: Duration,
+    /// Most connections open at once; at the cap new ones wait.
+    pub max_connections: usize,
+    /// Most calls at once on one connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for GrpcConfig {
@@ -54,9 +70,17 @@ impl Default for GrpcConfig {
             observer: None,
             sign_in: None,
             allowed_origins: Vec::new(),
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 10_000,
+            max_concurrent_streams: 100,
         }
     }
 }
+
+/// How often an HTTP/2 ping checks a quiet peer, and how long its answer
+/// may take before the connection is dropped.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The call's span, in OpenTelemetry's RPC conventions: named
 /// `warden.v1.AuthService/Validate`, never with message contents.
@@ -93,8 +117,12 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(ENVOY_FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let trace_context = config.trace_context;
+    let incoming = limited_incoming(listener, config.max_connections, config.idle_timeout);
     Server::builder()
         .timeout(config.request_timeout)
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(config.max_concurrent_streams)
         .trace_fn(move |request| {
             let span = call_span(request.uri().path());
             if let Some(continue_trace) = trace_context {
@@ -130,10 +158,128 @@ pub async fn serve(
         )))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
+}
+
+/// Accepts while fewer than `max_connections` are open (then new clients
+/// wait in the backlog); each connection is closed after `idle` without a
+/// byte from the peer.
+fn limited_incoming(
+    listener: TcpListener,
+    max_connections: usize,
+    idle: Duration,
+) -> tokio_stream::wrappers::ReceiverStream<io::Result<LimitedStream>> {
+    let permits = Arc::new(Semaphore::new(max_connections.clamp(1, u32::MAX as usize)));
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                () = tx.closed() => return,
+            };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = tx.closed() => return,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let stream = LimitedStream {
+                        inner: stream,
+                        idle,
+                        deadline: Box::pin(tokio::time::sleep(idle)),
+                        _permit: permit,
+                    };
+                    if tx.send(Ok(stream)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "gRPC accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// A connection holding one of the listener's permits, failing its reads
+/// once the peer has been silent for `idle`.
+struct LimitedStream {
+    inner: TcpStream,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connected for LimitedStream {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    let next = Instant::now() + self.idle;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer sent nothing within the idle timeout",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            ready => ready,
+        }
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

@@ -13,14 +13,26 @@ pub const ACCESS_COOKIE: &str = "__Host-warden_at";
 pub const REFRESH_COOKIE: &str = "__Secure-warden_rt";
 /// The double-submit CSRF cookie, readable by the page's scripts.
 pub const CSRF_COOKIE: &str = "warden_csrf";
-/// Path the refresh cookie is scoped to.
+/// Path the refresh cookie is scoped to, below the issuer's path.
 pub const REFRESH_PATH: &str = "/v1/token";
+
+/// The refresh cookie's path: the issuer URL's path plus [`REFRESH_PATH`],
+/// so that behind a gateway prefix (issuer `https://example.com/auth`) the
+/// browser still sends it to `/auth/v1/token/...`.
+pub fn refresh_path(issuer: &str) -> String {
+    let base = issuer
+        .parse::<axum::http::Uri>()
+        .map(|uri| uri.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    format!("{base}{REFRESH_PATH}")
+}
 
 /// Adds the three cookies for a freshly issued pair.
 pub fn set_session_cookies(
     jar: CookieJar,
     tokens: &IssuedTokens,
     session_max_age_secs: i64,
+    refresh_path: &str,
 ) -> CookieJar {
     let mut csrf = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut csrf);
@@ -34,7 +46,7 @@ pub fn set_session_cookies(
         .http_only(true)
         .secure(true)
         .same_site(SameSite::Strict)
-        .path(REFRESH_PATH)
+        .path(refresh_path.to_owned())
         .max_age(time_secs(session_max_age_secs));
     let csrf = Cookie::build((CSRF_COOKIE, URL_SAFE_NO_PAD.encode(csrf)))
         .secure(true)
@@ -45,19 +57,32 @@ pub fn set_session_cookies(
 }
 
 /// Expires the three cookies.
-pub fn clear_session_cookies(jar: CookieJar) -> CookieJar {
-    let expire = |name: &'static str, path: &'static str| {
+pub fn clear_session_cookies(jar: CookieJar, refresh_path: &str) -> CookieJar {
+    let expire = |name: &'static str, path: &str| {
         Cookie::build((name, ""))
             .secure(true)
-            .path(path)
+            .path(path.to_owned())
             .max_age(time_secs(0))
             .build()
     };
     jar.add(expire(ACCESS_COOKIE, "/"))
-        .add(expire(REFRESH_COOKIE, REFRESH_PATH))
+        .add(expire(REFRESH_COOKIE, refresh_path))
         .add(expire(CSRF_COOKIE, "/"))
 }
 
 fn time_secs(secs: i64) -> time::Duration {
     time::Duration::seconds(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refresh_path;
+
+    #[test]
+    fn the_refresh_path_follows_the_issuer_path() {
+        assert_eq!(refresh_path("https://auth.example.com"), "/v1/token");
+        assert_eq!(refresh_path("https://auth.example.com/"), "/v1/token");
+        assert_eq!(refresh_path("https://example.com/auth"), "/auth/v1/token");
+        assert_eq!(refresh_path("https://example.com/auth/"), "/auth/v1/token");
+    }
 }

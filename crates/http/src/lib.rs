@@ -15,6 +15,7 @@
 )]
 
 pub mod cookies;
+pub mod deadline;
 pub mod dto;
 pub mod extract;
 pub mod metrics;
@@ -34,7 +35,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use problem::ApiError;
@@ -91,9 +91,9 @@ pub fn router(state: AppState) -> Router {
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             timeout,
+            deadline::deadline,
         ))
         .layer(
             TraceLayer::new_for_http()

@@ -11,8 +11,12 @@
 //! - decodes percent-encoded unreserved characters (`%61` is `a`, `%2e` is `.`),
 //!   and upper-cases the hex digits of the encodings it keeps;
 //! - refuses what cannot be given one meaning: an encoded `/` or `\`, a raw
-//!   `\`, control characters, broken `%` escapes, and dot segments carrying
-//!   parameters (`..;x`, which Tomcat treats as `..`);
+//!   `\`, control characters, broken `%` escapes, dot segments carrying
+//!   parameters (`..;x`, which Tomcat treats as `..`), a double-encoded
+//!   `%25xx` (an upstream that decodes twice reads `%2e%2e` as `..`), a
+//!   segment ending in `.` or a space (Windows servers trim them: `/admin.`
+//!   is `/admin` there), and anything not ASCII once decoded (some servers
+//!   fold full-width or accented letters into ASCII ones);
 //! - collapses repeated slashes and resolves `.` and `..` (never above the root);
 //! - keeps the result for forwarding ([`Normalized::path`]) and derives the
 //!   matching key ([`Normalized::key`]): each segment's `;parameters` dropped
@@ -86,6 +90,12 @@ pub enum PathError {
     BadPercentEncoding,
     /// `.;x` or `..;x`: a dot segment with parameters.
     DotSegmentWithParameters,
+    /// `%25` followed by two hex digits: decoded twice, it is another path.
+    DoubleEncoding,
+    /// A segment ending in `.` or a space, which some servers trim.
+    TrailingDotOrSpace,
+    /// A byte outside ASCII, raw or percent-encoded.
+    NonAscii,
 }
 
 impl fmt::Display for PathError {
@@ -99,6 +109,9 @@ impl fmt::Display for PathError {
             PathError::DotSegmentWithParameters => {
                 "the path contains a dot segment with parameters"
             }
+            PathError::DoubleEncoding => "the path contains a double percent-encoding",
+            PathError::TrailingDotOrSpace => "a path segment ends in '.' or a space",
+            PathError::NonAscii => "the path contains non-ASCII characters",
         })
     }
 }
@@ -129,6 +142,14 @@ pub fn normalize(raw: &str) -> Result<Normalized, PathError> {
             }
             ends_in_directory = true;
             continue;
+        }
+        // Checked on the segment's name and on each parameter: IIS and
+        // Windows file systems drop a trailing dot or space.
+        if segment
+            .split(';')
+            .any(|part| part.ends_with('.') || part.ends_with("%20"))
+        {
+            return Err(PathError::TrailingDotOrSpace);
         }
         ends_in_directory = trailing_slash;
         segments.push(segment);
@@ -182,6 +203,12 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
                 match value {
                     b'/' | b'\\' => return Err(PathError::EncodedSeparator),
                     0..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
+                    0x80..=0xff => return Err(PathError::NonAscii),
+                    b'%' if bytes.get(i + 3).copied().and_then(hex_value).is_some()
+                        && bytes.get(i + 4).copied().and_then(hex_value).is_some() =>
+                    {
+                        return Err(PathError::DoubleEncoding);
+                    }
                     v if is_unreserved(v) => out.push(char::from(v)),
                     v => {
                         const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -194,24 +221,14 @@ fn decode_unreserved(raw: &str) -> Result<String, PathError> {
             }
             b'\\' => return Err(PathError::Backslash),
             0..=0x1f | 0x7f => return Err(PathError::ControlCharacter),
+            0x80..=0xff => return Err(PathError::NonAscii),
             _ => {
-                // Multi-byte UTF-8 is copied whole; `raw` is a valid str.
-                let len = utf8_len(byte);
-                out.push_str(&raw[i..i + len]);
-                i += len;
+                out.push(char::from(byte));
+                i += 1;
             }
         }
     }
     Ok(out)
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0x00..=0x7f => 1,
-        0xc0..=0xdf => 2,
-        0xe0..=0xef => 3,
-        _ => 4,
-    }
 }
 
 /// Why a route table could not be built.
@@ -384,9 +401,9 @@ mod tests {
         assert_eq!(path("/a%3bb/%3f%20c"), "/a%3Bb/%3F%20c");
         // A ';' that was encoded is data, not a parameter.
         assert_eq!(key("/Admin%3Bx"), "/admin%3bx");
-        // Double encoding is not decoded twice.
-        assert_eq!(path("/%252e%252e/admin"), "/%252e%252e/admin");
-        assert_eq!(path("/caf\u{e9}"), "/caf\u{e9}");
+        // A lone encoded '%' is data.
+        assert_eq!(path("/100%25"), "/100%25");
+        assert_eq!(path("/100%25x"), "/100%25x");
     }
 
     #[test]
@@ -409,6 +426,17 @@ mod tests {
             ("/a%zz", PathError::BadPercentEncoding),
             ("/public/..;/admin", PathError::DotSegmentWithParameters),
             ("/public/.;x/admin", PathError::DotSegmentWithParameters),
+            ("/%252e%252e/admin", PathError::DoubleEncoding),
+            ("/public/%2561dmin", PathError::DoubleEncoding),
+            ("/admin./x", PathError::TrailingDotOrSpace),
+            ("/admin%2e/x", PathError::TrailingDotOrSpace),
+            ("/admin%20/x", PathError::TrailingDotOrSpace),
+            ("/admin.;x/y", PathError::TrailingDotOrSpace),
+            ("/admin;x./y", PathError::TrailingDotOrSpace),
+            ("/admin...", PathError::TrailingDotOrSpace),
+            ("/caf\u{e9}", PathError::NonAscii),
+            ("/caf%C3%A9", PathError::NonAscii),
+            ("/%EF%BC%A1dmin", PathError::NonAscii),
         ] {
             assert_eq!(normalize(raw), Err(error), "{raw:?}");
         }

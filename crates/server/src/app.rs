@@ -259,6 +259,8 @@ pub async fn serve_traced(
         readiness: events.readiness.clone(),
         relay: Some(events.relay.clone()),
     };
+    // Before binding: every listener's cap is clamped below this limit.
+    let fd_limit = warden_listen::raise_fd_limit();
     let listener = TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("binding {}", config.http.listen))?;
@@ -296,25 +298,44 @@ pub async fn serve_traced(
                     metrics.record_grpc(method, code, elapsed);
                 },
             )),
+            idle_timeout: Duration::from_secs(config.grpc.idle_timeout_secs.max(1)),
+            max_connections: warden_listen::connection_cap(
+                config.grpc.max_connections,
+                fd_limit,
+                2,
+            ),
+            max_concurrent_streams: config.grpc.max_concurrent_streams.max(1),
         },
         stopped(),
     );
-    let http = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped());
+    let http_limits = warden_listen::Limits {
+        header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(config.http.idle_timeout_secs.max(1)),
+        max_connections: warden_listen::connection_cap(config.http.max_connections, fd_limit, 2),
+    };
+    let http = warden_listen::Server::new(listener, http_limits).serve(
+        move |peer: SocketAddr| {
+            let app = app.clone();
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), request)
+            })
+        },
+        stopped(),
+    );
     let task = tokio::spawn(async move {
-        let (http, grpc) = tokio::join!(async { http.await.context("serving HTTP") }, async {
+        let ((), grpc) = tokio::join!(http, async {
             grpc.await
                 .map_err(|e| anyhow::anyhow!(e))
                 .context("serving gRPC")
-        },);
+        });
         housekeeping.abort();
         follower.abort();
         events.stop().await;
         drop(lock);
-        http.and(grpc)
+        grpc
     });
     Ok(Running {
         addr,

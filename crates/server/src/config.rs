@@ -171,6 +171,12 @@ pub struct HttpSection {
     pub listen: SocketAddr,
     /// Longest a request may take.
     pub request_timeout_secs: u64,
+    /// Time for a whole request head, then the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Time a connection may sit with no request in flight.
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once (clamped below the open-file limit).
+    pub max_connections: usize,
 }
 
 impl Default for HttpSection {
@@ -178,6 +184,9 @@ impl Default for HttpSection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
         }
     }
 }
@@ -188,12 +197,22 @@ impl Default for HttpSection {
 pub struct GrpcSection {
     /// Address to listen on (the contract's default 127.0.0.1:50051).
     pub listen: SocketAddr,
+    /// Time a connection may send nothing at all (keep-alive ping answers
+    /// count), then it is closed.
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once (clamped below the open-file limit).
+    pub max_connections: usize,
+    /// Most calls at once on one connection.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for GrpcSection {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            idle_timeout_secs: 300,
+            max_connections: 10_000,
+            max_concurrent_streams: 100,
         }
     }
 }
@@ -673,6 +692,24 @@ impl Config {
         }
         if self.passwords.min_score > 4 {
             bail!("passwords.min_score must be 0-4");
+        }
+        for (name, value) in [
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
+            ("http.max_connections", self.http.max_connections as u64),
+            ("grpc.idle_timeout_secs", self.grpc.idle_timeout_secs),
+            ("grpc.max_connections", self.grpc.max_connections as u64),
+            (
+                "grpc.max_concurrent_streams",
+                u64::from(self.grpc.max_concurrent_streams),
+            ),
+        ] {
+            if value == 0 {
+                bail!("{name} must be more than zero");
+            }
         }
         for cidr in &self.trusted_proxies {
             cidr.parse::<ipnet::IpNet>()

@@ -55,6 +55,10 @@ fn session_max_age(state: &AppState) -> i64 {
     state.auth.settings().session_ttl.num_seconds()
 }
 
+fn refresh_path(state: &AppState) -> String {
+    crate::cookies::refresh_path(&state.auth.settings().issuer)
+}
+
 /// Create an account and sign it in.
 #[utoipa::path(post, path = "/v1/signup", tag = "accounts", params(CookieMode), request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), JsonBodyErrors, Forbidden, Conflict, Unprocessable, Unavailable))]
@@ -78,7 +82,7 @@ pub async fn signup(
         tokens: TokensBody::new(&tokens, mode.cookie),
     };
     if mode.cookie {
-        let jar = set_session_cookies(jar, &tokens, session_max_age(&state));
+        let jar = set_session_cookies(jar, &tokens, session_max_age(&state), &refresh_path(&state));
         Ok((StatusCode::CREATED, jar, no_store(), Json(response)).into_response())
     } else {
         Ok((StatusCode::CREATED, no_store(), Json(response)).into_response())
@@ -149,7 +153,7 @@ fn token_response(
 ) -> Response {
     let body = Json(TokensBody::new(tokens, in_cookies));
     if in_cookies {
-        let jar = set_session_cookies(jar, tokens, session_max_age(state));
+        let jar = set_session_cookies(jar, tokens, session_max_age(state), &refresh_path(state));
         (jar, no_store(), body).into_response()
     } else {
         (no_store(), body).into_response()
@@ -180,7 +184,11 @@ pub async fn signout(
             "send a bearer access token or {\"refresh_token\": ...}",
         ));
     }
-    Ok((StatusCode::NO_CONTENT, clear_session_cookies(jar)).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        clear_session_cookies(jar, &refresh_path(&state)),
+    )
+        .into_response())
 }
 
 /// End the session of a refresh token (body or refresh cookie). Browsers use
@@ -207,7 +215,11 @@ pub async fn revoke_refresh(
         }
     };
     state.auth.sign_out_with_refresh(&token, &ctx).await?;
-    Ok((StatusCode::NO_CONTENT, clear_session_cookies(jar)).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        clear_session_cookies(jar, &refresh_path(&state)),
+    )
+        .into_response())
 }
 
 /// End every session of the caller.
@@ -220,7 +232,11 @@ pub async fn signout_all(
     jar: CookieJar,
 ) -> Result<Response, ApiError> {
     state.auth.sign_out_everywhere(&who.principal, &ctx).await?;
-    Ok((StatusCode::NO_CONTENT, clear_session_cookies(jar)).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        clear_session_cookies(jar, &refresh_path(&state)),
+    )
+        .into_response())
 }
 
 /// The caller's account.

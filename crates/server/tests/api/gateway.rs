@@ -877,7 +877,7 @@ async fn websockets_and_streaming_bodies_pass_through() {
     let (ws, handshakes) = websocket_upstream().await;
     let s = setup_routes(spawn_app().await, "", |echo| {
         format!(
-            "[[route]]\nprefix = \"/ws/\"\nupstream = \"http://{ws}\"\n\n\
+            "[[route]]\nprefix = \"/ws/\"\nupstream = \"http://{ws}\"\nwebsocket = true\n\n\
              [[route]]\nprefix = \"/stream/\"\nupstream = \"{}\"\nauth = \"public\"\ntimeout = \"500ms\"\n",
             echo.url()
         )

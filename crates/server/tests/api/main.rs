@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod binary;
 mod cookies;
+mod edge;
 mod faults;
 mod forged_tokens;
 mod forward_auth;
