@@ -278,22 +278,6 @@ impl Default for Metrics {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn method_labels_come_from_a_fixed_set() {
-        use axum::http::Method;
-        assert_eq!(method_label(&Method::GET), "GET");
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
-        for invented in ["FOO", "get", "PROPFIND", "X1234"] {
-            let method = Method::from_bytes(invented.as_bytes()).unwrap();
-            assert_eq!(method_label(&method), "other", "{invented}");
-        }
-    }
-}
-
 /// The `method` label: a standard method (RFC 9110 §9 and PATCH), or
 /// `other`, so that invented method tokens cannot grow the series without
 /// bound.
@@ -342,4 +326,20 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         })
         .inc();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_come_from_a_fixed_set() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for invented in ["FOO", "get", "PROPFIND", "X1234"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{invented}");
+        }
+    }
 }

@@ -12,9 +12,9 @@ mod forged_tokens;
 mod forward_auth;
 mod gateway;
 mod instances;
+mod issuers;
 mod newcomer;
 mod openapi_truth;
-mod issuers;
 mod operations;
 #[cfg(feature = "otel")]
 mod otel;
