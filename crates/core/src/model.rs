@@ -229,6 +229,12 @@ pub enum RotateOutcome {
         /// The session, with `last_used_at` updated.
         session: Session,
     },
+    /// The token had just been rotated and came back within the grace
+    /// window: its unused successor is void and the new one took its place.
+    Retried {
+        /// The session, with `last_used_at` updated.
+        session: Session,
+    },
 }
 
 pub use warden_token::revocation::{Revocation, RevocationKind};

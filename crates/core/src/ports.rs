@@ -63,12 +63,18 @@ impl Clock for FakeClock {
 /// the change and its events in one transaction.
 pub type SessionEventFn<'a> = &'a (dyn Fn(SessionId) -> OutboxEvent + Send + Sync);
 
-/// How to revoke a session whose refresh token came back a second time.
+/// What to do when a refresh token comes back a second time.
 pub struct ReuseRevocation<'a> {
     /// End of the session revocation entry.
     pub until: DateTime<Utc>,
     /// Builds the `session.revoked` event.
     pub event_for: SessionEventFn<'a>,
+    /// The grace window (`sessions.refresh_reuse_grace_secs`): a token
+    /// rotated at or after this instant, whose successor is still unused and
+    /// that was not retried before, is a retry, not reuse. The retry voids
+    /// the successor and chains `new` in its place (decision 0018). `None`:
+    /// every second use is reuse.
+    pub retry_since: Option<DateTime<Utc>>,
 }
 
 /// A new account to insert.
@@ -89,8 +95,19 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
     // ----- users -----
-    /// Inserts a user; `StoreError::Conflict` when the e-mail is taken.
+    /// Inserts a user with its e-mail skeleton ([`Email::skeleton`]);
+    /// `StoreError::Conflict` when the e-mail or its skeleton is taken.
     async fn create_user(&self, new: &NewUser, events: &[OutboxEvent]) -> Result<(), StoreError>;
+    /// Users whose e-mail skeleton is not stored yet (accounts created before
+    /// migration 0004), ordered by id, after `after`: `(id, stored e-mail)`.
+    async fn find_users_without_email_skeleton(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(UserId, String)>, StoreError>;
+    /// Stores a user's e-mail skeleton; `Conflict` when another account
+    /// already holds it, `NotFound` if no such user.
+    async fn update_email_skeleton(&self, id: UserId, skeleton: &str) -> Result<(), StoreError>;
     /// Finds a user by id.
     async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// Finds a user and their password hash by canonical e-mail.

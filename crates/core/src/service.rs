@@ -171,6 +171,7 @@ impl AuthService {
             settings.key_activation_delay,
         )
         .await?;
+        backfill_email_skeletons(&*store).await?;
         let denylist = Arc::new(DenyList::new());
         for revocation in store.list_active_revocations(clock.now()).await? {
             denylist.insert(&revocation);
@@ -253,15 +254,24 @@ impl AuthService {
     /// sign-out takes to reach this one when no bus is configured (and
     /// catches up whatever a bus outage held back). Returns how many entries
     /// it applied.
+    ///
+    /// Unbans are applied in their place among the revocations (decision
+    /// 16): the feed replays a ban committed before the cursor moved past
+    /// it, and the unban that follows must lift it again.
     pub async fn follow_revocations(&self) -> Result<usize, CoreError> {
         let mut cursor = self.feed_cursor.lock().await;
         let mut applied = 0;
         loop {
-            let page = self.revocations_since(cursor.as_deref()).await?;
-            for entry in &page.entries {
-                self.denylist.insert(entry);
+            let page = self.feed_page(cursor.as_deref()).await?;
+            for item in &page.items {
+                match item {
+                    FeedItem::Revocation(entry) => self.denylist.insert(entry),
+                    FeedItem::Unban { data, at } => {
+                        self.denylist.apply_unban(data, *at);
+                    }
+                }
             }
-            applied += page.entries.len();
+            applied += page.items.len();
             *cursor = Some(page.cursor);
             if !page.has_more {
                 return Ok(applied);
@@ -279,6 +289,24 @@ impl AuthService {
         &self,
         since: Option<&str>,
     ) -> Result<RevocationPage, CoreError> {
+        let page = self.feed_page(since).await?;
+        Ok(RevocationPage {
+            cursor: page.cursor,
+            entries: page
+                .items
+                .into_iter()
+                .filter_map(|item| match item {
+                    FeedItem::Revocation(entry) => Some(entry),
+                    FeedItem::Unban { .. } => None,
+                })
+                .collect(),
+            has_more: page.has_more,
+        })
+    }
+
+    /// The feed with the unbans in their place (see
+    /// [`AuthService::revocations_since`] for the paging rules).
+    async fn feed_page(&self, since: Option<&str>) -> Result<FeedPage, CoreError> {
         let now = self.clock.now();
         let after = since
             .map(|c| {
@@ -290,23 +318,33 @@ impl AuthService {
             .transpose()?;
         let latest = self.store.latest_outbox_seq().await?;
         let Some(after) = after.filter(|after| *after <= latest) else {
+            // An unban deletes the ban's row: the snapshot has nothing to lift.
             let entries = self.store.list_active_revocations(now).await?;
-            return Ok(RevocationPage {
+            return Ok(FeedPage {
                 cursor: latest.to_string(),
-                entries,
+                items: entries.into_iter().map(FeedItem::Revocation).collect(),
                 has_more: false,
             });
         };
         let events = self.store.list_outbox(after, FEED_PAGE).await?;
         let cursor = events.last().map_or(after, |(seq, _)| *seq);
-        let entries = events
+        let items = events
             .iter()
-            .filter_map(|(_, event)| Revocation::from_event(&event.name, &event.data))
-            .filter(|revocation| revocation.until > now)
+            .filter_map(|(_, event)| {
+                if event.name == "user.unbanned" {
+                    return Some(FeedItem::Unban {
+                        data: event.data.clone(),
+                        at: event.at,
+                    });
+                }
+                Revocation::from_event(&event.name, &event.data)
+                    .filter(|revocation| revocation.until > now)
+                    .map(FeedItem::Revocation)
+            })
             .collect();
-        Ok(RevocationPage {
+        Ok(FeedPage {
             cursor: cursor.to_string(),
-            entries,
+            items,
             has_more: events.len() == FEED_PAGE as usize,
         })
     }
@@ -457,16 +495,18 @@ impl AuthService {
         let until = now + self.settings.revocation_ttl();
         let user_id = session.user_id;
         let event_for = move |sid: SessionId| session_revoked_event(sid, user_id, until, now);
+        let grace = self.settings.refresh_reuse_grace;
         let on_reuse = ReuseRevocation {
             until,
             event_for: &event_for,
+            retry_since: (grace > chrono::Duration::zero()).then(|| now - grace),
         };
-        match self
+        let (session, retried) = match self
             .store
             .rotate_refresh_token(&hash, &record, now, &on_reuse)
             .await?
         {
-            RotateOutcome::NotFound => Err(CoreError::InvalidRefreshToken),
+            RotateOutcome::NotFound => return Err(CoreError::InvalidRefreshToken),
             RotateOutcome::Reused { session_id } => {
                 tracing::warn!(%session_id, "refresh token reused: session revoked");
                 self.denylist.insert(&Revocation {
@@ -484,32 +524,46 @@ impl AuthService {
                     Some("session revoked"),
                 )
                 .await;
-                Err(CoreError::RefreshTokenReused)
+                return Err(CoreError::RefreshTokenReused);
             }
-            RotateOutcome::Rotated { session } => {
-                if session.revoked_at.is_some() {
-                    return Err(CoreError::SessionRevoked);
-                }
-                let user = self
-                    .store
-                    .find_user_by_id(session.user_id)
-                    .await?
-                    .ok_or(CoreError::InvalidRefreshToken)?;
-                if user.status == UserStatus::Banned {
-                    return Err(CoreError::SessionRevoked);
-                }
-                let (access_token, expires_in) = match session_token {
-                    Some(issued) => issued,
-                    None => self.mint(&user, session.id, now)?,
-                };
-                Ok(IssuedTokens {
-                    access_token,
-                    expires_in,
-                    refresh_token: next,
-                    session_id: session.id,
-                })
-            }
+            RotateOutcome::Rotated { session } => (session, false),
+            RotateOutcome::Retried { session } => (session, true),
+        };
+        if session.revoked_at.is_some() {
+            return Err(CoreError::SessionRevoked);
         }
+        let user = self
+            .store
+            .find_user_by_id(session.user_id)
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        if user.status == UserStatus::Banned {
+            return Err(CoreError::SessionRevoked);
+        }
+        if retried {
+            // Not reuse, but worth a trace: a thief inside the window gets
+            // the same answer, and the owner's next refresh (with the voided
+            // successor) then revokes the family.
+            self.audit(
+                "refresh_retry",
+                Some(user.id),
+                Some(user.id),
+                ctx,
+                true,
+                Some("retried within the grace window"),
+            )
+            .await;
+        }
+        let (access_token, expires_in) = match session_token {
+            Some(issued) => issued,
+            None => self.mint(&user, session.id, now)?,
+        };
+        Ok(IssuedTokens {
+            access_token,
+            expires_in,
+            refresh_token: next,
+            session_id: session.id,
+        })
     }
 
     /// Ends the caller's session.
@@ -896,12 +950,16 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
         let now = self.clock.now();
-        let event = OutboxEvent::new("user.unbanned", json!({"user_id": target}), now);
+        // The ban's entry is lifted from this second on, not dropped: the
+        // feed may still replay the ban (decision 16).
+        let until = now + self.settings.revocation_ttl();
+        let data = json!({"user_id": target, "until": until});
+        let event = OutboxEvent::new("user.unbanned", data.clone(), now);
         self.store
             .update_user_status(target, UserStatus::Active, None, &[event])
             .await
             .map_err(not_found("user"))?;
-        self.denylist.remove_user(target.as_uuid());
+        self.denylist.apply_unban(&data, now);
         self.audit("unban", Some(actor), Some(target), ctx, true, None)
             .await;
         self.admin_user(target).await
@@ -1311,4 +1369,75 @@ fn next_cursor<T>(
     } else {
         None
     }
+}
+
+/// What [`backfill_email_skeletons`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SkeletonBackfill {
+    /// Accounts that got their skeleton.
+    pub filled: u64,
+    /// Accounts left without one because an older account already holds the
+    /// same skeleton (look-alikes created before the rule); logged.
+    pub collisions: u64,
+}
+
+/// Computes the e-mail skeleton of every account created before migration
+/// 0004 (the skeleton needs Rust code, so SQL cannot fill it in; see
+/// docs/decisions/0015-email-identity.md). Runs at start, before requests;
+/// cheap when nothing is missing. Accounts whose skeleton an older account
+/// already holds keep none: both stay usable, and a warning names them for
+/// an operator to resolve.
+pub async fn backfill_email_skeletons(store: &dyn Store) -> Result<SkeletonBackfill, StoreError> {
+    const PAGE: u32 = 500;
+    let mut done = SkeletonBackfill::default();
+    let mut after = None;
+    loop {
+        let page = store.find_users_without_email_skeleton(after, PAGE).await?;
+        for (id, stored) in &page {
+            let Ok(email) = Email::from_stored(stored) else {
+                tracing::warn!(user_id = %id, "stored e-mail cannot be read; no skeleton");
+                continue;
+            };
+            match store.update_email_skeleton(*id, &email.skeleton()).await {
+                Ok(()) => done.filled += 1,
+                Err(StoreError::Conflict) => {
+                    done.collisions += 1;
+                    tracing::warn!(
+                        user_id = %id,
+                        "e-mail looks like another account's; left without a skeleton"
+                    );
+                }
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        after = page.last().map(|(id, _)| *id);
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    if done.filled > 0 || done.collisions > 0 {
+        tracing::info!(
+            filled = done.filled,
+            collisions = done.collisions,
+            "computed e-mail skeletons of existing accounts"
+        );
+    }
+    Ok(done)
+}
+
+/// A page of the revocation feed as this instance follows it.
+struct FeedPage {
+    cursor: String,
+    items: Vec<FeedItem>,
+    has_more: bool,
+}
+
+/// A revocation, or an unban that lifts an earlier one.
+enum FeedItem {
+    Revocation(Revocation),
+    Unban {
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+    },
 }

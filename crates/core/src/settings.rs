@@ -43,6 +43,10 @@ pub struct AuthSettings {
     pub session_ttl: Duration,
     /// Idle timeout (default 7 days).
     pub idle_timeout: Duration,
+    /// How long after a rotation the rotated refresh token may come back
+    /// once as a retry instead of counting as reuse (default zero: never;
+    /// decision 0018).
+    pub refresh_reuse_grace: Duration,
     /// Clock skew tolerated by verification (at most 60 s).
     pub leeway: Duration,
     /// Per-account back-off.
@@ -69,6 +73,7 @@ impl AuthSettings {
             session_cache_ttl: Duration::seconds(1),
             session_ttl: Duration::days(30),
             idle_timeout: Duration::days(7),
+            refresh_reuse_grace: Duration::zero(),
             leeway: Duration::seconds(30),
             lockout: LockoutPolicy::default(),
             ip_failures_per_minute: 60,

@@ -140,6 +140,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
     settings.leeway = seconds(config.tokens.leeway_secs);
     settings.session_ttl = seconds(config.sessions.ttl_secs);
     settings.idle_timeout = seconds(config.sessions.idle_timeout_secs);
+    settings.refresh_reuse_grace = seconds(config.sessions.refresh_reuse_grace_secs);
     settings.lockout = LockoutPolicy {
         threshold: config.signin.lockout_threshold,
         base: seconds(config.signin.lockout_base_secs),

@@ -289,6 +289,10 @@ pub struct SessionsSection {
     pub ttl_secs: u64,
     /// Idle timeout.
     pub idle_timeout_secs: u64,
+    /// How long after a rotation the old refresh token may come back once
+    /// (a client retrying after a lost answer) without revoking the session;
+    /// 0 (the default): never (decision 0018).
+    pub refresh_reuse_grace_secs: u64,
 }
 
 impl Default for SessionsSection {
@@ -296,6 +300,7 @@ impl Default for SessionsSection {
         Self {
             ttl_secs: 30 * 24 * 3600,
             idle_timeout_secs: 7 * 24 * 3600,
+            refresh_reuse_grace_secs: 0,
         }
     }
 }
@@ -684,6 +689,11 @@ impl Config {
         if self.keys.activation_delay_secs > 86_400 {
             bail!("keys.activation_delay_secs must be at most 86400 (one day)");
         }
+        if self.sessions.refresh_reuse_grace_secs > 300 {
+            bail!(
+                "sessions.refresh_reuse_grace_secs must be at most 300: inside it a stolen refresh token is not detected at once"
+            );
+        }
         if self.tokens.access_ttl_secs == 0 || self.sessions.ttl_secs == 0 {
             bail!("token and session lifetimes must be positive");
         }
@@ -1013,6 +1023,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_refresh_grace_window_is_read_from_the_environment_and_capped() {
+        let config = Config::load(
+            None,
+            &env(&[("WARDEN_SESSIONS_REFRESH_REUSE_GRACE_SECS", "10")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.sessions.refresh_reuse_grace_secs, 10);
+        assert_eq!(Config::default().sessions.refresh_reuse_grace_secs, 0);
+        let err = Config::load(
+            None,
+            &env(&[("WARDEN_SESSIONS_REFRESH_REUSE_GRACE_SECS", "301")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("sessions.refresh_reuse_grace_secs must be at most 300"),
+            "{err}"
+        );
     }
 
     #[test]

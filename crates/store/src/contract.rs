@@ -15,6 +15,8 @@
 //! Every function is listed in [`ALL`] by name so adapters can check they run them all.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +39,8 @@ pub const ALL: &[&str] = &[
     "sessions_create_find_list",
     "refresh_rotation",
     "refresh_rotation_is_single_use_under_concurrency",
+    "refresh_retry_within_the_grace_window",
+    "refresh_retry_within_the_grace_window_under_concurrency",
     "revoke_session_is_idempotent",
     "revoke_user_sessions_keeps_one_and_replaces_hash",
     "login_throttle_counts_and_clears",
@@ -53,16 +57,20 @@ pub const ALL: &[&str] = &[
     "outbox_relay_lease_has_one_holder_under_concurrency",
     "outbox_relay_publishes_in_order_and_retries_after_a_failure",
     "outbox_relay_only_the_lease_holder_publishes",
+    // e-mail skeletons (migration 0004)
+    "legacy_emails_get_skeletons_at_start",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
 /// names an async function taking a closure `FnOnce(Arc<dyn Store>) -> Fut`
 /// that hands it a fresh, migrated store and cleans up afterwards (whether
 /// the test passed or not); `$with_two` does the same with two stores over one
-/// database that use different key-encryption keys.
+/// database that use different key-encryption keys; `$with_legacy` hands a
+/// store and a [`ForgetEmailSkeletons`] that turns its accounts into ones
+/// written before migration 0004.
 #[cfg(test)]
 macro_rules! contract_tests {
-    ($with_store:ident, $with_two:ident) => {
+    ($with_store:ident, $with_two:ident, $with_legacy:ident) => {
         $crate::contract::contract_tests!(
             @each $with_store;
             users_create_and_find,
@@ -73,6 +81,8 @@ macro_rules! contract_tests {
             sessions_create_find_list,
             refresh_rotation,
             refresh_rotation_is_single_use_under_concurrency,
+            refresh_retry_within_the_grace_window,
+            refresh_retry_within_the_grace_window_under_concurrency,
             revoke_session_is_idempotent,
             revoke_user_sessions_keeps_one_and_replaces_hash,
             login_throttle_counts_and_clears,
@@ -93,6 +103,11 @@ macro_rules! contract_tests {
         async fn signing_keys_need_the_right_encryption_key() {
             $with_two($crate::contract::signing_keys_need_the_right_encryption_key).await;
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn legacy_emails_get_skeletons_at_start() {
+            $with_legacy($crate::contract::legacy_emails_get_skeletons_at_start).await;
+        }
     };
     (@each $with_store:ident; $($name:ident),* $(,)?) => {
         $(
@@ -106,6 +121,7 @@ macro_rules! contract_tests {
         fn every_contract_function_runs() {
             let mut ran: Vec<&str> = vec![$(stringify!($name)),*];
             ran.push("signing_keys_need_the_right_encryption_key");
+            ran.push("legacy_emails_get_skeletons_at_start");
             ran.sort_unstable();
             let mut all = $crate::contract::ALL.to_vec();
             all.sort_unstable();
@@ -723,6 +739,7 @@ pub fn reuse_policy() -> ReuseRevocation<'static> {
     ReuseRevocation {
         until: base_time() + Duration::days(1),
         event_for: &reuse_event,
+        retry_since: None,
     }
 }
 
@@ -881,6 +898,7 @@ pub async fn refresh_rotation_is_single_use_under_concurrency(store: Arc<dyn Sto
                 losers.push(hash);
             }
             RotateOutcome::NotFound => panic!("the token exists"),
+            RotateOutcome::Retried { .. } => panic!("no grace window was asked for"),
         }
     }
     assert_eq!((rotated.len(), reused), (1, 49));
@@ -902,6 +920,243 @@ pub async fn refresh_rotation_is_single_use_under_concurrency(store: Arc<dyn Sto
                 .is_none()
         );
     }
+}
+
+/// The reuse policy with a grace window that opened at `since`.
+fn grace_policy(since: DateTime<Utc>) -> ReuseRevocation<'static> {
+    ReuseRevocation {
+        retry_since: Some(since),
+        ..reuse_policy()
+    }
+}
+
+fn next_record(label: &str, session: SessionId, at: DateTime<Utc>) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: token(label),
+        session_id: session,
+        created_at: at,
+    }
+}
+
+/// Short name for a rotation outcome, for assertions.
+fn outcome_name(outcome: &RotateOutcome) -> &'static str {
+    match outcome {
+        RotateOutcome::NotFound => "not found",
+        RotateOutcome::Reused { .. } => "reused",
+        RotateOutcome::Rotated { .. } => "rotated",
+        RotateOutcome::Retried { .. } => "retried",
+    }
+}
+
+/// One session rotated once at `rotated_at` (first -> second); returns the
+/// session and both records.
+async fn rotated_once(
+    store: &dyn Store,
+    email: &str,
+    rotated_at: DateTime<Utc>,
+) -> (Session, RefreshRecord, RefreshRecord) {
+    let user = create_user(store, email, base_time()).await;
+    let (session, first) = create_session(store, user.id, base_time(), Duration::days(30)).await;
+    let second = next_record("rt2", session.id, rotated_at);
+    let outcome = store
+        .rotate_refresh_token(&first.token_hash, &second, rotated_at, &reuse_policy())
+        .await
+        .expect("rotate");
+    assert_eq!(outcome_name(&outcome), "rotated");
+    (session, first, second)
+}
+
+async fn is_revoked(store: &dyn Store, id: SessionId) -> bool {
+    store
+        .find_session(id)
+        .await
+        .expect("find")
+        .expect("session")
+        .revoked_at
+        .is_some()
+}
+
+/// The grace window (`sessions.refresh_reuse_grace_secs`, decision 0018): a
+/// token that was just rotated may come back once; the retry voids its unused
+/// successor and chains the new token instead. Outside the window, a second
+/// retry, a retry after the successor was used, and the voided successor
+/// itself are all reuse and revoke the family.
+pub async fn refresh_retry_within_the_grace_window(store: Arc<dyn Store>) {
+    let rotated_at = base_time() + Duration::minutes(10);
+    let retry_at = rotated_at + Duration::seconds(5);
+    let window = grace_policy(retry_at - Duration::seconds(10));
+
+    // Retried once: the new token works, the voided one is reuse.
+    let (session, first, second) = rotated_once(&*store, "gil@example.com", rotated_at).await;
+    let third = next_record("rt3", session.id, retry_at);
+    let outcome = store
+        .rotate_refresh_token(&first.token_hash, &third, retry_at, &window)
+        .await
+        .expect("retry");
+    match &outcome {
+        RotateOutcome::Retried { session: s } => {
+            assert_eq!(s.id, session.id);
+            assert_eq!(s.last_used_at, retry_at);
+            assert!(s.revoked_at.is_none());
+        }
+        other => panic!("expected a retry, got {}", outcome_name(other)),
+    }
+    assert!(!is_revoked(&*store, session.id).await);
+    assert_eq!(
+        store
+            .find_session_by_refresh(&third.token_hash)
+            .await
+            .expect("find")
+            .map(|s| s.id),
+        Some(session.id)
+    );
+    assert!(
+        outbox(&*store).await.is_empty(),
+        "a retry announces nothing"
+    );
+    // The chain goes on from the retry's token.
+    let later = retry_at + Duration::seconds(1);
+    let fourth = next_record("rt4", session.id, later);
+    let outcome = store
+        .rotate_refresh_token(&third.token_hash, &fourth, later, &window)
+        .await
+        .expect("rotate the retry's token");
+    assert_eq!(outcome_name(&outcome), "rotated");
+    // The voided successor is reuse, even inside the window.
+    let outcome = store
+        .rotate_refresh_token(
+            &second.token_hash,
+            &next_record("x", session.id, later),
+            later,
+            &window,
+        )
+        .await
+        .expect("voided");
+    assert_eq!(outcome_name(&outcome), "reused");
+    assert!(is_revoked(&*store, session.id).await);
+    assert_eq!(outbox_names(&*store).await, ["session.revoked"]);
+
+    // A second retry of the same token is reuse.
+    let (session, first, _) = rotated_once(&*store, "hal@example.com", rotated_at).await;
+    for (label, expected) in [("a", "retried"), ("b", "reused")] {
+        let outcome = store
+            .rotate_refresh_token(
+                &first.token_hash,
+                &next_record(label, session.id, retry_at),
+                retry_at,
+                &window,
+            )
+            .await
+            .expect("retry");
+        assert_eq!(outcome_name(&outcome), expected, "retry {label}");
+    }
+    assert!(is_revoked(&*store, session.id).await);
+
+    // Outside the window: reuse.
+    let (session, first, _) = rotated_once(&*store, "ida@example.com", rotated_at).await;
+    let outcome = store
+        .rotate_refresh_token(
+            &first.token_hash,
+            &next_record("late", session.id, retry_at),
+            retry_at,
+            &grace_policy(rotated_at + Duration::milliseconds(1)),
+        )
+        .await
+        .expect("late retry");
+    assert_eq!(outcome_name(&outcome), "reused");
+    assert!(is_revoked(&*store, session.id).await);
+
+    // The successor was used already: the old token is two steps back, reuse.
+    let (session, first, second) = rotated_once(&*store, "jon@example.com", rotated_at).await;
+    let outcome = store
+        .rotate_refresh_token(
+            &second.token_hash,
+            &next_record("rt3", session.id, retry_at),
+            retry_at,
+            &window,
+        )
+        .await
+        .expect("rotate the successor");
+    assert_eq!(outcome_name(&outcome), "rotated");
+    let outcome = store
+        .rotate_refresh_token(
+            &first.token_hash,
+            &next_record("old", session.id, retry_at),
+            retry_at,
+            &window,
+        )
+        .await
+        .expect("old token");
+    assert_eq!(outcome_name(&outcome), "reused");
+    assert!(is_revoked(&*store, session.id).await);
+
+    // Without a window (the default) the first retry is reuse.
+    let (session, first, _) = rotated_once(&*store, "kai@example.com", rotated_at).await;
+    let outcome = store
+        .rotate_refresh_token(
+            &first.token_hash,
+            &next_record("d", session.id, retry_at),
+            retry_at,
+            &reuse_policy(),
+        )
+        .await
+        .expect("retry without a window");
+    assert_eq!(outcome_name(&outcome), "reused");
+    assert!(is_revoked(&*store, session.id).await);
+}
+
+/// 20 concurrent retries of one just-rotated token inside the window: exactly
+/// one is a retry, the rest are reuse (which then revokes the family), and
+/// a concurrent use of the successor never leaves two live chains.
+pub async fn refresh_retry_within_the_grace_window_under_concurrency(store: Arc<dyn Store>) {
+    let rotated_at = base_time() + Duration::minutes(10);
+    let retry_at = rotated_at + Duration::seconds(5);
+    let since = retry_at - Duration::seconds(10);
+    let (session, first, second) = rotated_once(&*store, "lea@example.com", rotated_at).await;
+    let mut tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let old = first.token_hash.clone();
+            tokio::spawn(async move {
+                let new = next_record(&format!("retry{i}"), session.id, retry_at);
+                let outcome = store
+                    .rotate_refresh_token(&old, &new, retry_at, &grace_policy(since))
+                    .await
+                    .expect("retry");
+                outcome_name(&outcome)
+            })
+        })
+        .collect();
+    // The owner's successor is used at the same time.
+    {
+        let store = store.clone();
+        let old = second.token_hash.clone();
+        tasks.push(tokio::spawn(async move {
+            let new = next_record("owner", session.id, retry_at);
+            let outcome = store
+                .rotate_refresh_token(&old, &new, retry_at, &grace_policy(since))
+                .await
+                .expect("owner");
+            match outcome_name(&outcome) {
+                "rotated" => "owner rotated",
+                other => other,
+            }
+        }));
+    }
+    let mut names = Vec::new();
+    for task in tasks {
+        names.push(task.await.expect("task"));
+    }
+    let count = |name: &str| names.iter().filter(|n| **n == name).count();
+    // Either the owner's rotation or one retry got in first; the other one
+    // then meets a used token and everything after it is reuse.
+    assert_eq!(
+        count("retried") + count("owner rotated"),
+        1,
+        "exactly one live successor: {names:?}"
+    );
+    assert_eq!(count("reused"), 20, "{names:?}");
+    assert!(is_revoked(&*store, session.id).await);
 }
 
 /// `revoke_session` revokes once: the second call returns false and writes nothing.
@@ -2004,4 +2259,65 @@ pub async fn outbox_relay_only_the_lease_holder_publishes(store: Arc<dyn Store>)
     assert_eq!(bus_a.published.lock().expect("lock").len(), 1);
     assert_eq!(bus_b.published.lock().expect("lock").len(), 1);
     assert_eq!(bus_c.published.lock().expect("lock").len(), 1);
+}
+
+/// Sets every account's `email_skeleton` to NULL, as migration 0004 leaves
+/// the accounts that existed before it (raw SQL: no port method does this).
+pub type ForgetEmailSkeletons =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Accounts written before migration 0004 have no skeleton; the start-up
+/// backfill computes them, after which a look-alike of one is `Conflict`.
+/// Look-alikes that already both exist keep working: the older account gets
+/// the skeleton, the other is counted and left without one.
+pub async fn legacy_emails_get_skeletons_at_start(
+    store: Arc<dyn Store>,
+    forget: ForgetEmailSkeletons,
+) {
+    use warden_core::service::{SkeletonBackfill, backfill_email_skeletons};
+    let now = base_time();
+    let alice = new_user("alice@example.com", None, now);
+    store.create_user(&alice, &[]).await.expect("alice");
+    let bob = new_user("bob@example.com", None, now);
+    store.create_user(&bob, &[]).await.expect("bob");
+    // A look-alike that slipped in before the rule existed.
+    forget().await;
+    let shadow = new_user("\u{430}lice@example.com", None, now);
+    store
+        .create_user(&shadow, &[])
+        .await
+        .expect("legacy look-alike");
+    forget().await;
+    // Before the backfill nothing stops another look-alike ...
+    let done = backfill_email_skeletons(&*store).await.expect("backfill");
+    assert_eq!(
+        done,
+        SkeletonBackfill {
+            filled: 2,
+            collisions: 1
+        }
+    );
+    // ... after it, one is a conflict, and nothing was written for it.
+    let fullwidth = new_user("\u{ff41}lice@example.com", None, now);
+    let err = store
+        .create_user(&fullwidth, &[event("user.created", now)])
+        .await
+        .expect_err("look-alike of a legacy account");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(outbox(&*store).await.is_empty());
+    // Every legacy account still reads and signs in by its address.
+    for user in [&alice, &bob, &shadow] {
+        let found = store
+            .find_credentials_by_email(&user.user.email)
+            .await
+            .expect("find")
+            .expect("present");
+        assert_eq!(found.user.id, user.user.id);
+    }
+    // A second start has nothing left to fill.
+    let again = backfill_email_skeletons(&*store).await.expect("backfill");
+    assert_eq!(again.filled, 0);
+    // A new, different address is fine.
+    let carol = new_user("carol@example.com", None, now);
+    store.create_user(&carol, &[]).await.expect("carol");
 }

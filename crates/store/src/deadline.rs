@@ -101,6 +101,26 @@ impl Store for Deadline {
             .await
     }
 
+    async fn find_users_without_email_skeleton(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(UserId, String)>, StoreError> {
+        self.within(
+            "find_users_without_email_skeleton",
+            self.inner.find_users_without_email_skeleton(after, limit),
+        )
+        .await
+    }
+
+    async fn update_email_skeleton(&self, id: UserId, skeleton: &str) -> Result<(), StoreError> {
+        self.within(
+            "update_email_skeleton",
+            self.inner.update_email_skeleton(id, skeleton),
+        )
+        .await
+    }
+
     async fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.within("find_user_by_id", self.inner.find_user_by_id(id))
             .await

@@ -28,6 +28,7 @@ pub mod contract;
 pub mod crypto;
 pub mod deadline;
 mod error;
+mod grace;
 mod mysql;
 pub mod options;
 mod postgres;

@@ -186,7 +186,7 @@ impl TryFrom<UserRow> for User {
     fn try_from(row: UserRow) -> Result<Self, Self::Error> {
         Ok(User {
             id: UserId::from_uuid(parse_uuid(&row.user_id)?),
-            email: Email::parse(&row.email).map_err(|_| {
+            email: Email::from_stored(&row.email).map_err(|_| {
                 StoreError::Unexpected(format!("stored e-mail of user {} is invalid", row.user_id))
             })?,
             username: row.username.map(String::from),

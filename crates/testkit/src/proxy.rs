@@ -23,6 +23,17 @@ pub enum Fault {
     Blackhole,
     /// Hold every chunk this long before forwarding it.
     Delay(Duration),
+    /// Forward what the client sends, drop what the server answers: the
+    /// request is served, the answer is lost (a server that dies right after
+    /// its commit, as the client sees it).
+    DropReplies,
+}
+
+/// Which way a pump moves bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    ToServer,
+    ToClient,
 }
 
 /// A running proxy; stops when dropped.
@@ -77,7 +88,7 @@ async fn handle(inbound: TcpStream, upstream: SocketAddr, mut fault: watch::Rece
                     return;
                 }
             }
-            Fault::None | Fault::Delay(_) => break,
+            Fault::None | Fault::Delay(_) | Fault::DropReplies => break,
         }
     }
     let Ok(outbound) = TcpStream::connect(upstream).await else {
@@ -90,8 +101,8 @@ async fn handle(inbound: TcpStream, upstream: SocketAddr, mut fault: watch::Rece
     let (up, down) = (fault.clone(), fault.clone());
     let both = async move {
         tokio::join!(
-            pump(from_client, to_server, up),
-            pump(from_server, to_client, down),
+            pump(from_client, to_server, up, Direction::ToServer),
+            pump(from_server, to_client, down, Direction::ToClient),
         )
     };
     tokio::select! {
@@ -112,7 +123,12 @@ async fn refused(mut fault: watch::Receiver<Fault>) {
     }
 }
 
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut fault: watch::Receiver<Fault>) {
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut fault: watch::Receiver<Fault>,
+    direction: Direction,
+) {
     let mut buf = vec![0_u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
@@ -120,10 +136,15 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut fault: watch:
             Ok(n) => n,
         };
         // Decide per chunk, so a fault set mid-connection applies at once.
+        let mut forward = true;
         loop {
             let now = *fault.borrow_and_update();
             match now {
                 Fault::None => break,
+                Fault::DropReplies => {
+                    forward = direction == Direction::ToServer;
+                    break;
+                }
                 Fault::Delay(by) => {
                     tokio::time::sleep(by).await;
                     break;
@@ -136,7 +157,7 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut fault: watch:
                 }
             }
         }
-        if to.write_all(&buf[..n]).await.is_err() {
+        if forward && to.write_all(&buf[..n]).await.is_err() {
             break;
         }
     }

@@ -231,7 +231,7 @@ impl SigningKey {
             Inner::Ed(k) => Ok(k.sign(msg).to_bytes().to_vec()),
             Inner::Es(k) => {
                 let sig: p256::ecdsa::Signature = k.try_sign(msg).map_err(|_| KeyError::Sign)?;
-                // Emit low-S signatures (verification accepts either form).
+                // Emit low-S signatures: verification accepts no other form.
                 let sig = sig.normalize_s().unwrap_or(sig);
                 Ok(sig.to_bytes().to_vec())
             }

@@ -178,6 +178,16 @@ impl CloudEvent {
 struct UserEntry {
     not_before_secs: i64,
     until: DateTime<Utc>,
+    /// Set by an unban: tokens issued from this second on are valid again,
+    /// even when `not_before_secs` (a ban rounded up to the next second, or
+    /// the ban replayed by the feed after the unban) is later.
+    lifted_from_secs: Option<i64>,
+}
+
+impl UserEntry {
+    fn matches(&self, iat: i64) -> bool {
+        iat < self.not_before_secs && self.lifted_from_secs.is_none_or(|lifted| iat < lifted)
+    }
 }
 
 /// Revoked sessions and users, each remembered only while a token it matches
@@ -210,32 +220,73 @@ impl DenyList {
                 let entry = users.entry(revocation.id).or_insert(UserEntry {
                     not_before_secs,
                     until: revocation.until,
+                    lifted_from_secs: None,
                 });
+                // A ban from a second after the unban's is a new ban; one from
+                // the unban's second or before is the lifted one replayed
+                // (a ban's `not_before` is its second plus one).
+                if entry
+                    .lifted_from_secs
+                    .is_some_and(|lifted| not_before_secs > lifted.saturating_add(1))
+                {
+                    entry.lifted_from_secs = None;
+                }
                 entry.not_before_secs = entry.not_before_secs.max(not_before_secs);
                 entry.until = entry.until.max(revocation.until);
             }
         }
     }
 
-    /// Applies one Warden event: a revocation is added; an unban drops the
-    /// user-wide entry (tokens issued after it are valid again); other
-    /// events change nothing. Returns whether the list changed.
+    /// Applies one Warden event: a revocation is added; an unban lifts the
+    /// user-wide entry from the unban's second on (see [`DenyList::lift_user`]);
+    /// other events change nothing. Returns whether the list changed.
     pub fn apply(&self, event: &CloudEvent) -> bool {
         if let Some(revocation) = event.revocation() {
             self.insert(&revocation);
             return true;
         }
-        if event.name() == Some("user.unbanned")
-            && let Some(user) = event
-                .data
-                .get("user_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| Uuid::parse_str(s).ok())
-        {
-            self.remove_user(user);
-            return true;
+        if event.name() == Some("user.unbanned") {
+            return self.apply_unban(&event.data, event.time);
         }
         false
+    }
+
+    /// Applies the data of a `user.unbanned` event committed at `time`:
+    /// `{user_id, until?}`. Returns whether the data named a user.
+    pub fn apply_unban(&self, data: &serde_json::Value, time: DateTime<Utc>) -> bool {
+        let Some(user) = data
+            .get("user_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+        else {
+            return false;
+        };
+        let until = data
+            .get("until")
+            .and_then(|v| DateTime::<Utc>::deserialize(v).ok())
+            .unwrap_or(time);
+        self.lift_user(user, time, until);
+        true
+    }
+
+    /// Lifts the user-wide entry of `user` (unban) for tokens issued from
+    /// the second of `at` on, and remembers the lift until `until`, so that
+    /// the ban replayed afterwards (by a revocation feed or a redelivered
+    /// event) does not refuse them again. `iat` has whole seconds, so the
+    /// cutoff is the unban's second rounded down: a token signed in that
+    /// second after the unban is valid; one signed in it before the ban
+    /// stays refused through its session's entry. Revoked sessions stay
+    /// revoked. See docs/decisions/0016-unban-cutoff.md.
+    pub fn lift_user(&self, user: Uuid, at: DateTime<Utc>, until: DateTime<Utc>) {
+        let lifted = at.timestamp();
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        let entry = users.entry(user).or_insert(UserEntry {
+            not_before_secs: i64::MIN,
+            until,
+            lifted_from_secs: None,
+        });
+        entry.lifted_from_secs = Some(entry.lifted_from_secs.map_or(lifted, |l| l.max(lifted)));
+        entry.until = entry.until.max(until);
     }
 
     /// Drops the user-wide entry of `user` (unban); revoked sessions stay revoked.
@@ -259,7 +310,7 @@ impl DenyList {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&user)
-                .is_some_and(|entry| iat < entry.not_before_secs)
+                .is_some_and(|entry| entry.matches(iat))
     }
 
     /// Forgets entries that can no longer match a valid token.
@@ -405,5 +456,41 @@ mod tests {
         assert_eq!(json["kind"], "session");
         assert!(json.get("not_before").is_none());
         assert!(json["until"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn an_unban_lifts_the_ban_from_its_second_on_even_when_the_ban_is_replayed() {
+        let list = DenyList::new();
+        let user = Uuid::now_v7();
+        let ban_at = now() + Duration::milliseconds(100);
+        let ban = Revocation {
+            kind: RevocationKind::User,
+            id: user,
+            // The ban's second rounded up, as Warden writes it.
+            not_before: Some(now() + Duration::seconds(1)),
+            until: now() + Duration::minutes(15),
+        };
+        list.insert(&ban);
+        assert!(list.is_revoked(user, Uuid::now_v7(), now().timestamp()));
+        let unban = CloudEvent::new(
+            "e2",
+            "https://auth.example",
+            "user.unbanned",
+            ban_at + Duration::milliseconds(300),
+            json!({"user_id": user, "until": now() + Duration::minutes(15)}),
+        );
+        assert!(list.apply(&unban));
+        // A token signed in the ban's second, after the unban, is valid ...
+        assert!(!list.is_revoked(user, Uuid::now_v7(), now().timestamp()));
+        // ... also once the feed replays the ban.
+        list.insert(&ban);
+        assert!(!list.is_revoked(user, Uuid::now_v7(), now().timestamp()));
+        // A new ban in a later second refuses again.
+        list.insert(&Revocation {
+            not_before: Some(now() + Duration::seconds(6)),
+            ..ban.clone()
+        });
+        assert!(list.is_revoked(user, Uuid::now_v7(), now().timestamp() + 5));
+        assert!(!list.is_revoked(user, Uuid::now_v7(), now().timestamp() + 6));
     }
 }

@@ -176,6 +176,13 @@ impl<'de> Deserialize<'de> for StrictObject {
     }
 }
 
+/// Whether a P-256 signature (`r || s`, 64 bytes) has its S in the lower
+/// half of the group order (the canonical form, as in BIP 62 / RFC 6979
+/// signers such as ours).
+fn is_low_s(signature: &[u8]) -> bool {
+    p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| sig.normalize_s().is_none())
+}
+
 fn is_token_type(typ: &str) -> bool {
     typ.eq_ignore_ascii_case(TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")
 }
@@ -305,6 +312,11 @@ impl Verifier {
         verifier
             .verify(signed, &signature)
             .map_err(|_| VerifyError::BadSignature)?;
+        // ECDSA is malleable: `(r, n - s)` verifies wherever `(r, s)` does.
+        // Only the low-S form is accepted, so each token has one encoding.
+        if alg == Algorithm::ES256 && !is_low_s(&signature) {
+            return Err(VerifyError::BadSignature);
+        }
 
         // 4. Claims: a JSON object (not an array) with exact types.
         if payload.trim_ascii_start().first() != Some(&b'{') {

@@ -84,7 +84,13 @@ fn sign_raw(k: &SigningKey, header: &[u8], payload: &[u8]) -> String {
     let msg = format!("{}.{}", B64.encode(header), B64.encode(payload));
     let sig = jsonwebtoken::crypto::sign(msg.as_bytes(), &encoding_key(k), jwt_alg(k.algorithm()))
         .unwrap();
-    format!("{msg}.{sig}")
+    if k.algorithm() != Algorithm::ES256 {
+        return format!("{msg}.{sig}");
+    }
+    // jsonwebtoken's ES256 leaves S as it comes; the verifier wants it low.
+    let es = p256::ecdsa::Signature::from_slice(&B64.decode(&sig).unwrap()).unwrap();
+    let es = es.normalize_s().unwrap_or(es);
+    format!("{msg}.{}", B64.encode(es.to_bytes()))
 }
 
 fn sign_json(k: &SigningKey, header: &Value, payload: &Value) -> String {
@@ -336,6 +342,30 @@ fn bad_signatures_rejected() {
         let t2 = k.sign(&c).unwrap();
         let t = format!("{}.{}.{s}", split(&t2).0, split(&t2).1);
         assert_eq!(v.verify(&t, NOW), Err(VerifyError::BadSignature));
+    }
+}
+
+/// ECDSA signatures are malleable: `(r, n - s)` verifies wherever `(r, s)`
+/// does. Only the low-S form is accepted, so a token has exactly one valid
+/// encoding (a cache or replay check keyed by the token string cannot be
+/// sidestepped by a second one).
+#[test]
+fn es256_signatures_with_a_high_s_are_refused() {
+    let v = verifier();
+    let k = key(Algorithm::ES256);
+    for _ in 0..4 {
+        let token = k.sign(&claims()).unwrap();
+        let (h, p, s) = split(&token);
+        let sig = p256::ecdsa::Signature::from_slice(&B64.decode(s).unwrap()).unwrap();
+        assert!(
+            sig.normalize_s().is_none(),
+            "Warden signs with a low S already"
+        );
+        let high = p256::ecdsa::Signature::from_scalars(sig.r(), -sig.s()).unwrap();
+        assert!(high.normalize_s().is_some());
+        let t = format!("{h}.{p}.{}", B64.encode(high.to_bytes()));
+        assert_eq!(v.verify(&t, NOW), Err(VerifyError::BadSignature));
+        assert!(v.verify(&token, NOW).is_ok());
     }
 }
 

@@ -871,12 +871,18 @@ async fn a_user_cannot_revoke_another_users_session() {
     assert_problem(app.validate(&alice.access).await, 401, "token_revoked").await;
 }
 
+/// The ban's user-wide entry covers every token issued up to the end of the
+/// ban's second (`iat` has whole seconds). After an unban in that same
+/// second, a fresh sign-in's token carries that `iat` too: it must keep
+/// working once the revocation feed replays the ban (every second, on every
+/// instance), and after the periodic upkeep.
 #[tokio::test]
-async fn a_sign_in_right_after_an_unban_yields_a_working_token() {
+async fn a_sign_in_right_after_an_unban_yields_a_token_that_keeps_working() {
     let app = spawn_app().await;
     let admin = app.new_admin().await;
     let user = app.new_user().await;
-    // Ban at .100 s, unban at .400 s, sign in at .700 s of the same second.
+    // Settle the feed's cursor before the ban, as the server's follower does.
+    app.auth.follow_revocations().await.unwrap();
     let millis = {
         use warden_core::ports::Clock as _;
         i64::from(app.clock.now().timestamp_subsec_millis())
@@ -893,7 +899,9 @@ async fn a_sign_in_right_after_an_unban_yields_a_working_token() {
     .await;
     app.clock.advance(chrono::Duration::milliseconds(200));
     let fresh = app.sign_in_ok(&user.email, STRONG_PASSWORD).await;
-    // The sign-in succeeded, so the token it returned must work.
+    assert_eq!(app.validate(&fresh.access).await.status(), StatusCode::OK);
+    // The feed replays the ban (the unban carries no revocation) ...
+    app.auth.follow_revocations().await.unwrap();
     let response = app.validate(&fresh.access).await;
     assert_eq!(
         response.status(),
@@ -901,4 +909,9 @@ async fn a_sign_in_right_after_an_unban_yields_a_working_token() {
         "{}",
         response.text().await.unwrap()
     );
+    // ... and so does a restart's snapshot or the upkeep's reload.
+    app.auth.housekeeping().await.unwrap();
+    assert_eq!(app.validate(&fresh.access).await.status(), StatusCode::OK);
+    // The old session stays revoked.
+    assert_problem(app.validate(&user.access).await, 401, "token_revoked").await;
 }

@@ -140,3 +140,58 @@ async fn new_roles_reach_the_access_token_at_the_next_refresh() {
         .unwrap();
     assert_eq!(after["roles"], serde_json::json!(["support", "user"]));
 }
+
+/// SQLite, in process: the grace window (decision 0018). The answer to the
+/// first refresh is taken as lost; the retry gets a new pair and voids the
+/// successor the client never saw.
+#[tokio::test]
+async fn inside_the_grace_window_a_retry_gets_a_new_pair_and_voids_the_unseen_successor() {
+    let app = spawn_app_with(|c| c.sessions.refresh_reuse_grace_secs = 10).await;
+    let user = app.new_user().await;
+    let lost: Value = app.refresh(&user.refresh).await.json().await.unwrap();
+    let unseen = lost["refresh_token"].as_str().unwrap().to_owned();
+
+    let retried = app.refresh(&user.refresh).await;
+    assert_eq!(retried.status(), 200);
+    let pair: Value = retried.json().await.unwrap();
+    let next = pair["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(next, unseen);
+    assert_eq!(pair["session_id"], user.session_id);
+    assert_eq!(
+        app.validate(pair["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        app.outbox_names()
+            .await
+            .iter()
+            .all(|n| n != "session.revoked")
+    );
+
+    // The unseen successor is void: presenting it is reuse, and the family
+    // (the retry's tokens included) is revoked.
+    assert_problem(app.refresh(&unseen).await, 401, "refresh_token_reused").await;
+    assert_problem(app.refresh(&next).await, 401, "session_revoked").await;
+    assert_problem(
+        app.validate(pair["access_token"].as_str().unwrap()).await,
+        401,
+        "token_revoked",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn inside_the_grace_window_only_one_retry_is_allowed() {
+    let app = spawn_app_with(|c| c.sessions.refresh_reuse_grace_secs = 10).await;
+    let user = app.new_user().await;
+    assert_eq!(app.refresh(&user.refresh).await.status(), 200);
+    assert_eq!(app.refresh(&user.refresh).await.status(), 200);
+    assert_problem(
+        app.refresh(&user.refresh).await,
+        401,
+        "refresh_token_reused",
+    )
+    .await;
+}

@@ -11,6 +11,7 @@ use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
 use super::{MySqlStore, insert_events, insert_revocation, retry};
+use crate::grace::retry_allowed;
 use crate::retry::TxError;
 use crate::rows::{
     AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS,
@@ -41,8 +42,8 @@ impl Store for MySqlStore {
         write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO user_account \
-                 (user_id, email, username, password_hash, roles, status, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (user_id, email, username, password_hash, roles, status, created_at, email_skeleton) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(user.id.to_string())
             .bind(user.email.as_str())
@@ -51,6 +52,7 @@ impl Store for MySqlStore {
             .bind(&roles)
             .bind(user.status.as_str())
             .bind(to_millis(user.created_at))
+            .bind(user.email.skeleton())
             .execute(&mut *tx)
             .await?;
             insert_events(&mut tx, events).await?;
@@ -130,6 +132,40 @@ impl Store for MySqlStore {
         })
         .await?;
         convert(rows)
+    }
+
+    async fn find_users_without_email_skeleton(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(UserId, String)>, StoreError> {
+        let after = after.map_or_else(String::new, |id| id.to_string());
+        let rows: Vec<(Text, Text)> = retry(|| {
+            sqlx::query_as(
+                "SELECT user_id, email FROM user_account \
+                 WHERE email_skeleton IS NULL AND user_id > ? ORDER BY user_id LIMIT ?",
+            )
+            .bind(&after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+        })
+        .await?;
+        rows.into_iter()
+            .map(|(id, email)| Ok((UserId::from_uuid(parse_uuid(&id)?), email.into_string())))
+            .collect()
+    }
+
+    async fn update_email_skeleton(&self, id: UserId, skeleton: &str) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            let done = sqlx::query("UPDATE user_account SET email_skeleton = ? WHERE user_id = ?")
+                .bind(skeleton)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(TxError::Store(StoreError::NotFound));
+            }
+        })
     }
 
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError> {
@@ -318,77 +354,92 @@ impl Store for MySqlStore {
             // concurrent callers exactly one sees its row change (the others
             // wait for its row lock, then find `used_at` set).
             let consumed = sqlx::query(
-                "UPDATE refresh_token SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+                "UPDATE refresh_token SET used_at = ?, successor_hash = ? \
+                 WHERE token_hash = ? AND used_at IS NULL",
             )
             .bind(now_ms)
+            .bind(&new.token_hash.0)
             .bind(&old.0)
             .execute(&mut *tx)
             .await?
             .rows_affected()
                 == 1;
             // No UPDATE ... RETURNING in MySQL: read the family inside the
-            // transaction (the row is ours or already used; it never moves).
-            let existing: Option<Text> =
-                sqlx::query_scalar("SELECT session_id FROM refresh_token WHERE token_hash = ?")
-                    .bind(&old.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            // transaction, locked so that concurrent retries of one token
+            // take turns (the row is ours or already used; it never moves).
+            let existing: Option<(Text, Option<i64>, Option<Text>, Option<i64>)> = sqlx::query_as(
+                "SELECT session_id, used_at, successor_hash, retried_at \
+                     FROM refresh_token WHERE token_hash = ? FOR UPDATE",
+            )
+            .bind(&old.0)
+            .fetch_optional(&mut *tx)
+            .await?;
             match (consumed, existing) {
-                (true, Some(session_id)) => {
-                    // Lock the session row before inserting the new token
-                    // (whose foreign key check takes a shared lock on it).
-                    sqlx::query("UPDATE session SET last_used_at = ? WHERE session_id = ?")
-                        .bind(now_ms)
-                        .bind(&session_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    // The new token joins the family of the old one, whatever
-                    // session id the caller put in `new`.
-                    sqlx::query(
-                        "INSERT INTO refresh_token (token_hash, session_id, created_at) \
-                         VALUES (?, ?, ?)",
-                    )
-                    .bind(&new.token_hash.0)
-                    .bind(&session_id)
-                    .bind(to_millis(new.created_at))
-                    .execute(&mut *tx)
-                    .await?;
-                    let sql = format!("SELECT {SESSION_COLUMNS} FROM session WHERE session_id = ?");
-                    let row = sqlx::query_as::<_, SessionRow>(&sql)
-                        .bind(&session_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    RotateOutcome::Rotated {
-                        session: Session::try_from(row)?,
-                    }
+                (true, Some((session_id, ..))) => {
+                    let session = chain_successor(&mut tx, new, &session_id, now_ms).await?;
+                    RotateOutcome::Rotated { session }
                 }
                 (true, None) => {
                     return Err(TxError::Store(StoreError::Unexpected(
                         "a consumed refresh token vanished inside its transaction".into(),
                     )));
                 }
-                (false, Some(raw_id)) => {
-                    let session_id = SessionId::from_uuid(parse_uuid(&raw_id)?);
-                    // Reuse: the whole family dies with this transaction.
-                    let revoked = sqlx::query(
-                        "UPDATE session SET revoked_at = ? \
-                         WHERE session_id = ? AND revoked_at IS NULL",
-                    )
-                    .bind(now_ms)
-                    .bind(&raw_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    if revoked.rows_affected() == 1 {
-                        let revocation = Revocation {
-                            kind: RevocationKind::Session,
-                            id: session_id.as_uuid(),
-                            not_before: None,
-                            until: on_reuse.until,
-                        };
-                        insert_revocation(&mut tx, &revocation).await?;
-                        insert_events(&mut tx, &[(on_reuse.event_for)(session_id)]).await?;
+                (false, Some((raw_id, used_at, successor, retried_at))) => {
+                    // A retry within the grace window voids the unused
+                    // successor (conditionally: a racing use of it wins or
+                    // loses as a whole) and chains the new token in its
+                    // place; anything else is reuse.
+                    let retryable = retry_allowed(on_reuse, used_at, retried_at);
+                    let voided = match successor {
+                        Some(successor) if retryable => {
+                            sqlx::query(
+                                "UPDATE refresh_token SET used_at = ? \
+                                 WHERE token_hash = ? AND used_at IS NULL",
+                            )
+                            .bind(now_ms)
+                            .bind(&successor)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected()
+                                == 1
+                        }
+                        _ => false,
+                    };
+                    if voided {
+                        sqlx::query(
+                            "UPDATE refresh_token SET retried_at = ?, successor_hash = ? \
+                             WHERE token_hash = ?",
+                        )
+                        .bind(now_ms)
+                        .bind(&new.token_hash.0)
+                        .bind(&old.0)
+                        .execute(&mut *tx)
+                        .await?;
+                        let session = chain_successor(&mut tx, new, &raw_id, now_ms).await?;
+                        RotateOutcome::Retried { session }
+                    } else {
+                        let session_id = SessionId::from_uuid(parse_uuid(&raw_id)?);
+                        // Reuse: the whole family dies with this transaction.
+                        let revoked = sqlx::query(
+                            "UPDATE session SET revoked_at = ? \
+                             WHERE session_id = ? AND revoked_at IS NULL",
+                        )
+                        .bind(now_ms)
+                        .bind(&raw_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        if revoked.rows_affected() == 1 {
+                            let revocation = Revocation {
+                                kind: RevocationKind::Session,
+                                id: session_id.as_uuid(),
+                                not_before: None,
+                                until: on_reuse.until,
+                            };
+                            insert_revocation(&mut tx, &revocation).await?;
+                            insert_events(&mut tx, &[(on_reuse.event_for)(session_id)]).await?;
+                        }
+                        RotateOutcome::Reused { session_id }
                     }
-                    RotateOutcome::Reused { session_id }
                 }
                 (false, None) => RotateOutcome::NotFound,
             }
@@ -872,4 +923,33 @@ async fn insert_signing_key(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Stores `new` in the family of `session_id` (whatever session id the
+/// caller put in it) and touches the session; returns the session as it is now.
+async fn chain_successor(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    new: &RefreshRecord,
+    session_id: &str,
+    now_ms: i64,
+) -> Result<Session, TxError> {
+    // Lock the session row before inserting the new token (whose foreign
+    // key check takes a shared lock on it).
+    sqlx::query("UPDATE session SET last_used_at = ? WHERE session_id = ?")
+        .bind(now_ms)
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO refresh_token (token_hash, session_id, created_at) VALUES (?, ?, ?)")
+        .bind(&new.token_hash.0)
+        .bind(session_id)
+        .bind(to_millis(new.created_at))
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM session WHERE session_id = ?");
+    let row = sqlx::query_as::<_, SessionRow>(&sql)
+        .bind(session_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Session::try_from(row)?)
 }

@@ -68,7 +68,32 @@ where
     .await;
 }
 
-contract::contract_tests!(with_store, with_two);
+async fn with_legacy<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, contract::ForgetEmailSkeletons) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    with_database(|url| async move {
+        let store = open(&url, KEK).await;
+        let pool = store.pool().clone();
+        let forget: contract::ForgetEmailSkeletons = Box::new(
+            move || -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    sqlx::query("UPDATE user_account SET email_skeleton = NULL")
+                        .execute(&pool)
+                        .await
+                        .expect("forget skeletons");
+                })
+            },
+        );
+        test(Arc::new(store.clone()), forget).await;
+        store.close().await;
+    })
+    .await;
+}
+
+contract::contract_tests!(with_store, with_two, with_legacy);
 
 async fn applied_migrations(store: &PgStore) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")

@@ -11,10 +11,11 @@ use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
 use super::{SqliteStore, insert_events, insert_revocation, retry};
+use crate::grace::retry_allowed;
 use crate::retry::TxError;
 use crate::rows::{
     AUDIT_COLUMNS, AuditRow, CredentialsRow, OutboxRow, RevocationRow, SESSION_COLUMNS,
-    SESSION_TOKEN_SELECT, SessionRow, SessionTokenRow, SigningKeyRow, USER_COLUMNS, UserRow,
+    SESSION_TOKEN_SELECT, SessionRow, SessionTokenRow, SigningKeyRow, Text, USER_COLUMNS, UserRow,
     escape_like, parse_uuid, roles_to_json, to_millis,
 };
 
@@ -41,8 +42,8 @@ impl Store for SqliteStore {
         write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO user_account \
-                 (user_id, email, username, password_hash, roles, status, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (user_id, email, username, password_hash, roles, status, created_at, email_skeleton) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(user.id.to_string())
             .bind(user.email.as_str())
@@ -51,6 +52,7 @@ impl Store for SqliteStore {
             .bind(&roles)
             .bind(user.status.as_str())
             .bind(to_millis(user.created_at))
+            .bind(user.email.skeleton())
             .execute(&mut *tx)
             .await?;
             insert_events(&mut tx, events).await?;
@@ -124,6 +126,40 @@ impl Store for SqliteStore {
         })
         .await?;
         convert(rows)
+    }
+
+    async fn find_users_without_email_skeleton(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(UserId, String)>, StoreError> {
+        let after = after.map_or_else(String::new, |id| id.to_string());
+        let rows: Vec<(Text, Text)> = retry(|| {
+            sqlx::query_as(
+                "SELECT user_id, email FROM user_account \
+                 WHERE email_skeleton IS NULL AND user_id > ? ORDER BY user_id LIMIT ?",
+            )
+            .bind(&after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+        })
+        .await?;
+        rows.into_iter()
+            .map(|(id, email)| Ok((UserId::from_uuid(parse_uuid(&id)?), email.into_string())))
+            .collect()
+    }
+
+    async fn update_email_skeleton(&self, id: UserId, skeleton: &str) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            let done = sqlx::query("UPDATE user_account SET email_skeleton = ? WHERE user_id = ?")
+                .bind(skeleton)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(TxError::Store(StoreError::NotFound));
+            }
+        })
     }
 
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError> {
@@ -311,48 +347,65 @@ impl Store for SqliteStore {
             // The conditional update is the decision: of any number of
             // concurrent callers exactly one sees its row change.
             let consumed: Option<String> = sqlx::query_scalar(
-                "UPDATE refresh_token SET used_at = ? \
+                "UPDATE refresh_token SET used_at = ?, successor_hash = ? \
                  WHERE token_hash = ? AND used_at IS NULL RETURNING session_id",
             )
             .bind(now_ms)
+            .bind(&new.token_hash.0)
             .bind(&old.0)
             .fetch_optional(&mut *tx)
             .await?;
-            match consumed {
-                Some(session_id) => {
-                    // The new token joins the family of the old one, whatever
-                    // session id the caller put in `new`.
-                    sqlx::query(
-                        "INSERT INTO refresh_token (token_hash, session_id, created_at) \
-                         VALUES (?, ?, ?)",
-                    )
-                    .bind(&new.token_hash.0)
-                    .bind(&session_id)
-                    .bind(to_millis(new.created_at))
-                    .execute(&mut *tx)
-                    .await?;
-                    let sql = format!(
-                        "UPDATE session SET last_used_at = ? WHERE session_id = ? \
-                         RETURNING {SESSION_COLUMNS}"
-                    );
-                    let row = sqlx::query_as::<_, SessionRow>(&sql)
-                        .bind(now_ms)
-                        .bind(&session_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    RotateOutcome::Rotated {
-                        session: Session::try_from(row)?,
-                    }
-                }
-                None => {
-                    let existing: Option<String> = sqlx::query_scalar(
-                        "SELECT session_id FROM refresh_token WHERE token_hash = ?",
+            if let Some(session_id) = consumed {
+                let session = chain_successor(&mut tx, new, &session_id, now_ms).await?;
+                RotateOutcome::Rotated { session }
+            } else {
+                // (No early return in here: it would skip the commit.)
+                let existing: Option<(String, Option<i64>, Option<String>, Option<i64>)> =
+                    sqlx::query_as(
+                        "SELECT session_id, used_at, successor_hash, retried_at \
+                         FROM refresh_token WHERE token_hash = ?",
                     )
                     .bind(&old.0)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    match existing {
-                        Some(raw_id) => {
+                match existing {
+                    None => RotateOutcome::NotFound,
+                    Some((raw_id, used_at, successor, retried_at)) => {
+                        // A retry within the grace window: the token was
+                        // rotated recently, never retried, and its successor
+                        // is still unused. Voiding the successor (a
+                        // conditional update, so a racing use of it wins or
+                        // loses as a whole) keeps the chain single: whoever
+                        // holds the voided token next presents reuse.
+                        let retryable = retry_allowed(on_reuse, used_at, retried_at);
+                        let voided = match successor {
+                            Some(successor) if retryable => {
+                                sqlx::query(
+                                    "UPDATE refresh_token SET used_at = ? \
+                                     WHERE token_hash = ? AND used_at IS NULL",
+                                )
+                                .bind(now_ms)
+                                .bind(&successor)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected()
+                                    == 1
+                            }
+                            _ => false,
+                        };
+                        if voided {
+                            sqlx::query(
+                                "UPDATE refresh_token SET retried_at = ?, successor_hash = ? \
+                                 WHERE token_hash = ?",
+                            )
+                            .bind(now_ms)
+                            .bind(&new.token_hash.0)
+                            .bind(&old.0)
+                            .execute(&mut *tx)
+                            .await?;
+                            let session = chain_successor(&mut tx, new, &raw_id, now_ms).await?;
+                            RotateOutcome::Retried { session }
+                        } else {
                             let session_id = SessionId::from_uuid(parse_uuid(&raw_id)?);
                             // Reuse: the whole family dies with this transaction.
                             let revoked = sqlx::query(
@@ -375,7 +428,6 @@ impl Store for SqliteStore {
                             }
                             RotateOutcome::Reused { session_id }
                         }
-                        None => RotateOutcome::NotFound,
                     }
                 }
             }
@@ -822,4 +874,29 @@ async fn insert_signing_key(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Stores `new` in the family of `session_id` (whatever session id the
+/// caller put in it) and touches the session; returns the session as it is now.
+async fn chain_successor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new: &RefreshRecord,
+    session_id: &str,
+    now_ms: i64,
+) -> Result<Session, TxError> {
+    sqlx::query("INSERT INTO refresh_token (token_hash, session_id, created_at) VALUES (?, ?, ?)")
+        .bind(&new.token_hash.0)
+        .bind(session_id)
+        .bind(to_millis(new.created_at))
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!(
+        "UPDATE session SET last_used_at = ? WHERE session_id = ? RETURNING {SESSION_COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, SessionRow>(&sql)
+        .bind(now_ms)
+        .bind(session_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Session::try_from(row)?)
 }

@@ -49,7 +49,29 @@ where
     test(Arc::new(writer), Arc::new(reader)).await;
 }
 
-contract::contract_tests!(with_store, with_two);
+async fn with_legacy<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, contract::ForgetEmailSkeletons) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir, KEK).await;
+    let pool = store.pool().clone();
+    let forget: contract::ForgetEmailSkeletons = Box::new(
+        move || -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+            let pool = pool.clone();
+            Box::pin(async move {
+                sqlx::query("UPDATE user_account SET email_skeleton = NULL")
+                    .execute(&pool)
+                    .await
+                    .expect("forget skeletons");
+            })
+        },
+    );
+    test(Arc::new(store), forget).await;
+}
+
+contract::contract_tests!(with_store, with_two, with_legacy);
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_data_survives_a_reopen() {
