@@ -120,6 +120,121 @@ pub enum CoreError {
     Unexpected(String),
 }
 
+/// What kind of failure an error is, for the transports' status tables:
+/// each maps a kind to one HTTP status and one gRPC code, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself is malformed (HTTP 400, gRPC `INVALID_ARGUMENT`).
+    InvalidRequest,
+    /// Well-formed but refused on its content (HTTP 422, gRPC `INVALID_ARGUMENT`).
+    Unprocessable,
+    /// Clashes with existing data (HTTP 409, gRPC `ALREADY_EXISTS`).
+    Conflict,
+    /// No valid credential (HTTP 401, gRPC `UNAUTHENTICATED`).
+    Unauthenticated,
+    /// A valid credential without the right (HTTP 403, gRPC `PERMISSION_DENIED`).
+    Forbidden,
+    /// Nothing there, or not the caller's (HTTP 404, gRPC `NOT_FOUND`).
+    NotFound,
+    /// Throttled (HTTP 429, gRPC `RESOURCE_EXHAUSTED`).
+    TooManyRequests,
+    /// Try again shortly (HTTP 503, gRPC `UNAVAILABLE`).
+    Unavailable,
+    /// Our fault (HTTP 500, gRPC `INTERNAL`).
+    Internal,
+}
+
+impl CoreError {
+    /// The stable, machine-readable code of the contract (`docs/api.md`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::InvalidInput(_) => "invalid_request",
+            CoreError::WeakPassword(_) => "weak_password",
+            CoreError::EmailTaken => "email_taken",
+            CoreError::InvalidCredentials | CoreError::WrongCurrentPassword => {
+                "invalid_credentials"
+            }
+            CoreError::AccountBanned => "account_banned",
+            CoreError::TooManyAttempts { .. } => "too_many_attempts",
+            CoreError::InvalidRefreshToken => "invalid_refresh_token",
+            CoreError::RefreshTokenReused => "refresh_token_reused",
+            CoreError::SessionRevoked => "session_revoked",
+            CoreError::InvalidToken | CoreError::WrongIssuer { .. } => "invalid_token",
+            CoreError::TokenExpired => "token_expired",
+            CoreError::TokenRevoked => "token_revoked",
+            CoreError::NotFound(_) => "not_found",
+            CoreError::Forbidden { .. } => "forbidden",
+            CoreError::Overloaded => "overloaded",
+            CoreError::StoreUnavailable => "store_unavailable",
+            CoreError::Unexpected(_) => "internal_error",
+        }
+    }
+
+    /// The kind, which decides the status on every transport.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::InvalidInput(_) => ErrorKind::InvalidRequest,
+            CoreError::WeakPassword(_) => ErrorKind::Unprocessable,
+            CoreError::EmailTaken => ErrorKind::Conflict,
+            CoreError::InvalidCredentials
+            | CoreError::WrongCurrentPassword
+            | CoreError::InvalidRefreshToken
+            | CoreError::RefreshTokenReused
+            | CoreError::SessionRevoked
+            | CoreError::InvalidToken
+            | CoreError::WrongIssuer { .. }
+            | CoreError::TokenExpired
+            | CoreError::TokenRevoked => ErrorKind::Unauthenticated,
+            CoreError::AccountBanned | CoreError::Forbidden { .. } => ErrorKind::Forbidden,
+            CoreError::NotFound(_) => ErrorKind::NotFound,
+            CoreError::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
+            CoreError::Overloaded | CoreError::StoreUnavailable => ErrorKind::Unavailable,
+            CoreError::Unexpected(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// What the client is told: never a secret or an internal cause (an
+    /// `Unexpected` error's cause is for the log only).
+    pub fn public_detail(&self) -> String {
+        match self {
+            CoreError::InvalidInput(field) => field.to_string(),
+            CoreError::WeakPassword(why) => format!("password {why}"),
+            CoreError::EmailTaken => "an account with this e-mail already exists".into(),
+            CoreError::InvalidCredentials => "the e-mail or password is wrong".into(),
+            CoreError::WrongCurrentPassword => "the current password is wrong".into(),
+            CoreError::AccountBanned => "this account has been banned".into(),
+            CoreError::TooManyAttempts { retry_after_secs } => {
+                format!("too many failed sign-ins; retry in {retry_after_secs} s")
+            }
+            CoreError::InvalidRefreshToken => "the refresh token is unknown or expired".into(),
+            CoreError::RefreshTokenReused => {
+                "this refresh token was already used; the session has been revoked".into()
+            }
+            CoreError::SessionRevoked => "the session has been revoked; sign in again".into(),
+            CoreError::InvalidToken => "the token is malformed, forged or unknown".into(),
+            e @ CoreError::WrongIssuer { .. } => {
+                format!("the token was {e}; instances sharing a database need the same issuer")
+            }
+            CoreError::TokenExpired => "the access token has expired".into(),
+            CoreError::TokenRevoked => "the access token has been revoked".into(),
+            CoreError::NotFound(what) => format!("{what} not found"),
+            e @ CoreError::Forbidden { .. } => e.to_string(),
+            CoreError::Overloaded => "too many sign-ins at once; retry shortly".into(),
+            CoreError::StoreUnavailable => "the database is unreachable; retry shortly".into(),
+            CoreError::Unexpected(_) => "something went wrong on our side".into(),
+        }
+    }
+
+    /// Seconds the client should wait before trying again, when that is known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            CoreError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            CoreError::Overloaded => Some(1),
+            _ => None,
+        }
+    }
+}
+
 impl From<StoreError> for CoreError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -134,5 +249,41 @@ impl From<StoreError> for CoreError {
 impl From<FieldError> for CoreError {
     fn from(err: FieldError) -> Self {
         CoreError::InvalidInput(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unexpected_cause_never_reaches_the_public_detail() {
+        let err = CoreError::Unexpected("db password=hunter2".into());
+        assert_eq!(err.code(), "internal_error");
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(!err.public_detail().contains("hunter2"));
+    }
+
+    #[test]
+    fn throttling_and_overload_say_when_to_come_back() {
+        let throttled = CoreError::TooManyAttempts {
+            retry_after_secs: 7,
+        };
+        assert_eq!(throttled.retry_after(), Some(7));
+        assert!(throttled.public_detail().contains("7 s"));
+        assert_eq!(CoreError::Overloaded.retry_after(), Some(1));
+        assert_eq!(CoreError::InvalidToken.retry_after(), None);
+    }
+
+    #[test]
+    fn a_wrong_issuer_is_an_invalid_token_that_names_both_issuers() {
+        let err = CoreError::WrongIssuer {
+            issued_by: "https://a.test".into(),
+            expected: "https://b.test".into(),
+        };
+        assert_eq!(err.code(), "invalid_token");
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+        let detail = err.public_detail();
+        assert!(detail.contains("issued by https://a.test") && detail.contains("https://b.test"));
     }
 }

@@ -13,7 +13,7 @@ pub mod model;
 pub mod ports;
 
 pub use email::Email;
-pub use error::{CoreError, FieldError, StoreError};
+pub use error::{CoreError, ErrorKind, FieldError, StoreError};
 pub use ids::{AuditId, EventId, SessionId, UserId};
 pub mod access;
 pub mod accounts;

@@ -7,12 +7,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore as _;
 use warden_verify::Principal;
 
-/// Identity headers the gateway sets; clients' copies never pass.
-pub const USER: &str = "x-warden-user";
+/// Identity headers the gateway sets (the edge's names: user id, session
+/// id, comma-separated roles); clients' copies never pass.
+pub const USER: &str = warden_route::credentials::IDENTITY_HEADERS[0];
 /// The session id.
-pub const SESSION: &str = "x-warden-session";
+pub const SESSION: &str = warden_route::credentials::IDENTITY_HEADERS[1];
 /// Comma-separated roles.
-pub const ROLES: &str = "x-warden-roles";
+pub const ROLES: &str = warden_route::credentials::IDENTITY_HEADERS[2];
 
 const TRACEPARENT: &str = "traceparent";
 
@@ -176,16 +177,15 @@ fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// The value of cookie `name` across every `Cookie` header.
+/// The value of cookie `name` across every `Cookie` header (the edge's rule).
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
+    warden_route::credentials::cookie(
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        name,
+    )
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
-//! RFC 9457 problem+json answers, with the contract's `type`/`code` scheme
-//! (the same codes as Warden's own API).
+//! The gateway's own refusals, as the problem+json every edge gives
+//! (`warden_route::problem`: the same body, titles and headers as Warden's
+//! API).
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-use serde::Serialize;
+use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{Body, full};
-
-const TYPE_BASE: &str = "https://warden.dev/errors/";
 
 /// A refusal from the gateway itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,47 +16,25 @@ pub struct Problem {
     pub status: StatusCode,
     /// Stable code.
     pub code: &'static str,
-    title: &'static str,
-    detail: &'static str,
+    detail: Cow<'static, str>,
     /// A 401 for a request that presented no token (its challenge names no
     /// error).
     no_token: bool,
 }
 
-#[derive(Serialize)]
-struct Wire<'a> {
-    #[serde(rename = "type")]
-    type_: String,
-    title: &'a str,
-    status: u16,
-    code: &'a str,
-    detail: &'a str,
-}
-
 impl Problem {
-    const fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: &'static str,
-    ) -> Self {
+    const fn new(status: StatusCode, code: &'static str, detail: &'static str) -> Self {
         Self {
             status,
             code,
-            title,
-            detail,
+            detail: Cow::Borrowed(detail),
             no_token: false,
         }
     }
 
     /// 400: a path that cannot be normalised safely.
     pub const fn bad_path(detail: &'static str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Invalid request",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
     }
 
     /// 400: an HTTP/1.1 request without exactly one `Host` (RFC 9112 §3.2).
@@ -64,14 +42,13 @@ impl Problem {
         Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "Invalid request",
             "an HTTP/1.1 request needs exactly one Host header",
         )
     }
 
     /// 401 with the verifier's code (`invalid_token`, `token_expired`, `token_revoked`).
     pub const fn unauthorized(code: &'static str, detail: &'static str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, "Unauthorized", detail)
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
     }
 
     /// 401 `invalid_token` for a request that presented no token.
@@ -86,19 +63,16 @@ impl Problem {
         Self::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "Forbidden",
             "this route needs a role the token does not grant",
         )
     }
 
-    /// 403 `csrf_failed`.
-    pub const fn csrf_failed(detail: &'static str) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "csrf_failed",
-            "CSRF check failed",
-            detail,
-        )
+    /// 403 `csrf_failed`, with the shared check's reason.
+    pub fn csrf_failed(refusal: &warden_route::csrf::CsrfRefusal) -> Self {
+        Self {
+            detail: Cow::Owned(refusal.detail()),
+            ..Self::new(StatusCode::FORBIDDEN, "csrf_failed", "")
+        }
     }
 
     /// 404 `not_found`.
@@ -106,7 +80,6 @@ impl Problem {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "Not found",
             "no route matches this path",
         )
     }
@@ -116,7 +89,6 @@ impl Problem {
         Self::new(
             StatusCode::BAD_GATEWAY,
             "bad_gateway",
-            "Bad gateway",
             "the upstream service could not be reached",
         )
     }
@@ -126,7 +98,6 @@ impl Problem {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             code,
-            "Service unavailable",
             "tokens cannot be verified right now",
         )
     }
@@ -136,34 +107,26 @@ impl Problem {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
             "gateway_timeout",
-            "Gateway timeout",
             "the upstream service did not answer in time",
         )
     }
 
     /// The response.
     pub fn into_response(self) -> Response<Body> {
-        let wire = Wire {
-            type_: format!("{TYPE_BASE}{}", self.code),
-            title: self.title,
+        let problem = warden_route::problem::Problem {
             status: self.status.as_u16(),
             code: self.code,
-            detail: self.detail,
+            detail: &self.detail,
+            token_presented: !self.no_token,
+            retry_after: None,
         };
-        let bytes = serde_json::to_vec(&wire).unwrap_or_default();
-        let mut response = Response::new(full(Bytes::from(bytes)));
+        let mut response = Response::new(full(Bytes::from(problem.body())));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(warden_route::challenge::bearer(!self.no_token)),
-            );
+        for (name, value) in problem.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
         }
         response
     }

@@ -13,7 +13,6 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use subtle::ConstantTimeEq as _;
 use warden_verify::{Principal, Verifier};
 
 use crate::body::{Body, full};
@@ -22,14 +21,10 @@ use crate::headers;
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::problem::Problem;
 use warden_route::sign_in::{Attempt, SignInRedirect, accepts_html};
-use warden_route::{Table, normalize};
+use warden_route::{Table, credentials, csrf, normalize};
 
-/// The access-token cookie of Warden's browser mode.
-pub const ACCESS_COOKIE: &str = "__Host-warden_at";
-/// The double-submit cookie of Warden's browser mode.
-pub const CSRF_COOKIE: &str = "warden_csrf";
-/// The header that must repeat [`CSRF_COOKIE`].
-pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Browser mode's cookie and header names, shared with Warden's API.
+pub use warden_route::credentials::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER};
 
 /// What a SIGHUP may replace: routes, the origin allow-list and the
 /// sign-in page.
@@ -112,13 +107,12 @@ enum Credential<'a> {
 }
 
 fn credential(headers: &http::HeaderMap) -> Option<Credential<'_>> {
+    // Another scheme (or a malformed Bearer) is not a Warden credential
+    // here: a public route may serve an upstream with its own scheme.
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty());
+        .and_then(|v| credentials::bearer(v).ok());
     match bearer {
         Some(token) => Some(Credential::Bearer(token)),
         None => headers::cookie(headers, ACCESS_COOKIE)
@@ -134,31 +128,18 @@ fn is_unsafe(method: &Method) -> bool {
     )
 }
 
-/// Browser mode's rules for a cookie-authenticated state change: not
-/// cross-site, an allowed `Origin`, and `X-CSRF-Token` equal to the cookie.
+/// Browser mode's rules for a cookie-authenticated state change (the
+/// edge's shared check): not cross-site, an allowed `Origin`, and
+/// `X-CSRF-Token` equal to the cookie.
 fn check_csrf(headers: &http::HeaderMap, allowed_origins: &[String]) -> Result<(), Problem> {
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if header_str("sec-fetch-site") == Some("cross-site") {
-        return Err(Problem::csrf_failed("cross-site request refused"));
-    }
-    match header_str("origin") {
-        Some(origin) if allowed_origins.iter().any(|o| o == origin) => {}
-        Some(_) => return Err(Problem::csrf_failed("the request's Origin is not allowed")),
-        None => return Err(Problem::csrf_failed("the request has no Origin header")),
-    }
-    match (
-        headers::cookie(headers, CSRF_COOKIE),
-        header_str(CSRF_HEADER),
-    ) {
-        (Some(cookie), Some(sent))
-            if !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(sent.as_bytes())) =>
-        {
-            Ok(())
-        }
-        _ => Err(Problem::csrf_failed(
-            "the X-CSRF-Token header must equal the warden_csrf cookie",
-        )),
-    }
+    let input = csrf::CsrfInput {
+        sec_fetch_site: header_str("sec-fetch-site"),
+        origin: header_str("origin"),
+        cookie: headers::cookie(headers, CSRF_COOKIE),
+        header: header_str(CSRF_HEADER),
+    };
+    csrf::check(&input, allowed_origins).map_err(|refusal| Problem::csrf_failed(&refusal))
 }
 
 /// Decides who the request speaks for. `Ok(None)`: anonymous on a public route.

@@ -12,9 +12,6 @@ use crate::error::{GrpcError, OrStatus as _};
 use crate::pb;
 use crate::pb::auth_service_server::AuthService as AuthRpc;
 
-/// Longest `authorization` value looked at (a JWT is at most 8 KiB).
-const MAX_AUTHORIZATION: usize = 8 * 1024 + 16;
-
 /// The `warden.v1.AuthService` implementation.
 #[derive(Clone)]
 pub struct AuthApi {
@@ -37,15 +34,8 @@ pub(crate) fn bearer(metadata: &MetadataMap) -> Result<Option<String>, Status> {
     let malformed = || -> Status {
         GrpcError::invalid_token("the authorization metadata must be `Bearer <token>`").into()
     };
-    if value.len() > MAX_AUTHORIZATION {
-        return Err(malformed());
-    }
     let text = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = text.split_once(' ').ok_or_else(malformed)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
-        return Err(malformed());
-    }
+    let token = warden_route::credentials::bearer(text).map_err(|_| malformed())?;
     Ok(Some(token.to_owned()))
 }
 

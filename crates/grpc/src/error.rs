@@ -3,7 +3,7 @@
 
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
-use warden_core::CoreError;
+use warden_core::{CoreError, ErrorKind};
 
 /// Trailer carrying the stable error code (also the message's prefix).
 pub const CODE_TRAILER: &str = "warden-code";
@@ -11,16 +11,37 @@ pub const CODE_TRAILER: &str = "warden-code";
 /// A status on its way to the client. `From<CoreError>` is the mapping;
 /// the orphan rule keeps it off `tonic::Status` itself.
 #[derive(Debug)]
-pub struct GrpcError(Status);
+pub struct GrpcError {
+    status: Status,
+    /// The stable code, kept apart so no caller parses it back out of the
+    /// message.
+    stable: &'static str,
+    detail: String,
+}
 
 impl GrpcError {
     /// A status with `code`, the stable `stable` code and a human `detail`.
     pub fn new(code: Code, stable: &'static str, detail: impl AsRef<str>) -> Self {
-        let mut status = Status::new(code, format!("{stable}: {}", detail.as_ref()));
+        let detail = detail.as_ref().to_owned();
+        let mut status = Status::new(code, format!("{stable}: {detail}"));
         status
             .metadata_mut()
             .insert(CODE_TRAILER, MetadataValue::from_static(stable));
-        GrpcError(status)
+        GrpcError {
+            status,
+            stable,
+            detail,
+        }
+    }
+
+    /// The stable code (`invalid_token`, ...).
+    pub fn stable_code(&self) -> &'static str {
+        self.stable
+    }
+
+    /// The human detail, without the code prefix.
+    pub fn detail(&self) -> &str {
+        &self.detail
     }
 
     /// UNAUTHENTICATED `invalid_token`.
@@ -33,13 +54,8 @@ impl GrpcError {
         Self::new(Code::InvalidArgument, "invalid_request", detail)
     }
 
-    /// The gRPC status code.
-    pub(crate) fn code(&self) -> Code {
-        self.0.code()
-    }
-
     fn retry_after(mut self, secs: u64) -> Self {
-        self.0
+        self.status
             .metadata_mut()
             .insert("retry-after", MetadataValue::from(secs));
         self
@@ -48,104 +64,35 @@ impl GrpcError {
 
 impl From<GrpcError> for Status {
     fn from(err: GrpcError) -> Self {
-        err.0
+        err.status
     }
 }
 
 impl From<CoreError> for GrpcError {
     fn from(err: CoreError) -> Self {
-        use Code as C;
-        match err {
-            CoreError::InvalidInput(field) => GrpcError::invalid_request(field.to_string()),
-            CoreError::WeakPassword(why) => GrpcError::new(
-                C::InvalidArgument,
-                "weak_password",
-                format!("password {why}"),
-            ),
-            CoreError::EmailTaken => GrpcError::new(
-                C::AlreadyExists,
-                "email_taken",
-                "an account with this e-mail already exists",
-            ),
-            CoreError::InvalidCredentials => GrpcError::new(
-                C::Unauthenticated,
-                "invalid_credentials",
-                "the e-mail or password is wrong",
-            ),
-            CoreError::WrongCurrentPassword => GrpcError::new(
-                C::Unauthenticated,
-                "invalid_credentials",
-                "the current password is wrong",
-            ),
-            CoreError::AccountBanned => GrpcError::new(
-                C::PermissionDenied,
-                "account_banned",
-                "this account has been banned",
-            ),
-            CoreError::TooManyAttempts { retry_after_secs } => GrpcError::new(
-                C::ResourceExhausted,
-                "too_many_attempts",
-                format!("too many failed sign-ins; retry in {retry_after_secs} s"),
-            )
-            .retry_after(retry_after_secs),
-            CoreError::InvalidRefreshToken => GrpcError::new(
-                C::Unauthenticated,
-                "invalid_refresh_token",
-                "the refresh token is unknown or expired",
-            ),
-            CoreError::RefreshTokenReused => GrpcError::new(
-                C::Unauthenticated,
-                "refresh_token_reused",
-                "this refresh token was already used; the session has been revoked",
-            ),
-            CoreError::SessionRevoked => GrpcError::new(
-                C::Unauthenticated,
-                "session_revoked",
-                "the session has been revoked; sign in again",
-            ),
-            CoreError::InvalidToken => {
-                GrpcError::invalid_token("the token is malformed, forged or unknown")
-            }
-            e @ CoreError::WrongIssuer { .. } => GrpcError::invalid_token(format!(
-                "the token was {e}; instances sharing a database need the same issuer"
-            )),
-            CoreError::TokenExpired => GrpcError::new(
-                C::Unauthenticated,
-                "token_expired",
-                "the access token has expired",
-            ),
-            CoreError::TokenRevoked => GrpcError::new(
-                C::Unauthenticated,
-                "token_revoked",
-                "the access token has been revoked",
-            ),
-            CoreError::NotFound(what) => {
-                GrpcError::new(C::NotFound, "not_found", format!("{what} not found"))
-            }
-            e @ CoreError::Forbidden { .. } => {
-                GrpcError::new(C::PermissionDenied, "forbidden", e.to_string())
-            }
-            CoreError::Overloaded => GrpcError::new(
-                C::Unavailable,
-                "overloaded",
-                "too many sign-ins at once; retry shortly",
-            )
-            .retry_after(1),
-            CoreError::StoreUnavailable => GrpcError::new(
-                C::Unavailable,
-                "store_unavailable",
-                "the database is unreachable; retry shortly",
-            ),
-            CoreError::Unexpected(cause) => {
-                // Logged once here; the status says nothing internal.
-                tracing::error!(%cause, "unexpected error");
-                GrpcError::new(
-                    C::Internal,
-                    "internal_error",
-                    "something went wrong on our side",
-                )
-            }
+        if let CoreError::Unexpected(cause) = &err {
+            // Logged once here; the status says nothing internal.
+            tracing::error!(%cause, "unexpected error");
         }
+        let status = GrpcError::new(code_of(err.kind()), err.code(), err.public_detail());
+        match err.retry_after() {
+            Some(secs) => status.retry_after(secs),
+            None => status,
+        }
+    }
+}
+
+/// The gRPC code of each kind of domain error (docs/api.md "gRPC").
+pub fn code_of(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::InvalidRequest | ErrorKind::Unprocessable => Code::InvalidArgument,
+        ErrorKind::Conflict => Code::AlreadyExists,
+        ErrorKind::Unauthenticated => Code::Unauthenticated,
+        ErrorKind::Forbidden => Code::PermissionDenied,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::TooManyRequests => Code::ResourceExhausted,
+        ErrorKind::Unavailable => Code::Unavailable,
+        ErrorKind::Internal => Code::Internal,
     }
 }
 

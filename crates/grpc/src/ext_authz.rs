@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use tonic::{Code, Request, Response, Status};
 use warden_core::access::OriginalRequest;
-use warden_core::{AuthService, CoreError, Principal};
+use warden_core::{AuthService, CoreError, ErrorKind, Principal};
 use warden_route::sign_in::{Attempt, SignInRedirect, accepts_html};
 
-use crate::error::{GrpcError, error_code};
+use warden_route::credentials::{self, ACCESS_COOKIE, IDENTITY_HEADERS};
+
+use crate::error::GrpcError;
 use crate::pb_envoy::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use crate::pb_envoy::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
 use crate::pb_envoy::envoy::service::auth::v3::attribute_context::HttpRequest;
@@ -28,14 +30,6 @@ use crate::pb_envoy::envoy::service::auth::v3::{
 };
 use crate::pb_envoy::envoy::r#type::v3::{HttpStatus, StatusCode};
 use crate::pb_envoy::google::rpc;
-
-/// The access cookie of browser mode (as `warden-http` names it).
-const ACCESS_COOKIE: &str = "__Host-warden_at";
-/// Longest `authorization` value looked at (a JWT is at most 8 KiB).
-const MAX_AUTHORIZATION: usize = 8 * 1024 + 16;
-/// The identity headers Warden sets; every other `x-warden-*` a client
-/// sends is removed.
-const IDENTITY_HEADERS: [&str; 3] = ["x-warden-user", "x-warden-session", "x-warden-roles"];
 
 /// The `Authorization` service.
 #[derive(Clone)]
@@ -111,26 +105,27 @@ async fn decide(
         method: Some(http.method.as_str()).filter(|m| !m.is_empty()),
         uri: Some(http.path.as_str()).filter(|p| !p.is_empty()),
     };
-    let (err, token_presented) = match auth
+    let err = match auth
         .authorize_forwarded(token.as_deref(), &original, None)
         .await
     {
         Ok(principal) => return allowed(principal.as_ref(), &headers),
-        Err(CoreError::InvalidToken) if token.is_none() => (
-            GrpcError::invalid_token("no access token: send `Authorization: Bearer <token>`"),
-            false,
-        ),
-        Err(e @ CoreError::Forbidden { .. }) => (
-            GrpcError::new(Code::PermissionDenied, "forbidden", e.to_string()),
-            true,
-        ),
-        Err(err) => (GrpcError::from(err), true),
+        Err(err) => err,
     };
-    if err.code() == Code::Unauthenticated
+    // The domain error decides: any failure to authenticate sends a
+    // browser's page load to the sign-in page.
+    if err.kind() == ErrorKind::Unauthenticated
         && let Some(redirect) = sign_in.and_then(|s| redirect_page_load(s, &http, &headers))
     {
         return redirect;
     }
+    let (err, token_presented) = match err {
+        CoreError::InvalidToken if token.is_none() => (
+            GrpcError::invalid_token("no access token: send `Authorization: Bearer <token>`"),
+            false,
+        ),
+        err => (GrpcError::from(err), true),
+    };
     denied_with(err, token_presented)
 }
 
@@ -216,15 +211,7 @@ impl Headers {
         match self.values("authorization") {
             [] => {}
             [value] => {
-                if value.len() > MAX_AUTHORIZATION {
-                    return Err(malformed());
-                }
-                let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
-                let token = token.trim();
-                if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ')
-                {
-                    return Err(malformed());
-                }
+                let token = credentials::bearer(value).map_err(|_| malformed())?;
                 return Ok(Some(token.to_owned()));
             }
             _ => return Err(malformed()),
@@ -314,38 +301,31 @@ fn denied(err: GrpcError) -> CheckResponse {
 /// A denial: the gRPC code in `status`, and the HTTP answer Envoy sends
 /// the client, a problem+json body as `/v1/verify` would give.
 fn denied_with(err: GrpcError, token_presented: bool) -> CheckResponse {
+    let stable = err.stable_code();
+    let detail = err.detail().to_owned();
     let status = Status::from(err);
     let code = status.code();
-    let stable = error_code(&status).unwrap_or("internal_error").to_owned();
-    let detail = status
-        .message()
-        .split_once(": ")
-        .map_or(status.message(), |(_, detail)| detail)
-        .to_owned();
-    let (http, title) = match code {
-        Code::Unauthenticated => (StatusCode::Unauthorized, "Invalid token"),
-        Code::PermissionDenied => (StatusCode::Forbidden, "Forbidden"),
-        Code::InvalidArgument => (StatusCode::BadRequest, "Invalid request"),
-        Code::Unavailable => (StatusCode::ServiceUnavailable, "Service unavailable"),
-        _ => (StatusCode::InternalServerError, "Internal error"),
+    let http = match code {
+        Code::Unauthenticated => StatusCode::Unauthorized,
+        Code::PermissionDenied => StatusCode::Forbidden,
+        Code::InvalidArgument => StatusCode::BadRequest,
+        Code::Unavailable => StatusCode::ServiceUnavailable,
+        _ => StatusCode::InternalServerError,
     };
-    let body = serde_json::json!({
-        "type": format!("https://warden.dev/errors/{stable}"),
-        "title": title,
-        "status": http as i32,
-        "code": stable,
-        "detail": detail,
-    });
-    let mut headers = vec![
-        set_header("content-type", "application/problem+json".into()),
-        set_header("cache-control", "no-store".into()),
-    ];
-    if http == StatusCode::Unauthorized {
-        headers.push(set_header(
-            "www-authenticate",
-            warden_route::challenge::bearer(token_presented).into(),
-        ));
-    }
+    // The same body, titles and headers as `/v1/verify` gives.
+    let problem = warden_route::problem::Problem {
+        status: u16::try_from(http as i32).unwrap_or(500),
+        code: stable,
+        detail: &detail,
+        token_presented,
+        retry_after: None,
+    };
+    let body = problem.body();
+    let headers = problem
+        .headers()
+        .into_iter()
+        .map(|(name, value)| set_header(name, value))
+        .collect();
     CheckResponse {
         status: Some(rpc::Status {
             code: code as i32,
@@ -354,7 +334,7 @@ fn denied_with(err: GrpcError, token_presented: bool) -> CheckResponse {
         http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
             status: Some(HttpStatus { code: http as i32 }),
             headers,
-            body: body.to_string(),
+            body,
         })),
     }
 }

@@ -7,12 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use warden_core::IssuedTokens;
 
-/// The access-token cookie (`__Host-`: Secure, Path=/, no Domain).
-pub const ACCESS_COOKIE: &str = "__Host-warden_at";
-/// The refresh-token cookie, sent only to `/v1/token`.
-pub const REFRESH_COOKIE: &str = "__Secure-warden_rt";
-/// The double-submit CSRF cookie, readable by the page's scripts.
-pub const CSRF_COOKIE: &str = "warden_csrf";
+pub use warden_route::credentials::{ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE};
 /// Path the refresh cookie is scoped to, below the issuer's path.
 pub const REFRESH_PATH: &str = "/v1/token";
 

@@ -37,7 +37,6 @@ pub async fn deadline(State(timeout): State<Duration>, request: Request, next: N
         Err(_) if waiting.load(Ordering::Acquire) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
-            "Request timeout",
             "the request body did not arrive in time",
         )
         .into_response(),
@@ -46,7 +45,6 @@ pub async fn deadline(State(timeout): State<Duration>, request: Request, next: N
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
-                "Timeout",
                 "the request took too long; try again",
             )
             .into_response()

@@ -10,15 +10,15 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum_extra::extract::CookieJar;
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq as _;
 use warden_core::{Principal, RequestContext, User};
+use warden_route::{credentials, csrf};
 
 use crate::cookies::{ACCESS_COOKIE, CSRF_COOKIE};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Header carrying the CSRF token for cookie-authenticated state changes.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub use warden_route::credentials::CSRF_HEADER;
 
 /// A JSON body; every failure is a problem+json naming the field.
 #[derive(Debug)]
@@ -78,7 +78,6 @@ where
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                "Unsupported media type",
                 "the body must be JSON with Content-Type: application/json",
             ));
         }
@@ -91,7 +90,6 @@ pub fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        "Payload too large",
         "the request body is larger than 64 KiB",
     )
 }
@@ -219,14 +217,8 @@ pub fn presented_token(parts: &Parts) -> Result<Option<(String, Credential)>, Ap
 }
 
 fn bearer_token(value: &[u8]) -> Option<String> {
-    if value.len() > warden_token::MAX_TOKEN_LEN + 16 {
-        return None;
-    }
     let text = std::str::from_utf8(value).ok()?;
-    let (scheme, token) = text.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then(|| token.to_owned())
+    credentials::bearer(text).ok().map(str::to_owned)
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -255,26 +247,18 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// Double-submit token plus `Origin` allow-list (and `Sec-Fetch-Site`) for a
-/// state change authenticated by cookie.
+/// state change authenticated by cookie (the edge's shared rule).
 pub fn check_csrf(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
     let header_str = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    if header_str("sec-fetch-site") == Some("cross-site") {
-        return Err(ApiError::csrf_failed("cross-site request refused"));
-    }
-    check_origin(parts, state)?;
     let jar = CookieJar::from_headers(&parts.headers);
-    let cookie = jar.get(CSRF_COOKIE).map(|c| c.value().to_owned());
-    let header = header_str(CSRF_HEADER);
-    match (cookie, header) {
-        (Some(cookie), Some(header))
-            if !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(header.as_bytes())) =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::csrf_failed(
-            "the X-CSRF-Token header must equal the warden_csrf cookie",
-        )),
-    }
+    let input = csrf::CsrfInput {
+        sec_fetch_site: header_str("sec-fetch-site"),
+        origin: header_str("origin"),
+        cookie: jar.get(CSRF_COOKIE).map(|c| c.value()),
+        header: header_str(CSRF_HEADER),
+    };
+    csrf::check(&input, &state.config.allowed_origins)
+        .map_err(|refusal| ApiError::csrf_failed(refusal.detail()))
 }
 
 /// The request's `Origin` must be on the allow-list.
@@ -283,19 +267,8 @@ pub fn check_origin(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
         .headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
-    match origin {
-        Some(origin) if state.config.allowed_origins.iter().any(|o| o == origin) => Ok(()),
-        Some(origin) => {
-            // The client's own header, bounded: the operator needs to see
-            // which spelling to add.
-            let shown: String = origin.chars().take(200).collect();
-            Err(ApiError::csrf_failed(format!(
-                "the request's Origin {shown} is not in allowed_origins; add it with \
-                 WARDEN_ALLOWED_ORIGINS (comma-separated) or allowed_origins in the config file"
-            )))
-        }
-        None => Err(ApiError::csrf_failed("the request has no Origin header")),
-    }
+    csrf::check_origin(origin, &state.config.allowed_origins)
+        .map_err(|refusal| ApiError::csrf_failed(refusal.detail()))
 }
 
 /// An authenticated caller who currently holds the `admin` role (checked

@@ -149,7 +149,6 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     axum::response::IntoResponse::into_response(ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",
-        "Internal error",
         "something went wrong on our side",
     ))
 }
@@ -162,7 +161,6 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "Method not allowed",
         "this endpoint does not accept that method",
     )
 }

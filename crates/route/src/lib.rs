@@ -43,6 +43,9 @@
 #![deny(missing_docs)]
 
 pub mod challenge;
+pub mod credentials;
+pub mod csrf;
+pub mod problem;
 pub mod sign_in;
 
 use std::collections::HashMap;

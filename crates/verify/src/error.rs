@@ -108,5 +108,38 @@ impl std::error::Error for VerifyError {}
 
 /// A verifier could not be built: the configuration is wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BuildError(pub(crate) String);
+#[error("{message}")]
+pub struct BuildError {
+    kind: BuildErrorKind,
+    message: String,
+}
+
+/// Which part of the configuration a [`BuildError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildErrorKind {
+    /// The issuer URL (or the endpoint) is missing or not http(s).
+    Issuer,
+    /// No algorithm is allowed.
+    Algorithms,
+    /// The fixed key set given to the builder is unusable.
+    KeySet,
+    /// The HTTP client could not be built.
+    HttpClient,
+    /// The event bus URL is unusable, or this build lacks the feature for it.
+    Bus,
+}
+
+impl BuildError {
+    pub(crate) fn new(kind: BuildErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Which part of the configuration is wrong.
+    pub fn kind(&self) -> BuildErrorKind {
+        self.kind
+    }
+}

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode};
 
 use crate::error::{VerifyError, VerifyErrorKind};
 use crate::principal::Principal;
@@ -80,24 +80,20 @@ impl From<VerifyError> for AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "type": format!("https://warden.dev/errors/{}", self.code),
-            "title": self.status.canonical_reason().unwrap_or("error"),
-            "status": self.status.as_u16(),
-            "code": self.code,
-            "detail": self.detail,
-        });
-        let mut response = (self.status, body.to_string()).into_response();
+        // The same body, titles and headers as Warden's own API.
+        let problem = warden_route::problem::Problem {
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: self.detail,
+            token_presented: self.token_presented,
+            retry_after: None,
+        };
+        let mut response = (self.status, problem.body()).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(warden_route::challenge::bearer(self.token_presented)),
-            );
+        for (name, value) in problem.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
         }
         response
     }

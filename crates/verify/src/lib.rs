@@ -18,8 +18,8 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use warden_token::{AccessClaims, Algorithm, Audience, JwkSet, SigningKey};
-//! use warden_verify::{RevocationFeed, Verifier, VerifyErrorKind};
+//! use warden_token::{AccessClaims, Audience, SigningKey};
+//! use warden_verify::{Algorithm, JwkSet, RevocationFeed, Verifier, VerifyErrorKind};
 //!
 //! // What Warden does: sign an access token.
 //! let key = SigningKey::generate(Algorithm::EdDSA)?;
@@ -48,8 +48,8 @@
 //! assert!(principal.has_role("user"));
 //!
 //! // A revocation (normally from the feed or the bus) bites at once.
-//! verifier.deny_list().insert(&warden_token::revocation::Revocation {
-//!     kind: warden_token::revocation::RevocationKind::Session,
+//! verifier.deny_list().insert(&warden_verify::Revocation {
+//!     kind: warden_verify::RevocationKind::Session,
 //!     id: session,
 //!     not_before: None,
 //!     until: chrono::Utc::now() + chrono::Duration::minutes(16),
@@ -130,7 +130,7 @@ mod extract;
 mod layer;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{BuildError, VerifyError, VerifyErrorKind};
+pub use error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 pub use feed::RevocationFeed;
 pub use principal::Principal;
 pub use session::{
@@ -148,17 +148,18 @@ pub use layer::{VerifyLayer, VerifyService};
 pub use warden_events::BusNames;
 
 pub use warden_token::revocation::DenyList;
+/// The token types this crate's API names, so an embedder needs no direct
+/// dependency on `warden-token` (and cannot end up with a second version).
+pub use warden_token::revocation::{Revocation, RevocationKind};
+pub use warden_token::{Algorithm, JwkSet};
 
-/// The token of `Authorization: Bearer <token>` (scheme case-insensitive),
-/// shared by the extractor and the layer.
+/// The token of `Authorization: Bearer <token>`, by the edge's one rule
+/// (`warden_route::credentials::bearer`), shared by the extractor and the
+/// layer.
 #[cfg(any(feature = "axum", feature = "tower"))]
 pub(crate) fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    warden_route::credentials::bearer(value).ok()
 }
 
 /// The README's examples, compiled as doc tests so they stay true.

@@ -10,7 +10,7 @@ use warden_token::revocation::DenyList;
 use warden_token::{Algorithm, JwkSet, VerifierConfig};
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{BuildError, VerifyError, VerifyErrorKind};
+use crate::error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 use crate::feed::{self, RevocationFeed};
 use crate::jwks;
 use crate::principal::Principal;
@@ -162,9 +162,12 @@ impl VerifierBuilder {
     pub async fn build(self) -> Result<Verifier, BuildError> {
         let issuer = self
             .issuer
-            .ok_or_else(|| BuildError("the issuer URL is required".into()))?;
+            .ok_or_else(|| BuildError::new(BuildErrorKind::Issuer, "the issuer URL is required"))?;
         if issuer.is_empty() {
-            return Err(BuildError("the issuer URL is empty".into()));
+            return Err(BuildError::new(
+                BuildErrorKind::Issuer,
+                "the issuer URL is empty",
+            ));
         }
         let endpoint = self
             .endpoint
@@ -174,12 +177,16 @@ impl VerifierBuilder {
             .to_owned();
         let needs_http = self.jwks.is_none() || self.feed.enabled;
         if needs_http && !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-            return Err(BuildError(
-                "the issuer (or endpoint) must be an http(s) URL".into(),
+            return Err(BuildError::new(
+                BuildErrorKind::Issuer,
+                "the issuer (or endpoint) must be an http(s) URL",
             ));
         }
         if self.algorithms.is_empty() {
-            return Err(BuildError("no algorithm allowed".into()));
+            return Err(BuildError::new(
+                BuildErrorKind::Algorithms,
+                "no algorithm allowed",
+            ));
         }
         let http = match self.http {
             Some(http) => http,
@@ -188,7 +195,9 @@ impl VerifierBuilder {
                 .connect_timeout(Duration::from_secs(2))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| BuildError(format!("HTTP client: {e}")))?,
+                .map_err(|e| {
+                    BuildError::new(BuildErrorKind::HttpClient, format!("HTTP client: {e}"))
+                })?,
         };
         let config = VerifierConfig {
             issuer: issuer.clone(),
@@ -198,8 +207,9 @@ impl VerifierBuilder {
         };
         let static_keys = self.jwks.is_some();
         let keys = match &self.jwks {
-            Some(set) => warden_token::Verifier::from_jwks(config.clone(), set)
-                .map_err(|e| BuildError(format!("the key set: {e}")))?,
+            Some(set) => warden_token::Verifier::from_jwks(config.clone(), set).map_err(|e| {
+                BuildError::new(BuildErrorKind::KeySet, format!("the key set: {e}"))
+            })?,
             None => warden_token::Verifier::new(config.clone()),
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -340,13 +350,14 @@ impl Verifier {
                     });
                 let subscription =
                     warden_events::subscribe(&url, self.inner.feed.bus_names.clone(), sink)
-                        .map_err(|e| BuildError(e.to_string()))?;
+                        .map_err(|e| BuildError::new(BuildErrorKind::Bus, e.to_string()))?;
                 *self.inner.bus.lock().unwrap_or_else(|e| e.into_inner()) = Some(subscription);
             }
             #[cfg(not(any(feature = "nats", feature = "amqp")))]
             if self.inner.feed.bus_url.is_some() {
-                return Err(BuildError(
-                    "a bus URL needs the `nats` or `amqp` feature".into(),
+                return Err(BuildError::new(
+                    BuildErrorKind::Bus,
+                    "a bus URL needs the `nats` or `amqp` feature",
                 ));
             }
             if let Err(e) = self.poll_feed().await {

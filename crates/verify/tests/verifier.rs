@@ -18,7 +18,9 @@ use ed25519_dalek::pkcs8::DecodePrivateKey as _;
 use serde_json::{Value, json};
 use warden_token::revocation::{Revocation, RevocationKind, RevocationPage};
 use warden_token::{AccessClaims, Algorithm, Audience, Jwk, JwkSet, SigningKey};
-use warden_verify::{Clock, RevocationFeed, StalePolicy, Verifier, VerifyErrorKind};
+use warden_verify::{
+    BuildErrorKind, Clock, RevocationFeed, StalePolicy, Verifier, VerifyErrorKind,
+};
 
 #[derive(Clone)]
 struct FakeClock(Arc<AtomicI64>);
@@ -435,11 +437,26 @@ async fn an_unreachable_issuer_builds_a_verifier_that_is_not_ready() {
         .expect("configuration is fine");
     assert!(!verifier.is_ready());
     assert_eq!(verifier.staleness(), None);
-    assert!(
-        Verifier::builder().build().await.is_err(),
+    let kind = |result: Result<Verifier, warden_verify::BuildError>| result.err().map(|e| e.kind());
+    assert_eq!(
+        kind(Verifier::builder().build().await),
+        Some(BuildErrorKind::Issuer),
         "an issuer is required"
     );
-    assert!(Verifier::builder().issuer("ftp://x").build().await.is_err());
+    assert_eq!(
+        kind(Verifier::builder().issuer("ftp://x").build().await),
+        Some(BuildErrorKind::Issuer)
+    );
+    assert_eq!(
+        kind(
+            Verifier::builder()
+                .issuer("https://auth.example")
+                .algorithms(&[])
+                .build()
+                .await
+        ),
+        Some(BuildErrorKind::Algorithms)
+    );
 }
 
 /// A token seen again is answered from the cache of verified tokens, but

@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use warden_core::CoreError;
 use warden_core::access::OriginalRequest;
+use warden_core::{CoreError, ErrorKind};
 
 use crate::dto::{
     RevocationPageBody, RevocationsQuery, ValidateRequest, ValidateResponse, VerifyQuery,
@@ -84,15 +84,16 @@ pub async fn verify(
     let decision = state
         .auth
         .authorize_forwarded(token.as_deref(), &request, query.role.as_deref())
-        .await
-        .map_err(|err| match (err, &token) {
-            (CoreError::InvalidToken, None) => ApiError::missing_token("no access token"),
-            (e @ CoreError::Forbidden { .. }, _) => ApiError::forbidden(e.to_string()),
-            (err, _) => err.into(),
-        });
+        .await;
+    // The domain error decides: any failure to authenticate sends a
+    // browser's page load to the sign-in page instead of a 401.
+    let refusal = |err: CoreError| match (err, &token) {
+        (CoreError::InvalidToken, None) => ApiError::missing_token("no access token"),
+        (err, _) => ApiError::from(err),
+    };
     let principal = match decision {
         Ok(principal) => principal,
-        Err(err) if err.status() == StatusCode::UNAUTHORIZED => {
+        Err(err) if err.kind() == ErrorKind::Unauthenticated => {
             let location = state.config.sign_in.as_ref().and_then(|page| {
                 crate::sign_in::location(
                     page,
@@ -111,10 +112,10 @@ pub async fn verify(
                     ],
                 )
                     .into_response()),
-                None => Err(err),
+                None => Err(refusal(err)),
             };
         }
-        Err(err) => return Err(err),
+        Err(err) => return Err(refusal(err)),
     };
     let mut headers = HeaderMap::new();
     if let Some(principal) = principal {
