@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use crate::email::Email;
 use crate::error::{CoreError, StoreError};
+use crate::events::DomainEvent;
 use crate::ids::{AuditId, UserId};
-use crate::model::{AuditEntry, OutboxEvent, Role, User, UserStatus};
+use crate::model::{AuditEntry, Role, User, UserStatus};
 use crate::password::{Password, PasswordHasher, PasswordPolicy};
 use crate::ports::{Clock, NewUser, Store};
 use crate::service::{RequestContext, parse_username, role_names};
@@ -83,11 +82,12 @@ impl Accounts {
             status: UserStatus::Active,
             created_at: now,
         };
-        let event = OutboxEvent::new(
-            "user.created",
-            json!({"user_id": user.id, "email": user.email.as_str(), "roles": role_names(&user.roles)}),
-            now,
-        );
+        let event = DomainEvent::UserCreated {
+            user_id: user.id,
+            email: user.email.as_str().to_owned(),
+            roles: role_names(&user.roles),
+        }
+        .into_outbox(now);
         match self
             .store
             .create_user(

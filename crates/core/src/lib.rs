@@ -8,12 +8,14 @@
 
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;
 
 pub use email::Email;
 pub use error::{CoreError, FieldError, StoreError};
+pub use events::DomainEvent;
 pub use ids::{AuditId, EventId, SessionId, UserId};
 pub mod access;
 pub mod accounts;

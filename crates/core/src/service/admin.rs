@@ -2,15 +2,13 @@
 //! audit log and key rotation.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::{AuthService, MAX_PAGE, Page, RequestContext, bounded_text, role_names};
 use crate::error::{CoreError, FieldError, StoreError};
+use crate::events::DomainEvent;
 use crate::ids::{AuditId, UserId};
 use crate::keys::KeyInfo;
-use crate::model::{
-    AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, User, UserStatus,
-};
+use crate::model::{AuditEntry, Revocation, RevocationKind, Role, Session, User, UserStatus};
 
 impl AuthService {
     /// A page of users ordered by id.
@@ -67,11 +65,13 @@ impl AuthService {
         let reason = reason.map(|r| bounded_text(r, "reason", 500)).transpose()?;
         let now = self.clock.now();
         let revocation = self.user_revocation(target, now);
-        let event = OutboxEvent::new(
-            "user.banned",
-            json!({"user_id": target, "not_before": revocation.not_before, "until": revocation.until, "reason": reason}),
-            now,
-        );
+        let event = DomainEvent::UserBanned {
+            user_id: target,
+            not_before: revocation.not_before,
+            until: revocation.until,
+            reason: reason.clone(),
+        }
+        .into_outbox(now);
         self.store
             .update_user_status(target, UserStatus::Banned, Some(&revocation), &[event])
             .await
@@ -101,13 +101,21 @@ impl AuthService {
         // The ban's entry is lifted from this second on, not dropped: the
         // feed may still replay the ban (decision 16).
         let until = now + self.settings.revocation_ttl();
-        let data = json!({"user_id": target, "until": until});
-        let event = OutboxEvent::new("user.unbanned", data.clone(), now);
+        let event = DomainEvent::UserUnbanned {
+            user_id: target,
+            until,
+        }
+        .into_outbox(now);
         self.store
-            .update_user_status(target, UserStatus::Active, None, &[event])
+            .update_user_status(
+                target,
+                UserStatus::Active,
+                None,
+                std::slice::from_ref(&event),
+            )
             .await
             .map_err(not_found("user"))?;
-        self.denylist.apply_unban(&data, now);
+        self.denylist.apply_unban(&event.data, now);
         self.audit("unban", Some(actor), Some(target), ctx, true, None)
             .await;
         self.admin_user(target).await
@@ -131,11 +139,11 @@ impl AuthService {
         parsed.sort();
         parsed.dedup();
         let now = self.clock.now();
-        let event = OutboxEvent::new(
-            "user.roles_changed",
-            json!({"user_id": target, "roles": role_names(&parsed)}),
-            now,
-        );
+        let event = DomainEvent::RolesChanged {
+            user_id: target,
+            roles: role_names(&parsed),
+        }
+        .into_outbox(now);
         self.store
             .update_user_roles(target, &parsed, &[event])
             .await
@@ -171,11 +179,12 @@ impl AuthService {
         let revocation = self.user_revocation(target, now);
         // `not_before`/`until` as in `user.banned`: a verifier elsewhere must
         // refuse the deleted user's live tokens just the same.
-        let event = OutboxEvent::new(
-            "user.deleted",
-            json!({"user_id": target, "not_before": revocation.not_before, "until": revocation.until}),
-            now,
-        );
+        let event = DomainEvent::UserDeleted {
+            user_id: target,
+            not_before: revocation.not_before,
+            until: revocation.until,
+        }
+        .into_outbox(now);
         self.store
             .delete_user(target, &revocation, &[event])
             .await

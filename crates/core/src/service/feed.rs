@@ -6,6 +6,7 @@ use warden_token::revocation::RevocationPage;
 
 use super::AuthService;
 use crate::error::{CoreError, FieldError};
+use crate::events::DomainEvent;
 use crate::model::Revocation;
 
 /// Outbox events read per revocation-feed page.
@@ -95,7 +96,7 @@ impl AuthService {
         let items = events
             .iter()
             .filter_map(|(_, event)| {
-                if event.name == "user.unbanned" {
+                if event.name == DomainEvent::USER_UNBANNED {
                     return Some(FeedItem::Unban {
                         data: event.data.clone(),
                         at: event.at,

@@ -2,10 +2,10 @@
 //! their live tokens fail everywhere.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::{AuthService, Principal, RequestContext, SessionView};
 use crate::error::CoreError;
+use crate::events::DomainEvent;
 use crate::ids::{SessionId, UserId};
 use crate::model::{OutboxEvent, Revocation, RevocationKind};
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
@@ -65,11 +65,12 @@ impl AuthService {
         self.revoke_all_sessions(who.user_id, None, now, None)
             .await?;
         let until = now + self.settings.revocation_ttl();
-        let event = OutboxEvent::new(
-            "user.tokens_revoked",
-            json!({"user_id": who.user_id, "not_before": now, "until": until}),
-            now,
-        );
+        let event = DomainEvent::TokensRevoked {
+            user_id: who.user_id,
+            not_before: now,
+            until,
+        }
+        .into_outbox(now);
         self.store.append_outbox(&[event]).await?;
         self.audit(
             "signout_all",
@@ -178,9 +179,10 @@ pub(super) fn session_revoked_event(
     until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> OutboxEvent {
-    OutboxEvent::new(
-        "session.revoked",
-        json!({"session_id": session, "user_id": user, "until": until}),
-        now,
-    )
+    DomainEvent::SessionRevoked {
+        session_id: session,
+        user_id: user,
+        until,
+    }
+    .into_outbox(now)
 }

@@ -1,13 +1,13 @@
 //! Signing in: credentials, throttles, and the session a success opens.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::{AuthService, IssuedTokens, RequestContext};
 use crate::email::Email;
 use crate::error::CoreError;
+use crate::events::DomainEvent;
 use crate::ids::{SessionId, UserId};
-use crate::model::{OutboxEvent, RefreshRecord, Session, User, UserStatus};
+use crate::model::{RefreshRecord, Session, User, UserStatus};
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
 use crate::password::Password;
 use crate::settings::AccessTokenKind;
@@ -107,11 +107,12 @@ impl AuthService {
         // guesses against it; the response stays the same either way.
         self.audit("signin", None, known_user, ctx, false, Some(reason))
             .await;
-        let event = OutboxEvent::new(
-            "user.sign_in_failed",
-            json!({"user_id": known_user, "ip": ctx.ip, "at": now}),
-            now,
-        );
+        let event = DomainEvent::SignInFailed {
+            user_id: known_user,
+            ip: ctx.ip.clone(),
+            at: now,
+        }
+        .into_outbox(now);
         if let Err(e) = self.store.append_outbox(&[event]).await {
             tracing::error!(error = %e, "could not record the sign-in failure event");
         }
@@ -143,11 +144,12 @@ impl AuthService {
             session_id: session.id,
             created_at: now,
         };
-        let event = OutboxEvent::new(
-            "user.signed_in",
-            json!({"user_id": user.id, "ip": ctx.ip, "at": now}),
-            now,
-        );
+        let event = DomainEvent::SignedIn {
+            user_id: user.id,
+            ip: ctx.ip.clone(),
+            at: now,
+        }
+        .into_outbox(now);
         self.store
             .create_session(&session, &record, &[event])
             .await?;
