@@ -19,6 +19,7 @@ pub use events::DomainEvent;
 pub use ids::{AuditId, EventId, SessionId, UserId};
 pub mod access;
 pub mod accounts;
+mod audit;
 pub mod denylist;
 pub mod ip_limit;
 pub mod keys;

@@ -2,6 +2,7 @@
 
 use super::{AuthService, IssuedTokens, Principal, RequestContext};
 use crate::accounts::Accounts;
+use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::UserId;
 use crate::model::{Role, User};
@@ -66,13 +67,12 @@ impl AuthService {
             .ok_or(CoreError::TokenRevoked)?;
         let check = self.hasher.verify(&current, &creds.password_hash).await?;
         if !check.is_match {
-            self.audit(
-                "password_change",
-                Some(who.user_id),
-                Some(who.user_id),
+            self.record(
+                Audit::failure("password_change")
+                    .actor(who.user_id)
+                    .target(who.user_id)
+                    .detail("wrong_password"),
                 ctx,
-                false,
-                Some("wrong_password"),
             )
             .await;
             return Err(CoreError::WrongCurrentPassword);
@@ -87,13 +87,11 @@ impl AuthService {
         let now = self.clock.now();
         self.revoke_all_sessions(who.user_id, Some(who.session_id), now, Some(&hash))
             .await?;
-        self.audit(
-            "password_change",
-            Some(who.user_id),
-            Some(who.user_id),
+        self.record(
+            Audit::success("password_change")
+                .actor(who.user_id)
+                .target(who.user_id),
             ctx,
-            true,
-            None,
         )
         .await;
         Ok(())

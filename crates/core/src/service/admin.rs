@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{AuthService, MAX_PAGE, Page, RequestContext, bounded_text, role_names};
+use crate::audit::Audit;
 use crate::error::{CoreError, FieldError, StoreError};
 use crate::events::DomainEvent;
 use crate::ids::{AuditId, UserId};
@@ -78,13 +79,12 @@ impl AuthService {
             .map_err(not_found("user"))?;
         self.denylist.insert(&revocation);
         self.revoke_all_sessions(target, None, now, None).await?;
-        self.audit(
-            "ban",
-            Some(actor),
-            Some(target),
+        self.record(
+            Audit::success("ban")
+                .actor(actor)
+                .target(target)
+                .detail(reason.as_deref()),
             ctx,
-            true,
-            reason.as_deref(),
         )
         .await;
         self.admin_user(target).await
@@ -116,7 +116,7 @@ impl AuthService {
             .await
             .map_err(not_found("user"))?;
         self.denylist.apply_unban(&event.data, now);
-        self.audit("unban", Some(actor), Some(target), ctx, true, None)
+        self.record(Audit::success("unban").actor(actor).target(target), ctx)
             .await;
         self.admin_user(target).await
     }
@@ -149,13 +149,12 @@ impl AuthService {
             .await
             .map_err(not_found("user"))?;
         let detail = role_names(&parsed).join(",");
-        self.audit(
-            "roles_change",
-            Some(actor),
-            Some(target),
+        self.record(
+            Audit::success("roles_change")
+                .actor(actor)
+                .target(target)
+                .detail(detail.as_str()),
             ctx,
-            true,
-            Some(&detail),
         )
         .await;
         self.admin_user(target).await
@@ -190,7 +189,7 @@ impl AuthService {
             .await
             .map_err(not_found("user"))?;
         self.denylist.insert(&revocation);
-        self.audit("delete", Some(actor), Some(target), ctx, true, None)
+        self.record(Audit::success("delete").actor(actor).target(target), ctx)
             .await;
         Ok(())
     }

@@ -21,6 +21,7 @@ use warden_token::VerifierConfig;
 pub use backfill::{SkeletonBackfill, backfill_email_skeletons};
 
 use crate::accounts::Accounts;
+use crate::audit::Audit;
 use crate::denylist::DenyList;
 use crate::error::{CoreError, FieldError};
 use crate::ids::{SessionId, UserId};
@@ -253,26 +254,8 @@ impl AuthService {
         Password::parse(raw, field, self.settings.password_policy.max_chars)
     }
 
-    async fn audit(
-        &self,
-        action: &str,
-        actor: Option<UserId>,
-        target: Option<UserId>,
-        ctx: &RequestContext,
-        success: bool,
-        detail: Option<&str>,
-    ) {
-        crate::accounts::record_audit(
-            &*self.store,
-            &*self.clock,
-            action,
-            actor,
-            target,
-            ctx,
-            success,
-            detail,
-        )
-        .await;
+    async fn record(&self, audit: Audit<'_>, ctx: &RequestContext) {
+        audit.record(&*self.store, &*self.clock, ctx).await;
     }
 }
 

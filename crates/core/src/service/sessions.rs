@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{AuthService, Principal, RequestContext, SessionView};
+use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::events::DomainEvent;
 use crate::ids::{SessionId, UserId};
@@ -16,13 +17,11 @@ impl AuthService {
         let now = self.clock.now();
         self.revoke_session(who.session_id, who.user_id, now)
             .await?;
-        self.audit(
-            "signout",
-            Some(who.user_id),
-            Some(who.user_id),
+        self.record(
+            Audit::success("signout")
+                .actor(who.user_id)
+                .target(who.user_id),
             ctx,
-            true,
-            None,
         )
         .await;
         Ok(())
@@ -43,13 +42,11 @@ impl AuthService {
             .ok_or(CoreError::InvalidRefreshToken)?;
         self.revoke_session(session.id, session.user_id, self.clock.now())
             .await?;
-        self.audit(
-            "signout",
-            Some(session.user_id),
-            Some(session.user_id),
+        self.record(
+            Audit::success("signout")
+                .actor(session.user_id)
+                .target(session.user_id),
             ctx,
-            true,
-            None,
         )
         .await;
         Ok(())
@@ -72,13 +69,11 @@ impl AuthService {
         }
         .into_outbox(now);
         self.store.append_outbox(&[event]).await?;
-        self.audit(
-            "signout_all",
-            Some(who.user_id),
-            Some(who.user_id),
+        self.record(
+            Audit::success("signout_all")
+                .actor(who.user_id)
+                .target(who.user_id),
             ctx,
-            true,
-            None,
         )
         .await;
         Ok(())
@@ -115,13 +110,11 @@ impl AuthService {
             .ok_or(CoreError::NotFound("session"))?;
         self.revoke_session(session.id, who.user_id, self.clock.now())
             .await?;
-        self.audit(
-            "session_revoke",
-            Some(who.user_id),
-            Some(who.user_id),
+        self.record(
+            Audit::success("session_revoke")
+                .actor(who.user_id)
+                .target(who.user_id),
             ctx,
-            true,
-            None,
         )
         .await;
         Ok(())

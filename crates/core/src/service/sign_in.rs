@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{AuthService, IssuedTokens, RequestContext};
+use crate::audit::Audit;
 use crate::email::Email;
 use crate::error::CoreError;
 use crate::events::DomainEvent;
@@ -29,7 +30,7 @@ impl AuthService {
         let ip = ctx.ip.as_deref().unwrap_or("unknown");
         if let Some(retry_after_secs) = self.ip_limit.check(ip, now) {
             tracing::warn!(ip, "sign-in throttled: too many failures from this client");
-            self.audit("signin", None, None, ctx, false, Some("ip_throttled"))
+            self.record(Audit::failure("signin").detail("ip_throttled"), ctx)
                 .await;
             return Err(CoreError::TooManyAttempts { retry_after_secs });
         }
@@ -38,7 +39,7 @@ impl AuthService {
         let throttle = self.store.find_login_throttle(email.as_str()).await?;
         if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
             tracing::warn!("sign-in throttled: account locked after repeated failures");
-            self.audit("signin", None, None, ctx, false, Some("account_throttled"))
+            self.record(Audit::failure("signin").detail("account_throttled"), ctx)
                 .await;
             return Err(CoreError::TooManyAttempts {
                 retry_after_secs: (until - now).num_seconds().max(1) as u64,
@@ -72,19 +73,18 @@ impl AuthService {
             self.store.clear_login_failures(email.as_str()).await?;
         }
         if user.status == UserStatus::Banned {
-            self.audit(
-                "signin",
-                Some(user.id),
-                Some(user.id),
+            self.record(
+                Audit::failure("signin")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail("banned"),
                 ctx,
-                false,
-                Some("banned"),
             )
             .await;
             return Err(CoreError::AccountBanned);
         }
         let tokens = self.open_session(&user, ctx).await?;
-        self.audit("signin", Some(user.id), Some(user.id), ctx, true, None)
+        self.record(Audit::success("signin").actor(user.id).target(user.id), ctx)
             .await;
         Ok(tokens)
     }
@@ -105,8 +105,11 @@ impl AuthService {
             .await?;
         // Filed under the account when there is one, so an admin sees the
         // guesses against it; the response stays the same either way.
-        self.audit("signin", None, known_user, ctx, false, Some(reason))
-            .await;
+        self.record(
+            Audit::failure("signin").target(known_user).detail(reason),
+            ctx,
+        )
+        .await;
         let event = DomainEvent::SignInFailed {
             user_id: known_user,
             ip: ctx.ip.clone(),

@@ -9,6 +9,7 @@ use warden_token::{AccessClaims, Audience, VerifyError};
 use super::sessions::session_revoked_event;
 use super::{AuthService, IssuedTokens, Principal, RequestContext, TokenKind, role_names};
 use crate::access::{OriginalRequest, Requirement};
+use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::SessionId;
 use crate::model::{
@@ -76,13 +77,12 @@ impl AuthService {
                     not_before: None,
                     until,
                 });
-                self.audit(
-                    "refresh_reuse",
-                    Some(session.user_id),
-                    Some(session.user_id),
+                self.record(
+                    Audit::failure("refresh_reuse")
+                        .actor(session.user_id)
+                        .target(session.user_id)
+                        .detail("session revoked"),
                     ctx,
-                    false,
-                    Some("session revoked"),
                 )
                 .await;
                 return Err(CoreError::RefreshTokenReused);
@@ -105,13 +105,12 @@ impl AuthService {
             // Not reuse, but worth a trace: a thief inside the window gets
             // the same answer, and the owner's next refresh (with the voided
             // successor) then revokes the family.
-            self.audit(
-                "refresh_retry",
-                Some(user.id),
-                Some(user.id),
+            self.record(
+                Audit::success("refresh_retry")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail("retried within the grace window"),
                 ctx,
-                true,
-                Some("retried within the grace window"),
             )
             .await;
         }
