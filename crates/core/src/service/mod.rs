@@ -1,9 +1,9 @@
 //! The use cases: sign up, sign in, refresh, sign out, validate, and the
 //! admin actions. Transports (HTTP, gRPC, CLI) call these and translate.
 //!
-//! One file per job, each adding an `impl AuthService` block: [`accounts`],
-//! [`sign_in`], [`tokens`] (issuing and validating), [`sessions`],
-//! [`admin`] and [`feed`] (the revocation feed). What they share lives here.
+//! One file per job, each adding an `impl AuthService` block: `accounts`,
+//! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin` and
+//! `feed` (the revocation feed). What they share lives here.
 
 mod accounts;
 mod admin;
