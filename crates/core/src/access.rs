@@ -218,41 +218,6 @@ impl AccessPolicy {
     }
 }
 
-impl crate::AuthService {
-    /// The forward-auth decision for a request a proxy asks about: the
-    /// configured rule for its original path and method, then the token
-    /// (required unless the rule is public), then `role` if the caller
-    /// demands one more (`/v1/verify?role=R`). `Ok(None)`: public, no
-    /// identity to pass on.
-    pub async fn authorize_forwarded(
-        &self,
-        token: Option<&str>,
-        request: &OriginalRequest<'_>,
-        role: Option<&str>,
-    ) -> Result<Option<crate::Principal>, CoreError> {
-        let requirement = self.settings().access_policy.requirement(request)?;
-        if *requirement == Requirement::Public && role.is_none() {
-            return Ok(None);
-        }
-        let principal = self.validate(token.ok_or(CoreError::InvalidToken)?).await?;
-        if let Requirement::AnyRole(roles) = requirement
-            && !roles.iter().any(|r| principal.has_role(r))
-        {
-            return Err(CoreError::Forbidden {
-                any_of: roles.iter().map(|r| r.to_string()).collect(),
-            });
-        }
-        if let Some(role) = role
-            && !principal.has_role(role)
-        {
-            return Err(CoreError::Forbidden {
-                any_of: vec![role.to_owned()],
-            });
-        }
-        Ok(Some(principal))
-    }
-}
-
 fn invalid(message: impl Into<String>) -> CoreError {
     CoreError::InvalidInput(FieldError::new("original_uri", message))
 }

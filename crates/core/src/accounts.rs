@@ -4,18 +4,15 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
+use crate::audit::Audit;
 use crate::email::Email;
 use crate::error::{CoreError, StoreError};
-use crate::ids::{AuditId, UserId};
-use crate::model::{AuditEntry, OutboxEvent, Role, User, UserStatus};
+use crate::events::DomainEvent;
+use crate::ids::UserId;
+use crate::model::{Role, User, UserStatus};
 use crate::password::{Password, PasswordHasher, PasswordPolicy};
 use crate::ports::{Clock, NewUser, Store};
 use crate::service::{RequestContext, parse_username, role_names};
-
-/// Longest user agent kept in the audit log.
-const MAX_USER_AGENT: usize = 256;
 
 /// Account creation over a store, a clock and a password hasher.
 #[derive(Clone)]
@@ -83,11 +80,12 @@ impl Accounts {
             status: UserStatus::Active,
             created_at: now,
         };
-        let event = OutboxEvent::new(
-            "user.created",
-            json!({"user_id": user.id, "email": user.email.as_str(), "roles": role_names(&user.roles)}),
-            now,
-        );
+        let event = DomainEvent::UserCreated {
+            user_id: user.id,
+            email: user.email.as_str().to_owned(),
+            roles: role_names(&user.roles),
+        }
+        .into_outbox(now);
         match self
             .store
             .create_user(
@@ -103,63 +101,11 @@ impl Accounts {
             Err(StoreError::Conflict) => return Err(CoreError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
-        record_audit(
-            &*self.store,
-            &*self.clock,
-            "signup",
-            actor.or(Some(user.id)),
-            Some(user.id),
-            ctx,
-            true,
-            None,
-        )
-        .await;
+        Audit::success("signup")
+            .actor(actor.or(Some(user.id)))
+            .target(user.id)
+            .record(&*self.store, &*self.clock, ctx)
+            .await;
         Ok(user)
-    }
-}
-
-/// Appends an audit entry and logs it; a failed write is logged, never
-/// fails the action it records.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn record_audit(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    action: &str,
-    actor: Option<UserId>,
-    target: Option<UserId>,
-    ctx: &RequestContext,
-    success: bool,
-    detail: Option<&str>,
-) {
-    let entry = AuditEntry {
-        id: AuditId::new(),
-        at: clock.now(),
-        actor,
-        action: action.to_owned(),
-        target,
-        ip: ctx.ip.clone(),
-        user_agent: ctx
-            .user_agent
-            .as_deref()
-            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
-        outcome: if success { "success" } else { "failure" }.to_owned(),
-        detail: detail.map(str::to_owned),
-    };
-    // Plain values (absent ones left out), so a log line reads
-    // `actor=0193... ip=10.0.0.1`, never `Some("...")`.
-    let actor = actor.map(|a| a.to_string());
-    let target_user = target.map(|t| t.to_string());
-    tracing::info!(
-        target: "warden::audit",
-        action,
-        actor = actor.as_deref(),
-        target_user = target_user.as_deref(),
-        ip = ctx.ip.as_deref(),
-        outcome = %entry.outcome,
-        detail,
-        "audit"
-    );
-    if let Err(e) = store.append_audit(&entry).await {
-        tracing::error!(error = %e, action, "could not write the audit entry");
     }
 }

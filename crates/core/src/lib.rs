@@ -8,15 +8,18 @@
 
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;
 
 pub use email::Email;
 pub use error::{CoreError, ErrorKind, FieldError, StoreError};
+pub use events::DomainEvent;
 pub use ids::{AuditId, EventId, SessionId, UserId};
 pub mod access;
 pub mod accounts;
+mod audit;
 pub mod denylist;
 pub mod ip_limit;
 pub mod keys;

@@ -1,0 +1,99 @@
+//! The caller's own account: creating it, reading it, changing its password.
+
+use super::{AuthService, IssuedTokens, Principal, RequestContext};
+use crate::accounts::Accounts;
+use crate::audit::Audit;
+use crate::error::CoreError;
+use crate::ids::UserId;
+use crate::model::{Role, User};
+
+impl AuthService {
+    /// Creates an account with the `user` role and signs it in.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(User, IssuedTokens), CoreError> {
+        let user = self
+            .create_user(email, password, username, vec![Role::user()], None, ctx)
+            .await?;
+        let tokens = self.open_session(&user, ctx).await?;
+        Ok((user, tokens))
+    }
+
+    /// Creates an account with the given roles (sign-up, admin API).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        roles: Vec<Role>,
+        actor: Option<UserId>,
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        self.accounts()
+            .create_user(email, password, username, roles, actor, ctx)
+            .await
+    }
+
+    fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// The caller's account.
+    pub async fn me(&self, who: &Principal) -> Result<User, CoreError> {
+        self.store
+            .find_user_by_id(who.user_id)
+            .await?
+            .ok_or(CoreError::TokenRevoked)
+    }
+
+    /// Changes the caller's password and revokes their other sessions.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current_password: &str,
+        new_password: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let current = self.parse_password(current_password, "current_password")?;
+        let new = self.parse_password(new_password, "new_password")?;
+        let creds = self
+            .store
+            .find_credentials_by_id(who.user_id)
+            .await?
+            .ok_or(CoreError::TokenRevoked)?;
+        let check = self.hasher.verify(&current, &creds.password_hash).await?;
+        if !check.is_match {
+            self.record(
+                Audit::failure("password_change")
+                    .actor(who.user_id)
+                    .target(who.user_id)
+                    .detail("wrong_password"),
+                ctx,
+            )
+            .await;
+            return Err(CoreError::WrongCurrentPassword);
+        }
+        let user = &creds.user;
+        let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
+        if let Some(name) = user.username.as_deref() {
+            context.push(name);
+        }
+        self.settings.password_policy.check(&new, &context)?;
+        let hash = self.hasher.hash(&new).await?;
+        let now = self.clock.now();
+        self.revoke_all_sessions(who.user_id, Some(who.session_id), now, Some(&hash))
+            .await?;
+        self.record(
+            Audit::success("password_change")
+                .actor(who.user_id)
+                .target(who.user_id),
+            ctx,
+        )
+        .await;
+        Ok(())
+    }
+}

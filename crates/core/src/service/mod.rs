@@ -1,0 +1,282 @@
+//! The use cases: sign up, sign in, refresh, sign out, validate, and the
+//! admin actions. Transports (HTTP, gRPC, CLI) call these and translate.
+//!
+//! One file per job, each adding an `impl AuthService` block: `accounts`,
+//! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin` and
+//! `feed` (the revocation feed). What they share lives here.
+
+mod accounts;
+mod admin;
+mod backfill;
+mod feed;
+mod sessions;
+mod sign_in;
+mod tokens;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use warden_token::VerifierConfig;
+
+pub use backfill::{SkeletonBackfill, backfill_email_skeletons};
+
+use crate::accounts::Accounts;
+use crate::audit::Audit;
+use crate::denylist::DenyList;
+use crate::error::{CoreError, FieldError};
+use crate::ids::{SessionId, UserId};
+use crate::ip_limit::IpFailureLimit;
+use crate::keys::KeyManager;
+use crate::model::{Role, Session};
+use crate::opaque::OpaqueToken;
+use crate::password::{Password, PasswordHasher};
+use crate::ports::{Clock, Store};
+use crate::settings::AuthSettings;
+
+/// Who is calling, for the audit log and per-IP limits.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// Client IP (after trusted-proxy resolution).
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+/// A freshly issued token pair.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The access JWT.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The new refresh token.
+    pub refresh_token: OpaqueToken,
+    /// The session both belong to.
+    pub session_id: SessionId,
+}
+
+/// Which kind of access token a principal presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A signed JWT.
+    Jwt,
+    /// An opaque `wst_` session token.
+    Session,
+}
+
+impl TokenKind {
+    /// The contract's `token_type` of `/v1/validate`.
+    pub fn token_type(self) -> &'static str {
+        match self {
+            TokenKind::Jwt => "access_token",
+            TokenKind::Session => "session_token",
+        }
+    }
+}
+
+/// The identity a valid access token carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `sub`.
+    pub user_id: UserId,
+    /// `sid`.
+    pub session_id: SessionId,
+    /// `roles`.
+    pub roles: Vec<String>,
+    /// `exp`, Unix seconds.
+    pub exp: i64,
+    /// `iat`, Unix seconds.
+    pub iat: i64,
+    /// JWT or session token.
+    pub kind: TokenKind,
+}
+
+impl Principal {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// The session.
+    pub session: Session,
+    /// Whether it is the one the caller is using.
+    pub is_current: bool,
+}
+
+/// A page of results with the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Largest page.
+pub const MAX_PAGE: u32 = 100;
+/// Already-verified access tokens remembered, so a hot token costs a hash
+/// lookup instead of a signature check.
+const VERIFIED_CACHE_ENTRIES: usize = 100_000;
+/// Session-token checks remembered (each for `session_cache_ttl` at most).
+const SESSION_CACHE_ENTRIES: usize = 100_000;
+
+/// Published outbox events are kept this long past the last moment a
+/// revocation they carry can matter, for feed readers a little behind.
+const OUTBOX_RETENTION_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The domain service.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    keys: KeyManager,
+    accounts: Accounts,
+    denylist: Arc<DenyList>,
+    ip_limit: IpFailureLimit,
+    verified: quick_cache::sync::Cache<[u8; 32], Principal>,
+    /// Session-token checks: the principal and when the store confirmed it.
+    session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
+    settings: AuthSettings,
+    /// Where [`AuthService::follow_revocations`] continues reading.
+    feed_cursor: tokio::sync::Mutex<Option<String>>,
+}
+
+impl AuthService {
+    /// Loads keys and the deny-list from the store and returns a ready service.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasher,
+        settings: AuthSettings,
+    ) -> Result<Self, CoreError> {
+        let verifier_config = VerifierConfig {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            algorithms: vec![settings.algorithm],
+            leeway_secs: settings.leeway.num_seconds().clamp(0, 60) as u64,
+        };
+        let mut verifier_config = verifier_config;
+        // Tokens signed before an algorithm change must keep verifying.
+        verifier_config.algorithms = vec![
+            warden_token::Algorithm::EdDSA,
+            warden_token::Algorithm::ES256,
+            warden_token::Algorithm::RS256,
+        ];
+        let keys = KeyManager::load(
+            store.clone(),
+            clock.clone(),
+            settings.algorithm,
+            verifier_config,
+            settings.access_token_ttl,
+            settings.key_activation_delay,
+        )
+        .await?;
+        backfill_email_skeletons(&*store).await?;
+        let denylist = Arc::new(DenyList::new());
+        for revocation in store.list_active_revocations(clock.now()).await? {
+            denylist.insert(&revocation);
+        }
+        Ok(Self {
+            accounts: Accounts::new(
+                store.clone(),
+                clock.clone(),
+                hasher.clone(),
+                settings.password_policy.clone(),
+            ),
+            ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
+            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
+            session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
+            store,
+            clock,
+            hasher,
+            keys,
+            denylist,
+            settings,
+            feed_cursor: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyManager {
+        &self.keys
+    }
+
+    /// The store (for the outbox relay the server wires next to the service).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The deny-list (for metrics and the event-bus subscription).
+    pub fn denylist(&self) -> &Arc<DenyList> {
+        &self.denylist
+    }
+
+    /// The hashing pool (for metrics).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Whether the store answers.
+    pub async fn check_store(&self) -> Result<(), CoreError> {
+        self.store.ping().await.map_err(CoreError::from)
+    }
+
+    /// Periodic upkeep: picks up key rotations, retires keys, forgets old
+    /// revocations, deletes expired session tokens, and prunes published
+    /// outbox events no feed reader can still need (every revocation they
+    /// carry has expired).
+    pub async fn housekeeping(&self) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        self.denylist.prune(now);
+        for revocation in self.store.list_active_revocations(now).await? {
+            self.denylist.insert(&revocation);
+        }
+        let expired = self.store.delete_expired_session_tokens(now).await?;
+        if expired > 0 {
+            tracing::debug!(expired, "deleted expired session tokens");
+        }
+        self.store
+            .prune_outbox(now - self.settings.revocation_ttl() - OUTBOX_RETENTION_MARGIN)
+            .await?;
+        self.keys.reload().await
+    }
+
+    fn parse_password(&self, raw: &str, field: &'static str) -> Result<Password, CoreError> {
+        Password::parse(raw, field, self.settings.password_policy.max_chars)
+    }
+
+    async fn record(&self, audit: Audit<'_>, ctx: &RequestContext) {
+        audit.record(&*self.store, &*self.clock, ctx).await;
+    }
+}
+
+pub(crate) fn role_names(roles: &[Role]) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+pub(crate) fn parse_username(raw: &str) -> Result<String, CoreError> {
+    let name = bounded_text(raw.trim(), "username", 64)?;
+    if name.is_empty() {
+        return Err(FieldError::new("username", "must not be empty").into());
+    }
+    Ok(name)
+}
+
+fn bounded_text(raw: &str, field: &'static str, max: usize) -> Result<String, CoreError> {
+    if raw.chars().count() > max {
+        return Err(FieldError::new(field, format!("is longer than {max} characters")).into());
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters").into());
+    }
+    Ok(raw.to_owned())
+}

@@ -1,0 +1,340 @@
+//! Access tokens: issuing them (JWT or `wst_` session token), rotating
+//! refresh tokens, and validating what callers present, including the
+//! forward-auth decision proxies ask for.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest as _, Sha256};
+use warden_token::{AccessClaims, Audience, VerifyError};
+
+use super::sessions::session_revoked_event;
+use super::{AuthService, IssuedTokens, Principal, RequestContext, TokenKind, role_names};
+use crate::access::{OriginalRequest, Requirement};
+use crate::audit::Audit;
+use crate::error::CoreError;
+use crate::ids::SessionId;
+use crate::model::{
+    RefreshRecord, Revocation, RevocationKind, RotateOutcome, SessionTokenRecord, User, UserStatus,
+};
+use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
+use crate::ports::ReuseRevocation;
+use crate::settings::AccessTokenKind;
+
+impl AuthService {
+    /// Exchanges a refresh token for a new pair; a reused token revokes its session.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        ctx: &RequestContext,
+    ) -> Result<IssuedTokens, CoreError> {
+        let presented = OpaqueToken::parse(refresh_token, REFRESH_PREFIX)
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        let hash = presented.hash();
+        let now = self.clock.now();
+        let session = self
+            .store
+            .find_session_by_refresh(&hash)
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        let session_id = session.id;
+        if session.revoked_at.is_some() {
+            return Err(CoreError::SessionRevoked);
+        }
+        if !session.is_live(now, self.settings.idle_timeout) {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        // A session token only needs the session, so it is stored before
+        // the rotation: a store failure then leaves the refresh token unused.
+        let session_token = match self.settings.access_token_kind {
+            AccessTokenKind::Session => Some(self.issue_session_token(session_id, now).await?),
+            AccessTokenKind::Jwt => None,
+        };
+        let next = OpaqueToken::generate(REFRESH_PREFIX);
+        let record = RefreshRecord {
+            token_hash: next.hash(),
+            session_id,
+            created_at: now,
+        };
+        let until = now + self.settings.revocation_ttl();
+        let user_id = session.user_id;
+        let event_for = move |sid: SessionId| session_revoked_event(sid, user_id, until, now);
+        let grace = self.settings.refresh_reuse_grace;
+        let on_reuse = ReuseRevocation {
+            until,
+            event_for: &event_for,
+            retry_since: (grace > chrono::Duration::zero()).then(|| now - grace),
+        };
+        let (session, retried) = match self
+            .store
+            .rotate_refresh_token(&hash, &record, now, &on_reuse)
+            .await?
+        {
+            RotateOutcome::NotFound => return Err(CoreError::InvalidRefreshToken),
+            RotateOutcome::Reused { session_id } => {
+                tracing::warn!(%session_id, "refresh token reused: session revoked");
+                self.denylist.insert(&Revocation {
+                    kind: RevocationKind::Session,
+                    id: session_id.as_uuid(),
+                    not_before: None,
+                    until,
+                });
+                self.record(
+                    Audit::failure("refresh_reuse")
+                        .actor(session.user_id)
+                        .target(session.user_id)
+                        .detail("session revoked"),
+                    ctx,
+                )
+                .await;
+                return Err(CoreError::RefreshTokenReused);
+            }
+            RotateOutcome::Rotated { session } => (session, false),
+            RotateOutcome::Retried { session } => (session, true),
+        };
+        if session.revoked_at.is_some() {
+            return Err(CoreError::SessionRevoked);
+        }
+        let user = self
+            .store
+            .find_user_by_id(session.user_id)
+            .await?
+            .ok_or(CoreError::InvalidRefreshToken)?;
+        if user.status == UserStatus::Banned {
+            return Err(CoreError::SessionRevoked);
+        }
+        if retried {
+            // Not reuse, but worth a trace: a thief inside the window gets
+            // the same answer, and the owner's next refresh (with the voided
+            // successor) then revokes the family.
+            self.record(
+                Audit::success("refresh_retry")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail("retried within the grace window"),
+                ctx,
+            )
+            .await;
+        }
+        let (access_token, expires_in) = match session_token {
+            Some(issued) => issued,
+            None => self.mint(&user, session.id, now)?,
+        };
+        Ok(IssuedTokens {
+            access_token,
+            expires_in,
+            refresh_token: next,
+            session_id: session.id,
+        })
+    }
+
+    /// Checks an access token of either kind: a JWT (signature, claims) or
+    /// a `wst_` session token (the store), then the deny-list.
+    pub async fn validate(&self, token: &str) -> Result<Principal, CoreError> {
+        if token.starts_with(SESSION_PREFIX) {
+            self.validate_session_token(token).await
+        } else {
+            self.validate_jwt(token)
+        }
+    }
+
+    /// A user who holds the `admin` role now (read from the store, so a
+    /// demotion or ban takes effect at once, whatever the token says).
+    pub async fn authorize_admin(&self, who: &Principal) -> Result<User, CoreError> {
+        let user = self.me(who).await?;
+        if !user.has_role("admin") || user.status != UserStatus::Active {
+            return Err(CoreError::Forbidden {
+                any_of: vec!["admin".to_owned()],
+            });
+        }
+        Ok(user)
+    }
+
+    /// The forward-auth decision for a request a proxy asks about: the
+    /// configured rule for its original path and method, then the token
+    /// (required unless the rule is public), then `role` if the caller
+    /// demands one more (`/v1/verify?role=R`). `Ok(None)`: public, no
+    /// identity to pass on.
+    pub async fn authorize_forwarded(
+        &self,
+        token: Option<&str>,
+        request: &OriginalRequest<'_>,
+        role: Option<&str>,
+    ) -> Result<Option<Principal>, CoreError> {
+        let requirement = self.settings().access_policy.requirement(request)?;
+        if *requirement == Requirement::Public && role.is_none() {
+            return Ok(None);
+        }
+        let principal = self.validate(token.ok_or(CoreError::InvalidToken)?).await?;
+        if let Requirement::AnyRole(roles) = requirement
+            && !roles.iter().any(|r| principal.has_role(r))
+        {
+            return Err(CoreError::Forbidden {
+                any_of: roles.iter().map(|r| r.to_string()).collect(),
+            });
+        }
+        if let Some(role) = role
+            && !principal.has_role(role)
+        {
+            return Err(CoreError::Forbidden {
+                any_of: vec![role.to_owned()],
+            });
+        }
+        Ok(Some(principal))
+    }
+
+    /// Checks a session token against the store, or a check of it made
+    /// less than `session_cache_ttl` ago; every hit also consults the
+    /// deny-list, which every revocation updates, so a revoked session's
+    /// token fails at once on this instance whatever the cache holds.
+    async fn validate_session_token(&self, token: &str) -> Result<Principal, CoreError> {
+        let presented = OpaqueToken::parse(token, SESSION_PREFIX).ok_or(CoreError::InvalidToken)?;
+        let now = self.clock.now();
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let ttl = self.settings.session_cache_ttl;
+        let cached = self
+            .session_checks
+            .get(&key)
+            .filter(|(p, checked_at)| now < *checked_at + ttl && p.exp > now.timestamp())
+            .map(|(p, _)| p);
+        let principal = match cached {
+            Some(principal) => principal,
+            None => {
+                let owner = self
+                    .store
+                    .find_session_token(&presented.hash())
+                    .await?
+                    .ok_or(CoreError::InvalidToken)?;
+                if owner.expires_at <= now {
+                    return Err(CoreError::TokenExpired);
+                }
+                if owner.session_revoked_at.is_some()
+                    || owner.user_status != UserStatus::Active
+                    || owner.session_expires_at <= now
+                {
+                    return Err(CoreError::TokenRevoked);
+                }
+                let principal = Principal {
+                    user_id: owner.user_id,
+                    session_id: owner.session_id,
+                    roles: role_names(&owner.roles),
+                    exp: owner.expires_at.timestamp(),
+                    iat: owner.issued_at.timestamp(),
+                    kind: TokenKind::Session,
+                };
+                if ttl > chrono::Duration::zero() {
+                    self.session_checks.insert(key, (principal.clone(), now));
+                }
+                principal
+            }
+        };
+        if self.denylist.is_revoked(
+            principal.user_id.as_uuid(),
+            principal.session_id.as_uuid(),
+            principal.iat,
+        ) {
+            self.session_checks.remove(&key);
+            return Err(CoreError::TokenRevoked);
+        }
+        Ok(principal)
+    }
+
+    /// Checks a JWT: signature, claims, and the deny-list.
+    fn validate_jwt(&self, token: &str) -> Result<Principal, CoreError> {
+        if token.len() > warden_token::MAX_TOKEN_LEN {
+            return Err(CoreError::InvalidToken);
+        }
+        let now = self.clock.now().timestamp();
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let principal = match self.verified.get(&key) {
+            Some(principal)
+                if principal
+                    .exp
+                    .saturating_add(self.settings.leeway.num_seconds())
+                    > now =>
+            {
+                principal
+            }
+            _ => {
+                let ring = self.keys.ring();
+                let claims = ring.verifier.verify(token, now).map_err(|e| match e {
+                    VerifyError::Expired => CoreError::TokenExpired,
+                    VerifyError::WrongIssuer {
+                        issued_by,
+                        expected,
+                    } => CoreError::WrongIssuer {
+                        issued_by,
+                        expected,
+                    },
+                    _ => CoreError::InvalidToken,
+                })?;
+                let principal = principal_of(claims)?;
+                self.verified.insert(key, principal.clone());
+                principal
+            }
+        };
+        if self.denylist.is_revoked(
+            principal.user_id.as_uuid(),
+            principal.session_id.as_uuid(),
+            principal.iat,
+        ) {
+            return Err(CoreError::TokenRevoked);
+        }
+        Ok(principal)
+    }
+
+    /// A new `wst_` token for `session`, stored hashed; lives as long as a JWT would.
+    pub(super) async fn issue_session_token(
+        &self,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), CoreError> {
+        let token = OpaqueToken::generate(SESSION_PREFIX);
+        let ttl = self.settings.access_token_ttl;
+        self.store
+            .create_session_token(&SessionTokenRecord {
+                token_hash: token.hash(),
+                session_id: session,
+                created_at: now,
+                expires_at: now + ttl,
+            })
+            .await?;
+        Ok((token.expose().to_owned(), ttl.num_seconds()))
+    }
+
+    pub(super) fn mint(
+        &self,
+        user: &User,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), CoreError> {
+        let ttl = self.settings.access_token_ttl.num_seconds();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: Audience::One(self.settings.audience.clone()),
+            exp: now.timestamp() + ttl,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: session.to_string(),
+            roles: role_names(&user.roles),
+        };
+        let token = self
+            .keys
+            .ring()
+            .signer
+            .sign(&claims)
+            .map_err(|e| CoreError::Unexpected(format!("signing failed: {e}")))?;
+        Ok((token, ttl))
+    }
+}
+
+fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
+    Ok(Principal {
+        user_id: claims.sub.parse().map_err(|_| CoreError::InvalidToken)?,
+        session_id: claims.sid.parse().map_err(|_| CoreError::InvalidToken)?,
+        roles: claims.roles,
+        exp: claims.exp,
+        iat: claims.iat,
+        kind: TokenKind::Jwt,
+    })
+}
