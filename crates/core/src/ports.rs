@@ -86,15 +86,31 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-/// Persistence for everything the domain keeps. Every method that changes
-/// state other services must learn of takes the outbox events to write in the
-/// same transaction.
+/// Persistence for everything the domain keeps: one port made of a sub-trait
+/// per section (users, sessions, keys, revocations and the outbox, audit,
+/// lockout), so an adapter implements and a reader compares one section at a
+/// time. Every method that changes state other services must learn of takes
+/// the outbox events to write in the same transaction. Call sites bring the
+/// methods into scope with `use warden_core::ports::prelude::*;`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    UserStore
+    + SessionStore
+    + KeyStore
+    + RevocationStore
+    + AuditStore
+    + LockoutStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
-    // ----- users -----
+/// Users and their accounts: the `user_account` table.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Inserts a user with its e-mail skeleton ([`Email::skeleton`]);
     /// `StoreError::Conflict` when the e-mail or its skeleton is taken.
     async fn create_user(&self, new: &NewUser, events: &[OutboxEvent]) -> Result<(), StoreError>;
@@ -152,8 +168,11 @@ pub trait Store: Send + Sync + 'static {
         revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<(), StoreError>;
+}
 
-    // ----- sessions and refresh tokens -----
+/// Sessions, their refresh tokens and session tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Inserts a session with its first refresh token.
     async fn create_session(
         &self,
@@ -222,21 +241,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SessionTokenOwner>, StoreError>;
     /// Deletes the tokens whose `expires_at` is before `now`; returns how many.
     async fn delete_expired_session_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
 
-    // ----- sign-in throttling (shared by every instance) -----
-    /// Current failure state of `key`.
-    async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError>;
-    /// Atomically counts one more failure and sets the lock per `policy`.
-    async fn record_login_failure(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        policy: &LockoutPolicy,
-    ) -> Result<ThrottleState, StoreError>;
-    /// Resets the failures of `key` after a success.
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
-
-    // ----- signing keys -----
+/// Signing keys, their private parts encrypted at rest.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     /// Inserts a key (the adapter encrypts the private part).
     async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
     /// Inserts `key` only if the store holds no key at all, atomically with
@@ -249,24 +258,17 @@ pub trait Store: Send + Sync + 'static {
     async fn retire_signing_keys(&self, except: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Deletes the key `kid`.
     async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError>;
+}
 
-    // ----- revocations -----
+/// Revocations, the outbox that announces them (and every other event)
+/// and the relay that publishes it.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
     /// Revocations whose `until` is after `now`.
     async fn list_active_revocations(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError>;
-
-    // ----- audit -----
-    /// Appends an entry.
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    /// Entries newest first, older than `before`, optionally about `user` (as actor or target).
-    async fn list_audit(
-        &self,
-        user: Option<UserId>,
-        before: Option<AuditId>,
-        limit: u32,
-    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     // ----- outbox -----
     /// Appends events that accompany no other change (for example `user.sign_in_failed`).
@@ -310,4 +312,42 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes published events that happened before `before`; unpublished
     /// ones stay whatever their age. Returns how many went.
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Entries newest first, older than `before`, optionally about `user` (as actor or target).
+    async fn list_audit(
+        &self,
+        user: Option<UserId>,
+        before: Option<AuditId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Sign-in throttling, shared by every instance.
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// Current failure state of `key`.
+    async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError>;
+    /// Atomically counts one more failure and sets the lock per `policy`.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<ThrottleState, StoreError>;
+    /// Resets the failures of `key` after a success.
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Every port trait, for call sites: `use warden_core::ports::prelude::*;`
+/// brings the store's methods into scope whichever section they belong to.
+pub mod prelude {
+    pub use super::{
+        AuditStore, Clock, KeyStore, LockoutStore, RevocationStore, SessionStore, Store, UserStore,
+    };
 }

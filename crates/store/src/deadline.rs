@@ -16,7 +16,10 @@ use warden_core::model::{
     Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
     User, UserCredentials, UserStatus,
 };
-use warden_core::ports::{NewUser, ReuseRevocation, SessionEventFn, Store};
+use warden_core::ports::{
+    AuditStore, KeyStore, LockoutStore, NewUser, ReuseRevocation, RevocationStore, SessionEventFn,
+    SessionStore, Store, UserStore,
+};
 use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
 
 /// Wraps a store so that every call ends within `limit` (when set) and is
@@ -95,7 +98,10 @@ impl Store for Deadline {
     async fn ping(&self) -> Result<(), StoreError> {
         self.within("ping", self.inner.ping()).await
     }
+}
 
+#[async_trait]
+impl UserStore for Deadline {
     async fn create_user(&self, new: &NewUser, events: &[OutboxEvent]) -> Result<(), StoreError> {
         self.within("create_user", self.inner.create_user(new, events))
             .await
@@ -206,7 +212,10 @@ impl Store for Deadline {
         )
         .await
     }
+}
 
+#[async_trait]
+impl SessionStore for Deadline {
     async fn create_session(
         &self,
         session: &Session,
@@ -290,8 +299,6 @@ impl Store for Deadline {
         .await
     }
 
-    // ----- session tokens -----
-
     async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
         self.within(
             "create_session_token",
@@ -315,30 +322,10 @@ impl Store for Deadline {
         )
         .await
     }
+}
 
-    async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError> {
-        self.within("find_login_throttle", self.inner.find_login_throttle(key))
-            .await
-    }
-
-    async fn record_login_failure(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        policy: &LockoutPolicy,
-    ) -> Result<ThrottleState, StoreError> {
-        self.within(
-            "record_login_failure",
-            self.inner.record_login_failure(key, now, policy),
-        )
-        .await
-    }
-
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        self.within("clear_login_failures", self.inner.clear_login_failures(key))
-            .await
-    }
-
+#[async_trait]
+impl KeyStore for Deadline {
     async fn create_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
         self.within("create_signing_key", self.inner.create_signing_key(key))
             .await
@@ -369,7 +356,10 @@ impl Store for Deadline {
         self.within("delete_signing_key", self.inner.delete_signing_key(kid))
             .await
     }
+}
 
+#[async_trait]
+impl RevocationStore for Deadline {
     async fn list_active_revocations(
         &self,
         now: DateTime<Utc>,
@@ -379,21 +369,6 @@ impl Store for Deadline {
             self.inner.list_active_revocations(now),
         )
         .await
-    }
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.within("append_audit", self.inner.append_audit(entry))
-            .await
-    }
-
-    async fn list_audit(
-        &self,
-        user: Option<UserId>,
-        before: Option<AuditId>,
-        limit: u32,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.within("list_audit", self.inner.list_audit(user, before, limit))
-            .await
     }
 
     async fn append_outbox(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
@@ -461,6 +436,50 @@ impl Store for Deadline {
 
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.within("prune_outbox", self.inner.prune_outbox(before))
+            .await
+    }
+}
+
+#[async_trait]
+impl AuditStore for Deadline {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.within("append_audit", self.inner.append_audit(entry))
+            .await
+    }
+
+    async fn list_audit(
+        &self,
+        user: Option<UserId>,
+        before: Option<AuditId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.within("list_audit", self.inner.list_audit(user, before, limit))
+            .await
+    }
+}
+
+#[async_trait]
+impl LockoutStore for Deadline {
+    async fn find_login_throttle(&self, key: &str) -> Result<ThrottleState, StoreError> {
+        self.within("find_login_throttle", self.inner.find_login_throttle(key))
+            .await
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<ThrottleState, StoreError> {
+        self.within(
+            "record_login_failure",
+            self.inner.record_login_failure(key, now, policy),
+        )
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.within("clear_login_failures", self.inner.clear_login_failures(key))
             .await
     }
 }

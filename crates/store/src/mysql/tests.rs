@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use warden_core::StoreError;
 use warden_core::model::{OutboxEvent, StoredSigningKey, UserStatus};
-use warden_core::ports::{NewUser, Store};
+use warden_core::ports::NewUser;
+use warden_core::ports::prelude::*;
 
 use super::MySqlStore;
 use crate::contract;

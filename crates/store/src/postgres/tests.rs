@@ -9,7 +9,7 @@ use chrono::Duration as ChronoDuration;
 use serde_json::json;
 use warden_core::StoreError;
 use warden_core::model::{OutboxEvent, RefreshRecord, RotateOutcome, StoredSigningKey};
-use warden_core::ports::Store;
+use warden_core::ports::prelude::*;
 
 use super::{PgStore, insert_events, newest_migration};
 use crate::contract;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 use warden_core::StoreError;
-use warden_core::ports::Store;
+use warden_core::ports::prelude::*;
 
 use super::SqliteStore;
 use crate::contract;

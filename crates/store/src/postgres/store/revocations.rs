@@ -1,0 +1,144 @@
+//! `impl RevocationStore for PgStore`: revocations, the outbox and its relay.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use warden_core::StoreError;
+use warden_core::model::{OutboxEvent, Revocation};
+use warden_core::ports::RevocationStore;
+
+use super::convert;
+use crate::postgres::{PgStore, insert_events, retry};
+use crate::rows::{OutboxRow, RevocationRow, to_millis};
+
+#[async_trait]
+impl RevocationStore for PgStore {
+    async fn list_active_revocations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        let rows: Vec<RevocationRow> = retry(|| {
+            sqlx::query_as(
+                "SELECT kind, subject_id, not_before, until FROM revocation \
+                 WHERE until > $1 ORDER BY revocation_id ASC",
+            )
+            .bind(to_millis(now))
+            .fetch_all(&self.pool)
+        })
+        .await?;
+        convert(rows)
+    }
+
+    async fn append_outbox(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        pg_tx!(self, |tx| {
+            insert_events(&mut tx, events).await?;
+        })
+    }
+
+    async fn list_outbox(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
+        let rows: Vec<OutboxRow> = retry(|| {
+            sqlx::query_as(
+                "SELECT outbox_seq, event_id, name, data, at FROM outbox \
+                 WHERE outbox_seq > $1 ORDER BY outbox_seq ASC LIMIT $2",
+            )
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+        })
+        .await?;
+        convert(rows)
+    }
+
+    async fn latest_outbox_seq(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> = retry(|| {
+            sqlx::query_scalar("SELECT MAX(outbox_seq) FROM outbox").fetch_one(&self.pool)
+        })
+        .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn acquire_relay_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // One conditional update decides: it matches only when the lease is
+        // ours or has expired, and the database serialises concurrent ones.
+        let result = retry(|| {
+            sqlx::query(
+                "UPDATE relay_lease SET holder = $1, expires_at = $2 \
+                 WHERE lease_name = 'outbox' AND (holder = $1 OR expires_at <= $3)",
+            )
+            .bind(holder)
+            .bind(to_millis(until))
+            .bind(to_millis(now))
+            .execute(&self.pool)
+        })
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn release_relay_lease(&self, holder: &str) -> Result<(), StoreError> {
+        retry(|| {
+            sqlx::query(
+                "UPDATE relay_lease SET holder = '', expires_at = 0 \
+                 WHERE lease_name = 'outbox' AND holder = $1",
+            )
+            .bind(holder)
+            .execute(&self.pool)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn list_unpublished_outbox(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(i64, OutboxEvent)>, StoreError> {
+        let rows: Vec<OutboxRow> = retry(|| {
+            sqlx::query_as(
+                "SELECT outbox_seq, event_id, name, data, at FROM outbox \
+                 WHERE published_at IS NULL ORDER BY outbox_seq ASC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+        })
+        .await?;
+        convert(rows)
+    }
+
+    async fn mark_outbox_published(
+        &self,
+        up_to_seq: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        retry(|| {
+            sqlx::query(
+                "UPDATE outbox SET published_at = $1 \
+                 WHERE published_at IS NULL AND outbox_seq <= $2",
+            )
+            .bind(to_millis(at))
+            .bind(up_to_seq)
+            .execute(&self.pool)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = retry(|| {
+            sqlx::query("DELETE FROM outbox WHERE published_at IS NOT NULL AND at < $1")
+                .bind(to_millis(before))
+                .execute(&self.pool)
+        })
+        .await?;
+        Ok(result.rows_affected())
+    }
+}

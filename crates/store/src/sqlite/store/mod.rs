@@ -1,0 +1,32 @@
+//! `impl Store for SqliteStore`, one file per section of the port (the
+//! sub-traits of [`Store`]), named alike in every adapter so one operation
+//! reads side by side across backends. Helpers shared by the sections live here.
+
+mod audit;
+mod keys;
+mod lockout;
+mod revocations;
+mod sessions;
+mod users;
+
+use async_trait::async_trait;
+use warden_core::StoreError;
+use warden_core::ports::Store;
+
+use crate::sqlite::{SqliteStore, retry};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        retry(|| sqlx::query("SELECT 1").execute(&self.pool)).await?;
+        Ok(())
+    }
+}
+
+/// Converts fetched rows into domain records.
+fn convert<R, T>(rows: Vec<R>) -> Result<Vec<T>, StoreError>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    rows.into_iter().map(T::try_from).collect()
+}
