@@ -1,0 +1,265 @@
+//! The store contract: conformance tests every adapter of
+//! [`Store`](warden_core::ports::Store) must pass (SQLite, PostgreSQL and
+//! MySQL/MariaDB run them all through [`contract_tests!`]). Each function
+//! takes a freshly migrated, empty store and panics on a violation. Run the
+//! concurrency checks on a multi-threaded runtime, for example:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+//! async fn refresh_rotation_is_single_use_under_concurrency() {
+//!     let (_db, store) = fresh_store().await;
+//!     warden_store::contract::refresh_rotation_is_single_use_under_concurrency(store).await;
+//! }
+//! ```
+//!
+//! Every function is listed in [`ALL`] by name so adapters can check they run them all.
+//!
+//! The functions live in one file per section of the port (`users`,
+//! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
+//! relay, `audit`, `lockout`) and are re-exported here, so
+//! `warden_store::contract::<name>` names each one; the shared fixtures are
+//! below.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use warden_core::model::{
+    OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role, Session, TokenHash, User,
+    UserStatus,
+};
+use warden_core::ports::{NewUser, Store};
+use warden_core::{Email, SessionId, UserId};
+
+mod audit;
+mod keys;
+mod lockout;
+mod refresh;
+mod relay;
+mod revocations;
+mod sessions;
+mod users;
+
+pub use self::audit::audit_pages_newest_first;
+pub use self::keys::{
+    signing_keys_first_is_created_once_under_concurrency,
+    signing_keys_need_the_right_encryption_key, signing_keys_round_trip_retire_delete,
+};
+pub use self::lockout::{
+    login_throttle_counts_and_clears, login_throttle_counts_exactly_under_concurrency,
+};
+pub use self::refresh::{
+    refresh_retry_within_the_grace_window, refresh_retry_within_the_grace_window_under_concurrency,
+    refresh_rotation, refresh_rotation_is_single_use_under_concurrency, reuse_policy,
+};
+pub use self::relay::{
+    outbox_in_commit_order, outbox_relay_lease_has_one_holder_under_concurrency,
+    outbox_relay_only_the_lease_holder_publishes,
+    outbox_relay_publishes_a_prefix_and_prunes_only_published,
+    outbox_relay_publishes_in_order_and_retries_after_a_failure,
+};
+pub use self::revocations::revocations_active_filter;
+pub use self::sessions::{
+    revoke_session_is_idempotent, revoke_user_sessions_keeps_one_and_replaces_hash,
+    session_tokens_follow_their_session_and_user, sessions_create_find_list,
+};
+pub use self::users::{
+    ForgetEmailSkeletons, legacy_emails_get_skeletons_at_start, users_create_and_find,
+    users_delete_cascades, users_list_pages_and_filters, users_status_roles_and_password,
+    users_unique_email_under_concurrency,
+};
+
+/// The names of every contract function, for adapters to check coverage.
+pub const ALL: &[&str] = &[
+    "users_create_and_find",
+    "users_unique_email_under_concurrency",
+    "users_list_pages_and_filters",
+    "users_status_roles_and_password",
+    "users_delete_cascades",
+    "sessions_create_find_list",
+    "refresh_rotation",
+    "refresh_rotation_is_single_use_under_concurrency",
+    "refresh_retry_within_the_grace_window",
+    "refresh_retry_within_the_grace_window_under_concurrency",
+    "revoke_session_is_idempotent",
+    "revoke_user_sessions_keeps_one_and_replaces_hash",
+    "login_throttle_counts_and_clears",
+    "login_throttle_counts_exactly_under_concurrency",
+    "signing_keys_round_trip_retire_delete",
+    "signing_keys_first_is_created_once_under_concurrency",
+    "signing_keys_need_the_right_encryption_key",
+    "revocations_active_filter",
+    "audit_pages_newest_first",
+    "outbox_in_commit_order",
+    // session tokens (tokens.access = "session")
+    "session_tokens_follow_their_session_and_user",
+    "outbox_relay_publishes_a_prefix_and_prunes_only_published",
+    "outbox_relay_lease_has_one_holder_under_concurrency",
+    "outbox_relay_publishes_in_order_and_retries_after_a_failure",
+    "outbox_relay_only_the_lease_holder_publishes",
+    // e-mail skeletons (migration 0004)
+    "legacy_emails_get_skeletons_at_start",
+];
+
+/// Generates one test per contract function for an adapter. `$with_store`
+/// names an async function taking a closure `FnOnce(Arc<dyn Store>) -> Fut`
+/// that hands it a fresh, migrated store and cleans up afterwards (whether
+/// the test passed or not); `$with_two` does the same with two stores over one
+/// database that use different key-encryption keys; `$with_legacy` hands a
+/// store and a [`ForgetEmailSkeletons`] that turns its accounts into ones
+/// written before migration 0004.
+#[cfg(test)]
+macro_rules! contract_tests {
+    ($with_store:ident, $with_two:ident, $with_legacy:ident) => {
+        $crate::contract::contract_tests!(
+            @each $with_store;
+            users_create_and_find,
+            users_unique_email_under_concurrency,
+            users_list_pages_and_filters,
+            users_status_roles_and_password,
+            users_delete_cascades,
+            sessions_create_find_list,
+            refresh_rotation,
+            refresh_rotation_is_single_use_under_concurrency,
+            refresh_retry_within_the_grace_window,
+            refresh_retry_within_the_grace_window_under_concurrency,
+            revoke_session_is_idempotent,
+            revoke_user_sessions_keeps_one_and_replaces_hash,
+            login_throttle_counts_and_clears,
+            login_throttle_counts_exactly_under_concurrency,
+            signing_keys_round_trip_retire_delete,
+            signing_keys_first_is_created_once_under_concurrency,
+            revocations_active_filter,
+            audit_pages_newest_first,
+            outbox_in_commit_order,
+            session_tokens_follow_their_session_and_user,
+            outbox_relay_publishes_a_prefix_and_prunes_only_published,
+            outbox_relay_lease_has_one_holder_under_concurrency,
+            outbox_relay_publishes_in_order_and_retries_after_a_failure,
+            outbox_relay_only_the_lease_holder_publishes,
+        );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn signing_keys_need_the_right_encryption_key() {
+            $with_two($crate::contract::signing_keys_need_the_right_encryption_key).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn legacy_emails_get_skeletons_at_start() {
+            $with_legacy($crate::contract::legacy_emails_get_skeletons_at_start).await;
+        }
+    };
+    (@each $with_store:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                $with_store($crate::contract::$name).await;
+            }
+        )*
+
+        #[test]
+        fn every_contract_function_runs() {
+            let mut ran: Vec<&str> = vec![$(stringify!($name)),*];
+            ran.push("signing_keys_need_the_right_encryption_key");
+            ran.push("legacy_emails_get_skeletons_at_start");
+            ran.sort_unstable();
+            let mut all = $crate::contract::ALL.to_vec();
+            all.sort_unstable();
+            assert_eq!(ran, all);
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use contract_tests;
+
+// ----- fixtures -----
+
+/// A time with millisecond precision (what every adapter stores).
+pub fn base_time() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+}
+
+fn new_user(email: &str, username: Option<&str>, at: DateTime<Utc>) -> NewUser {
+    NewUser {
+        user: User {
+            id: UserId::new(),
+            email: Email::parse(email).expect("valid e-mail"),
+            username: username.map(str::to_owned),
+            roles: vec![Role::user()],
+            status: UserStatus::Active,
+            created_at: at,
+        },
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${email}"),
+    }
+}
+
+fn event(name: &str, at: DateTime<Utc>) -> OutboxEvent {
+    OutboxEvent::new(name, json!({"name": name, "n": 1}), at)
+}
+
+fn token(label: &str) -> TokenHash {
+    TokenHash(format!("{label}-{}", uuid::Uuid::now_v7().simple()))
+}
+
+fn session(
+    user: UserId,
+    created_at: DateTime<Utc>,
+    lifetime: Duration,
+) -> (Session, RefreshRecord) {
+    let id = SessionId::new();
+    let session = Session {
+        id,
+        user_id: user,
+        created_at,
+        last_used_at: created_at,
+        expires_at: created_at + lifetime,
+        revoked_at: None,
+        user_agent: Some("contract-test/1.0".into()),
+        ip: Some("192.0.2.1".into()),
+    };
+    let refresh = RefreshRecord {
+        token_hash: token("rt"),
+        session_id: id,
+        created_at,
+    };
+    (session, refresh)
+}
+
+fn session_revocation(id: SessionId, until: DateTime<Utc>) -> Revocation {
+    Revocation {
+        kind: RevocationKind::Session,
+        id: id.as_uuid(),
+        not_before: None,
+        until,
+    }
+}
+
+async fn create_user(store: &dyn Store, email: &str, at: DateTime<Utc>) -> User {
+    let new = new_user(email, None, at);
+    store.create_user(&new, &[]).await.expect("create user");
+    new.user
+}
+
+async fn create_session(
+    store: &dyn Store,
+    user: UserId,
+    at: DateTime<Utc>,
+    lifetime: Duration,
+) -> (Session, RefreshRecord) {
+    let (session, refresh) = session(user, at, lifetime);
+    store
+        .create_session(&session, &refresh, &[])
+        .await
+        .expect("create session");
+    (session, refresh)
+}
+
+async fn outbox(store: &dyn Store) -> Vec<(i64, OutboxEvent)> {
+    store.list_outbox(0, 10_000).await.expect("list outbox")
+}
+
+async fn outbox_names(store: &dyn Store) -> Vec<String> {
+    outbox(store)
+        .await
+        .into_iter()
+        .map(|(_, e)| e.name)
+        .collect()
+}
