@@ -28,6 +28,8 @@ impl RevocationStore for MySqlStore {
         convert(rows)
     }
 
+    // ----- outbox -----
+
     async fn append_outbox(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -62,6 +64,8 @@ impl RevocationStore for MySqlStore {
         .await?;
         Ok(seq.unwrap_or(0))
     }
+
+    // ----- outbox relay -----
 
     async fn acquire_relay_lease(
         &self,

@@ -306,6 +306,8 @@ impl SessionStore for MySqlStore {
         })
     }
 
+    // ----- session tokens -----
+
     async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
         retry(|| {
             sqlx::query(

@@ -324,6 +324,8 @@ impl SessionStore for PgStore {
         })
     }
 
+    // ----- session tokens -----
+
     async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
         retry(|| {
             sqlx::query(

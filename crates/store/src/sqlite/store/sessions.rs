@@ -282,6 +282,8 @@ impl SessionStore for SqliteStore {
         })
     }
 
+    // ----- session tokens -----
+
     async fn create_session_token(&self, token: &SessionTokenRecord) -> Result<(), StoreError> {
         retry(|| {
             sqlx::query(
