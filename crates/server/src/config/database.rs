@@ -1,26 +1,72 @@
 //! `[database]`: pool and timeouts of a network database.
 
+use std::time::Duration;
+
+use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
+use super::millis;
+
 /// `[database]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct DatabaseSection {
     /// Most pooled connections (PostgreSQL, MySQL).
     pub max_connections: u32,
     /// How long a request waits for the database before `503 store_unavailable`.
-    pub timeout_ms: u64,
-    /// Longest a statement may run (0: the server's default).
-    pub statement_timeout_ms: u64,
+    pub timeout: Duration,
+    /// Longest a statement may run; `None` (`statement_timeout_ms = 0`):
+    /// the server's default.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for DatabaseSection {
     fn default() -> Self {
         Self {
             max_connections: 10,
-            timeout_ms: 2000,
-            statement_timeout_ms: 2000,
+            timeout: Duration::from_millis(2000),
+            statement_timeout: Some(Duration::from_millis(2000)),
         }
+    }
+}
+
+/// `[database]` as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawDatabase {
+    max_connections: u32,
+    timeout_ms: u64,
+    statement_timeout_ms: u64,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        (&DatabaseSection::default()).into()
+    }
+}
+
+impl From<&DatabaseSection> for RawDatabase {
+    fn from(database: &DatabaseSection) -> Self {
+        Self {
+            max_connections: database.max_connections,
+            timeout_ms: millis(database.timeout),
+            statement_timeout_ms: database.statement_timeout.map_or(0, millis),
+        }
+    }
+}
+
+impl TryFrom<RawDatabase> for DatabaseSection {
+    type Error = anyhow::Error;
+
+    fn try_from(raw: RawDatabase) -> anyhow::Result<Self> {
+        if raw.max_connections == 0 || raw.timeout_ms == 0 {
+            bail!("database.max_connections and database.timeout_ms must be positive");
+        }
+        Ok(Self {
+            max_connections: raw.max_connections,
+            timeout: Duration::from_millis(raw.timeout_ms),
+            statement_timeout: (raw.statement_timeout_ms > 0)
+                .then(|| Duration::from_millis(raw.statement_timeout_ms)),
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use anyhow::bail;
 use figment::Figment;
 use figment::providers::Serialized;
 
-use super::Config;
+use super::RawConfig;
 
 /// Sections whose keys the environment spells `WARDEN_<SECTION>_<KEY>`.
 const SECTIONS: &[&str] = &[
@@ -48,9 +48,9 @@ pub(super) fn merge(
         // names the variable rather than figment's merged view. Other
         // programs share the prefix (a demo's WARDEN_BIN): an unknown
         // variable is a warning, an unknown key in a file an error.
-        let alone = Figment::from(Serialized::defaults(Config::default()))
+        let alone = Figment::from(Serialized::defaults(RawConfig::default()))
             .merge((key.as_str(), value.clone()));
-        match alone.extract::<Config>() {
+        match alone.extract::<RawConfig>() {
             Ok(_) => figment = figment.merge((key.as_str(), value)),
             Err(e) => match env_problem(name, &key, e) {
                 EnvProblem::Unknown(warning) => warnings.push(warning),
@@ -179,6 +179,7 @@ fn parse_env_value(value: figment::value::Value) -> figment::value::Value {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+    use std::time::Duration;
 
     use crate::config::test_env as env;
     use crate::config::{Config, Overrides, TokensSection};
@@ -208,7 +209,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.issuer(), "https://file.example");
-        assert_eq!(config.tokens.access_ttl_secs, 600);
+        assert_eq!(config.tokens.access_ttl, Duration::from_secs(600));
         assert_eq!(config.trusted_proxies.len(), 2);
         assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
     }
@@ -239,8 +240,8 @@ mod tests {
             "{warnings}"
         );
         assert_eq!(
-            config.tokens.access_ttl_secs,
-            TokensSection::default().access_ttl_secs
+            config.tokens.access_ttl,
+            TokensSection::default().access_ttl
         );
     }
 

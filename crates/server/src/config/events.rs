@@ -1,13 +1,14 @@
 //! `[events]`: the event bus and the outbox relay.
 
+use std::time::Duration;
+
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{Secret, millis};
 
 /// `[events]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct EventsSection {
     /// `nats://host:4222`, `amqp://user:pass@host:5672/%2f`, or unset: in-process.
     pub url: Option<Secret>,
@@ -18,7 +19,7 @@ pub struct EventsSection {
     /// RabbitMQ topic exchange.
     pub exchange: String,
     /// How often the publishing instance looks for new outbox events.
-    pub relay_poll_ms: u64,
+    pub relay_poll: Duration,
 }
 
 impl Default for EventsSection {
@@ -28,25 +29,56 @@ impl Default for EventsSection {
             subject_prefix: "warden".into(),
             stream: "WARDEN".into(),
             exchange: "warden".into(),
-            relay_poll_ms: 50,
+            relay_poll: Duration::from_millis(50),
         }
     }
 }
 
-impl EventsSection {
+/// `[events]` as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawEvents {
+    url: Option<Secret>,
+    subject_prefix: String,
+    stream: String,
+    exchange: String,
+    relay_poll_ms: u64,
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        (&EventsSection::default()).into()
+    }
+}
+
+impl From<&EventsSection> for RawEvents {
+    fn from(events: &EventsSection) -> Self {
+        Self {
+            url: events.url.clone(),
+            subject_prefix: events.subject_prefix.clone(),
+            stream: events.stream.clone(),
+            exchange: events.exchange.clone(),
+            relay_poll_ms: millis(events.relay_poll),
+        }
+    }
+}
+
+impl TryFrom<RawEvents> for EventsSection {
+    type Error = anyhow::Error;
+
     /// Checks the URL's scheme, the poll interval and the broker names.
-    pub(super) fn validate(&self) -> anyhow::Result<()> {
-        if let Some(url) = &self.url {
+    fn try_from(raw: RawEvents) -> anyhow::Result<Self> {
+        if let Some(url) = &raw.url {
             warden_events::BusKind::of_url(Some(url.expose()))
                 .map_err(|e| anyhow::anyhow!("events.url (WARDEN_EVENTS_URL): {e}"))?;
         }
-        if self.relay_poll_ms == 0 || self.relay_poll_ms > 60_000 {
+        if raw.relay_poll_ms == 0 || raw.relay_poll_ms > 60_000 {
             bail!("events.relay_poll_ms must be between 1 and 60000");
         }
         for (name, value) in [
-            ("events.subject_prefix", &self.subject_prefix),
-            ("events.stream", &self.stream),
-            ("events.exchange", &self.exchange),
+            ("events.subject_prefix", &raw.subject_prefix),
+            ("events.stream", &raw.stream),
+            ("events.exchange", &raw.exchange),
         ] {
             let valid = !value.is_empty()
                 && value.len() <= 64
@@ -57,7 +89,13 @@ impl EventsSection {
                 bail!("{name} must be 1-64 letters, digits, '_' or '-'");
             }
         }
-        Ok(())
+        Ok(Self {
+            url: raw.url,
+            subject_prefix: raw.subject_prefix,
+            stream: raw.stream,
+            exchange: raw.exchange,
+            relay_poll: Duration::from_millis(raw.relay_poll_ms),
+        })
     }
 }
 

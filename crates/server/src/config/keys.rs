@@ -1,22 +1,24 @@
 //! `[keys]`: the key that encrypts signing keys at rest.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::bail;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::Secret;
 
 /// `[keys]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct KeysSection {
-    /// Base64 of 32 random bytes encrypting signing keys at rest.
-    pub encryption_key: Option<Secret>,
-    /// File holding that key.
+    /// The key encrypting signing keys at rest.
+    pub encryption_key: Option<EncryptionKey>,
+    /// The file the key was read from, if any.
     pub encryption_key_file: Option<PathBuf>,
-    /// How long a rotated-in key is published before it signs.
-    pub activation_delay_secs: u64,
+    /// How long a rotated-in key is published before it signs, at most a day.
+    pub activation_delay: Duration,
 }
 
 impl Default for KeysSection {
@@ -24,8 +26,77 @@ impl Default for KeysSection {
         Self {
             encryption_key: None,
             encryption_key_file: None,
-            activation_delay_secs: 60,
+            activation_delay: Duration::from_secs(60),
         }
+    }
+}
+
+/// The key-encryption key: 32 bytes that `Debug` never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionKey([u8; 32]);
+
+impl EncryptionKey {
+    /// Wraps a key.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `[keys]` as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawKeys {
+    /// Base64 of 32 random bytes.
+    pub(super) encryption_key: Option<Secret>,
+    /// File holding that key.
+    pub(super) encryption_key_file: Option<PathBuf>,
+    activation_delay_secs: u64,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        (&KeysSection::default()).into()
+    }
+}
+
+impl From<&KeysSection> for RawKeys {
+    fn from(keys: &KeysSection) -> Self {
+        Self {
+            encryption_key: keys.encryption_key.as_ref().map(|key| {
+                Secret::new(base64::engine::general_purpose::STANDARD.encode(key.expose()))
+            }),
+            encryption_key_file: keys.encryption_key_file.clone(),
+            activation_delay_secs: keys.activation_delay.as_secs(),
+        }
+    }
+}
+
+impl TryFrom<RawKeys> for KeysSection {
+    type Error = anyhow::Error;
+
+    fn try_from(raw: RawKeys) -> anyhow::Result<Self> {
+        if raw.activation_delay_secs > 86_400 {
+            bail!("keys.activation_delay_secs must be at most 86400 (one day)");
+        }
+        Ok(Self {
+            encryption_key: raw
+                .encryption_key
+                .map(|key| decode_kek(key.expose()).map(EncryptionKey))
+                .transpose()?,
+            encryption_key_file: raw.encryption_key_file,
+            activation_delay: Duration::from_secs(raw.activation_delay_secs),
+        })
     }
 }
 
@@ -61,7 +132,14 @@ mod tests {
             &Overrides::default(),
         )
         .unwrap();
-        assert_eq!(config.keys.encryption_key.as_ref().unwrap().expose(), kek);
+        assert_eq!(
+            config
+                .keys
+                .encryption_key
+                .as_ref()
+                .map(EncryptionKey::expose),
+            Some(&[7_u8; 32])
+        );
         let shown = config.to_redacted_toml().unwrap();
         assert!(
             !shown.contains(&kek) && shown.contains("[redacted]"),

@@ -2,16 +2,28 @@
 //! environment variables (`WARDEN_<SECTION>_<KEY>`, `_FILE` variants for
 //! secrets), then flags. Unknown keys are an error naming the key.
 //!
-//! One file per section (`tokens.rs` holds `[tokens]` and `[sessions]`,
-//! `listeners.rs` `[http]` and `[grpc]`, ...), the environment layer in
-//! `env.rs`, secrets and their redaction in `redact.rs`.
+//! Two layers, as in the gateway's configuration: [`RawConfig`] is what
+//! figment extracts (the keys as written: strings, `_secs`, `_ms`), and
+//! `TryFrom<RawConfig>` checks every value once, naming its key, into the
+//! [`Config`] the server uses, which holds parsed types (the token
+//! [`Algorithm`](warden_token::Algorithm), [`IpNet`]s, the verify
+//! [`AccessPolicy`](warden_core::access::AccessPolicy), [`Duration`]s, the
+//! decoded key-encryption key). `From<&Config>` writes it back as keys: the
+//! defaults figment starts from, and what `warden config check` prints.
+//!
+//! One file per section, each with its raw and parsed types and their
+//! tests (`tokens.rs` holds `[tokens]` and `[sessions]`, `listeners.rs`
+//! `[http]` and `[grpc]`, ...), the environment layer in `env.rs`, secrets
+//! and their redaction in `redact.rs`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Format as _, Serialized, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod database;
@@ -26,37 +38,43 @@ mod tokens;
 mod verify;
 
 pub use database::DatabaseSection;
+use database::RawDatabase;
 pub use events::EventsSection;
-pub use keys::{KeysSection, decode_kek};
+use events::RawEvents;
+use keys::RawKeys;
+pub use keys::{EncryptionKey, KeysSection, decode_kek};
 pub use listeners::{GrpcSection, HttpSection};
+use listeners::{RawGrpc, RawHttp};
+use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
 pub use telemetry::{LogFormat, LogSection, OtelSection};
 pub use tokens::{AccessMode, SessionsSection, TokensSection};
-pub use verify::{VerifyRule, VerifySection};
+use tokens::{RawSessions, RawTokens};
+use verify::RawVerify;
+pub use verify::{SignInRedirect, VerifyRule, VerifySection};
 
-/// Everything `warden serve` can be told.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Everything `warden serve` can be told, parsed: what [`Config::load`]
+/// returns once every layer is merged and every value checked. Built from
+/// [`RawConfig`] (the keys as figment extracts them) by `TryFrom`, so the
+/// rest of the server never parses a setting again.
+#[derive(Debug, Clone)]
 pub struct Config {
     /// What loading noticed but did not refuse (unknown `WARDEN_*`
     /// variables), for the caller to log once logging is up.
-    #[serde(skip)]
     pub warnings: Vec<String>,
     /// Where the embedded database and generated key live.
     pub data_dir: PathBuf,
     /// `sqlite://...` (default `<data_dir>/warden.db`).
     pub database_url: Option<String>,
-    /// File holding `database_url` (Kubernetes secrets: the URL carries the
-    /// database password).
+    /// The file `database_url` was read from, if any (shown by `warden
+    /// config check`).
     pub database_url_file: Option<PathBuf>,
     /// Public base URL: the `iss` claim and discovery. Default `http://<http.listen>`.
     pub issuer: Option<String>,
-    /// CIDRs whose `X-Forwarded-For` is believed.
-    #[serde(deserialize_with = "list")]
-    pub trusted_proxies: Vec<String>,
+    /// Networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
     /// Origins allowed for cookie-authenticated state changes (default: the issuer's origin).
-    #[serde(deserialize_with = "list")]
     pub allowed_origins: Vec<String>,
     /// Apply pending migrations when `serve` starts.
     pub migrate_on_start: bool,
@@ -86,7 +104,7 @@ pub struct Config {
     pub otel: OtelSection,
     /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
     pub revocations_token: Option<Secret>,
-    /// File holding `revocations_token` (Kubernetes secrets).
+    /// The file `revocations_token` was read from, if any.
     pub revocations_token_file: Option<PathBuf>,
 }
 
@@ -117,6 +135,157 @@ impl Default for Config {
             revocations_token_file: None,
         }
     }
+}
+
+/// The configuration as written: the TOML file's keys (and the
+/// environment's, mapped onto them), as figment extracts them. Unknown
+/// keys are refused here; values are checked when it becomes a [`Config`].
+/// Its defaults are [`Config::default`]'s, written back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    /// File holding `database_url` (Kubernetes secrets: the URL carries the
+    /// database password).
+    database_url_file: Option<PathBuf>,
+    issuer: Option<String>,
+    /// CIDRs or addresses, a list or a comma-separated string.
+    #[serde(deserialize_with = "list")]
+    trusted_proxies: Vec<String>,
+    #[serde(deserialize_with = "list")]
+    allowed_origins: Vec<String>,
+    migrate_on_start: bool,
+    http: RawHttp,
+    grpc: RawGrpc,
+    database: RawDatabase,
+    tokens: RawTokens,
+    sessions: RawSessions,
+    passwords: PasswordsSection,
+    signin: RawSignin,
+    keys: RawKeys,
+    log: LogSection,
+    events: RawEvents,
+    verify: RawVerify,
+    otel: OtelSection,
+    revocations_token: Option<Secret>,
+    /// File holding `revocations_token` (Kubernetes secrets).
+    revocations_token_file: Option<PathBuf>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self::from(&Config::default())
+    }
+}
+
+/// A parsed configuration written back as keys: the defaults figment
+/// starts from, and what `warden config check` prints.
+impl From<&Config> for RawConfig {
+    fn from(config: &Config) -> Self {
+        Self {
+            data_dir: config.data_dir.clone(),
+            database_url: config.database_url.clone(),
+            database_url_file: config.database_url_file.clone(),
+            issuer: config.issuer.clone(),
+            trusted_proxies: config
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            allowed_origins: config.allowed_origins.clone(),
+            migrate_on_start: config.migrate_on_start,
+            http: (&config.http).into(),
+            grpc: (&config.grpc).into(),
+            database: (&config.database).into(),
+            tokens: (&config.tokens).into(),
+            sessions: (&config.sessions).into(),
+            passwords: config.passwords.clone(),
+            signin: (&config.signin).into(),
+            keys: (&config.keys).into(),
+            log: config.log.clone(),
+            events: (&config.events).into(),
+            verify: (&config.verify).into(),
+            otel: config.otel.clone(),
+            revocations_token: config.revocations_token.clone(),
+            revocations_token_file: config.revocations_token_file.clone(),
+        }
+    }
+}
+
+/// Every check, once; each error names its key. Secret files must have
+/// been read already ([`RawConfig::read_secret_files`]).
+impl TryFrom<RawConfig> for Config {
+    type Error = anyhow::Error;
+
+    fn try_from(raw: RawConfig) -> anyhow::Result<Self> {
+        let tokens = TokensSection::try_from(raw.tokens)?;
+        let keys = KeysSection::try_from(raw.keys)?;
+        let sessions = SessionsSection::try_from(raw.sessions)?;
+        raw.passwords.validate()?;
+        let http = HttpSection::try_from(raw.http)?;
+        let grpc = GrpcSection::try_from(raw.grpc)?;
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|cidr| parse_proxy(cidr))
+            .collect::<anyhow::Result<_>>()?;
+        let events = EventsSection::try_from(raw.events)?;
+        if raw
+            .revocations_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            bail!("revocations_token must be at least 16 characters");
+        }
+        let verify = VerifySection::try_from(raw.verify)?;
+        raw.otel.validate()?;
+        let database = DatabaseSection::try_from(raw.database)?;
+        Ok(Self {
+            warnings: Vec::new(),
+            data_dir: raw.data_dir,
+            database_url: raw.database_url,
+            database_url_file: raw.database_url_file,
+            issuer: raw.issuer,
+            trusted_proxies,
+            allowed_origins: raw.allowed_origins,
+            migrate_on_start: raw.migrate_on_start,
+            http,
+            grpc,
+            database,
+            tokens,
+            sessions,
+            passwords: raw.passwords,
+            signin: raw.signin.into(),
+            keys,
+            log: raw.log,
+            events,
+            verify,
+            otel: raw.otel,
+            revocations_token: raw.revocations_token,
+            revocations_token_file: raw.revocations_token_file,
+        })
+    }
+}
+
+/// A `trusted_proxies` entry: a CIDR, or one address.
+fn parse_proxy(cidr: &str) -> anyhow::Result<IpNet> {
+    cidr.parse::<IpNet>()
+        .or_else(|_| cidr.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| anyhow::anyhow!("trusted_proxies: {cidr:?} is not a CIDR"))
+}
+
+/// `name` must not be zero.
+fn positive(name: &str, value: u64) -> anyhow::Result<()> {
+    if value == 0 {
+        bail!("{name} must be more than zero");
+    }
+    Ok(())
+}
+
+/// Whole milliseconds of `duration`, as the `_ms` keys hold them.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Accepts a list or a comma-separated string (as environment variables give).
@@ -197,7 +366,7 @@ impl Config {
         env: &[(String, String)],
         overrides: &Overrides,
     ) -> anyhow::Result<Config> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
         if let Some(file) = file {
             if !file.exists() {
                 bail!("configuration file {} does not exist", file.display());
@@ -206,108 +375,14 @@ impl Config {
         }
         let (mut figment, warnings) = env::merge(figment, env)?;
         figment = figment.merge(Serialized::globals(overrides));
-        let mut config: Config = figment.extract().map_err(|e| {
+        let mut raw: RawConfig = figment.extract().map_err(|e| {
             let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("invalid configuration: {}", messages.join("; "))
         })?;
+        raw.read_secret_files()?;
+        let mut config = Config::try_from(raw)?;
         config.warnings = warnings;
-        config.resolve_secret_files()?;
-        config.validate()?;
         Ok(config)
-    }
-
-    fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
-        if let Some(path) = &self.database_url_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading database_url_file {}", path.display()))?;
-            self.database_url = Some(text.trim().to_owned());
-        }
-        if let Some(path) = &self.keys.encryption_key_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading keys.encryption_key_file {}", path.display()))?;
-            self.keys.encryption_key = Some(Secret::new(text.trim()));
-        }
-        if let Some(path) = &self.revocations_token_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading revocations_token_file {}", path.display()))?;
-            self.revocations_token = Some(Secret::new(text.trim()));
-        }
-        Ok(())
-    }
-
-    fn validate(&self) -> anyhow::Result<()> {
-        let _: warden_token::Algorithm = self.tokens.algorithm.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "tokens.algorithm must be EdDSA, ES256 or RS256, not {:?}",
-                self.tokens.algorithm
-            )
-        })?;
-        if self.tokens.session_cache_ms > 60_000 {
-            bail!(
-                "tokens.session_cache_ms must be at most 60000: revocations on other instances take effect after it"
-            );
-        }
-        if self.tokens.leeway_secs > 60 {
-            bail!("tokens.leeway_secs must be at most 60");
-        }
-        if self.keys.activation_delay_secs > 86_400 {
-            bail!("keys.activation_delay_secs must be at most 86400 (one day)");
-        }
-        if self.sessions.refresh_reuse_grace_secs > 300 {
-            bail!(
-                "sessions.refresh_reuse_grace_secs must be at most 300: inside it a stolen refresh token is not detected at once"
-            );
-        }
-        if self.tokens.access_ttl_secs == 0 || self.sessions.ttl_secs == 0 {
-            bail!("token and session lifetimes must be positive");
-        }
-        if self.passwords.min_length == 0 || self.passwords.min_length > self.passwords.max_length {
-            bail!("passwords.min_length must be between 1 and passwords.max_length");
-        }
-        if self.passwords.min_score > 4 {
-            bail!("passwords.min_score must be 0-4");
-        }
-        for (name, value) in [
-            (
-                "http.header_read_timeout_secs",
-                self.http.header_read_timeout_secs,
-            ),
-            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
-            ("http.max_connections", self.http.max_connections as u64),
-            ("grpc.idle_timeout_secs", self.grpc.idle_timeout_secs),
-            ("grpc.max_connections", self.grpc.max_connections as u64),
-            (
-                "grpc.max_concurrent_streams",
-                u64::from(self.grpc.max_concurrent_streams),
-            ),
-        ] {
-            if value == 0 {
-                bail!("{name} must be more than zero");
-            }
-        }
-        for cidr in &self.trusted_proxies {
-            cidr.parse::<ipnet::IpNet>()
-                .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| anyhow::anyhow!("trusted_proxies: {cidr:?} is not a CIDR"))?;
-        }
-        if let Some(key) = &self.keys.encryption_key {
-            decode_kek(key.expose())?;
-        }
-        self.events.validate()?;
-        if self
-            .revocations_token
-            .as_ref()
-            .is_some_and(|t| t.expose().len() < 16)
-        {
-            bail!("revocations_token must be at least 16 characters");
-        }
-        self.verify.policy()?;
-        self.verify.sign_in()?;
-        self.otel.validate()?;
-        if self.database.max_connections == 0 || self.database.timeout_ms == 0 {
-            bail!("database.max_connections and database.timeout_ms must be positive");
-        }
-        Ok(())
     }
 
     /// Checks what commands that sign tokens or manage signing keys need
@@ -358,18 +433,6 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("warden.db").display()))
     }
 
-    /// Parsed trusted proxies.
-    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
-        self.trusted_proxies
-            .iter()
-            .filter_map(|c| {
-                c.parse::<ipnet::IpNet>()
-                    .ok()
-                    .or_else(|| c.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
-            })
-            .collect()
-    }
-
     /// Allowed origins: configured, or the issuer's origin. Without a
     /// configured issuer on a loopback listener, both spellings a developer
     /// types (`127.0.0.1` and `localhost`) are allowed.
@@ -385,6 +448,28 @@ impl Config {
             }
         }
         origins
+    }
+}
+
+impl RawConfig {
+    /// Replaces each `_file` secret by the file's (trimmed) contents.
+    fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.database_url_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading database_url_file {}", path.display()))?;
+            self.database_url = Some(text.trim().to_owned());
+        }
+        if let Some(path) = &self.keys.encryption_key_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading keys.encryption_key_file {}", path.display()))?;
+            self.keys.encryption_key = Some(Secret::new(text.trim()));
+        }
+        if let Some(path) = &self.revocations_token_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading revocations_token_file {}", path.display()))?;
+            self.revocations_token = Some(Secret::new(text.trim()));
+        }
+        Ok(())
     }
 }
 
@@ -438,5 +523,85 @@ mod tests {
                 "{k}={v}"
             );
         }
+    }
+
+    /// The printed configuration, loaded again, prints the same: nothing
+    /// is lost between the keys and the parsed values.
+    #[test]
+    fn parsed_values_are_written_back_as_the_keys_they_came_from() {
+        let defaults = toml::to_string_pretty(&RawConfig::default()).unwrap();
+        let parsed = Config::try_from(RawConfig::default()).unwrap();
+        assert_eq!(
+            toml::to_string_pretty(&RawConfig::from(&parsed)).unwrap(),
+            defaults
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"10.0.0.0/8\", \"fd00::/8\"]\n\
+             [http]\nrequest_timeout_secs = 3\n\
+             [database]\ntimeout_ms = 750\nstatement_timeout_ms = 0\n\
+             [tokens]\nalgorithm = \"ES256\"\naccess_ttl_secs = 300\naccess = \"session\"\nsession_cache_ms = 250\n\
+             [sessions]\nrefresh_reuse_grace_secs = 5\n\
+             [signin]\nlockout_base_secs = 2\n\
+             [keys]\nactivation_delay_secs = 0\n\
+             [events]\nrelay_poll_ms = 20\n\
+             [verify]\nsign_in_url = \"/login\"\n\
+             [[verify.rule]]\nprefix = \"/admin/\"\nmethods = [\"DELETE\"]\nroles = [\"admin\"]\n\
+             [[verify.rule]]\nprefix = \"/public/\"\npublic = true\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            [
+                "10.0.0.0/8".parse::<IpNet>().unwrap(),
+                "fd00::/8".parse().unwrap()
+            ]
+        );
+        assert_eq!(config.http.request_timeout, Duration::from_secs(3));
+        assert_eq!(config.database.timeout, Duration::from_millis(750));
+        assert_eq!(config.database.statement_timeout, None);
+        assert_eq!(config.tokens.algorithm, warden_token::Algorithm::ES256);
+        assert_eq!(config.tokens.access_ttl, Duration::from_secs(300));
+        assert_eq!(config.tokens.access, AccessMode::Session);
+        assert_eq!(config.tokens.session_cache, Duration::from_millis(250));
+        assert_eq!(config.sessions.refresh_reuse_grace, Duration::from_secs(5));
+        assert_eq!(config.signin.lockout_base, Duration::from_secs(2));
+        assert_eq!(config.keys.activation_delay, Duration::ZERO);
+        assert_eq!(config.events.relay_poll, Duration::from_millis(20));
+        assert_eq!(config.verify.policy.rules().len(), 2);
+        assert_eq!(
+            config.verify.sign_in.as_ref().map(SignInRedirect::as_str),
+            Some("/login")
+        );
+
+        let printed = config.to_redacted_toml().unwrap();
+        for line in [
+            "access_ttl_secs = 300",
+            "algorithm = \"ES256\"",
+            "access = \"session\"",
+            "statement_timeout_ms = 0",
+            "relay_poll_ms = 20",
+            "sign_in_url = \"/login\"",
+        ] {
+            assert!(printed.contains(line), "{line}:\n{printed}");
+        }
+        std::fs::write(&path, &printed).unwrap();
+        let again = Config::load(Some(&path), &[], &Overrides::default()).unwrap();
+        assert_eq!(again.to_redacted_toml().unwrap(), printed);
+    }
+
+    #[test]
+    fn a_zero_request_timeout_is_the_shortest_there_is() {
+        let config = Config::load(
+            None,
+            &env(&[("WARDEN_HTTP_REQUEST_TIMEOUT_SECS", "0")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.http.request_timeout, Duration::from_secs(1));
     }
 }

@@ -1,5 +1,8 @@
 //! `[passwords]` and `[signin]`: password policy, hashing and sign-in throttling.
 
+use std::time::Duration;
+
+use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
 /// `[passwords]`.
@@ -39,16 +42,28 @@ impl Default for PasswordsSection {
     }
 }
 
+impl PasswordsSection {
+    /// Checks the lengths and the score.
+    pub(super) fn validate(&self) -> anyhow::Result<()> {
+        if self.min_length == 0 || self.min_length > self.max_length {
+            bail!("passwords.min_length must be between 1 and passwords.max_length");
+        }
+        if self.min_score > 4 {
+            bail!("passwords.min_score must be 0-4");
+        }
+        Ok(())
+    }
+}
+
 /// `[signin]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct SigninSection {
     /// Consecutive failures before back-off.
     pub lockout_threshold: u32,
     /// First back-off.
-    pub lockout_base_secs: u64,
+    pub lockout_base: Duration,
     /// Longest back-off.
-    pub lockout_max_secs: u64,
+    pub lockout_max: Duration,
     /// Failed sign-ins per client IP per minute (0: no limit).
     pub ip_failures_per_minute: u32,
 }
@@ -57,9 +72,47 @@ impl Default for SigninSection {
     fn default() -> Self {
         Self {
             lockout_threshold: 5,
-            lockout_base_secs: 1,
-            lockout_max_secs: 900,
+            lockout_base: Duration::from_secs(1),
+            lockout_max: Duration::from_secs(900),
             ip_failures_per_minute: 60,
+        }
+    }
+}
+
+/// `[signin]` as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawSignin {
+    lockout_threshold: u32,
+    lockout_base_secs: u64,
+    lockout_max_secs: u64,
+    ip_failures_per_minute: u32,
+}
+
+impl Default for RawSignin {
+    fn default() -> Self {
+        (&SigninSection::default()).into()
+    }
+}
+
+impl From<&SigninSection> for RawSignin {
+    fn from(signin: &SigninSection) -> Self {
+        Self {
+            lockout_threshold: signin.lockout_threshold,
+            lockout_base_secs: signin.lockout_base.as_secs(),
+            lockout_max_secs: signin.lockout_max.as_secs(),
+            ip_failures_per_minute: signin.ip_failures_per_minute,
+        }
+    }
+}
+
+impl From<RawSignin> for SigninSection {
+    fn from(raw: RawSignin) -> Self {
+        Self {
+            lockout_threshold: raw.lockout_threshold,
+            lockout_base: Duration::from_secs(raw.lockout_base_secs),
+            lockout_max: Duration::from_secs(raw.lockout_max_secs),
+            ip_failures_per_minute: raw.ip_failures_per_minute,
         }
     }
 }

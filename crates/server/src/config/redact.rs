@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Config;
+use super::{Config, RawConfig};
 
 /// A configuration secret: `Debug` and serialisation print `[redacted]`.
 #[derive(Clone, Deserialize)]
@@ -52,7 +52,7 @@ pub fn redact_url(url: &str) -> String {
 impl Config {
     /// The configuration as TOML with secrets redacted (`warden config check`).
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
-        let mut shown = self.clone();
+        let mut shown = RawConfig::from(self);
         shown.database_url = shown.database_url.as_deref().map(redact_url);
         Ok(toml::to_string_pretty(&shown)?)
     }

@@ -2,18 +2,19 @@
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
+use warden_core::access::{AccessPolicy, AccessRule, Requirement};
+pub use warden_http::sign_in::SignInRedirect;
 
 /// `[verify]`: what a request behind a forward-auth proxy (or Envoy) needs,
 /// by its original path. Without rules every request needs a valid token.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifySection {
-    /// `[[verify.rule]]`s; the longest matching prefix wins.
-    pub rule: Vec<VerifyRule>,
+    /// The `[[verify.rule]]`s; the longest matching prefix wins.
+    pub policy: AccessPolicy,
     /// Where `/v1/verify` sends a browser page load without a valid token
     /// (302, with `rd` = where it was going) instead of answering 401: an
     /// `https://` URL or a path on the proxied host. Unset: always 401.
-    pub sign_in_url: Option<String>,
+    pub sign_in: Option<SignInRedirect>,
 }
 
 /// One `[[verify.rule]]`.
@@ -34,21 +35,11 @@ pub struct VerifyRule {
     pub public: bool,
 }
 
-impl VerifySection {
-    /// The sign-in redirect, checked.
-    pub fn sign_in(&self) -> anyhow::Result<Option<warden_http::sign_in::SignInRedirect>> {
-        self.sign_in_url
-            .as_deref()
-            .map(warden_http::sign_in::SignInRedirect::parse)
-            .transpose()
-            .map_err(|err| anyhow::anyhow!("verify.{err}"))
-    }
-
-    /// The rules as the domain uses them.
-    pub fn policy(&self) -> anyhow::Result<warden_core::access::AccessPolicy> {
-        use warden_core::access::{AccessPolicy, AccessRule, Requirement};
-        let mut rules = Vec::with_capacity(self.rule.len());
-        for rule in &self.rule {
+impl VerifyRule {
+    /// The rules as the domain uses them: what `[[verify.rule]]` becomes.
+    pub fn policy(rules: &[VerifyRule]) -> anyhow::Result<AccessPolicy> {
+        let mut parsed = Vec::with_capacity(rules.len());
+        for rule in rules {
             let requirement = match (rule.public, rule.roles.is_empty()) {
                 (true, false) => bail!(
                     "verify rule {:?}: `public` and `roles` exclude each other",
@@ -58,20 +49,68 @@ impl VerifySection {
                 (false, true) => Requirement::SignedIn,
                 (false, false) => Requirement::AnyRole(rule.roles.clone()),
             };
-            rules.push(AccessRule {
+            parsed.push(AccessRule {
                 prefix: rule.prefix.clone(),
                 methods: rule.methods.clone(),
                 requirement,
             });
         }
-        Ok(AccessPolicy::new(rules)?)
+        Ok(AccessPolicy::new(parsed)?)
+    }
+}
+
+impl From<&AccessRule> for VerifyRule {
+    fn from(rule: &AccessRule) -> Self {
+        let (public, roles) = match &rule.requirement {
+            Requirement::Public => (true, Vec::new()),
+            Requirement::SignedIn => (false, Vec::new()),
+            Requirement::AnyRole(roles) => (false, roles.clone()),
+        };
+        Self {
+            prefix: rule.prefix.clone(),
+            methods: rule.methods.clone(),
+            roles,
+            public,
+        }
+    }
+}
+
+/// `[verify]` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawVerify {
+    rule: Vec<VerifyRule>,
+    sign_in_url: Option<String>,
+}
+
+impl From<&VerifySection> for RawVerify {
+    fn from(verify: &VerifySection) -> Self {
+        Self {
+            rule: verify.policy.rules().iter().map(VerifyRule::from).collect(),
+            sign_in_url: verify.sign_in.as_ref().map(|page| page.as_str().to_owned()),
+        }
+    }
+}
+
+impl TryFrom<RawVerify> for VerifySection {
+    type Error = anyhow::Error;
+
+    fn try_from(raw: RawVerify) -> anyhow::Result<Self> {
+        let policy = VerifyRule::policy(&raw.rule)?;
+        let sign_in = raw
+            .sign_in_url
+            .as_deref()
+            .map(SignInRedirect::parse)
+            .transpose()
+            .map_err(|err| anyhow::anyhow!("verify.{err}"))?;
+        Ok(Self { policy, sign_in })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::config::test_env as env;
-    use crate::config::{Config, Overrides};
+    use crate::config::{Config, Overrides, SignInRedirect};
 
     #[test]
     fn verify_rules_come_from_the_file_and_are_checked() {
@@ -85,9 +124,9 @@ mod tests {
         )
         .unwrap();
         let config = Config::load(Some(&path), &[], &Overrides::default()).unwrap();
-        assert_eq!(config.verify.rule.len(), 3);
-        assert_eq!(config.verify.rule[1].methods, vec!["DELETE"]);
-        assert!(config.verify.policy().unwrap().has_rules());
+        assert_eq!(config.verify.policy.rules().len(), 3);
+        assert_eq!(config.verify.policy.rules()[1].methods, vec!["DELETE"]);
+        assert!(config.verify.policy.has_rules());
         assert!(config.to_redacted_toml().unwrap().contains("/admin/"));
         for bad in [
             "[[verify.rule]]\nprefix = \"/a/\"\npublic = true\nroles = [\"x\"]\n",
@@ -117,10 +156,10 @@ mod tests {
             &Overrides::default(),
         )
         .unwrap();
+        // Parsed once, at load: what `/v1/verify` and ext_authz use.
         assert_eq!(
-            config.verify.sign_in_url.as_deref(),
+            config.verify.sign_in.as_ref().map(SignInRedirect::as_str),
             Some("https://auth.example.com/sign-in")
         );
-        assert!(config.verify.sign_in().unwrap().is_some());
     }
 }

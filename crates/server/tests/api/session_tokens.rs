@@ -160,7 +160,7 @@ async fn a_revocation_no_event_announced_ends_the_token_within_the_cache_ttl() {
 async fn without_a_cache_every_use_asks_the_store() {
     let app = spawn_app_with(|c| {
         c.tokens.access = AccessMode::Session;
-        c.tokens.session_cache_ms = 0;
+        c.tokens.session_cache = std::time::Duration::ZERO;
     })
     .await;
     let user = app.new_user().await;
