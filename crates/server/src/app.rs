@@ -15,14 +15,13 @@ use tokio::task::JoinHandle;
 use warden_core::model::LockoutPolicy;
 use warden_core::ports::{Clock, Store};
 use warden_core::{
-    AccessTokenKind, AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy,
-    PoolLimits,
+    AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy, PoolLimits,
 };
 use warden_http::metrics::Metrics;
 use warden_http::{AppState, HttpConfig};
 use warden_store::{AnyStore, KeyCipher, StoreOptions};
 
-use crate::config::{AccessMode, Config, decode_kek};
+use crate::config::{Config, decode_kek};
 
 /// Name of the generated key-encryption key inside the data dir.
 pub const KEK_FILE: &str = "keys-encryption.key";
@@ -124,10 +123,7 @@ pub fn auth_settings(config: &Config) -> AuthSettings {
     settings.audience = config.tokens.audience.clone();
     settings.algorithm = config.tokens.algorithm;
     settings.access_token_ttl = chrono_duration(config.tokens.access_ttl);
-    settings.access_token_kind = match config.tokens.access {
-        AccessMode::Jwt => AccessTokenKind::Jwt,
-        AccessMode::Session => AccessTokenKind::Session,
-    };
+    settings.access_token_kind = config.tokens.access;
     settings.session_cache_ttl = chrono_duration(config.tokens.session_cache);
     settings.key_activation_delay = chrono_duration(config.keys.activation_delay);
     settings.leeway = chrono_duration(config.tokens.leeway);

@@ -286,7 +286,7 @@ async fn raw_header_values_and_the_access_cookie_are_read() {
 #[tokio::test]
 async fn session_tokens_are_checked_in_the_store() {
     let app = spawn_app_with(|config| {
-        config.tokens.access = warden_testkit::AccessMode::Session;
+        config.tokens.access = warden_testkit::AccessTokenKind::Session;
     })
     .await;
     let user = app.new_user().await;

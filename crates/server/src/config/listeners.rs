@@ -160,7 +160,9 @@ mod tests {
     use std::time::Duration;
 
     use crate::config::test_env as env;
-    use crate::config::{AccessMode, Config, Overrides};
+    use warden_core::AccessTokenKind;
+
+    use crate::config::{Config, Overrides};
 
     #[test]
     fn loopback_listeners_allow_both_spellings_of_the_origin() {
@@ -191,7 +193,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.grpc.listen.to_string(), "127.0.0.1:50999");
-        assert_eq!(config.tokens.access, AccessMode::Session);
+        assert_eq!(config.tokens.access, AccessTokenKind::Session);
         assert_eq!(config.tokens.session_cache, Duration::ZERO);
     }
 }

@@ -49,8 +49,8 @@ use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
 pub use telemetry::{LogFormat, LogSection, OtelSection};
-pub use tokens::{AccessMode, SessionsSection, TokensSection};
 use tokens::{RawSessions, RawTokens};
+pub use tokens::{SessionsSection, TokensSection};
 use verify::RawVerify;
 pub use verify::{SignInRedirect, VerifyRule, VerifySection};
 
@@ -495,6 +495,8 @@ pub(crate) fn test_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use warden_core::AccessTokenKind;
+
     use super::test_env as env;
     use super::*;
 
@@ -503,7 +505,7 @@ mod tests {
         let config = Config::load(None, &[], &Overrides::default()).unwrap();
         assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.grpc.listen.to_string(), "127.0.0.1:50051");
-        assert_eq!(config.tokens.access, AccessMode::Jwt);
+        assert_eq!(config.tokens.access, AccessTokenKind::Jwt);
         assert_eq!(config.database_url(), "sqlite://./warden-data/warden.db");
         assert_eq!(config.issuer(), "http://127.0.0.1:8080");
     }
@@ -566,7 +568,7 @@ mod tests {
         assert_eq!(config.database.statement_timeout, None);
         assert_eq!(config.tokens.algorithm, warden_token::Algorithm::ES256);
         assert_eq!(config.tokens.access_ttl, Duration::from_secs(300));
-        assert_eq!(config.tokens.access, AccessMode::Session);
+        assert_eq!(config.tokens.access, AccessTokenKind::Session);
         assert_eq!(config.tokens.session_cache, Duration::from_millis(250));
         assert_eq!(config.sessions.refresh_reuse_grace, Duration::from_secs(5));
         assert_eq!(config.signin.lockout_base, Duration::from_secs(2));

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
+use warden_core::AccessTokenKind;
 use warden_token::Algorithm;
 
 use super::millis;
@@ -21,20 +22,10 @@ pub struct TokensSection {
     pub leeway: Duration,
     /// `jwt` (signed, verifiable offline) or `session` (opaque `wst_`
     /// tokens checked against the store on every use).
-    pub access: AccessMode,
+    pub access: AccessTokenKind,
     /// How long this process remembers a session-token check (zero:
     /// never), at most a minute.
     pub session_cache: Duration,
-}
-
-/// `tokens.access`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccessMode {
-    /// JWT access tokens.
-    Jwt,
-    /// Opaque session tokens.
-    Session,
 }
 
 impl Default for TokensSection {
@@ -44,7 +35,7 @@ impl Default for TokensSection {
             audience: "warden".into(),
             access_ttl: Duration::from_secs(900),
             leeway: Duration::from_secs(30),
-            access: AccessMode::Jwt,
+            access: AccessTokenKind::Jwt,
             session_cache: Duration::from_millis(1000),
         }
     }
@@ -59,7 +50,7 @@ pub(super) struct RawTokens {
     audience: String,
     access_ttl_secs: u64,
     leeway_secs: u64,
-    access: AccessMode,
+    access: AccessTokenKind,
     session_cache_ms: u64,
 }
 
