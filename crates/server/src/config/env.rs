@@ -1,4 +1,28 @@
 //! The `WARDEN_*` environment layer.
+//!
+//! Hand-kept rather than figment's `Env::prefixed("WARDEN_").split("__")`,
+//! which cannot keep today's behaviour:
+//!
+//! - `Env` reads only the process environment (`std::env::vars_os`), while
+//!   [`Config::load`](super::Config::load) takes the environment as an
+//!   argument so its tests never touch global state (setting variables is
+//!   `unsafe` in edition 2024, and the workspace forbids `unsafe`).
+//! - The names have one `_` between section and key
+//!   (`WARDEN_TOKENS_ACCESS_TTL_SECS`, while `WARDEN_DATABASE_URL` is the
+//!   top-level `database_url`): `split("__")` would rename every variable,
+//!   and mapping them still needs the list of sections below.
+//! - `Env` parses values with figment's own grammar (arrays, tables,
+//!   quoted strings), so a secret or URL starting with `[`, `{` or `"`
+//!   would change meaning; here only whole numbers, booleans and decimals
+//!   become typed ([`parse_env_value`]).
+//! - Merged as one provider, an unknown variable is an error (not a
+//!   warning naming the nearest setting) and a bad one is reported with
+//!   its value, which may be a secret.
+//!
+//! `_FILE` variants are ordinary keys (`database_url_file`,
+//! `keys.encryption_key_file`, `revocations_token_file`) read after all
+//! layers are merged. The test `sections_are_the_tables_of_the_config`
+//! keeps [`SECTIONS`] in step with the configuration's shape.
 
 use anyhow::bail;
 use figment::Figment;
@@ -181,6 +205,7 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
+    use super::*;
     use crate::config::test_env as env;
     use crate::config::{Config, Overrides, TokensSection};
 
@@ -281,5 +306,34 @@ mod tests {
             "{:?}",
             config.warnings
         );
+    }
+
+    /// The hand-kept sections are exactly the configuration's tables, and
+    /// the variable of each key the defaults show maps back to that key.
+    #[test]
+    fn sections_are_the_tables_of_the_config() {
+        let toml::Value::Table(shape) = toml::Value::try_from(RawConfig::default()).unwrap() else {
+            panic!("the configuration is a table");
+        };
+        let mut tables: Vec<&str> = shape
+            .iter()
+            .filter(|(_, value)| value.is_table())
+            .map(|(key, _)| key.as_str())
+            .collect();
+        tables.sort_unstable();
+        let mut sections = SECTIONS.to_vec();
+        sections.sort_unstable();
+        assert_eq!(tables, sections);
+        for (key, value) in &shape {
+            match value.as_table() {
+                Some(section) => {
+                    for field in section.keys() {
+                        let name = format!("{key}_{field}").to_ascii_uppercase();
+                        assert_eq!(env_key(&name), format!("{key}.{field}"), "WARDEN_{name}");
+                    }
+                }
+                None => assert_eq!(env_key(&key.to_ascii_uppercase()), *key),
+            }
+        }
     }
 }
