@@ -89,6 +89,8 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct AccessPolicy {
     table: Option<Table<Entry>>,
+    /// The rules as given, for showing the configuration back.
+    rules: Vec<AccessRule>,
 }
 
 impl fmt::Debug for AccessPolicy {
@@ -108,6 +110,7 @@ impl AccessPolicy {
         if rules.is_empty() {
             return Ok(Self::default());
         }
+        let given = rules.clone();
         let mut entries: Vec<(String, String, Entry)> = Vec::new();
         for rule in rules {
             if let Requirement::AnyRole(roles) = &rule.requirement
@@ -173,7 +176,15 @@ impl AccessPolicy {
                 .map(|(prefix, _, entry)| (prefix, entry)),
         )
         .map_err(|e| RuleError(e.to_string()))?;
-        Ok(Self { table: Some(table) })
+        Ok(Self {
+            table: Some(table),
+            rules: given,
+        })
+    }
+
+    /// The rules as given to [`AccessPolicy::new`], in their order.
+    pub fn rules(&self) -> &[AccessRule] {
+        &self.rules
     }
 
     /// Whether any rule is configured.
@@ -268,6 +279,15 @@ mod tests {
                 uri: Some(uri),
             })
             .unwrap()
+    }
+
+    #[test]
+    fn the_rules_are_kept_as_given() {
+        let policy = admin_policy();
+        assert_eq!(policy.rules().len(), 4);
+        assert_eq!(policy.rules()[2].methods, ["delete"]);
+        assert_eq!(policy.rules()[3].requirement, Requirement::Public);
+        assert!(AccessPolicy::default().rules().is_empty());
     }
 
     #[test]

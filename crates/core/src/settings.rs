@@ -1,14 +1,17 @@
 //! Settings the use cases run with; the server fills them from configuration.
 
 use chrono::Duration;
+use serde::{Deserialize, Serialize};
 use warden_token::Algorithm;
 
 use crate::access::AccessPolicy;
 use crate::model::LockoutPolicy;
 use crate::password::PasswordPolicy;
 
-/// What kind of access token sign-in and refresh issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What kind of access token sign-in and refresh issue; configured as
+/// `tokens.access = "jwt"` or `"session"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AccessTokenKind {
     /// A signed JWT, verifiable offline against the JWKS (the default).
     #[default]
@@ -85,5 +88,22 @@ impl AuthSettings {
     /// How long a revocation must be remembered: no access token outlives it.
     pub fn revocation_ttl(&self) -> Duration {
         self.access_token_ttl + self.leeway
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_token_kinds_are_named_as_configured() {
+        for (kind, name) in [
+            (AccessTokenKind::Jwt, "\"jwt\""),
+            (AccessTokenKind::Session, "\"session\""),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), name);
+            assert_eq!(serde_json::from_str::<AccessTokenKind>(name).unwrap(), kind);
+        }
+        assert!(serde_json::from_str::<AccessTokenKind>("\"opaque\"").is_err());
     }
 }

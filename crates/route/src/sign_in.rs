@@ -68,6 +68,11 @@ impl SignInRedirect {
         })
     }
 
+    /// The URL or path as configured (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
     /// The `Location` to send this attempt to instead of a 401, if it is a
     /// page load.
     pub fn location(&self, attempt: &Attempt<'_>, allowed_origins: &[String]) -> Option<String> {
@@ -175,6 +180,8 @@ mod tests {
         ] {
             assert!(SignInRedirect::parse(good).is_ok(), "{good}");
         }
+        let page = SignInRedirect::parse(" /sign-in ").unwrap();
+        assert_eq!(page.as_str(), "/sign-in");
         for bad in [
             "",
             "sign-in",

@@ -15,14 +15,13 @@ use tokio::task::JoinHandle;
 use warden_core::model::LockoutPolicy;
 use warden_core::ports::{Clock, Store};
 use warden_core::{
-    AccessTokenKind, AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy,
-    PoolLimits,
+    AuthService, AuthSettings, HashParams, PasswordHasher, PasswordPolicy, PoolLimits,
 };
 use warden_http::metrics::Metrics;
 use warden_http::{AppState, HttpConfig};
 use warden_store::{AnyStore, KeyCipher, StoreOptions};
 
-use crate::config::{AccessMode, Config, decode_kek};
+use crate::config::{Config, decode_kek};
 
 /// Name of the generated key-encryption key inside the data dir.
 pub const KEK_FILE: &str = "keys-encryption.key";
@@ -67,9 +66,8 @@ async fn connect(config: &Config, cipher: KeyCipher) -> anyhow::Result<AnyStore>
 pub fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
         max_connections: config.database.max_connections,
-        acquire_timeout: Duration::from_millis(config.database.timeout_ms),
-        statement_timeout: (config.database.statement_timeout_ms > 0)
-            .then(|| Duration::from_millis(config.database.statement_timeout_ms)),
+        acquire_timeout: config.database.timeout,
+        statement_timeout: config.database.statement_timeout,
     }
 }
 
@@ -95,7 +93,7 @@ fn keys_encryption_key(config: &Config) -> anyhow::Result<[u8; 32]> {
 /// the data dir.
 fn existing_keys_encryption_key(config: &Config) -> anyhow::Result<Option<[u8; 32]>> {
     if let Some(key) = &config.keys.encryption_key {
-        return decode_kek(key.expose()).map(Some);
+        return Ok(Some(*key.expose()));
     }
     let path = config.data_dir.join(KEK_FILE);
     if !config.is_embedded_database() || !path.exists() {
@@ -120,31 +118,22 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Domain settings from configuration.
-pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
+pub fn auth_settings(config: &Config) -> AuthSettings {
     let mut settings = AuthSettings::new(config.issuer());
     settings.audience = config.tokens.audience.clone();
-    settings.algorithm = config
-        .tokens
-        .algorithm
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown token algorithm"))?;
-    settings.access_token_ttl = seconds(config.tokens.access_ttl_secs);
-    settings.access_token_kind = match config.tokens.access {
-        AccessMode::Jwt => AccessTokenKind::Jwt,
-        AccessMode::Session => AccessTokenKind::Session,
-    };
-    settings.session_cache_ttl = chrono::Duration::milliseconds(
-        i64::try_from(config.tokens.session_cache_ms).unwrap_or(60_000),
-    );
-    settings.key_activation_delay = seconds(config.keys.activation_delay_secs);
-    settings.leeway = seconds(config.tokens.leeway_secs);
-    settings.session_ttl = seconds(config.sessions.ttl_secs);
-    settings.idle_timeout = seconds(config.sessions.idle_timeout_secs);
-    settings.refresh_reuse_grace = seconds(config.sessions.refresh_reuse_grace_secs);
+    settings.algorithm = config.tokens.algorithm;
+    settings.access_token_ttl = chrono_duration(config.tokens.access_ttl);
+    settings.access_token_kind = config.tokens.access;
+    settings.session_cache_ttl = chrono_duration(config.tokens.session_cache);
+    settings.key_activation_delay = chrono_duration(config.keys.activation_delay);
+    settings.leeway = chrono_duration(config.tokens.leeway);
+    settings.session_ttl = chrono_duration(config.sessions.ttl);
+    settings.idle_timeout = chrono_duration(config.sessions.idle_timeout);
+    settings.refresh_reuse_grace = chrono_duration(config.sessions.refresh_reuse_grace);
     settings.lockout = LockoutPolicy {
         threshold: config.signin.lockout_threshold,
-        base: seconds(config.signin.lockout_base_secs),
-        max: seconds(config.signin.lockout_max_secs),
+        base: chrono_duration(config.signin.lockout_base),
+        max: chrono_duration(config.signin.lockout_max),
     };
     settings.ip_failures_per_minute = config.signin.ip_failures_per_minute;
     settings.password_policy = PasswordPolicy {
@@ -152,12 +141,14 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<AuthSettings> {
         max_chars: config.passwords.max_length,
         min_score: config.passwords.min_score,
     };
-    settings.access_policy = config.verify.policy()?;
-    Ok(settings)
+    settings.access_policy = config.verify.policy.clone();
+    settings
 }
 
-fn seconds(secs: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+/// The domain counts in `chrono` durations; one too long for them is
+/// as good as forever.
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The password hasher from configuration.
@@ -192,7 +183,7 @@ pub async fn start_auth(
         store.migrate().await.context("applying migrations")?;
     }
     let store: Arc<dyn Store> = store.into_store_with(&store_options(config));
-    let auth = AuthService::start(store, clock, hasher(config)?, auth_settings(config)?)
+    let auth = AuthService::start(store, clock, hasher(config)?, auth_settings(config))
         .await
         .context("starting the service")?;
     Ok(Arc::new(auth))
@@ -230,7 +221,7 @@ pub async fn serve_traced(
 ) -> anyhow::Result<Running> {
     config.validate_serving()?;
     // Read once: the HTTP API and ext_authz answer with the same settings.
-    let sign_in = config.verify.sign_in()?;
+    let sign_in = config.verify.sign_in.clone();
     let allowed_origins = config.allowed_origins();
     // Before anything opens the embedded database: a second server on the
     // same file would sign with keys the first refuses.
@@ -246,9 +237,9 @@ pub async fn serve_traced(
     let state = AppState {
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
-            trusted_proxies: config.trusted_proxies(),
+            trusted_proxies: config.trusted_proxies.clone(),
             allowed_origins: allowed_origins.clone(),
-            request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+            request_timeout: config.http.request_timeout,
             revocations_token: config
                 .revocations_token
                 .as_ref()
@@ -289,7 +280,7 @@ pub async fn serve_traced(
         grpc_listener,
         auth.clone(),
         warden_grpc::GrpcConfig {
-            request_timeout: Duration::from_secs(config.http.request_timeout_secs.max(1)),
+            request_timeout: config.http.request_timeout,
             readiness: Some(events.readiness.clone()),
             trace_context,
             sign_in,
@@ -299,19 +290,19 @@ pub async fn serve_traced(
                     metrics.record_grpc(method, code, elapsed);
                 },
             )),
-            idle_timeout: Duration::from_secs(config.grpc.idle_timeout_secs.max(1)),
+            idle_timeout: config.grpc.idle_timeout,
             max_connections: warden_listen::connection_cap(
                 config.grpc.max_connections,
                 fd_limit,
                 2,
             ),
-            max_concurrent_streams: config.grpc.max_concurrent_streams.max(1),
+            max_concurrent_streams: config.grpc.max_concurrent_streams,
         },
         stopped(),
     );
     let http_limits = warden_listen::Limits {
-        header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs.max(1)),
-        idle_timeout: Duration::from_secs(config.http.idle_timeout_secs.max(1)),
+        header_read_timeout: config.http.header_read_timeout,
+        idle_timeout: config.http.idle_timeout,
         max_connections: warden_listen::connection_cap(config.http.max_connections, fd_limit, 2),
     };
     let http = warden_listen::Server::new(listener, http_limits).serve(

@@ -182,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = app::open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
             let store: Arc<dyn Store> = store.into_store();
-            let settings = app::auth_settings(&config)?;
+            let settings = app::auth_settings(&config);
             match action {
                 KeysCommand::Rotate => {
                     let key = warden_core::keys::rotate(&*store, &SystemClock, settings.algorithm)
@@ -331,7 +331,7 @@ async fn user_add(
     let store = app::open_store_without_signing(config).await?;
     store.migrate().await.context("applying migrations")?;
     let store: Arc<dyn Store> = store.into_store_with(&app::store_options(config));
-    let settings = app::auth_settings(config)?;
+    let settings = app::auth_settings(config);
     let accounts = Accounts::new(
         store,
         Arc::new(SystemClock),

@@ -108,7 +108,7 @@ pub fn start(
     )?;
     let holder = format!("{}-{}", hostname(), uuid_suffix());
     let mut settings = RelaySettings::new(holder);
-    settings.poll_interval = Duration::from_millis(config.events.relay_poll_ms);
+    settings.poll_interval = config.events.relay_poll;
     let relay = OutboxRelay::new(
         auth.store(),
         Arc::new(BusPublisher {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-pub use warden::config::{AccessMode, VerifyRule};
 use warden::config::{Config, Overrides};
+pub use warden::config::{SignInRedirect, VerifyRule};
+pub use warden_core::AccessTokenKind;
 use warden_core::ports::FakeClock;
 use warden_core::{AuthService, RequestContext, Role};
 use warden_grpc::pb::admin_service_client::AdminServiceClient;
@@ -124,12 +125,11 @@ pub async fn spawn_app_on(
     app
 }
 
-fn random_kek() -> warden::config::Secret {
-    use base64::Engine as _;
+fn random_kek() -> warden::config::EncryptionKey {
     use rand::RngCore as _;
     let mut key = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    warden::config::Secret::new(base64::engine::general_purpose::STANDARD.encode(key))
+    warden::config::EncryptionKey::new(key)
 }
 
 /// The configuration `spawn_app` uses.

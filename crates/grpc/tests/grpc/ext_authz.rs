@@ -12,7 +12,7 @@ use warden_grpc::pb_envoy::envoy::service::auth::v3::check_response::HttpRespons
 use warden_grpc::pb_envoy::envoy::service::auth::v3::{
     AttributeContext, CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
 };
-use warden_testkit::{TestApp, VerifyRule, spawn_app, spawn_app_with};
+use warden_testkit::{SignInRedirect, TestApp, VerifyRule, spawn_app, spawn_app_with};
 
 async fn check(app: &TestApp, request: CheckRequest) -> CheckResponse {
     AuthorizationClient::new(app.grpc_channel().await)
@@ -286,7 +286,7 @@ async fn raw_header_values_and_the_access_cookie_are_read() {
 #[tokio::test]
 async fn session_tokens_are_checked_in_the_store() {
     let app = spawn_app_with(|config| {
-        config.tokens.access = warden_testkit::AccessMode::Session;
+        config.tokens.access = warden_testkit::AccessTokenKind::Session;
     })
     .await;
     let user = app.new_user().await;
@@ -316,10 +316,11 @@ async fn session_tokens_are_checked_in_the_store() {
 #[tokio::test]
 async fn the_verify_rules_apply_to_the_request_path() {
     let app = spawn_app_with(|config| {
-        config.verify.rule = vec![
+        config.verify.policy = VerifyRule::policy(&[
             rule("/admin/", &["admin"], false),
             rule("/public/", &[], true),
-        ];
+        ])
+        .unwrap();
     })
     .await;
     let user = app.new_user().await;
@@ -382,8 +383,9 @@ async fn the_verify_rules_apply_to_the_request_path() {
 #[tokio::test]
 async fn page_loads_without_a_token_are_sent_to_the_sign_in_page() {
     let app = spawn_app_with(|config| {
-        config.verify.sign_in_url = Some("https://auth.warden.test/sign-in".into());
-        config.verify.rule = vec![rule("/admin/", &["admin"], false)];
+        config.verify.sign_in =
+            Some(SignInRedirect::parse("https://auth.warden.test/sign-in").unwrap());
+        config.verify.policy = VerifyRule::policy(&[rule("/admin/", &["admin"], false)]).unwrap();
     })
     .await;
     let user = app.new_user().await;

@@ -379,7 +379,7 @@ async fn healthz_answers_quickly_while_hundreds_of_slow_clients_hang() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let app = spawn_app_with(|config| {
-        config.http.idle_timeout_secs = 1;
+        config.http.idle_timeout = Duration::from_secs(1);
     })
     .await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
@@ -404,7 +404,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn an_idle_grpc_connection_is_closed_after_the_idle_timeout() {
     let app = spawn_app_with(|config| {
-        config.grpc.idle_timeout_secs = 1;
+        config.grpc.idle_timeout = Duration::from_secs(1);
     })
     .await;
     // Nothing sent at all: not even the HTTP/2 preface.
@@ -466,7 +466,7 @@ async fn invented_http_methods_do_not_make_new_metric_series() {
 
 #[tokio::test]
 async fn a_body_shorter_than_its_content_length_is_a_408_problem() {
-    let app = spawn_app_with(|config| config.http.request_timeout_secs = 1).await;
+    let app = spawn_app_with(|config| config.http.request_timeout = Duration::from_secs(1)).await;
     let request =
         b"POST /v1/signin HTTP/1.1\r\nHost: warden.test\r\nContent-Type: application/json\r\n\
                     Content-Length: 100\r\n\r\n{\"email\":";
@@ -551,12 +551,13 @@ async fn paths_an_upstream_would_decode_differently_are_400_at_the_gateway() {
 #[tokio::test]
 async fn paths_an_upstream_would_decode_differently_are_400_in_forward_auth() {
     let app = spawn_app_with(|config| {
-        config.verify.rule = vec![warden_testkit::VerifyRule {
+        config.verify.policy = warden_testkit::VerifyRule::policy(&[warden_testkit::VerifyRule {
             prefix: "/".into(),
             methods: Vec::new(),
             roles: Vec::new(),
             public: true,
-        }];
+        }])
+        .unwrap();
     })
     .await;
     for path in AMBIGUOUS_PATHS {

@@ -33,7 +33,7 @@ pub(crate) async fn app_behind_proxy(kind: ServerKind) -> Option<(TestApp, Fault
     url.set_host(Some("127.0.0.1")).expect("host");
     url.set_port(Some(proxy.addr().port())).expect("port");
     let app = spawn_app_on(database, url.as_str(), |c| {
-        c.database.timeout_ms = TIMEOUT.as_millis() as u64;
+        c.database.timeout = TIMEOUT;
         c.database.max_connections = 4;
     })
     .await;

@@ -1243,7 +1243,7 @@ fn gateway_check_refuses_bad_configuration() {
 async fn session_tokens_pass_with_the_service_credential_and_are_revoked() {
     const CREDENTIAL: &str = "gateway-service-credential-0123456789";
     let warden = warden_testkit::spawn_app_with(|c| {
-        c.tokens.access = warden::config::AccessMode::Session;
+        c.tokens.access = warden_core::AccessTokenKind::Session;
         c.revocations_token = Some(warden::config::Secret::new(CREDENTIAL));
     })
     .await;
@@ -1290,7 +1290,7 @@ async fn session_tokens_pass_with_the_service_credential_and_are_revoked() {
 #[tokio::test]
 async fn session_tokens_without_a_credential_are_refused() {
     let warden =
-        warden_testkit::spawn_app_with(|c| c.tokens.access = warden::config::AccessMode::Session)
+        warden_testkit::spawn_app_with(|c| c.tokens.access = warden_core::AccessTokenKind::Session)
             .await;
     let s = setup_on(warden, "", "").await;
     let (token, _) = s.signup().await;

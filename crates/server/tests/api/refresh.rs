@@ -86,7 +86,8 @@ async fn of_many_concurrent_refreshes_of_one_token_exactly_one_succeeds() {
 
 #[tokio::test]
 async fn an_idle_session_expires() {
-    let app = spawn_app_with(|c| c.sessions.idle_timeout_secs = 3600).await;
+    let app =
+        spawn_app_with(|c| c.sessions.idle_timeout = std::time::Duration::from_secs(3600)).await;
     let user = app.new_user().await;
     app.clock.advance(Duration::minutes(59));
     let body: Value = app.refresh(&user.refresh).await.json().await.unwrap();
@@ -98,8 +99,8 @@ async fn an_idle_session_expires() {
 #[tokio::test]
 async fn a_session_ends_at_its_absolute_lifetime_even_when_active() {
     let app = spawn_app_with(|c| {
-        c.sessions.ttl_secs = 24 * 3600;
-        c.sessions.idle_timeout_secs = 3600;
+        c.sessions.ttl = std::time::Duration::from_secs(24 * 3600);
+        c.sessions.idle_timeout = std::time::Duration::from_secs(3600);
     })
     .await;
     let user = app.new_user().await;
@@ -146,7 +147,9 @@ async fn new_roles_reach_the_access_token_at_the_next_refresh() {
 /// successor the client never saw.
 #[tokio::test]
 async fn inside_the_grace_window_a_retry_gets_a_new_pair_and_voids_the_unseen_successor() {
-    let app = spawn_app_with(|c| c.sessions.refresh_reuse_grace_secs = 10).await;
+    let app =
+        spawn_app_with(|c| c.sessions.refresh_reuse_grace = std::time::Duration::from_secs(10))
+            .await;
     let user = app.new_user().await;
     let lost: Value = app.refresh(&user.refresh).await.json().await.unwrap();
     let unseen = lost["refresh_token"].as_str().unwrap().to_owned();
@@ -184,7 +187,9 @@ async fn inside_the_grace_window_a_retry_gets_a_new_pair_and_voids_the_unseen_su
 
 #[tokio::test]
 async fn inside_the_grace_window_only_one_retry_is_allowed() {
-    let app = spawn_app_with(|c| c.sessions.refresh_reuse_grace_secs = 10).await;
+    let app =
+        spawn_app_with(|c| c.sessions.refresh_reuse_grace = std::time::Duration::from_secs(10))
+            .await;
     let user = app.new_user().await;
     assert_eq!(app.refresh(&user.refresh).await.status(), 200);
     assert_eq!(app.refresh(&user.refresh).await.status(), 200);

@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::Value;
-use warden::config::AccessMode;
-use warden_core::SessionId;
 use warden_core::model::{Revocation, RevocationKind};
 use warden_core::ports::Store;
+use warden_core::{AccessTokenKind, SessionId};
 use warden_grpc::pb;
 use warden_testkit::{STRONG_PASSWORD, TestApp, assert_problem, spawn_app_with};
 
 async fn session_app() -> TestApp {
-    spawn_app_with(|c| c.tokens.access = AccessMode::Session).await
+    spawn_app_with(|c| c.tokens.access = AccessTokenKind::Session).await
 }
 
 async fn identity(app: &TestApp, token: &str) -> Value {
@@ -95,7 +94,7 @@ async fn both_kinds_of_token_are_accepted_in_either_mode() {
     let jwt_user = app.new_user().await;
     assert!(jwt_user.access.contains('.'), "a JWT");
 
-    app.config.tokens.access = AccessMode::Session;
+    app.config.tokens.access = AccessTokenKind::Session;
     let mut app = app.restart().await;
     let session_user = app.sign_in_ok(&jwt_user.email, STRONG_PASSWORD).await;
     assert!(session_user.access.starts_with("wst_"));
@@ -108,7 +107,7 @@ async fn both_kinds_of_token_are_accepted_in_either_mode() {
         "session_token"
     );
 
-    app.config.tokens.access = AccessMode::Jwt;
+    app.config.tokens.access = AccessTokenKind::Jwt;
     let app = app.restart().await;
     assert_eq!(
         identity(&app, &session_user.access).await["token_type"],
@@ -159,8 +158,8 @@ async fn a_revocation_no_event_announced_ends_the_token_within_the_cache_ttl() {
 #[tokio::test]
 async fn without_a_cache_every_use_asks_the_store() {
     let app = spawn_app_with(|c| {
-        c.tokens.access = AccessMode::Session;
-        c.tokens.session_cache_ms = 0;
+        c.tokens.access = AccessTokenKind::Session;
+        c.tokens.session_cache = std::time::Duration::ZERO;
     })
     .await;
     let user = app.new_user().await;

@@ -179,7 +179,7 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_changes_neither_limit_no
 
 #[tokio::test]
 async fn forwarded_for_from_a_trusted_proxy_is_believed() {
-    let app = spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let app = spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
     let user = app.new_user().await;
     let response = app
         .client
@@ -233,7 +233,7 @@ async fn a_saturated_hashing_pool_answers_overloaded_and_validation_keeps_workin
 async fn parallel_wrong_passwords_are_counted_exactly() {
     // Five guesses at once must count as five: the sixth attempt, even with
     // the right password, meets the lock.
-    let app = spawn_app_with(|c| c.signin.lockout_base_secs = 60).await;
+    let app = spawn_app_with(|c| c.signin.lockout_base = std::time::Duration::from_secs(60)).await;
     let user = app.new_user().await;
     let guesses = (0..5).map(|_| app.signin(&user.email, "wrong password wrong 1"));
     for response in futures::future::join_all(guesses).await {

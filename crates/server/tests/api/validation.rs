@@ -182,7 +182,9 @@ async fn a_ban_takes_effect_on_a_live_token_at_once() {
 #[tokio::test]
 async fn es256_and_rs256_are_selectable_and_published_in_the_jwks() {
     for (algorithm, kty) in [("ES256", "EC"), ("RS256", "RSA")] {
-        let app = warden_testkit::spawn_app_with(|c| c.tokens.algorithm = algorithm.into()).await;
+        let app =
+            warden_testkit::spawn_app_with(|c| c.tokens.algorithm = algorithm.parse().unwrap())
+                .await;
         let user = app.new_user().await;
         let header = user.access.split('.').next().unwrap();
         let header: Value = serde_json::from_slice(

@@ -3,7 +3,7 @@
 //! ingress-nginx's `X-Original-URL`), on the normalised path (case 47).
 
 use reqwest::{Method, Response};
-use warden::config::VerifyRule;
+use warden::config::{SignInRedirect, VerifyRule};
 use warden_testkit::{TestApp, Tokens, assert_problem, spawn_app_with};
 
 /// The path tricks of case 47: each must fall under the `/admin/` rule.
@@ -29,12 +29,13 @@ fn rule(prefix: &str, roles: &[&str], public: bool, methods: &[&str]) -> VerifyR
 
 async fn app_with_rules() -> TestApp {
     spawn_app_with(|config| {
-        config.verify.rule = vec![
+        config.verify.policy = VerifyRule::policy(&[
             rule("/admin/", &["admin"], false, &[]),
             rule("/public/", &[], true, &[]),
             rule("/api/", &["editor"], false, &["DELETE", "PUT"]),
             rule("/api/", &[], true, &[]),
-        ];
+        ])
+        .unwrap();
     })
     .await
 }
@@ -240,11 +241,13 @@ async fn without_rules_the_original_path_is_not_needed() {
 #[tokio::test]
 async fn a_page_load_without_a_valid_token_is_sent_to_the_configured_sign_in_page() {
     let app = spawn_app_with(|config| {
-        config.verify.rule = vec![
+        config.verify.policy = VerifyRule::policy(&[
             rule("/admin/", &["admin"], false, &[]),
             rule("/public/", &[], true, &[]),
-        ];
-        config.verify.sign_in_url = Some("https://auth.example.com/sign-in".into());
+        ])
+        .unwrap();
+        config.verify.sign_in =
+            Some(SignInRedirect::parse("https://auth.example.com/sign-in").unwrap());
         config.allowed_origins = vec!["https://app.example.com".into()];
     })
     .await;
