@@ -55,6 +55,10 @@ uuid_id!(
     UserId
 );
 uuid_id!(
+    /// A queued mail message's identifier.
+    MailId
+);
+uuid_id!(
     /// A session's identifier; the `sid` claim.
     SessionId
 );

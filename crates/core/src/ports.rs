@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::email::Email;
 use crate::error::StoreError;
-use crate::ids::{AuditId, SessionId, UserId};
+use crate::ids::{AuditId, MailId, SessionId, UserId};
+use crate::mail::{DueMail, QueuedMail};
 use crate::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
     Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
@@ -314,6 +315,59 @@ pub trait RevocationStore: Send + Sync {
     async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// The mail queue (front-door contract, section 2). Use cases queue mail in
+/// the same transaction as the change that causes it, through the `mail`
+/// argument of the store method making that change; `enqueue_mail` is for
+/// mail that accompanies no change. One worker across all instances drains
+/// the queue, holding a lease like the outbox relay's.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Queues messages that accompany no other change.
+    async fn enqueue_mail(&self, mail: &[QueuedMail]) -> Result<(), StoreError>;
+    /// Takes or renews the mail worker's lease; same rules as
+    /// [`RevocationStore::acquire_relay_lease`], a separate lease.
+    async fn acquire_mail_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives the mail lease up if `holder` has it.
+    async fn release_mail_lease(&self, holder: &str) -> Result<(), StoreError>;
+    /// Messages neither sent nor given up whose next attempt is due at
+    /// `now`, oldest first.
+    async fn list_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueMail>, StoreError>;
+    /// Records a delivery; the message's values (which may hold a link) are
+    /// erased.
+    async fn mark_mail_sent(&self, id: MailId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records a failed attempt: `attempts` failures so far, next try at
+    /// `next_attempt_at`, and the reason (no secret in it).
+    async fn mark_mail_retry(
+        &self,
+        id: MailId,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// Gives a message up (too old, or refused for good); its values are
+    /// erased.
+    async fn mark_mail_failed(
+        &self,
+        id: MailId,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// How many messages wait (neither sent nor given up):
+    /// `warden_mail_queue_depth`.
+    async fn mail_queue_depth(&self) -> Result<u64, StoreError>;
+    /// Deletes sent and given-up messages finished before `before`.
+    async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -348,6 +402,7 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, Clock, KeyStore, LockoutStore, RevocationStore, SessionStore, Store, UserStore,
+        AuditStore, Clock, KeyStore, LockoutStore, MailStore, RevocationStore, SessionStore, Store,
+        UserStore,
     };
 }
