@@ -2,7 +2,7 @@
 //! decided on its original method and path (nginx `auth_request`, Caddy
 //! `forward_auth`, Traefik `forwardAuth`, Envoy `ext_authz`).
 //!
-//! The path goes through [`warden_route::normalize`] and the rule table
+//! The path goes through [`warden_edge::normalize`] and the rule table
 //! matches the canonical key, so `/%61dmin`, `//admin`, `/admin/../admin`,
 //! `/admin;x` and `/ADMIN` all fall under a rule on `/admin/`. A path that
 //! cannot be given one meaning is refused, never allowed.
@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use warden_route::{Table, normalize};
+use warden_edge::{Table, normalize};
 
 use crate::error::{CoreError, FieldError};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use warden_route::sign_in::SignInRedirect;
-use warden_route::{Table, normalize};
+use warden_edge::sign_in::SignInRedirect;
+use warden_edge::{Table, normalize};
 
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]

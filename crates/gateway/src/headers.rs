@@ -9,11 +9,11 @@ use warden_verify::Principal;
 
 /// Identity headers the gateway sets (the edge's names: user id, session
 /// id, comma-separated roles); clients' copies never pass.
-pub const USER: &str = warden_route::credentials::IDENTITY_HEADERS[0];
+pub const USER: &str = warden_edge::credentials::IDENTITY_HEADERS[0];
 /// The session id.
-pub const SESSION: &str = warden_route::credentials::IDENTITY_HEADERS[1];
+pub const SESSION: &str = warden_edge::credentials::IDENTITY_HEADERS[1];
 /// Comma-separated roles.
-pub const ROLES: &str = warden_route::credentials::IDENTITY_HEADERS[2];
+pub const ROLES: &str = warden_edge::credentials::IDENTITY_HEADERS[2];
 
 const TRACEPARENT: &str = "traceparent";
 
@@ -179,7 +179,7 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// The value of cookie `name` across every `Cookie` header (the edge's rule).
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    warden_route::credentials::cookie(
+    warden_edge::credentials::cookie(
         headers
             .get_all(header::COOKIE)
             .iter()

@@ -1,5 +1,5 @@
 //! The gateway's own refusals, as the problem+json every edge gives
-//! (`warden_route::problem`: the same body, titles and headers as Warden's
+//! (`warden_edge::problem`: the same body, titles and headers as Warden's
 //! API).
 
 use std::borrow::Cow;
@@ -68,7 +68,7 @@ impl Problem {
     }
 
     /// 403 `csrf_failed`, with the shared check's reason.
-    pub fn csrf_failed(refusal: &warden_route::csrf::CsrfRefusal) -> Self {
+    pub fn csrf_failed(refusal: &warden_edge::csrf::CsrfRefusal) -> Self {
         Self {
             detail: Cow::Owned(refusal.detail()),
             ..Self::new(StatusCode::FORBIDDEN, "csrf_failed", "")
@@ -113,7 +113,7 @@ impl Problem {
 
     /// The response.
     pub fn into_response(self) -> Response<Body> {
-        let problem = warden_route::problem::Problem {
+        let problem = warden_edge::problem::Problem {
             status: self.status.as_u16(),
             code: self.code,
             detail: &self.detail,

@@ -20,11 +20,11 @@ use crate::config::{AuthMode, Config, Route};
 use crate::headers;
 use crate::metrics::{Metrics, NO_ROUTE};
 use crate::problem::Problem;
-use warden_route::sign_in::{Attempt, SignInRedirect, accepts_html};
-use warden_route::{Table, credentials, csrf, normalize};
+use warden_edge::sign_in::{Attempt, SignInRedirect, accepts_html};
+use warden_edge::{Table, credentials, csrf, normalize};
 
 /// Browser mode's cookie and header names, shared with Warden's API.
-pub use warden_route::credentials::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER};
+pub use warden_edge::credentials::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER};
 
 /// What a SIGHUP may replace: routes, the origin allow-list and the
 /// sign-in page.

@@ -35,7 +35,7 @@ pub(crate) fn bearer(metadata: &MetadataMap) -> Result<Option<String>, Status> {
         GrpcError::invalid_token("the authorization metadata must be `Bearer <token>`").into()
     };
     let text = value.to_str().map_err(|_| malformed())?;
-    let token = warden_route::credentials::bearer(text).map_err(|_| malformed())?;
+    let token = warden_edge::credentials::bearer(text).map_err(|_| malformed())?;
     Ok(Some(token.to_owned()))
 }
 

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
 use warden_core::access::OriginalRequest;
 use warden_core::{AuthService, CoreError, ErrorKind, Principal};
-use warden_route::sign_in::{Attempt, SignInRedirect, accepts_html};
+use warden_edge::sign_in::{Attempt, SignInRedirect, accepts_html};
 
-use warden_route::credentials::{self, ACCESS_COOKIE, IDENTITY_HEADERS};
+use warden_edge::credentials::{self, ACCESS_COOKIE, IDENTITY_HEADERS};
 
 use crate::error::GrpcError;
 use crate::pb_envoy::envoy::config::core::v3::header_value_option::HeaderAppendAction;
@@ -313,7 +313,7 @@ fn denied_with(err: GrpcError, token_presented: bool) -> CheckResponse {
         _ => StatusCode::InternalServerError,
     };
     // The same body, titles and headers as `/v1/verify` gives.
-    let problem = warden_route::problem::Problem {
+    let problem = warden_edge::problem::Problem {
         status: u16::try_from(http as i32).unwrap_or(500),
         code: stable,
         detail: &detail,

@@ -29,7 +29,7 @@ use crate::{
     AdminApi, AuthApi, ENVOY_FILE_DESCRIPTOR_SET, ExtAuthzApi, FILE_DESCRIPTOR_SET, ReadinessHealth,
 };
 
-use warden_route::sign_in::SignInRedirect;
+use warden_edge::sign_in::SignInRedirect;
 
 /// Largest request message accepted, as for HTTP bodies.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use warden_core::IssuedTokens;
 
-pub use warden_route::credentials::{ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE};
+pub use warden_edge::credentials::{ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE};
 /// Path the refresh cookie is scoped to, below the issuer's path.
 pub const REFRESH_PATH: &str = "/v1/token";
 

@@ -11,14 +11,14 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum_extra::extract::CookieJar;
 use serde::de::DeserializeOwned;
 use warden_core::{Principal, RequestContext, User};
-use warden_route::{credentials, csrf};
+use warden_edge::{credentials, csrf};
 
 use crate::cookies::{ACCESS_COOKIE, CSRF_COOKIE};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Header carrying the CSRF token for cookie-authenticated state changes.
-pub use warden_route::credentials::CSRF_HEADER;
+pub use warden_edge::credentials::CSRF_HEADER;
 
 /// A JSON body; every failure is a problem+json naming the field.
 #[derive(Debug)]

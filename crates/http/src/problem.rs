@@ -1,5 +1,5 @@
 //! RFC 9457 problem+json for the API: domain errors through their kind's
-//! status; the body and headers come from `warden_route::problem`, shared
+//! status; the body and headers come from `warden_edge::problem`, shared
 //! with every other edge.
 
 use axum::http::{HeaderValue, StatusCode};
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use warden_core::{CoreError, ErrorKind};
 
 /// Base of the `type` URI; the stable `code` is appended.
-pub use warden_route::problem::TYPE_BASE;
+pub use warden_edge::problem::TYPE_BASE;
 
 /// The problem+json body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,7 +135,7 @@ impl IntoResponse for ApiError {
                 self.code,
                 "invalid_token" | "token_expired" | "token_revoked"
             );
-        let problem = warden_route::problem::Problem {
+        let problem = warden_edge::problem::Problem {
             status: self.status.as_u16(),
             code: self.code,
             detail: &self.detail,

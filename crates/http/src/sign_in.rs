@@ -3,8 +3,8 @@
 //! The decision itself ([`SignInRedirect`]) is shared with the gateway.
 
 use axum::http::{HeaderMap, header};
-pub use warden_route::sign_in::SignInRedirect;
-use warden_route::sign_in::{Attempt, accepts_html};
+pub use warden_edge::sign_in::SignInRedirect;
+use warden_edge::sign_in::{Attempt, accepts_html};
 
 /// The `Location` to send this forward-auth request to instead of a 401, if
 /// the client is a browser loading a page. `original_uri` is the proxy's

@@ -81,7 +81,7 @@ impl From<VerifyError> for AuthRejection {
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         // The same body, titles and headers as Warden's own API.
-        let problem = warden_route::problem::Problem {
+        let problem = warden_edge::problem::Problem {
             status: self.status.as_u16(),
             code: self.code,
             detail: self.detail,

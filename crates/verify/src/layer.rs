@@ -117,7 +117,7 @@ fn refuse<B: Default>(refusal: Refusal, is_grpc: bool) -> Response<B> {
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(warden_route::challenge::bearer(token_presented)),
+                HeaderValue::from_static(warden_edge::challenge::bearer(token_presented)),
             );
         }
         if let Ok(value) = HeaderValue::from_str(code) {

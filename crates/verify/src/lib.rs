@@ -154,12 +154,12 @@ pub use warden_token::revocation::{Revocation, RevocationKind};
 pub use warden_token::{Algorithm, JwkSet};
 
 /// The token of `Authorization: Bearer <token>`, by the edge's one rule
-/// (`warden_route::credentials::bearer`), shared by the extractor and the
+/// (`warden_edge::credentials::bearer`), shared by the extractor and the
 /// layer.
 #[cfg(any(feature = "axum", feature = "tower"))]
 pub(crate) fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    warden_route::credentials::bearer(value).ok()
+    warden_edge::credentials::bearer(value).ok()
 }
 
 /// The README's examples, compiled as doc tests so they stay true.

@@ -11,7 +11,7 @@
 //! its own host.
 //!
 //! ```
-//! use warden_route::sign_in::{Attempt, SignInRedirect};
+//! use warden_edge::sign_in::{Attempt, SignInRedirect};
 //!
 //! let page = SignInRedirect::parse("https://auth.example.com/sign-in").unwrap();
 //! let attempt = Attempt {

@@ -1,6 +1,11 @@
-//! Request-path normalisation and longest-prefix route tables for Warden's
-//! edge: the gateway's routes, the forward-auth rules of `/v1/verify` and the
-//! Envoy `ext_authz` check all decide on the same canonical path.
+//! Warden's edge contract, in one place: what every edge (the HTTP API, the
+//! gateway, warden-verify and Envoy's `ext_authz`) says on the wire and how it
+//! reads a request. The problem+json body ([`problem`]), the 401 challenge
+//! ([`challenge`]), credential extraction ([`credentials`]), the CSRF and
+//! Origin checks ([`csrf`]), the sign-in redirect ([`sign_in`]), and, here,
+//! request-path normalisation and longest-prefix route tables: the gateway's
+//! routes, the forward-auth rules of `/v1/verify` and the Envoy `ext_authz`
+//! check all decide on the same canonical path.
 //!
 //! An access rule is only as strong as the agreement between the component
 //! that checks the path and the one that serves it. `/%61dmin`, `//admin`,
@@ -29,7 +34,7 @@
 //! covers `/admin`, `/admin/` and `/admin/users`, never `/administrator`.
 //!
 //! ```
-//! use warden_route::{normalize, Table};
+//! use warden_edge::{normalize, Table};
 //!
 //! let routes = Table::new([("/api/tickets/", "tickets"), ("/admin/", "admin")]).unwrap();
 //! let request = normalize("/API/tickets/../..//%61dmin;x/users").unwrap();
