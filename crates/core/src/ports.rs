@@ -89,7 +89,7 @@ pub struct NewUser {
 
 /// Persistence for everything the domain keeps: one port made of a sub-trait
 /// per section (users, sessions, keys, revocations and the outbox, audit,
-/// lockout), so an adapter implements and a reader compares one section at a
+/// lockout, the mail queue), so an adapter implements and a reader compares one section at a
 /// time. Every method that changes state other services must learn of takes
 /// the outbox events to write in the same transaction. Call sites bring the
 /// methods into scope with `use warden_core::ports::prelude::*;`.
@@ -101,6 +101,7 @@ pub trait Store:
     + RevocationStore
     + AuditStore
     + LockoutStore
+    + MailStore
     + Send
     + Sync
     + 'static

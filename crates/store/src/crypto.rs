@@ -1,7 +1,8 @@
 //! Encryption of signing keys at rest: AES-256-GCM under the configured
 //! key-encryption key (`WARDEN_KEYS_ENCRYPTION_KEY`), a random 96-bit nonce per
 //! key, and the `kid` as associated data so a ciphertext cannot be moved to
-//! another key id.
+//! another key id. Queued mail's template values are sealed the same way,
+//! bound to the message id.
 
 use std::fmt;
 
@@ -112,6 +113,64 @@ impl KeyCipher {
     }
 }
 
+/// The associated data binding a queued message's values to its id, so
+/// sealed values cannot be moved to another message (or taken for a key).
+fn mail_aad(mail_id: &str) -> String {
+    format!("mail_queue:{mail_id}")
+}
+
+impl KeyCipher {
+    /// Encrypts a queued message's template values (they may hold a
+    /// secret link), bound to the message id.
+    pub fn seal_mail_values(&self, mail_id: &str, plaintext: &[u8]) -> Result<Sealed, StoreError> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = self
+            .cipher()
+            .map_err(|_| StoreError::Unexpected(NO_KEK_MAIL.into()))?
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: mail_aad(mail_id).as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Unexpected("mail values encryption failed".into()))?;
+        Ok(Sealed {
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+    }
+
+    /// Decrypts what [`KeyCipher::seal_mail_values`] sealed for `mail_id`.
+    pub fn open_mail_values(
+        &self,
+        mail_id: &str,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let nonce_bytes: [u8; NONCE_LEN] = sealed.nonce.as_slice().try_into().map_err(|_| {
+            StoreError::Unexpected(format!("queued mail {mail_id} has a malformed nonce"))
+        })?;
+        self.cipher()
+            .map_err(|_| StoreError::Unexpected(NO_KEK_MAIL.into()))?
+            .decrypt(
+                &Nonce::from(nonce_bytes),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: mail_aad(mail_id).as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                StoreError::Unexpected(format!(
+                    "queued mail {mail_id} cannot be decrypted: wrong WARDEN_KEYS_ENCRYPTION_KEY?"
+                ))
+            })
+    }
+}
+
+/// The message returned when mail is queued or read without the key.
+pub const NO_KEK_MAIL: &str = "queued mail needs the key-encryption key (WARDEN_KEYS_ENCRYPTION_KEY), which this command was not given";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +206,19 @@ mod tests {
             Err(StoreError::Unexpected(msg)) => assert_eq!(msg, WRONG_KEK),
             other => panic!("expected the wrong-KEK error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn mail_values_round_trip_bound_to_their_message() {
+        let cipher = KeyCipher::new(&[7; 32]);
+        let sealed = cipher.seal_mail_values("m1", b"{\"link\":\"x\"}").unwrap();
+        assert_eq!(
+            cipher.open_mail_values("m1", &sealed).unwrap().as_slice(),
+            b"{\"link\":\"x\"}"
+        );
+        assert!(cipher.open_mail_values("m2", &sealed).is_err());
+        assert!(cipher.open("m1", &sealed).is_err());
+        assert!(KeyCipher::none().seal_mail_values("m1", b"x").is_err());
     }
 
     #[test]

@@ -11,16 +11,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
+use warden_core::mail::{DueMail, QueuedMail};
 use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
     Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
     User, UserCredentials, UserStatus,
 };
 use warden_core::ports::{
-    AuditStore, KeyStore, LockoutStore, NewUser, ReuseRevocation, RevocationStore, SessionEventFn,
-    SessionStore, Store, UserStore,
+    AuditStore, KeyStore, LockoutStore, MailStore, NewUser, ReuseRevocation, RevocationStore,
+    SessionEventFn, SessionStore, Store, UserStore,
 };
-use warden_core::{AuditId, Email, SessionId, StoreError, UserId};
+use warden_core::{AuditId, Email, MailId, SessionId, StoreError, UserId};
 
 /// Wraps a store so that every call ends within `limit` (when set) and is
 /// one `store.<operation>` span: the boundary every adapter sits behind.
@@ -480,6 +481,84 @@ impl LockoutStore for Deadline {
 
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.within("clear_login_failures", self.inner.clear_login_failures(key))
+            .await
+    }
+}
+
+#[async_trait]
+impl MailStore for Deadline {
+    async fn enqueue_mail(&self, mail: &[QueuedMail]) -> Result<(), StoreError> {
+        self.within("enqueue_mail", self.inner.enqueue_mail(mail))
+            .await
+    }
+
+    async fn acquire_mail_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.within(
+            "acquire_mail_lease",
+            self.inner.acquire_mail_lease(holder, now, until),
+        )
+        .await
+    }
+
+    async fn release_mail_lease(&self, holder: &str) -> Result<(), StoreError> {
+        self.within("release_mail_lease", self.inner.release_mail_lease(holder))
+            .await
+    }
+
+    async fn list_due_mail(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueMail>, StoreError> {
+        self.within("list_due_mail", self.inner.list_due_mail(now, limit))
+            .await
+    }
+
+    async fn mark_mail_sent(&self, id: MailId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.within("mark_mail_sent", self.inner.mark_mail_sent(id, at))
+            .await
+    }
+
+    async fn mark_mail_retry(
+        &self,
+        id: MailId,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.within(
+            "mark_mail_retry",
+            self.inner
+                .mark_mail_retry(id, attempts, next_attempt_at, error),
+        )
+        .await
+    }
+
+    async fn mark_mail_failed(
+        &self,
+        id: MailId,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.within(
+            "mark_mail_failed",
+            self.inner.mark_mail_failed(id, at, error),
+        )
+        .await
+    }
+
+    async fn mail_queue_depth(&self) -> Result<u64, StoreError> {
+        self.within("mail_queue_depth", self.inner.mail_queue_depth())
+            .await
+    }
+
+    async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within("prune_mail", self.inner.prune_mail(before))
             .await
     }
 }

@@ -454,3 +454,92 @@ mod tests {
         assert_eq!(from_millis(to_millis(at)).unwrap(), at);
     }
 }
+
+/// A queued message's values as stored: JSON, sealed under the
+/// key-encryption key and bound to the message id.
+pub(crate) fn seal_mail_values(
+    cipher: &crate::crypto::KeyCipher,
+    mail: &warden_core::mail::QueuedMail,
+) -> Result<crate::crypto::Sealed, StoreError> {
+    let json = zeroize::Zeroizing::new(
+        serde_json::to_vec(&mail.values)
+            .map_err(|err| StoreError::Unexpected(format!("mail values: {err}")))?,
+    );
+    cipher.seal_mail_values(&mail.id.to_string(), &json)
+}
+
+/// A row of `mail_queue` as the worker reads it (only rows still waiting,
+/// so the values are present).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MailRow {
+    mail_id: Text,
+    kind: Text,
+    recipient: Text,
+    user_id: Option<Text>,
+    values_nonce: Option<Vec<u8>>,
+    values_ciphertext: Option<Vec<u8>>,
+    created_at: i64,
+    attempts: i64,
+}
+
+impl MailRow {
+    /// The columns, in the order the struct reads them.
+    pub(crate) const COLUMNS: &'static str = "mail_id, kind, recipient, user_id, values_nonce, \
+         values_ciphertext, created_at, attempts";
+
+    /// Decrypts the values; a wrong key-encryption key is an error.
+    pub(crate) fn open(
+        self,
+        cipher: &crate::crypto::KeyCipher,
+    ) -> Result<warden_core::mail::DueMail, StoreError> {
+        use warden_core::mail::{DueMail, MailKind, QueuedMail};
+        let id = self.mail_id.into_string();
+        let values = match (self.values_nonce, self.values_ciphertext) {
+            (Some(nonce), Some(ciphertext)) => {
+                let json =
+                    cipher.open_mail_values(&id, &crate::crypto::Sealed { nonce, ciphertext })?;
+                serde_json::from_slice(&json).map_err(|_| {
+                    StoreError::Unexpected(format!("queued mail {id} has malformed values"))
+                })?
+            }
+            _ => {
+                return Err(StoreError::Unexpected(format!(
+                    "queued mail {id} has no values"
+                )));
+            }
+        };
+        let kind: MailKind = self
+            .kind
+            .parse()
+            .map_err(|err| StoreError::Unexpected(format!("queued mail {id}: {err}")))?;
+        Ok(DueMail {
+            mail: QueuedMail {
+                id: warden_core::MailId::from_uuid(parse_uuid(&id)?),
+                kind,
+                to: self.recipient.into_string(),
+                user: self
+                    .user_id
+                    .map(|raw| parse_uuid(&raw).map(UserId::from_uuid))
+                    .transpose()?,
+                values,
+                created_at: from_millis(self.created_at)?,
+            },
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// Longest `last_error` kept for a queued message: a reason, not a transcript.
+const MAX_MAIL_ERROR_LEN: usize = 500;
+
+/// The stored reason of a mail failure, cut to [`MAX_MAIL_ERROR_LEN`] bytes.
+pub(crate) fn clip_mail_error(error: &str) -> &str {
+    if error.len() <= MAX_MAIL_ERROR_LEN {
+        return error;
+    }
+    let mut end = MAX_MAIL_ERROR_LEN;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    &error[..end]
+}

@@ -16,7 +16,8 @@
 //!
 //! The functions live in one file per section of the port (`users`,
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
-//! relay, `audit`, `lockout`) and are re-exported here, so
+//! relay, `audit`, `lockout`, `mail` for the mail queue, with its own list
+//! [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
 
@@ -31,7 +32,9 @@ use warden_core::{Email, SessionId, UserId};
 
 mod audit;
 mod keys;
+mod lease;
 mod lockout;
+mod mail;
 mod refresh;
 mod relay;
 mod revocations;
@@ -45,6 +48,14 @@ pub use self::keys::{
 };
 pub use self::lockout::{
     login_throttle_counts_and_clears, login_throttle_counts_exactly_under_concurrency,
+};
+#[cfg(test)]
+pub(crate) use self::mail::mail_contract_tests;
+pub use self::mail::{
+    MAIL, RawMailValues, mail_is_due_oldest_first_and_retries_later,
+    mail_lease_has_one_holder_under_concurrency, mail_prune_removes_only_finished_mail,
+    mail_sent_or_given_up_leaves_the_queue,
+    mail_values_are_encrypted_at_rest_and_erased_after_delivery,
 };
 pub use self::refresh::{
     refresh_retry_within_the_grace_window, refresh_retry_within_the_grace_window_under_concurrency,

@@ -8,6 +8,7 @@ use serde_json::json;
 use warden_core::model::{OutboxEvent, Role};
 use warden_core::ports::Store;
 
+use super::lease::{Lease, lease_has_one_holder};
 use super::{base_time, new_user, outbox};
 
 /// Events come back in commit order with increasing sequence numbers and intact
@@ -164,82 +165,7 @@ pub async fn outbox_relay_publishes_a_prefix_and_prunes_only_published(store: Ar
 /// Of many instances asking for the lease at once exactly one gets it; it
 /// renews it, others get it only after it expires or is released.
 pub async fn outbox_relay_lease_has_one_holder_under_concurrency(store: Arc<dyn Store>) {
-    let now = base_time();
-    let until = now + Duration::seconds(10);
-    let tasks: Vec<_> = (0..12)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let holder = format!("instance-{i}");
-                let got = store
-                    .acquire_relay_lease(&holder, now, until)
-                    .await
-                    .expect("acquire");
-                (holder, got)
-            })
-        })
-        .collect();
-    let mut holders = Vec::new();
-    for task in tasks {
-        let (holder, got) = task.await.expect("task");
-        if got {
-            holders.push(holder);
-        }
-    }
-    assert_eq!(holders.len(), 1, "{holders:?}");
-    let holder = holders.remove(0);
-    let other = if holder == "instance-0" {
-        "instance-1"
-    } else {
-        "instance-0"
-    };
-
-    // The holder renews; others are refused until it expires.
-    let later = now + Duration::seconds(5);
-    assert!(
-        store
-            .acquire_relay_lease(&holder, later, later + Duration::seconds(10))
-            .await
-            .expect("renew")
-    );
-    assert!(
-        !store
-            .acquire_relay_lease(
-                other,
-                now + Duration::seconds(12),
-                now + Duration::seconds(22)
-            )
-            .await
-            .expect("refused: renewed until +15 s")
-    );
-    let expired = now + Duration::seconds(15);
-    assert!(
-        store
-            .acquire_relay_lease(other, expired, expired + Duration::seconds(10))
-            .await
-            .expect("take over")
-    );
-    assert!(
-        !store
-            .acquire_relay_lease(&holder, expired, expired + Duration::seconds(10))
-            .await
-            .expect("the old holder lost it")
-    );
-    // Releasing by a non-holder does nothing; by the holder frees it at once.
-    store.release_relay_lease(&holder).await.expect("release");
-    assert!(
-        !store
-            .acquire_relay_lease(&holder, expired, expired + Duration::seconds(10))
-            .await
-            .expect("still taken")
-    );
-    store.release_relay_lease(other).await.expect("release");
-    assert!(
-        store
-            .acquire_relay_lease(&holder, expired, expired + Duration::seconds(10))
-            .await
-            .expect("free again")
-    );
+    lease_has_one_holder(store, Lease::Relay).await;
 }
 
 /// A bus that records what it was given and fails while told to.

@@ -95,6 +95,35 @@ where
 
 contract::contract_tests!(with_store, with_two, with_legacy);
 
+async fn with_raw_mail<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, contract::RawMailValues) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    with_database(|url| async move {
+        let store = open(&url, KEK).await;
+        let pool = store.pool().clone();
+        let raw: contract::RawMailValues = Box::new(move |id| {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let (nonce, ciphertext): (Option<Vec<u8>>, Option<Vec<u8>>) = sqlx::query_as(
+                    "SELECT values_nonce, values_ciphertext FROM mail_queue WHERE mail_id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_one(&pool)
+                .await
+                .expect("raw mail values");
+                nonce.zip(ciphertext).map(|(n, c)| [n, c].concat())
+            })
+        });
+        test(Arc::new(store.clone()), raw).await;
+        store.close().await;
+    })
+    .await;
+}
+
+contract::mail_contract_tests!(with_store, with_raw_mail);
+
 async fn applied_migrations(store: &PgStore) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(store.pool())
@@ -157,6 +186,7 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "_sqlx_migrations",
                 "audit_entry",
                 "login_throttle",
+                "mail_queue",
                 "outbox",
                 "refresh_token",
                 "relay_lease",

@@ -172,5 +172,47 @@ async fn insert_revocation(
     Ok(())
 }
 
+/// Takes or renews the lease `name` (`outbox` for the relay, `mail` for the
+/// mail worker) for `holder` until `until`. One conditional update decides:
+/// it matches only when the lease is `holder`'s or has expired at `now`,
+/// and the database serialises concurrent ones.
+async fn acquire_lease(
+    pool: &SqlitePool,
+    name: &str,
+    holder: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let result = retry(|| {
+        sqlx::query(
+            "UPDATE relay_lease SET holder = ?, expires_at = ? \
+                 WHERE lease_name = ? AND (holder = ? OR expires_at <= ?)",
+        )
+        .bind(holder)
+        .bind(to_millis(until))
+        .bind(name)
+        .bind(holder)
+        .bind(to_millis(now))
+        .execute(pool)
+    })
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Gives the lease `name` up if `holder` has it.
+async fn release_lease(pool: &SqlitePool, name: &str, holder: &str) -> Result<(), StoreError> {
+    retry(|| {
+        sqlx::query(
+            "UPDATE relay_lease SET holder = '', expires_at = 0 \
+                 WHERE lease_name = ? AND holder = ?",
+        )
+        .bind(name)
+        .bind(holder)
+        .execute(pool)
+    })
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

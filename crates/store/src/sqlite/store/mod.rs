@@ -5,6 +5,7 @@
 mod audit;
 mod keys;
 mod lockout;
+mod mail;
 mod revocations;
 mod sessions;
 mod users;

@@ -8,7 +8,7 @@ use warden_core::ports::RevocationStore;
 
 use super::convert;
 use crate::rows::{OutboxRow, RevocationRow, to_millis};
-use crate::sqlite::{SqliteStore, insert_events, retry};
+use crate::sqlite::{SqliteStore, acquire_lease, insert_events, release_lease, retry};
 
 #[async_trait]
 impl RevocationStore for SqliteStore {
@@ -73,34 +73,11 @@ impl RevocationStore for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        // One conditional update decides: it matches only when the lease is
-        // ours or has expired, and the database serialises concurrent ones.
-        let result = retry(|| {
-            sqlx::query(
-                "UPDATE relay_lease SET holder = ?, expires_at = ? \
-                 WHERE lease_name = 'outbox' AND (holder = ? OR expires_at <= ?)",
-            )
-            .bind(holder)
-            .bind(to_millis(until))
-            .bind(holder)
-            .bind(to_millis(now))
-            .execute(&self.pool)
-        })
-        .await?;
-        Ok(result.rows_affected() == 1)
+        acquire_lease(&self.pool, "outbox", holder, now, until).await
     }
 
     async fn release_relay_lease(&self, holder: &str) -> Result<(), StoreError> {
-        retry(|| {
-            sqlx::query(
-                "UPDATE relay_lease SET holder = '', expires_at = 0 \
-                 WHERE lease_name = 'outbox' AND holder = ?",
-            )
-            .bind(holder)
-            .execute(&self.pool)
-        })
-        .await?;
-        Ok(())
+        release_lease(&self.pool, "outbox", holder).await
     }
 
     async fn list_unpublished_outbox(
