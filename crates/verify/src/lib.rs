@@ -115,13 +115,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod clock;
 mod error;
 mod feed;
 mod jwks;
 mod principal;
 mod session;
-mod verified;
 mod verifier;
 
 #[cfg(feature = "axum")]
@@ -129,7 +127,8 @@ mod extract;
 #[cfg(feature = "tower")]
 mod layer;
 
-pub use clock::{Clock, SystemClock};
+/// The clock, shared with Warden itself (warden-token's one `Clock`).
+pub use warden_token::clock::{Clock, SystemClock};
 pub use error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 pub use feed::RevocationFeed;
 pub use principal::Principal;
