@@ -1,9 +1,6 @@
 //! The ports the use cases need: a clock and a store. Adapters implement them;
 //! the server wires concrete ones.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -17,47 +14,10 @@ use crate::model::{
     User, UserCredentials, UserStatus,
 };
 
-/// The source of "now". Time is an input so expiry is testable without sleeping.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that only moves when told to; for tests.
-#[derive(Debug, Clone)]
-pub struct FakeClock {
-    millis: Arc<AtomicI64>,
-}
-
-impl FakeClock {
-    /// A fake clock reading `start`.
-    pub fn new(start: DateTime<Utc>) -> Self {
-        Self {
-            millis: Arc::new(AtomicI64::new(start.timestamp_millis())),
-        }
-    }
-    /// Moves the clock forward.
-    pub fn advance(&self, by: chrono::Duration) {
-        self.millis
-            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.millis.load(Ordering::SeqCst)).unwrap_or_default()
-    }
-}
+/// The source of "now". Time is an input so expiry is testable without
+/// sleeping. One trait for Warden and warden-verify, kept in warden-token
+/// (which both depend on), so a clock written for one fits the other.
+pub use warden_token::clock::{Clock, FakeClock, SystemClock};
 
 /// Builds the event that announces one revoked session; passed to bulk
 /// revocations so the event format stays in the domain while the store keeps

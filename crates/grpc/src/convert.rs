@@ -34,7 +34,7 @@ pub(crate) fn identity(principal: Principal) -> pb::ValidateResponse {
         sid: principal.session_id.to_string(),
         token_type: principal.kind.token_type().to_owned(),
         roles: principal.roles,
-        exp: principal.exp,
-        iat: principal.iat,
+        exp: principal.expires_at,
+        iat: principal.issued_at,
     }
 }

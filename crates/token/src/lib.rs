@@ -1,6 +1,9 @@
 //! Warden access tokens: claims, JWS signing and strict verification, and
-//! JWK / JWKS types. This crate performs no I/O and never reads the clock:
-//! the current time is always an input.
+//! JWK / JWKS types; and what Warden and warden-verify share around them:
+//! the [`Clock`] port and the [`VerifiedCache`] of verified tokens. This
+//! crate performs no I/O and its checks never read the clock: the current
+//! time is always an input (only [`SystemClock`] reads the wall clock, for
+//! the callers that pass it in).
 //!
 //! Supported algorithms are `EdDSA` (Ed25519), `ES256` (P-256) and `RS256`
 //! (RSA PKCS#1 v1.5 with SHA-256, at least 2048-bit keys). Tokens carry the
@@ -41,15 +44,19 @@
 
 mod algorithm;
 mod claims;
+pub mod clock;
 mod jwk;
 mod keys;
 pub mod revocation;
+mod verified;
 mod verify;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::{AccessClaims, Audience};
+pub use clock::{Clock, FakeClock, SystemClock};
 pub use jwk::{Jwk, JwkSet};
 pub use keys::{KeyError, SigningKey};
+pub use verified::{TokenDigest, VerifiedCache, token_digest};
 pub use verify::{MAX_LEEWAY_SECS, Verifier, VerifierConfig, VerifyError};
 
 /// The JOSE `typ` header value of every Warden access token (RFC 9068).

@@ -6,94 +6,18 @@ use std::marker::PhantomData;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderValue, StatusCode};
 
-use crate::error::{VerifyError, VerifyErrorKind};
 use crate::principal::Principal;
+use crate::rejection::AuthRejection;
 use crate::verifier::Verifier;
-
-/// Why a request was refused: 401 (no or bad token), 403 (missing role) or
-/// 503 (this service cannot verify right now), as problem+json.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthRejection {
-    status: StatusCode,
-    code: &'static str,
-    detail: &'static str,
-    token_presented: bool,
-}
-
-impl AuthRejection {
-    fn missing() -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_token",
-            detail: "a bearer access token is required",
-            token_presented: false,
-        }
-    }
-
-    fn forbidden() -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            code: "forbidden",
-            detail: "the token lacks a required role",
-            token_presented: true,
-        }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The stable error code.
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-}
-
-impl From<VerifyError> for AuthRejection {
-    fn from(e: VerifyError) -> Self {
-        let (status, detail) = match e.kind() {
-            VerifyErrorKind::Expired => (StatusCode::UNAUTHORIZED, "the access token has expired"),
-            VerifyErrorKind::Revoked => (StatusCode::UNAUTHORIZED, "the access token was revoked"),
-            VerifyErrorKind::Stale
-            | VerifyErrorKind::KeysUnavailable
-            | VerifyErrorKind::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "tokens cannot be verified right now",
-            ),
-            VerifyErrorKind::SessionTokenUnsupported => (
-                StatusCode::UNAUTHORIZED,
-                "this service accepts JWT access tokens only, not opaque session tokens",
-            ),
-            _ => (StatusCode::UNAUTHORIZED, "the access token is not valid"),
-        };
-        Self {
-            status,
-            code: e.code(),
-            detail,
-            token_presented: true,
-        }
-    }
-}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         // The same body, titles and headers as Warden's own API.
-        let problem = warden_edge::problem::Problem {
-            status: self.status.as_u16(),
-            code: self.code,
-            detail: self.detail,
-            token_presented: self.token_presented,
-            retry_after: None,
-        };
-        let mut response = (self.status, problem.body()).into_response();
+        let mut response = (self.status(), self.problem().body()).into_response();
         let headers = response.headers_mut();
-        for (name, value) in problem.headers() {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
+        for (name, value) in self.headers() {
+            headers.insert(name, value);
         }
         response
     }

@@ -1,19 +1,34 @@
 //! A tower layer that verifies the bearer token of every request before the
 //! inner service sees it, and puts the [`Principal`] into the request's
 //! extensions. Works for anything on `http` types: axum routers, hyper
-//! services, tonic servers (a refused gRPC call gets `UNAUTHENTICATED`,
-//! `PERMISSION_DENIED` or `UNAVAILABLE` as a trailers-only response).
+//! services, tonic servers.
+//!
+//! A refused HTTP request gets exactly what the axum extractor answers:
+//! Warden's problem+json (the same status, body, `Cache-Control: no-store`
+//! and `WWW-Authenticate`), plus `x-warden-error` with the code. A refused
+//! gRPC call gets `UNAUTHENTICATED`, `PERMISSION_DENIED` or `UNAVAILABLE` as
+//! a trailers-only response. So that a refusal can carry a body whatever the
+//! inner service's body type is, responses are a [`VerifyBody`]: the inner
+//! body, or the refusal's.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, header};
+use http_body_util::{Either, Full};
 
-use crate::error::VerifyError;
 use crate::principal::Principal;
+use crate::rejection::AuthRejection;
 use crate::verifier::Verifier;
+
+/// The body of a [`VerifyService`] response: the inner service's body
+/// (`Either::Left`) or a refusal's problem+json (`Either::Right`; empty for
+/// gRPC). It is an `http_body::Body` whenever the inner body is one with
+/// `Bytes` data, which is what axum and tonic ask of a layered service.
+pub type VerifyBody<B> = Either<B, Full<Bytes>>;
 
 /// Layer producing [`VerifyService`].
 ///
@@ -73,57 +88,33 @@ pub struct VerifyService<S> {
 /// The future of [`VerifyService`].
 pub type ResponseFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
 
-enum Refusal {
-    /// No token at all.
-    Missing,
-    /// A token that failed, with its code.
-    Unauthenticated(&'static str),
-    Forbidden,
-    Unavailable(&'static str),
-}
-
-impl From<VerifyError> for Refusal {
-    fn from(e: VerifyError) -> Self {
-        if e.is_client_error() {
-            Refusal::Unauthenticated(e.code())
-        } else {
-            Refusal::Unavailable(e.code())
-        }
-    }
-}
-
-fn refuse<B: Default>(refusal: Refusal, is_grpc: bool) -> Response<B> {
-    let token_presented = !matches!(refusal, Refusal::Missing);
-    let (status, grpc_status, code) = match refusal {
-        Refusal::Missing => (StatusCode::UNAUTHORIZED, "16", "invalid_token"),
-        Refusal::Unauthenticated(code) => (StatusCode::UNAUTHORIZED, "16", code),
-        Refusal::Forbidden => (StatusCode::FORBIDDEN, "7", "forbidden"),
-        Refusal::Unavailable(code) => (StatusCode::SERVICE_UNAVAILABLE, "14", code),
-    };
-    let mut response = Response::new(B::default());
-    if !is_grpc {
-        *response.status_mut() = status;
-    }
-    let headers = response.headers_mut();
+/// The response to a refused request: problem+json for HTTP, a
+/// trailers-only status for gRPC.
+fn refuse<B>(refusal: &AuthRejection, is_grpc: bool) -> Response<VerifyBody<B>> {
     if is_grpc {
         // gRPC: HTTP 200 with the status in (trailers-only) headers.
+        let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+        let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
-        headers.insert("grpc-status", HeaderValue::from_static(grpc_status));
-        headers.insert("grpc-message", HeaderValue::from_static(code));
-    } else {
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(warden_edge::challenge::bearer(token_presented)),
-            );
-        }
-        if let Ok(value) = HeaderValue::from_str(code) {
-            headers.insert("x-warden-error", value);
-        }
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from_static(refusal.grpc_status()),
+        );
+        headers.insert("grpc-message", HeaderValue::from_static(refusal.code()));
+        return response;
     }
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(
+        refusal.problem().body(),
+    ))));
+    *response.status_mut() = refusal.status();
+    let headers = response.headers_mut();
+    for (name, value) in refusal.headers() {
+        headers.insert(name, value);
+    }
+    headers.insert("x-warden-error", HeaderValue::from_static(refusal.code()));
     response
 }
 
@@ -136,9 +127,9 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ReqBody: Send + 'static,
-    ResBody: Default + Send + 'static,
+    ResBody: Send + 'static,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<VerifyBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<Self::Response, Self::Error>;
 
@@ -159,17 +150,18 @@ where
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/grpc"));
             let Some(token) = crate::bearer(request.headers()).map(str::to_owned) else {
-                return Ok(refuse(Refusal::Missing, is_grpc));
+                return Ok(refuse(&AuthRejection::missing(), is_grpc));
             };
             let principal: Principal = match verifier.verify(&token).await {
                 Ok(p) => p,
-                Err(e) => return Ok(refuse(e.into(), is_grpc)),
+                Err(e) => return Ok(refuse(&e.into(), is_grpc)),
             };
             if !principal.has_any_role(&roles) {
-                return Ok(refuse(Refusal::Forbidden, is_grpc));
+                return Ok(refuse(&AuthRejection::forbidden(), is_grpc));
             }
             request.extensions_mut().insert(principal);
-            inner.call(request).await
+            let response = inner.call(request).await?;
+            Ok(response.map(Either::Left))
         })
     }
 }

@@ -115,21 +115,20 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod clock;
 mod error;
 mod feed;
 mod jwks;
 mod principal;
 mod session;
-mod verified;
 mod verifier;
 
 #[cfg(feature = "axum")]
 mod extract;
 #[cfg(feature = "tower")]
 mod layer;
+#[cfg(any(feature = "axum", feature = "tower"))]
+mod rejection;
 
-pub use clock::{Clock, SystemClock};
 pub use error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 pub use feed::RevocationFeed;
 pub use principal::Principal;
@@ -137,11 +136,17 @@ pub use session::{
     MAX_CACHE_TTL as MAX_SESSION_CACHE_TTL, SERVICE_TOKEN_HEADER, SESSION_TOKEN_PREFIX,
 };
 pub use verifier::{StalePolicy, Verifier, VerifierBuilder};
+/// The clock, shared with Warden itself (warden-token's one `Clock`).
+pub use warden_token::clock::{Clock, SystemClock};
 
 #[cfg(feature = "axum")]
-pub use extract::{AuthRejection, RequireRole, RoleName};
+pub use extract::{RequireRole, RoleName};
+#[cfg(feature = "tower")]
+pub use layer::VerifyBody;
 #[cfg(feature = "tower")]
 pub use layer::{VerifyLayer, VerifyService};
+#[cfg(any(feature = "axum", feature = "tower"))]
+pub use rejection::AuthRejection;
 
 /// Events and bus names, re-exported for configuring [`RevocationFeed::bus_names`].
 #[cfg(any(feature = "nats", feature = "amqp"))]

@@ -3,6 +3,10 @@
 use uuid::Uuid;
 
 /// The identity a valid, unrevoked access token carries.
+///
+/// Warden's core has its own `Principal` with the same field names, on
+/// purpose (decision 0020): this one is the public type of a library other
+/// services embed, with plain `Uuid`s, and must not depend on warden-core.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// `sub`: the user id.

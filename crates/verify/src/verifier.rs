@@ -9,13 +9,13 @@ use uuid::Uuid;
 use warden_token::revocation::DenyList;
 use warden_token::{Algorithm, JwkSet, VerifierConfig};
 
-use crate::clock::{Clock, SystemClock};
 use crate::error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 use crate::feed::{self, RevocationFeed};
 use crate::jwks;
 use crate::principal::Principal;
 use crate::session::{self, SessionCache};
-use crate::verified::VerifiedCache;
+use warden_token::VerifiedCache;
+use warden_token::clock::{Clock, SystemClock};
 
 /// What to do while revocations are too stale to trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,12 +45,6 @@ pub struct VerifierBuilder {
     http: Option<reqwest::Client>,
     session_cache: (Duration, usize),
     verified_cache: usize,
-}
-
-impl std::fmt::Debug for dyn Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
-    }
 }
 
 impl VerifierBuilder {
@@ -265,7 +259,8 @@ struct Inner {
     min_refetch: Duration,
     denylist: Arc<DenyList>,
     sessions: Arc<SessionCache>,
-    verified: Option<VerifiedCache>,
+    /// Verified JWTs, bound to the key set that checked them (decision 0013).
+    verified: Option<VerifiedCache<Principal, warden_token::Verifier>>,
     clock: Arc<dyn Clock>,
     feed: RevocationFeed,
     feed_confirmed: Mutex<Option<DateTime<Utc>>>,
@@ -396,7 +391,7 @@ impl Verifier {
             return self.verify_session_token(token).await;
         }
         let mut keys = self.keys();
-        let cache = (self.inner.verified.as_ref()).map(|c| (c, VerifiedCache::key(token)));
+        let cache = (self.inner.verified.as_ref()).map(|c| (c, warden_token::token_digest(token)));
         if let Some((c, key)) = &cache
             && let Some(principal) = c.get(key, &keys, self.inner.clock.now().timestamp())
         {
@@ -432,7 +427,7 @@ impl Verifier {
             issued_at: claims.iat,
         };
         if let Some((c, key)) = cache {
-            c.put(key, principal.clone(), keys);
+            c.put(key, principal.clone(), keys, principal.expires_at);
         }
         self.accept(principal)
     }

@@ -1,5 +1,6 @@
 //! The axum extractors and the tower layer, through a real server on
-//! loopback and a real HTTP client.
+//! loopback and a real HTTP client; the layer also in front of a real tonic
+//! server, called by a real gRPC client.
 
 use axum::Router;
 use axum::routing::get;
@@ -231,4 +232,162 @@ async fn the_layer_guards_every_route_and_speaks_grpc_to_grpc_clients() {
         .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["x-warden-error"], "token_expired");
+}
+
+/// Status, body and the contract's headers of a response, for comparing the
+/// layer's refusal with the extractor's.
+async fn refusal(response: reqwest::Response) -> (u16, String, [Option<String>; 3]) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let headers = [
+        header("content-type"),
+        header("cache-control"),
+        header("www-authenticate"),
+    ];
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap(),
+        headers,
+    )
+}
+
+#[tokio::test]
+async fn the_layer_refuses_with_the_extractors_problem_json() {
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let verifier = verifier(&key).await;
+    let by_extractor = serve(
+        Router::new()
+            .route("/admin", get(admin))
+            .with_state(verifier.clone()),
+    )
+    .await;
+    let by_layer = serve(
+        Router::new()
+            .route("/admin", get(from_layer))
+            .layer(VerifyLayer::new(verifier.clone()).require_any_role(["admin"])),
+    )
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (user_token, _) = token(&key, &["user"]);
+    let (revoked_token, revoked) = token(&key, &["admin"]);
+    verifier.deny_list().insert(&Revocation {
+        kind: RevocationKind::Session,
+        id: revoked.sid.parse().unwrap(),
+        not_before: None,
+        until: chrono::Utc::now() + chrono::Duration::minutes(16),
+    });
+    let cases: [(&str, Option<String>); 4] = [
+        ("no token", None),
+        ("forged", Some(format!("{user_token}x"))),
+        ("no role", Some(user_token.clone())),
+        ("revoked", Some(revoked_token)),
+    ];
+    for (case, bearer) in cases {
+        let get = |base: &str| {
+            let request = client.get(format!("{base}/admin"));
+            match &bearer {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        };
+        let from_layer = get(&by_layer).send().await.unwrap();
+        assert!(
+            from_layer.headers().get("x-warden-error").is_some(),
+            "{case}: the layer also names the code in a header"
+        );
+        let (status, body, headers) = refusal(from_layer).await;
+        let expected = refusal(get(&by_extractor).send().await.unwrap()).await;
+        assert_eq!(
+            (status, &body, &headers),
+            (expected.0, &expected.1, &expected.2),
+            "{case}"
+        );
+        assert!(matches!(status, 401 | 403), "{case}: {status}");
+        assert_eq!(
+            headers[0].as_deref(),
+            Some("application/problem+json"),
+            "{case}"
+        );
+        assert_eq!(headers[1].as_deref(), Some("no-store"), "{case}");
+        assert_eq!(
+            headers[2].is_some(),
+            status == 401,
+            "{case}: challenge on 401 only"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body["type"],
+            format!(
+                "https://warden.dev/errors/{}",
+                body["code"].as_str().unwrap()
+            ),
+            "{case}"
+        );
+        assert!(
+            body["title"].is_string() && body["detail"].is_string(),
+            "{case}"
+        );
+    }
+}
+
+/// Calls `grpc.health.v1.Health/Check` on `endpoint` with `token`.
+async fn grpc_check(endpoint: &str, token: Option<&str>) -> Result<i32, tonic::Status> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(HealthCheckRequest::default());
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    Ok(HealthClient::new(channel)
+        .check(request)
+        .await?
+        .into_inner()
+        .status)
+}
+
+#[tokio::test]
+async fn the_layer_guards_a_tonic_server_with_grpc_statuses() {
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let verifier = verifier(&key).await;
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(VerifyLayer::new(verifier).require_any_role(["admin"]))
+            .add_service(health)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    let (admin_token, _) = token(&key, &["admin"]);
+    let (user_token, _) = token(&key, &["user"]);
+
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    assert_eq!(
+        grpc_check(&endpoint, Some(&admin_token)).await.unwrap(),
+        serving
+    );
+
+    let missing = grpc_check(&endpoint, None).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::Unauthenticated);
+    assert_eq!(missing.message(), "invalid_token");
+    let forged = grpc_check(&endpoint, Some(&format!("{admin_token}x")))
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), tonic::Code::Unauthenticated);
+    let no_role = grpc_check(&endpoint, Some(&user_token)).await.unwrap_err();
+    assert_eq!(no_role.code(), tonic::Code::PermissionDenied);
+    assert_eq!(no_role.message(), "forbidden");
 }

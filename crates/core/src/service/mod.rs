@@ -16,7 +16,7 @@ mod tokens;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use warden_token::VerifierConfig;
+use warden_token::{VerifiedCache, VerifierConfig};
 
 pub use backfill::{SkeletonBackfill, backfill_email_skeletons};
 
@@ -26,7 +26,7 @@ use crate::denylist::DenyList;
 use crate::error::{CoreError, FieldError};
 use crate::ids::{SessionId, UserId};
 use crate::ip_limit::IpFailureLimit;
-use crate::keys::KeyManager;
+use crate::keys::{KeyManager, KeyRing};
 use crate::model::{Role, Session};
 use crate::opaque::OpaqueToken;
 use crate::password::{Password, PasswordHasher};
@@ -75,6 +75,12 @@ impl TokenKind {
 }
 
 /// The identity a valid access token carries.
+///
+/// warden-verify has its own `Principal` with the same field names and
+/// meaning, on purpose (decision 0020): this one speaks the domain's typed
+/// ids ([`UserId`], [`SessionId`]) and knows the [`TokenKind`], while
+/// warden-verify's is the public type of a library embedded in other
+/// services, which must not depend on warden-core (and so on sqlx).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// `sub`.
@@ -84,9 +90,9 @@ pub struct Principal {
     /// `roles`.
     pub roles: Vec<String>,
     /// `exp`, Unix seconds.
-    pub exp: i64,
+    pub expires_at: i64,
     /// `iat`, Unix seconds.
-    pub iat: i64,
+    pub issued_at: i64,
     /// JWT or session token.
     pub kind: TokenKind,
 }
@@ -119,7 +125,8 @@ pub struct Page<T> {
 /// Largest page.
 pub const MAX_PAGE: u32 = 100;
 /// Already-verified access tokens remembered, so a hot token costs a hash
-/// lookup instead of a signature check.
+/// lookup instead of a signature check (warden-token's cache, by the rule of
+/// decision 0013: bound to the key ring that checked them).
 const VERIFIED_CACHE_ENTRIES: usize = 100_000;
 /// Session-token checks remembered (each for `session_cache_ttl` at most).
 const SESSION_CACHE_ENTRIES: usize = 100_000;
@@ -137,7 +144,7 @@ pub struct AuthService {
     accounts: Accounts,
     denylist: Arc<DenyList>,
     ip_limit: IpFailureLimit,
-    verified: quick_cache::sync::Cache<[u8; 32], Principal>,
+    verified: Option<VerifiedCache<Principal, KeyRing>>,
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
     settings: AuthSettings,
@@ -188,7 +195,7 @@ impl AuthService {
                 settings.password_policy.clone(),
             ),
             ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
-            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
+            verified: VerifiedCache::new(VERIFIED_CACHE_ENTRIES),
             session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
             store,
             clock,

@@ -193,7 +193,7 @@ impl AuthService {
         let cached = self
             .session_checks
             .get(&key)
-            .filter(|(p, checked_at)| now < *checked_at + ttl && p.exp > now.timestamp())
+            .filter(|(p, checked_at)| now < *checked_at + ttl && p.expires_at > now.timestamp())
             .map(|(p, _)| p);
         let principal = match cached {
             Some(principal) => principal,
@@ -216,8 +216,8 @@ impl AuthService {
                     user_id: owner.user_id,
                     session_id: owner.session_id,
                     roles: role_names(&owner.roles),
-                    exp: owner.expires_at.timestamp(),
-                    iat: owner.issued_at.timestamp(),
+                    expires_at: owner.expires_at.timestamp(),
+                    issued_at: owner.issued_at.timestamp(),
                     kind: TokenKind::Session,
                 };
                 if ttl > chrono::Duration::zero() {
@@ -229,7 +229,7 @@ impl AuthService {
         if self.denylist.is_revoked(
             principal.user_id.as_uuid(),
             principal.session_id.as_uuid(),
-            principal.iat,
+            principal.issued_at,
         ) {
             self.session_checks.remove(&key);
             return Err(CoreError::TokenRevoked);
@@ -243,18 +243,14 @@ impl AuthService {
             return Err(CoreError::InvalidToken);
         }
         let now = self.clock.now().timestamp();
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let principal = match self.verified.get(&key) {
-            Some(principal)
-                if principal
-                    .exp
-                    .saturating_add(self.settings.leeway.num_seconds())
-                    > now =>
-            {
-                principal
-            }
-            _ => {
-                let ring = self.keys.ring();
+        let ring = self.keys.ring();
+        let cache = (self.verified.as_ref()).map(|c| (c, warden_token::token_digest(token)));
+        let cached = cache
+            .as_ref()
+            .and_then(|(c, digest)| c.get(digest, &ring, now));
+        let principal = match cached {
+            Some(principal) => principal,
+            None => {
                 let claims = ring.verifier.verify(token, now).map_err(|e| match e {
                     VerifyError::Expired => CoreError::TokenExpired,
                     VerifyError::WrongIssuer {
@@ -267,14 +263,16 @@ impl AuthService {
                     _ => CoreError::InvalidToken,
                 })?;
                 let principal = principal_of(claims)?;
-                self.verified.insert(key, principal.clone());
+                if let Some((c, digest)) = cache {
+                    c.put(digest, principal.clone(), ring, principal.expires_at);
+                }
                 principal
             }
         };
         if self.denylist.is_revoked(
             principal.user_id.as_uuid(),
             principal.session_id.as_uuid(),
-            principal.iat,
+            principal.issued_at,
         ) {
             return Err(CoreError::TokenRevoked);
         }
@@ -333,8 +331,8 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         user_id: claims.sub.parse().map_err(|_| CoreError::InvalidToken)?,
         session_id: claims.sid.parse().map_err(|_| CoreError::InvalidToken)?,
         roles: claims.roles,
-        exp: claims.exp,
-        iat: claims.iat,
+        expires_at: claims.exp,
+        issued_at: claims.iat,
         kind: TokenKind::Jwt,
     })
 }

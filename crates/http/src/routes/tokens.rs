@@ -50,8 +50,8 @@ pub async fn validate(
         sub: principal.user_id.to_string(),
         sid: principal.session_id.to_string(),
         roles: principal.roles,
-        exp: principal.exp,
-        iat: principal.iat,
+        exp: principal.expires_at,
+        iat: principal.issued_at,
         token_type: principal.kind.token_type(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
