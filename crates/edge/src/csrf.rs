@@ -42,7 +42,8 @@ pub struct CsrfInput<'a> {
     pub origin: Option<&'a str>,
     /// The `warden_csrf` cookie.
     pub cookie: Option<&'a str>,
-    /// The `X-CSRF-Token` header.
+    /// The `X-CSRF-Token` header (or, for [`check_form`], the form's
+    /// hidden token field).
     pub header: Option<&'a str>,
 }
 
@@ -52,12 +53,39 @@ pub fn check(input: &CsrfInput<'_>, allowed_origins: &[String]) -> Result<(), Cs
         return Err(CsrfRefusal::CrossSite);
     }
     check_origin(input.origin, allowed_origins)?;
+    check_token(input)
+}
+
+/// The double-submit comparison: the supplied token equals a non-empty cookie.
+fn check_token(input: &CsrfInput<'_>) -> Result<(), CsrfRefusal> {
     match (input.cookie, input.header) {
-        (Some(cookie), Some(header)) if !cookie.is_empty() && constant_time_eq(cookie, header) => {
+        (Some(cookie), Some(supplied))
+            if !cookie.is_empty() && constant_time_eq(cookie, supplied) =>
+        {
             Ok(())
         }
         _ => Err(CsrfRefusal::TokenMismatch),
     }
+}
+
+/// The check for a form the hosted pages posted to themselves: the same
+/// rule as [`check`], with the token in a hidden form field instead of the
+/// `X-CSRF-Token` header (a form cannot set headers).
+///
+/// One difference: the pages send `Referrer-Policy: no-referrer`, under
+/// which browsers send `Origin: null` on a form POST (Fetch, "serializing a
+/// request origin"). So a `null` or missing `Origin` passes when the
+/// browser vouches with `Sec-Fetch-Site: same-origin`; an `Origin` that is
+/// present must be on the allow-list, and the token must always match.
+pub fn check_form(input: &CsrfInput<'_>, allowed_origins: &[String]) -> Result<(), CsrfRefusal> {
+    if input.sec_fetch_site == Some("cross-site") {
+        return Err(CsrfRefusal::CrossSite);
+    }
+    match input.origin {
+        None | Some("null") if input.sec_fetch_site == Some("same-origin") => {}
+        origin => check_origin(origin, allowed_origins)?,
+    }
+    check_token(input)
 }
 
 /// The `Origin` check alone (for the cookie refresh, which has no CSRF token
@@ -101,6 +129,60 @@ mod tests {
     #[test]
     fn a_same_origin_request_with_the_matching_token_passes() {
         assert_eq!(check(&good(), &allowed()), Ok(()));
+    }
+
+    #[test]
+    fn a_form_from_the_pages_passes_with_a_null_origin_only_when_same_origin() {
+        let form = |origin, site| CsrfInput {
+            sec_fetch_site: site,
+            origin,
+            ..good()
+        };
+        let allowed = allowed();
+        assert_eq!(check_form(&good(), &allowed), Ok(()));
+        assert_eq!(
+            check_form(&form(Some("null"), Some("same-origin")), &allowed),
+            Ok(())
+        );
+        assert_eq!(
+            check_form(&form(None, Some("same-origin")), &allowed),
+            Ok(())
+        );
+        assert_eq!(
+            check_form(&form(Some("null"), Some("same-site")), &allowed),
+            Err(CsrfRefusal::OriginNotAllowed("null".into()))
+        );
+        assert_eq!(
+            check_form(&form(None, None), &allowed),
+            Err(CsrfRefusal::NoOrigin)
+        );
+        assert_eq!(
+            check_form(
+                &form(Some("https://evil.example"), Some("same-origin")),
+                &allowed
+            ),
+            Err(CsrfRefusal::OriginNotAllowed("https://evil.example".into()))
+        );
+        assert_eq!(
+            check_form(&form(Some("null"), Some("cross-site")), &allowed),
+            Err(CsrfRefusal::CrossSite)
+        );
+        let wrong_token = CsrfInput {
+            header: Some("other"),
+            ..form(Some("null"), Some("same-origin"))
+        };
+        assert_eq!(
+            check_form(&wrong_token, &allowed),
+            Err(CsrfRefusal::TokenMismatch)
+        );
+        let no_cookie = CsrfInput {
+            cookie: None,
+            ..good()
+        };
+        assert_eq!(
+            check_form(&no_cookie, &allowed),
+            Err(CsrfRefusal::TokenMismatch)
+        );
     }
 
     #[test]

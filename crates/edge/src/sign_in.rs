@@ -106,14 +106,48 @@ pub fn accepts_html<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
 /// Where to come back to after signing in: the full URL when its origin is
 /// allowed, else the path alone, else nothing.
 fn return_to<'a>(attempt: &Attempt<'a>, allowed_origins: &[String]) -> Option<&'a str> {
-    let absolute = attempt.url.filter(|url| {
-        origin_of(url).is_some_and(|origin| {
-            allowed_origins
-                .iter()
-                .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
-        })
-    });
+    let absolute = attempt
+        .url
+        .filter(|url| is_allowed_absolute(url, allowed_origins));
     absolute.or_else(|| attempt.path.filter(|path| is_local_path(path)))
+}
+
+/// A return address (`rd`) the sign-in page may send a person back to: an
+/// `http(s)` URL whose origin is one of `allowed_origins`, or a path on this
+/// host. Anything else (`//evil.example`, `/\evil.example`, `javascript:`,
+/// another origin, control characters that browsers strip from URLs) is
+/// `None`: the same rule `/v1/verify` uses when it builds `rd`, so the page
+/// never redirects where the edge would not have sent the person from.
+/// The value must already be percent-decoded once (as a query parser
+/// gives it); a still-encoded `%2F%2Fevil.example` is not a path and is
+/// refused too.
+///
+/// ```
+/// use warden_edge::sign_in::safe_return;
+///
+/// let allowed = ["https://app.example.com".to_owned()];
+/// assert_eq!(safe_return("/account", &allowed), Some("/account"));
+/// assert_eq!(safe_return("https://app.example.com/x", &allowed), Some("https://app.example.com/x"));
+/// assert_eq!(safe_return("//evil.example", &allowed), None);
+/// assert_eq!(safe_return("https://evil.example/", &allowed), None);
+/// ```
+pub fn safe_return<'a>(rd: &'a str, allowed_origins: &[String]) -> Option<&'a str> {
+    if rd.chars().any(char::is_control) {
+        return None;
+    }
+    if is_local_path(rd) || is_allowed_absolute(rd, allowed_origins) {
+        Some(rd)
+    } else {
+        None
+    }
+}
+
+fn is_allowed_absolute(url: &str, allowed_origins: &[String]) -> bool {
+    origin_of(url).is_some_and(|origin| {
+        allowed_origins
+            .iter()
+            .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    })
 }
 
 /// `scheme://authority` of an absolute http(s) URL.
@@ -273,6 +307,45 @@ mod tests {
                 Some(expected),
                 "{url}"
             );
+        }
+    }
+
+    #[test]
+    fn return_addresses_leave_only_for_allowed_origins() {
+        let allowed = allowed();
+        for good in [
+            "/",
+            "/account?tab=sessions",
+            "/%2F/still-this-host",
+            "https://app.example.com",
+            "https://app.example.com/a?b#c",
+            "https://APP.example.com/a",
+        ] {
+            assert_eq!(safe_return(good, &allowed), Some(good), "{good}");
+        }
+        for bad in [
+            "",
+            "account",
+            "//evil.com",
+            "//evil.com/a",
+            "/\\evil.com",
+            "\\/evil.com",
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "https://evil.com",
+            "https://app.example.com.evil.com/",
+            "https://app.example.com@evil.com/",
+            "http://app.example.com/",
+            "javascript:alert(1)",
+            "JavaScript://app.example.com/%0Aalert(1)",
+            "data:text/html,x",
+            "%2F%2Fevil.com",
+            "%2f%2fevil.com",
+            "https:evil.com",
+            "https:/evil.com",
+            " /account",
+        ] {
+            assert_eq!(safe_return(bad, &allowed), None, "{bad:?}");
         }
     }
 

@@ -43,12 +43,22 @@ pub fn set_session_cookies(
         .same_site(SameSite::Strict)
         .path(refresh_path.to_owned())
         .max_age(time_secs(session_max_age_secs));
-    let csrf = Cookie::build((CSRF_COOKIE, URL_SAFE_NO_PAD.encode(csrf)))
+    let csrf = csrf_cookie(URL_SAFE_NO_PAD.encode(csrf), Some(session_max_age_secs));
+    jar.add(access).add(refresh).add(csrf)
+}
+
+/// The readable double-submit cookie: for a session's lifetime when
+/// `max_age_secs` is given, else until the browser closes (the hosted
+/// pages' token before anyone signed in).
+pub fn csrf_cookie(value: String, max_age_secs: Option<i64>) -> Cookie<'static> {
+    let cookie = Cookie::build((CSRF_COOKIE, value))
         .secure(true)
         .same_site(SameSite::Strict)
-        .path("/")
-        .max_age(time_secs(session_max_age_secs));
-    jar.add(access).add(refresh).add(csrf)
+        .path("/");
+    match max_age_secs {
+        Some(secs) => cookie.max_age(time_secs(secs)).build(),
+        None => cookie.build(),
+    }
 }
 
 /// Expires the three cookies.

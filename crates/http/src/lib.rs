@@ -15,6 +15,7 @@
 )]
 
 pub mod cookies;
+pub mod cors;
 pub mod deadline;
 pub mod dto;
 pub mod extract;
@@ -45,10 +46,19 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The complete HTTP API.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The HTTP API plus `extra` routes (the hosted pages), which get the same
+/// layers: body limit, deadline, trace span, metrics, panic catching,
+/// sensitive headers and CORS.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let timeout = state.config.request_timeout;
     let trace_context = state.config.trace_context;
     let metrics = state.metrics.clone();
+    let cors = cors::layer(&state.config.cors_origins);
     Router::new()
+        .merge(extra)
         .route("/v1/signup", post(routes::accounts::signup))
         .route("/v1/signin", post(routes::accounts::signin))
         .route("/v1/token/refresh", post(routes::accounts::refresh))
@@ -110,6 +120,11 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside the rest: a preflight is answered before routing, and
+        // every answer (errors too) carries the CORS headers a browser
+        // needs to read it.
+        .layer(cors)
+        .layer(axum::middleware::map_response(cors::strip_unless_allowed))
         .layer(SetSensitiveResponseHeadersLayer::new(once(
             header::SET_COOKIE,
         )))

@@ -16,6 +16,9 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins allowed to make cookie-authenticated state changes.
     pub allowed_origins: Vec<String>,
+    /// Origins whose scripts may call the API with credentials (CORS);
+    /// `[http] cors_origins`, by default the allowed origins.
+    pub cors_origins: Vec<String>,
     /// Longest a request may take before 503.
     pub request_timeout: Duration,
     /// Bearer credential for `GET /v1/revocations`; without one the feed
@@ -37,6 +40,7 @@ impl Default for HttpConfig {
         Self {
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
+            cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(10),
             revocations_token: None,
             sign_in: None,

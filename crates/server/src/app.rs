@@ -239,6 +239,7 @@ pub async fn serve_traced(
         config: Arc::new(HttpConfig {
             trusted_proxies: config.trusted_proxies.clone(),
             allowed_origins: allowed_origins.clone(),
+            cors_origins: config.cors_origins(),
             request_timeout: config.http.request_timeout,
             revocations_token: config
                 .revocations_token
@@ -263,7 +264,16 @@ pub async fn serve_traced(
     let grpc_addr = grpc_listener.local_addr()?;
     let housekeeping = tokio::spawn(housekeeping(auth.clone()));
     let follower = tokio::spawn(follow_revocations(auth.clone()));
-    let app = warden_http::router(state);
+    let pages = warden_pages::Pages::build(
+        &warden_pages::PagesConfig {
+            branding: config.ui.branding.clone(),
+            // `rd` may return to any allowed origin after a form's POST.
+            form_action_origins: allowed_origins.clone(),
+        },
+        &auth.settings().issuer,
+    )
+    .context("building the hosted pages")?;
+    let app = warden_http::router_with(state.clone(), warden_pages::router(state, Arc::new(pages)));
     // One shutdown signal, seen by both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -44,6 +44,7 @@ const SECTIONS: &[&str] = &[
     "events",
     "verify",
     "otel",
+    "ui",
 ];
 
 /// Merges the `WARDEN_*` variables of `env` over `figment`. Unknown

@@ -20,6 +20,9 @@ pub struct HttpSection {
     pub idle_timeout: Duration,
     /// Most connections open at once (clamped below the open-file limit).
     pub max_connections: usize,
+    /// Origins whose scripts may call the API with credentials (CORS);
+    /// empty: the allowed origins ([`Config::cors_origins`](super::Config::cors_origins)).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpSection {
@@ -30,6 +33,7 @@ impl Default for HttpSection {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -43,6 +47,9 @@ pub(super) struct RawHttp {
     header_read_timeout_secs: u64,
     idle_timeout_secs: u64,
     max_connections: usize,
+    /// A list or a comma-separated string.
+    #[serde(deserialize_with = "super::list")]
+    cors_origins: Vec<String>,
 }
 
 impl Default for RawHttp {
@@ -59,6 +66,7 @@ impl From<&HttpSection> for RawHttp {
             header_read_timeout_secs: http.header_read_timeout.as_secs(),
             idle_timeout_secs: http.idle_timeout.as_secs(),
             max_connections: http.max_connections,
+            cors_origins: http.cors_origins.clone(),
         }
     }
 }
@@ -73,6 +81,9 @@ impl TryFrom<RawHttp> for HttpSection {
         )?;
         positive("http.idle_timeout_secs", raw.idle_timeout_secs)?;
         positive("http.max_connections", raw.max_connections as u64)?;
+        for origin in &raw.cors_origins {
+            check_origin(origin)?;
+        }
         Ok(Self {
             listen: raw.listen,
             // 0 has always meant the shortest deadline there is, a second.
@@ -80,8 +91,28 @@ impl TryFrom<RawHttp> for HttpSection {
             header_read_timeout: Duration::from_secs(raw.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
             max_connections: raw.max_connections,
+            cors_origins: raw.cors_origins,
         })
     }
+}
+
+/// A CORS origin: `http(s)://host[:port]`, nothing after, no wildcard
+/// (credentials are allowed, so each origin is named).
+fn check_origin(origin: &str) -> anyhow::Result<()> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let is_origin = rest.is_some_and(|host| {
+        !host.is_empty()
+            && !host.contains(['/', '?', '#', '@', '*', ' ', ','])
+            && !host.chars().any(|c| c.is_control())
+    });
+    if !is_origin {
+        anyhow::bail!(
+            "http.cors_origins: {origin:?} is not an origin like https://app.example.com (scheme, host and port only)"
+        );
+    }
+    Ok(())
 }
 
 /// `[grpc]`.
@@ -178,6 +209,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.allowed_origins(), ["https://auth.example.com"]);
+    }
+
+    #[test]
+    fn cors_origins_default_to_the_allowed_origins_and_must_be_origins() {
+        let config = Config::load(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(config.cors_origins(), config.allowed_origins());
+        let config = Config::load(
+            None,
+            &env(&[(
+                "WARDEN_HTTP_CORS_ORIGINS",
+                "https://app.example.com, http://localhost:3000",
+            )]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.cors_origins(),
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        for bad in [
+            "*",
+            "https://app.example.com/",
+            "app.example.com",
+            "https://a.example/x",
+            "null",
+        ] {
+            assert!(
+                Config::load(
+                    None,
+                    &env(&[("WARDEN_HTTP_CORS_ORIGINS", bad)]),
+                    &Overrides::default()
+                )
+                .is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod passwords;
 mod redact;
 mod telemetry;
 mod tokens;
+mod ui;
 mod verify;
 
 pub use database::DatabaseSection;
@@ -51,6 +52,8 @@ pub use redact::{Secret, redact_url};
 pub use telemetry::{LogFormat, LogSection, OtelSection};
 use tokens::{RawSessions, RawTokens};
 pub use tokens::{SessionsSection, TokensSection};
+use ui::RawUi;
+pub use ui::UiSection;
 use verify::RawVerify;
 pub use verify::{SignInRedirect, VerifyRule, VerifySection};
 
@@ -102,6 +105,8 @@ pub struct Config {
     pub verify: VerifySection,
     /// OpenTelemetry trace export.
     pub otel: OtelSection,
+    /// The hosted pages' branding.
+    pub ui: UiSection,
     /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
     pub revocations_token: Option<Secret>,
     /// The file `revocations_token` was read from, if any.
@@ -131,6 +136,7 @@ impl Default for Config {
             events: EventsSection::default(),
             verify: VerifySection::default(),
             otel: OtelSection::default(),
+            ui: UiSection::default(),
             revocations_token: None,
             revocations_token_file: None,
         }
@@ -168,6 +174,7 @@ pub struct RawConfig {
     events: RawEvents,
     verify: RawVerify,
     otel: OtelSection,
+    ui: RawUi,
     revocations_token: Option<Secret>,
     /// File holding `revocations_token` (Kubernetes secrets).
     revocations_token_file: Option<PathBuf>,
@@ -207,6 +214,7 @@ impl From<&Config> for RawConfig {
             events: (&config.events).into(),
             verify: (&config.verify).into(),
             otel: config.otel.clone(),
+            ui: (&config.ui).into(),
             revocations_token: config.revocations_token.clone(),
             revocations_token_file: config.revocations_token_file.clone(),
         }
@@ -241,6 +249,7 @@ impl TryFrom<RawConfig> for Config {
         let verify = VerifySection::try_from(raw.verify)?;
         raw.otel.validate()?;
         let database = DatabaseSection::try_from(raw.database)?;
+        let ui = UiSection::try_from(raw.ui)?;
         Ok(Self {
             warnings: Vec::new(),
             data_dir: raw.data_dir,
@@ -262,6 +271,7 @@ impl TryFrom<RawConfig> for Config {
             events,
             verify,
             otel: raw.otel,
+            ui,
             revocations_token: raw.revocations_token,
             revocations_token_file: raw.revocations_token_file,
         })
@@ -448,6 +458,18 @@ impl Config {
             }
         }
         origins
+    }
+}
+
+impl Config {
+    /// Origins whose scripts may call the API with credentials:
+    /// `[http] cors_origins`, or the allowed origins.
+    pub fn cors_origins(&self) -> Vec<String> {
+        if self.http.cors_origins.is_empty() {
+            self.allowed_origins()
+        } else {
+            self.http.cors_origins.clone()
+        }
     }
 }
 

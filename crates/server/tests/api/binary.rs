@@ -30,16 +30,22 @@ impl Drop for Server {
 }
 
 pub(crate) fn start(data_dir: &std::path::Path) -> Server {
+    start_with(data_dir, "127.0.0.1:0", &[])
+}
+
+/// [`start`] on `http` (an address), with extra `WARDEN_*` settings.
+pub(crate) fn start_with(data_dir: &std::path::Path, http: &str, env: &[(&str, &str)]) -> Server {
     let mut child = warden()
         .args([
             "serve",
             "--http",
-            "127.0.0.1:0",
+            http,
             "--grpc",
             "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod bad_input;
 mod binary;
+mod browser;
 mod cookies;
 mod edge;
 mod faults;
@@ -19,6 +20,7 @@ mod openapi_truth;
 mod operations;
 #[cfg(feature = "otel")]
 mod otel;
+mod pages;
 mod process;
 mod propagation;
 mod readiness;

@@ -1,0 +1,337 @@
+//! `/account`: the profile, the password change, the sessions with revoke,
+//! and signing out (one session or all).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use warden_core::{CoreError, Principal, SessionId, SessionView, User};
+use warden_http::cookies::{clear_session_cookies, refresh_path};
+use warden_http::extract::Client;
+
+use super::{
+    Errors, FormPage, domain_error, form_problem, notice, query, redirect, require, unavailable,
+    with_token,
+};
+use crate::PageState;
+use crate::csrf::{self, Token};
+use crate::form::Form;
+use crate::render;
+use crate::session::{Visitor, send_to_sign_in, visitor};
+
+/// The account page's own path (where lapsed visitors come back to).
+const ACCOUNT: &str = "/account";
+
+#[derive(Serialize)]
+struct Page<'a> {
+    #[serde(flatten)]
+    form: FormPage<'a>,
+    user: UserView,
+    sessions: Vec<SessionRow>,
+}
+
+#[derive(Serialize)]
+struct UserView {
+    email: String,
+    username: Option<String>,
+    /// `None` until the account knows whether its address is verified.
+    email_verified: Option<bool>,
+    created_at: String,
+    created_on: String,
+    roles: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    id: String,
+    current: bool,
+    device: Option<String>,
+    ip: Option<String>,
+    created_at: String,
+    created_on: String,
+    last_used_at: String,
+    last_used_on: String,
+}
+
+fn day(at: DateTime<Utc>) -> String {
+    at.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            email: user.email.as_str().to_owned(),
+            username: user.username.clone(),
+            email_verified: None,
+            created_at: user.created_at.to_rfc3339(),
+            created_on: day(user.created_at),
+            roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+impl From<&SessionView> for SessionRow {
+    fn from(view: &SessionView) -> Self {
+        let s = &view.session;
+        Self {
+            id: s.id.to_string(),
+            current: view.is_current,
+            device: s.user_agent.as_deref().and_then(device),
+            ip: s.ip.clone(),
+            created_at: s.created_at.to_rfc3339(),
+            created_on: day(s.created_at),
+            last_used_at: s.last_used_at.to_rfc3339(),
+            last_used_on: day(s.last_used_at),
+        }
+    }
+}
+
+/// "Firefox on Linux" from a user agent, or `None` when nothing is known.
+fn device(user_agent: &str) -> Option<String> {
+    let has = |needle: &str| user_agent.contains(needle);
+    let browser = if has("Edg/") {
+        Some("Edge")
+    } else if has("Firefox/") {
+        Some("Firefox")
+    } else if has("Chrome/") || has("Chromium/") {
+        Some("Chrome")
+    } else if has("Safari/") {
+        Some("Safari")
+    } else {
+        None
+    };
+    let system = if has("Android") {
+        Some("Android")
+    } else if has("iPhone") || has("iPad") {
+        Some("iOS")
+    } else if has("Windows") {
+        Some("Windows")
+    } else if has("Mac OS X") || has("Macintosh") {
+        Some("macOS")
+    } else if has("Linux") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, system) {
+        (Some(b), Some(s)) => Some(format!("{b} on {s}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// Renders the account page for `who`, with `errors` and `notice`.
+async fn render_account(
+    state: &PageState,
+    who: &Principal,
+    token: &Token,
+    status: StatusCode,
+    errors: Errors,
+    notice: Option<String>,
+) -> Response {
+    let user = state.app.auth.me(who).await;
+    let sessions = state.app.auth.my_sessions(who).await;
+    let (user, sessions) = match (user, sessions) {
+        (Ok(user), Ok(sessions)) => (user, sessions),
+        (Err(CoreError::TokenRevoked), _) => {
+            return redirect(&format!("{}/signin", state.pages.base));
+        }
+        _ => return unavailable(state),
+    };
+    let page = Page {
+        form: FormPage {
+            csrf_token: token.value(),
+            rd: "",
+            rd_query: String::new(),
+            notice,
+            errors,
+        },
+        user: UserView::from(&user),
+        sessions: sessions.iter().map(SessionRow::from).collect(),
+    };
+    with_token(
+        token,
+        render::page(&state.pages.env, "account.html", status, page),
+    )
+}
+
+/// `GET /account[?notice=]`.
+pub async fn show(State(state): State<PageState>, uri: Uri, headers: HeaderMap) -> Response {
+    match visitor(&state, &headers).await {
+        Ok(Visitor::SignedIn(who)) => {
+            let notice = notice(&query(&uri), &state.pages.catalogue);
+            render_account(
+                &state,
+                &who,
+                &Token::of(&headers),
+                StatusCode::OK,
+                Errors::default(),
+                notice,
+            )
+            .await
+        }
+        Ok(other) => send_to_sign_in(&state, &other, ACCOUNT),
+        Err(_) => unavailable(&state),
+    }
+}
+
+/// A signed-in visitor's form that passed the CSRF check, or the response
+/// that replaces it (sign-in, or the page with the error on `field`).
+async fn signed_in_form(
+    state: &PageState,
+    headers: &HeaderMap,
+    body: Body,
+    field: &str,
+) -> Result<(Principal, Form, Token), Response> {
+    let who = match visitor(state, headers).await {
+        Ok(Visitor::SignedIn(who)) => who,
+        Ok(other) => return Err(send_to_sign_in(state, &other, ACCOUNT)),
+        Err(_) => return Err(unavailable(state)),
+    };
+    let token = Token::of(headers);
+    let catalogue = &state.pages.catalogue;
+    let form = match Form::read(headers, body).await {
+        Ok(form) => form,
+        Err(problem) => {
+            let (status, errors) = form_problem(&problem, field, catalogue);
+            return Err(render_account(state, &who, &token, status, errors, None).await);
+        }
+    };
+    if csrf::check(headers, &form, &state.app.config.allowed_origins).is_err() {
+        let errors = Errors::one(field, catalogue.text("errors.form_expired"));
+        return Err(render_account(state, &who, &token, StatusCode::FORBIDDEN, errors, None).await);
+    }
+    Ok((who, form, token))
+}
+
+/// `POST /account/password`: the existing password-change use case (other
+/// sessions revoked).
+pub async fn change_password(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "current_password").await
+    {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    let missing = require(&form, &["current_password", "new_password"], catalogue);
+    if !missing.is_empty() {
+        return render_account(&state, &who, &token, StatusCode::BAD_REQUEST, missing, None).await;
+    }
+    let result = state
+        .app
+        .auth
+        .change_password(
+            &who,
+            form.text("current_password"),
+            form.text("new_password"),
+            &ctx,
+        )
+        .await;
+    match result {
+        Ok(()) => redirect(&format!(
+            "{}{ACCOUNT}?notice=password_changed",
+            state.pages.base
+        )),
+        Err(err) => {
+            let fields = [
+                ("current_password", "current_password"),
+                ("new_password", "new_password"),
+                ("password", "current_password"),
+            ];
+            let (status, errors) = domain_error(&err, &fields, "current_password", catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/sessions/{id}/revoke`: ends one of the person's sessions;
+/// ending this one signs the page out.
+pub async fn revoke_session(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Body,
+) -> Response {
+    let (who, _, token) = match signed_in_form(&state, &headers, body, "sessions-heading").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let base = &state.pages.base;
+    let result = match id.parse::<SessionId>() {
+        Ok(id) => state
+            .app
+            .auth
+            .revoke_my_session(&who, id, &ctx)
+            .await
+            .map(|()| id),
+        Err(_) => Err(CoreError::NotFound("session")),
+    };
+    match result {
+        Ok(id) if id == who.session_id => signed_out(&state, jar, "signed_out"),
+        Ok(_) => redirect(&format!("{base}{ACCOUNT}?notice=session_revoked")),
+        Err(err) => {
+            let (status, errors) =
+                domain_error(&err, &[], "sessions-heading", &state.pages.catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// Clears the cookies and goes to the sign-in page with `notice`.
+fn signed_out(state: &PageState, jar: CookieJar, notice: &str) -> Response {
+    let jar = clear_session_cookies(jar, &refresh_path(&state.app.auth.settings().issuer));
+    let location = format!("{}/signin?notice={notice}", state.pages.base);
+    (jar, redirect(&location)).into_response()
+}
+
+/// `POST /signout` (`everywhere=1`: every session): ends the session and
+/// clears the cookies. Without a valid access cookie there is nothing this
+/// browser can still use but the refresh cookie, which only the resume hop
+/// sees: it goes there first and comes back signed in, or to sign-in.
+pub async fn sign_out(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Body,
+) -> Response {
+    let (who, form, _) = match signed_in_form(&state, &headers, body, "sessions-heading").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let everywhere = form.get("everywhere") == Some("1");
+    let result = if everywhere {
+        state.app.auth.sign_out_everywhere(&who, &ctx).await
+    } else {
+        state.app.auth.sign_out(&who, &ctx).await
+    };
+    match result {
+        Ok(()) if everywhere => signed_out(&state, jar, "signed_out_everywhere"),
+        Ok(()) => signed_out(&state, jar, "signed_out"),
+        Err(_) => unavailable(&state),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device;
+
+    #[test]
+    fn devices_are_named_from_the_user_agent() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
+        assert_eq!(device(chrome).as_deref(), Some("Chrome on Linux"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device(iphone).as_deref(), Some("Safari on iOS"));
+        assert_eq!(device("curl/8.0").as_deref(), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! `/signin`: e-mail and password; on success the cookies of cookie mode
+//! and a 303 back to `rd` (or the account page).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+use serde::Serialize;
+use warden_http::extract::Client;
+
+use super::{
+    Errors, FormPage, after_sign_in, domain_error, notice, query, rd_query, redirect, return_to,
+    signed_in, signed_out_form, unavailable, with_token,
+};
+use crate::PageState;
+use crate::csrf::Token;
+use crate::render;
+use crate::session::{Visitor, visitor};
+
+#[derive(Serialize)]
+struct Page<'a> {
+    #[serde(flatten)]
+    form: FormPage<'a>,
+    email: &'a str,
+    links: Links,
+}
+
+#[derive(Serialize)]
+struct Links {
+    signup: bool,
+    forgot: bool,
+}
+
+fn render_page(
+    state: &PageState,
+    token: &Token,
+    status: StatusCode,
+    rd: &str,
+    email: &str,
+    notice: Option<String>,
+    errors: Errors,
+) -> Response {
+    let page = Page {
+        form: FormPage {
+            csrf_token: token.value(),
+            rd,
+            rd_query: rd_query(rd),
+            notice,
+            errors,
+        },
+        email,
+        links: Links {
+            signup: true,
+            forgot: false,
+        },
+    };
+    with_token(
+        token,
+        render::page(&state.pages.env, "signin.html", status, page),
+    )
+}
+
+/// `GET /signin[?rd=&notice=]`; a signed-in visitor goes straight on.
+pub async fn show(State(state): State<PageState>, uri: Uri, headers: HeaderMap) -> Response {
+    let q = query(&uri);
+    let rd = return_to(&state, q.get("rd")).unwrap_or_default();
+    match visitor(&state, &headers).await {
+        Ok(Visitor::SignedIn(_)) => redirect(&after_sign_in(&state, &rd)),
+        Ok(_) => {
+            let token = Token::of(&headers);
+            let notice = notice(&q, &state.pages.catalogue);
+            render_page(
+                &state,
+                &token,
+                StatusCode::OK,
+                &rd,
+                "",
+                notice,
+                Errors::default(),
+            )
+        }
+        Err(_) => unavailable(&state),
+    }
+}
+
+/// `POST /signin`.
+pub async fn submit(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Body,
+) -> Response {
+    let token = Token::of(&headers);
+    let (form, rd) = match signed_out_form(&state, &headers, body, &["email", "password"]).await {
+        Ok(ok) => ok,
+        Err(r) => return render_page(&state, &token, r.status, &r.rd, &r.email, None, r.errors),
+    };
+    let email = form.text("email").trim();
+    match state
+        .app
+        .auth
+        .sign_in(email, form.text("password"), &ctx)
+        .await
+    {
+        Ok(tokens) => {
+            state.app.metrics.record_signin("success");
+            signed_in(&state, jar, &tokens, &rd)
+        }
+        Err(err) => {
+            state.app.metrics.record_signin(err.code());
+            let fields = [("email", "email"), ("password", "password")];
+            let (status, errors) = domain_error(&err, &fields, "email", &state.pages.catalogue);
+            render_page(&state, &token, status, &rd, email, None, errors)
+        }
+    }
+}

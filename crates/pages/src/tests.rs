@@ -1,0 +1,166 @@
+//! Every template renders with the context its handler gives it (a broken
+//! template or a misspelt message key fails here, not on a page), and the
+//! result is accessible markup within the page-weight budget.
+
+use minijinja::context;
+
+use crate::{Pages, PagesConfig, render};
+
+fn pages() -> Pages {
+    Pages::build(&PagesConfig::default(), "http://127.0.0.1:8080").unwrap()
+}
+
+fn errors() -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(serde_errors()))
+}
+
+fn serde_errors() -> Vec<std::collections::BTreeMap<&'static str, &'static str>> {
+    vec![std::collections::BTreeMap::from([
+        ("field", "password"),
+        ("message", "The email address or password is wrong."),
+    ])]
+}
+
+fn field_errors() -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(std::collections::BTreeMap::from([
+        ("password", "The email address or password is wrong."),
+    ])))
+}
+
+/// Each page with and without errors.
+fn samples() -> Vec<(&'static str, minijinja::Value)> {
+    let user = context! {
+        email => "alice@example.com", username => "Alice", email_verified => true,
+        created_at => "2026-12-06T00:00:00Z", created_on => "6 Dec 2026, 00:00 UTC",
+        roles => vec!["user"],
+    };
+    let session = context! {
+        id => "0190", current => true, device => "Chrome on Linux", ip => "127.0.0.1",
+        created_at => "x", created_on => "6 Dec", last_used_at => "x", last_used_on => "6 Dec",
+    };
+    let mut out = Vec::new();
+    for with_errors in [false, true] {
+        let (errs, fields) = if with_errors {
+            (errors(), field_errors())
+        } else {
+            (minijinja::Value::from(Vec::<i32>::new()), context! {})
+        };
+        let common = context! {
+            csrf_token => "tok", rd => "/app", rd_query => "?rd=%2Fapp",
+            notice => with_errors.then_some("Signed out."),
+            errors => errs.clone(), field_errors => fields.clone(),
+        };
+        out.push((
+            "signin.html",
+            context! { ..common.clone(), ..context! { email => "a@b.co", links => context! { signup => true, forgot => true } } },
+        ));
+        out.push((
+            "signup.html",
+            context! { ..common.clone(), ..context! { email => "a@b.co" } },
+        ));
+        out.push((
+            "account.html",
+            context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()] } },
+        ));
+        out.push((
+            "message.html",
+            context! { heading => "Not found", text => "Nothing here.", errors => errs },
+        ));
+    }
+    out
+}
+
+#[test]
+fn every_template_renders_with_its_context() {
+    let pages = pages();
+    let names: Vec<&str> = samples().iter().map(|(name, _)| *name).collect();
+    for (name, _) in render::TEMPLATES {
+        if !["base.html", "macros.html"].contains(name) {
+            assert!(names.contains(name), "{name} has no sample");
+        }
+    }
+    for (name, ctx) in samples() {
+        let html = render::render(&pages.env, name, ctx).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(html.starts_with("<!doctype html>"), "{name}");
+        assert!(html.contains("<html lang=\"en\">"), "{name}");
+    }
+}
+
+#[test]
+fn a_missing_variable_fails_instead_of_rendering_blank() {
+    let pages = pages();
+    assert!(render::render(&pages.env, "signin.html", context! {}).is_err());
+}
+
+#[test]
+fn fields_are_labelled_described_and_autocompleted() {
+    let pages = pages();
+    let (_, ctx) = samples()
+        .into_iter()
+        .find(|(n, c)| *n == "signin.html" && c.get_attr("notice").is_ok_and(|n| !n.is_none()))
+        .unwrap();
+    let html = render::render(&pages.env, "signin.html", ctx).unwrap();
+    assert!(html.contains(r#"<label for="email">"#), "{html}");
+    assert!(html.contains(r#"autocomplete="username""#));
+    assert!(html.contains(r#"autocomplete="current-password""#));
+    assert!(html.contains(r#"aria-describedby="password-error""#));
+    assert!(html.contains(r#"aria-invalid="true""#));
+    assert!(
+        html.contains(r##"<a href="#password">"##),
+        "the summary links to the field"
+    );
+    assert!(html.contains(r#"name="csrf_token" value="tok""#));
+    assert!(html.contains("<title>Error: Sign in · Warden</title>"));
+}
+
+#[test]
+fn values_are_escaped() {
+    let pages = pages();
+    let ctx = context! {
+        csrf_token => "tok", rd => "\"><script>", rd_query => "", notice => (), errors => Vec::<i32>::new(),
+        field_errors => context! {}, email => "<b>x</b>", links => context! { signup => true, forgot => false },
+    };
+    let html = render::render(&pages.env, "signin.html", ctx).unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("<b>x"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_template_override_replaces_the_built_in_and_a_broken_one_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("message.html"), "custom {{ heading }}").unwrap();
+    let mut config = PagesConfig::default();
+    config.branding.templates_dir = Some(dir.path().to_owned());
+    let pages = Pages::build(&config, "https://auth.example.com").unwrap();
+    let html = render::render(&pages.env, "message.html", context! { heading => "Hi" }).unwrap();
+    assert_eq!(html, "custom Hi");
+
+    std::fs::write(dir.path().join("signin.html"), "{% if %}").unwrap();
+    let err = Pages::build(&config, "https://auth.example.com")
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("signin.html"), "{err}");
+}
+
+#[test]
+fn pages_behind_a_prefix_link_under_it() {
+    let pages = Pages::build(&PagesConfig::default(), "https://example.com/auth/").unwrap();
+    let (_, ctx) = samples().remove(0);
+    let html = render::render(&pages.env, "signin.html", ctx).unwrap();
+    assert!(html.contains(r#"action="/auth/signin""#), "{html}");
+    assert!(html.contains(r#"href="/auth/assets/warden."#));
+}
+
+#[test]
+fn a_page_with_its_assets_weighs_under_30_kb() {
+    let pages = pages();
+    let heaviest = samples()
+        .into_iter()
+        .map(|(name, ctx)| render::render(&pages.env, name, ctx).unwrap().len())
+        .max()
+        .unwrap();
+    let total = heaviest + pages.asset_bytes();
+    assert!(total < 30 * 1024, "{total} bytes");
+}

@@ -1,0 +1,97 @@
+//! The hosted pages in a real browser: Debian's chromium driven by
+//! playwright-core, with axe-core on every page (`tests/browser/journeys.cjs`),
+//! against the real `warden` binary. Sign up, sign in, sign out, change the
+//! password, revoke a session, the same with JavaScript off, keyboard-only
+//! sign-in, no axe violation, CORS from another origin, and screenshots at
+//! phone and desktop widths in light and dark.
+//!
+//! Needs `WARDEN_TEST_NODE_MODULES` (a `node_modules` with the pinned
+//! playwright-core and axe-core; `.ci/run` installs them) and chromium
+//! (`WARDEN_TEST_CHROMIUM`, default `/usr/bin/chromium`). Without them the
+//! test prints "skipped", unless `WARDEN_TEST_REQUIRE_SERVICES=1`.
+//! `WARDEN_SCREENSHOTS=<dir>` keeps the screenshots there.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::binary::start_with;
+
+fn tools() -> Option<(PathBuf, PathBuf)> {
+    let modules = std::env::var_os("WARDEN_TEST_NODE_MODULES").map(PathBuf::from);
+    let chromium = std::env::var_os("WARDEN_TEST_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let required = std::env::var("WARDEN_TEST_REQUIRE_SERVICES").as_deref() == Ok("1");
+    match modules {
+        Some(modules) if modules.join("playwright-core").is_dir() && chromium.exists() => {
+            Some((modules, chromium))
+        }
+        _ if required => panic!(
+            "WARDEN_TEST_NODE_MODULES (with playwright-core and axe-core) and chromium are \
+             needed but WARDEN_TEST_REQUIRE_SERVICES=1"
+        ),
+        _ => {
+            warden_testkit::skipped(
+                "WARDEN_TEST_NODE_MODULES is not set (or chromium is missing): no browser tests",
+            );
+            None
+        }
+    }
+}
+
+/// A loopback port free right now (the binary and the script bind it next).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+#[test]
+fn the_hosted_pages_work_in_a_real_browser() {
+    let Some((modules, chromium)) = tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let other = free_port();
+    let stranger = free_port();
+    let other_origin = format!("http://127.0.0.1:{other}");
+    let server = start_with(
+        dir.path(),
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("WARDEN_HTTP_CORS_ORIGINS", &other_origin),
+            // Fast hashing: the journeys sign in dozens of times.
+            ("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "8192"),
+            ("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1"),
+        ],
+    );
+    let shots = std::env::var_os("WARDEN_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/journeys.cjs");
+    let output = Command::new("node")
+        .arg(&script)
+        .env("WARDEN_URL", &server.base)
+        .env("WARDEN_OTHER_PORT", other.to_string())
+        .env("WARDEN_STRANGER_PORT", stranger.to_string())
+        .env("WARDEN_TEST_NODE_MODULES", &modules)
+        .env("WARDEN_TEST_CHROMIUM", &chromium)
+        .env("WARDEN_SCREENSHOTS", &shots)
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "browser journeys failed:\n{text}");
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+    for name in [
+        "signin-desktop-light",
+        "signin-phone-dark",
+        "account-desktop-dark",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+    drop(server);
+}

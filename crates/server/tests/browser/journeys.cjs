@@ -1,0 +1,320 @@
+// Browser journeys through Warden's hosted pages, in Debian's chromium
+// driven by playwright-core (never a downloaded browser), with axe-core
+// on every page. Run by crates/server/tests/api/browser.rs, which starts
+// the real `warden` binary and passes:
+//   WARDEN_URL            http://127.0.0.1:<port> of that binary
+//   WARDEN_OTHER_PORT     a free loopback port for the "other origin" app
+//                         (in the binary's [http] cors_origins)
+//   WARDEN_STRANGER_PORT  a free port whose origin is not allowed
+//   WARDEN_TEST_NODE_MODULES  node_modules holding playwright-core and axe-core
+//   WARDEN_TEST_CHROMIUM  the browser (default /usr/bin/chromium)
+//   WARDEN_SCREENSHOTS    where to write the screenshots
+// Exits non-zero with a message on the first failed expectation.
+"use strict";
+const path = require("path");
+const fs = require("fs");
+const http = require("http");
+const os = require("os");
+
+const modules = process.env.WARDEN_TEST_NODE_MODULES;
+const { chromium } = require(path.join(modules, "playwright-core"));
+const axeSource = fs.readFileSync(path.join(modules, "axe-core", "axe.min.js"), "utf8");
+
+const BASE = process.env.WARDEN_URL;
+const OTHER_PORT = Number(process.env.WARDEN_OTHER_PORT);
+const STRANGER_PORT = Number(process.env.WARDEN_STRANGER_PORT);
+const SHOTS = process.env.WARDEN_SCREENSHOTS;
+const PASSWORD = "correct horse battery staple 9!";
+const NEW_PASSWORD = "another long passphrase for tests 42";
+
+let failures = 0;
+let passed = 0;
+function check(cond, what) {
+  if (!cond) throw new Error("expected: " + what);
+}
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
+  }
+}
+let counter = 0;
+function email() {
+  counter++;
+  return `pages-${Date.now()}-${counter}@example.com`;
+}
+
+async function axe(page, label) {
+  await page.addScriptTag({ content: axeSource }).catch(async () => {
+    // The CSP forbids inline scripts on our pages: evaluate instead.
+    await page.evaluate(axeSource);
+  });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  check(result.length === 0, `no axe violation on ${label}: ${result.join("; ")}`);
+}
+
+async function signUp(page, address) {
+  await page.goto(`${BASE}/signup`);
+  await page.fill("#email", address);
+  await page.fill("#password", PASSWORD);
+  await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
+}
+
+async function signIn(page, address, password) {
+  await page.goto(`${BASE}/signin`);
+  await page.fill("#email", address);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL(/\/account/), page.click("form[action$='/signin'] button[type=submit]")]);
+}
+
+async function journeys(browser, js) {
+  const label = js ? "" : " (JavaScript off)";
+  const context = await browser.newContext({ javaScriptEnabled: js });
+  const page = await context.newPage();
+  const address = email();
+
+  await step("sign up lands on the account page" + label, async () => {
+    await signUp(page, address);
+    check((await page.textContent("main")).includes(address), "the account page shows the address");
+  });
+
+  await step("sign out, then the account page asks to sign in" + label, async () => {
+    await Promise.all([page.waitForURL(/\/signin\?notice=signed_out/), page.click(".bar button[type=submit]")]);
+    check((await page.textContent(".notice")).includes("signed out"), "a signed-out notice");
+    await page.goto(`${BASE}/account`);
+    check(/\/signin\?rd=%2Faccount$/.test(page.url()), `redirected to sign-in, at ${page.url()}`);
+  });
+
+  await step("a wrong password shows the error next to the field" + label, async () => {
+    await page.goto(`${BASE}/signin`);
+    await page.fill("#email", address);
+    await page.fill("#password", "not the password at all");
+    await Promise.all([page.waitForLoadState("load"), page.click("form button[type=submit]")]);
+    await page.waitForSelector("#password-error");
+    check((await page.getAttribute("#password", "aria-invalid")) === "true", "the field is marked invalid");
+    check((await page.textContent(".summary a[href='#password']")).includes("wrong"), "the summary links to the field");
+    check((await page.inputValue("#email")) === address, "the address is kept");
+  });
+
+  await step("sign in and back to rd" + label, async () => {
+    await page.goto(`${BASE}/signin?rd=%2Faccount%3Fx%3D1`);
+    await page.fill("#email", address);
+    await page.fill("#password", PASSWORD);
+    await Promise.all([page.waitForURL(/\/account\?x=1$/), page.click("form button[type=submit]")]);
+  });
+
+  await step("an rd to another site is dropped" + label, async () => {
+    const second = await context.newPage();
+    await second.goto(`${BASE}/signin?rd=%2F%2Fevil.example%2F`);
+    check((await second.url()).endsWith("/account"), `a signed-in visitor goes to the account page, not away: ${second.url()}`);
+    await second.close();
+  });
+
+  await step("change password: other sessions end, this one stays" + label, async () => {
+    const other = await browser.newContext({ javaScriptEnabled: js });
+    const otherPage = await other.newPage();
+    await signIn(otherPage, address, PASSWORD);
+    await page.goto(`${BASE}/account`);
+    check((await page.$$(".sessions li")).length === 2, "two sessions are listed");
+    await page.fill("#current_password", PASSWORD);
+    await page.fill("#new_password", NEW_PASSWORD);
+    await Promise.all([page.waitForURL(/notice=password_changed/), page.click("form[action$='/account/password'] button[type=submit]")]);
+    check((await page.$$(".sessions li")).length === 1, "one session is left");
+    await otherPage.goto(`${BASE}/account`);
+    check(otherPage.url().includes("/signin"), `the other browser is signed out: ${otherPage.url()}`);
+    await other.close();
+  });
+
+  await step("revoke a session from the list signs that browser out at once" + label, async () => {
+    const other = await browser.newContext({ javaScriptEnabled: js });
+    const otherPage = await other.newPage();
+    await signIn(otherPage, address, NEW_PASSWORD);
+    await page.goto(`${BASE}/account`);
+    const rows = await page.$$(".sessions li");
+    check(rows.length === 2, "two sessions are listed");
+    const button = await page.$(".sessions li:not(:has(.badge.ok)) button");
+    await Promise.all([page.waitForURL(/notice=session_revoked/), button.click()]);
+    await otherPage.goto(`${BASE}/account`);
+    check(otherPage.url().includes("/signin"), `the revoked browser is signed out: ${otherPage.url()}`);
+    await other.close();
+  });
+
+  await step("a lapsed access cookie is renewed from the refresh cookie" + label, async () => {
+    const cookies = await context.cookies();
+    const access = cookies.find((c) => c.name === "__Host-warden_at");
+    check(access, "an access cookie is set");
+    check(access.httpOnly && access.secure && access.sameSite === "Lax", "the access cookie is HttpOnly, Secure, Lax");
+    await context.clearCookies({ name: "__Host-warden_at" });
+    await page.goto(`${BASE}/account`);
+    check(page.url().endsWith("/account"), `still signed in: ${page.url()}`);
+    check((await context.cookies()).some((c) => c.name === "__Host-warden_at"), "a new access cookie");
+  });
+
+  await step("sign out everywhere" + label, async () => {
+    await page.goto(`${BASE}/account`);
+    await Promise.all([page.waitForURL(/signed_out_everywhere/), page.click("input[name=everywhere] ~ button")]);
+    await page.goto(`${BASE}/account`);
+    check(page.url().includes("/signin"), "signed out");
+  });
+
+  await context.close();
+  return address;
+}
+
+async function keyboardOnly(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const address = email();
+  await signUp(page, address);
+  await context.clearCookies();
+  await step("keyboard-only sign-in", async () => {
+    await page.goto(`${BASE}/signin`);
+    // Tab from the top: the skip link, the email, the password (and its
+    // Show button), then the submit button.
+    await page.keyboard.press("Tab");
+    check(await page.evaluate(() => document.activeElement.classList.contains("skip")), "the skip link comes first");
+    await page.keyboard.press("Tab");
+    check(await page.evaluate(() => document.activeElement.id === "email"), "then the email field");
+    await page.keyboard.type(address);
+    await page.keyboard.press("Tab");
+    check(await page.evaluate(() => document.activeElement.id === "password"), "then the password field");
+    await page.keyboard.type(PASSWORD);
+    await Promise.all([page.waitForURL(/\/account$/), page.keyboard.press("Enter")]);
+    const focusable = await page.evaluate(() => {
+      const el = document.querySelector(".bar button");
+      el.focus();
+      return document.activeElement === el;
+    });
+    check(focusable, "the sign-out button takes focus");
+    await Promise.all([page.waitForURL(/signed_out/), page.keyboard.press("Enter")]);
+  });
+  await context.close();
+}
+
+async function accessibilityAndScreenshots(browser) {
+  for (const scheme of ["light", "dark"]) {
+    for (const [device, viewport] of [["phone", { width: 390, height: 844 }], ["desktop", { width: 1280, height: 800 }]]) {
+      const context = await browser.newContext({ viewport, colorScheme: scheme, deviceScaleFactor: 1 });
+      const page = await context.newPage();
+      const shot = async (name) => {
+        if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}-${device}-${scheme}.png`), fullPage: true });
+      };
+      await step(`axe and screenshots, ${device} ${scheme}`, async () => {
+        await page.goto(`${BASE}/signin`);
+        await axe(page, `/signin (${device}, ${scheme})`);
+        await shot("signin");
+        await page.fill("#email", "nobody@example.com");
+        await page.fill("#password", "wrong password here");
+        await Promise.all([page.waitForLoadState("load"), page.click("form button[type=submit]")]);
+        await page.waitForSelector(".summary");
+        await axe(page, `/signin with errors (${device}, ${scheme})`);
+        await shot("signin-error");
+        await page.goto(`${BASE}/signup`);
+        await axe(page, `/signup (${device}, ${scheme})`);
+        await shot("signup");
+        await signUp(page, email());
+        await axe(page, `/account (${device}, ${scheme})`);
+        await shot("account");
+      });
+      await context.close();
+    }
+  }
+}
+
+function serveOtherOrigin(port) {
+  // A page of a browser app on another origin, calling Warden with CORS.
+  const html = `<!doctype html><html lang="en"><head><title>App</title></head><body><h1>App</h1></body></html>`;
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(html);
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+async function cors(browser) {
+  const other = await serveOtherOrigin(OTHER_PORT);
+  const stranger = await serveOtherOrigin(STRANGER_PORT);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const address = email();
+  await signUp(page, address);
+  await step("CORS: an allowed origin reads the API with the person's cookies", async () => {
+    await page.goto(`http://127.0.0.1:${OTHER_PORT}/`);
+    const me = await page.evaluate(async (base) => {
+      const r = await fetch(`${base}/v1/me`, { credentials: "include" });
+      return { status: r.status, body: await r.json() };
+    }, BASE);
+    check(me.status === 200, `200 from /v1/me, got ${me.status}`);
+    check(me.body.email === address, "the signed-in person's account");
+    const preflighted = await page.evaluate(async (base) => {
+      const r = await fetch(`${base}/v1/signin`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "nobody@example.com", password: "wrong password 123" }),
+      });
+      return r.status;
+    }, BASE);
+    check(preflighted === 401, `a preflighted POST is answered and readable: ${preflighted}`);
+  });
+  await step("CORS: another origin cannot read the API", async () => {
+    await page.goto(`http://127.0.0.1:${STRANGER_PORT}/`);
+    const outcome = await page.evaluate(async (base) => {
+      try {
+        await fetch(`${base}/v1/me`, { credentials: "include" });
+        return "read";
+      } catch (e) {
+        return "blocked";
+      }
+    }, BASE);
+    check(outcome === "blocked", `the browser blocks the answer, got ${outcome}`);
+  });
+  await context.close();
+  other.close();
+  stranger.close();
+}
+
+(async () => {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "warden-chromium-"));
+  const browser = await chromium.launch({
+    executablePath: process.env.WARDEN_TEST_CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    // Playwright refuses --user-data-dir in `args`; it starts every launch
+    // on a fresh temporary profile of its own, and a fresh directory here
+    // keeps the browser's other caches out of $HOME.
+    env: { ...process.env, HOME: profile, XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
+  });
+  try {
+    await journeys(browser, true);
+    await journeys(browser, false);
+    await keyboardOnly(browser);
+    await accessibilityAndScreenshots(browser);
+    await cors(browser);
+  } finally {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failures} failed`);
+  process.exit(failures === 0 ? 0 : 1);
+})().catch((e) => {
+  console.log(`FAIL harness: ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});
