@@ -19,7 +19,6 @@ mod openapi_truth;
 mod operations;
 #[cfg(feature = "otel")]
 mod otel;
-mod process;
 mod propagation;
 mod readiness;
 mod refresh;
