@@ -127,7 +127,7 @@ impl BusKind {
             Some("nats" | "tls") if cfg!(feature = "nats") => Ok(BusKind::Nats),
             Some("amqp" | "amqps") if cfg!(feature = "amqp") => Ok(BusKind::Amqp),
             Some("inprocess" | "in-process") => Ok(BusKind::InProcess),
-            _ => Err(BusError::Url(redact(url))),
+            _ => Err(BusError::Url(redact_url(url))),
         }
     }
 
@@ -141,11 +141,27 @@ impl BusKind {
     }
 }
 
-/// A URL with any password replaced, for messages.
-pub fn redact(url: &str) -> String {
+/// A URL fit for logs, errors and output, the one rule for every URL Warden
+/// shows (bus, database, gateway feeds): the password of its user info
+/// replaced (`scheme://user:[redacted]@host`). User info without a `:` is
+/// a user name to a database (`postgres://warden@db` is shown as is) but
+/// may be a bare token elsewhere, as NATS takes, so it is hidden whole
+/// there (`nats://[redacted]@host`). The last `@` ends the user info, so a
+/// password holding an unescaped `@` is hidden whole.
+pub fn redact_url(url: &str) -> String {
+    const USER_NAME_SCHEMES: [&str; 5] = ["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}[redacted]{}", &url[..scheme + 3], &url[at..])
+            let (head, tail) = (&url[..scheme + 3], &url[at..]);
+            match url[scheme + 3..at].split_once(':') {
+                Some((user, _)) => format!("{head}{user}:[redacted]{tail}"),
+                None if USER_NAME_SCHEMES
+                    .contains(&url[..scheme].to_ascii_lowercase().as_str()) =>
+                {
+                    url.to_owned()
+                }
+                None => format!("{head}[redacted]{tail}"),
+            }
         }
         _ => url.to_owned(),
     }
@@ -207,7 +223,7 @@ impl Publisher {
                 options,
             )),
             #[allow(unreachable_patterns)]
-            _ => return Err(BusError::Url(redact(url.unwrap_or_default()))),
+            _ => return Err(BusError::Url(redact_url(url.unwrap_or_default()))),
         };
         Ok(Publisher { inner })
     }
@@ -255,5 +271,33 @@ impl Publisher {
             #[cfg(feature = "amqp")]
             Inner::Amqp(p) => p.publish(events).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_url_shows_its_user_but_never_its_password_or_token() {
+        assert_eq!(
+            redact_url("amqp://guest:s3cret@mq.internal:5672/%2f"),
+            "amqp://guest:[redacted]@mq.internal:5672/%2f"
+        );
+        assert_eq!(
+            redact_url("mysql://root:p@ss@127.0.0.1:3306/test"),
+            "mysql://root:[redacted]@127.0.0.1:3306/test"
+        );
+        assert_eq!(
+            redact_url("nats://s3cret-token@nats.internal:4222"),
+            "nats://[redacted]@nats.internal:4222"
+        );
+        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(
+            redact_url("postgres://warden@db/warden"),
+            "postgres://warden@db/warden",
+            "a database's user name is no secret"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 }

@@ -462,15 +462,9 @@ impl Config {
     }
 }
 
-/// A URL with its user info hidden, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
+/// A URL with its password (or bare token) hidden, for messages: the
+/// workspace's one rule.
+pub(crate) use warden_events::redact_url as redact;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,9 @@
 //! Test helpers: `spawn_app` starts a real Warden (HTTP and gRPC) in-process
 //! on port 0 with its own temporary data dir and a fake clock, and `TestApp`
-//! has one method per common call.
+//! has one method per common call. [`process`] runs `warden serve` as a child
+//! process, [`bus`] gives tests the broker, [`gateway`] runs `warden gateway`
+//! in front of an echo upstream, and [`proxy`] puts faults between Warden
+//! and a database or broker.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,6 +21,9 @@ use warden_grpc::pb::admin_service_client::AdminServiceClient;
 use warden_grpc::pb::auth_service_client::AuthServiceClient;
 pub use warden_store::testing::{ServerKind, TestDatabase};
 
+pub mod bus;
+pub mod gateway;
+pub mod process;
 pub mod proxy;
 
 /// A password the strength check accepts.

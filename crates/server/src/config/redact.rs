@@ -35,19 +35,9 @@ impl Serialize for Secret {
     }
 }
 
-/// `scheme://user:[redacted]@host/...`: a database URL fit for logs and output.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+/// `scheme://user:[redacted]@host/...`: a URL fit for logs and output, by
+/// the workspace's one rule (`warden_events::redact_url`).
+pub use warden_events::redact_url;
 
 impl Config {
     /// The configuration as TOML with secrets redacted (`warden config check`).

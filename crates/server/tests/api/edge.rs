@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use warden_testkit::{ALLOWED_ORIGIN, STRONG_PASSWORD, TestApp, spawn_app, spawn_app_with};
 
-use crate::gateway::Gateway;
+use warden_testkit::gateway::Gateway;
 
 /// What a request head looked like to an upstream, lower-cased.
 type Heads = Arc<Mutex<Vec<String>>>;

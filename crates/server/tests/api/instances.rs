@@ -5,11 +5,11 @@ use reqwest::Client;
 use serde_json::{Value, json};
 use warden_testkit::{STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
 
-use crate::process::{random_kek, ready};
+use warden_testkit::process::{random_kek, ready};
 
 fn spawn(database_url: &str, kek: &str, data_dir: &std::path::Path) -> std::process::Child {
     // Long enough for the test to see the lock, whatever the machine's load.
-    crate::process::spawn(
+    warden_testkit::process::spawn(
         database_url,
         kek,
         data_dir,

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use warden_testkit::{STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
 use warden_verify::Verifier;
 
-use crate::process::{command, random_kek, ready};
-use crate::propagation::is_backend_pass;
+use warden_testkit::process::{command, is_backend_pass, random_kek, ready};
 
 #[tokio::test]
 async fn with_a_shared_database_warden_refuses_to_start_without_an_issuer() {

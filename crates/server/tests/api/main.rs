@@ -21,7 +21,6 @@ mod operations;
 #[cfg(feature = "otel")]
 mod otel;
 mod pages;
-mod process;
 mod propagation;
 mod readiness;
 mod refresh;

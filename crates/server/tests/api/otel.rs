@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use warden_grpc::pb;
 use warden_testkit::{STRONG_PASSWORD, unique_email};
 
-use crate::process::{random_kek, ready, spawn};
+use warden_testkit::process::{random_kek, ready, spawn};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";

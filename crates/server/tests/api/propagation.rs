@@ -15,11 +15,13 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use warden_events::{BusNames, CloudEvent};
+use warden_testkit::bus::{broker, delete_exchange, delete_stream, unique_names};
+use warden_testkit::process::{
+    Instance, add_user, is_backend_pass, new_user, random_kek, ready, signin, spawn,
+};
 use warden_testkit::proxy::{Fault, FaultProxy};
-use warden_testkit::{ISSUER, STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
+use warden_testkit::{ISSUER, ServerKind, TestDatabase, unique_email};
 use warden_verify::{RevocationFeed, Verifier, VerifyErrorKind};
-
-use crate::process::{Instance, add_user, random_kek, ready, spawn};
 
 const FEED_TOKEN: &str = "propagation-feed-token-0123";
 
@@ -40,47 +42,6 @@ async fn grpc_health(instance: &Instance) -> ServingStatus {
     ServingStatus::try_from(status).expect("a known status")
 }
 
-pub(crate) fn broker(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("WARDEN_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("{var} is not set but WARDEN_TEST_REQUIRE_SERVICES=1")
-        }
-        _ => {
-            warden_testkit::skipped(&format!("{var} is not set"));
-            None
-        }
-    }
-}
-
-pub(crate) fn unique_names() -> BusNames {
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    BusNames {
-        subject_prefix: format!("wt{}", &id[20..]),
-        stream: format!("WT{}", &id[20..]).to_uppercase(),
-        exchange: format!("warden-test-{}", &id[20..]),
-    }
-}
-
-/// Removes a test's JetStream stream (best effort).
-pub(crate) async fn delete_stream(url: &str, names: &BusNames) {
-    let client = async_nats::connect(url).await.unwrap();
-    let _ = async_nats::jetstream::new(client)
-        .delete_stream(&names.stream)
-        .await;
-}
-
-/// Removes a test's RabbitMQ exchange (best effort).
-pub(crate) async fn delete_exchange(url: &str, names: &BusNames) {
-    let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let _ = channel
-        .exchange_delete(names.exchange.as_str().into(), Default::default())
-        .await;
-}
-
 struct Cluster {
     a: Instance,
     b: Instance,
@@ -88,16 +49,6 @@ struct Cluster {
     admin: String,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
     _database: TestDatabase,
-}
-
-/// These tests pick their own PostgreSQL; the suite's extra passes on
-/// other backends (`WARDEN_TEST_DATABASE_URL`) need not repeat them.
-pub(crate) fn is_backend_pass() -> bool {
-    let set = std::env::var("WARDEN_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
-    if set {
-        warden_testkit::skipped("runs in the default pass only");
-    }
-    set
 }
 
 async fn cluster(bus: Option<(&str, &BusNames)>) -> Option<Cluster> {
@@ -133,36 +84,6 @@ async fn cluster(bus: Option<(&str, &BusNames)>) -> Option<Cluster> {
         _dirs: (dir_a, dir_b),
         _database: database,
     })
-}
-
-pub(crate) async fn signin(client: &Client, base: &str, email: &str) -> String {
-    let body: Value = client
-        .post(format!("{base}/v1/signin"))
-        .json(&json!({"email": email, "password": STRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().expect("signed in").to_owned()
-}
-
-/// Signs up on `base`; returns (access token, user id).
-pub(crate) async fn new_user(client: &Client, base: &str) -> (String, String) {
-    let body: Value = client
-        .post(format!("{base}/v1/signup"))
-        .json(&json!({"email": unique_email(), "password": STRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        body["tokens"]["access_token"].as_str().unwrap().to_owned(),
-        body["user"]["id"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn verifier(endpoint: &str, feed: RevocationFeed) -> Verifier {

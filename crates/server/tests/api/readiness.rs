@@ -16,8 +16,8 @@ use warden_testkit::proxy::{Fault, FaultProxy};
 use warden_testkit::{STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
 
 use crate::faults::{app_behind_proxy, grpc_health};
-use crate::process::{Instance, random_kek, ready, spawn, spawn_logging};
-use crate::propagation::{broker, delete_exchange, delete_stream, is_backend_pass, unique_names};
+use warden_testkit::bus::{broker, delete_exchange, delete_stream, unique_names};
+use warden_testkit::process::{Instance, is_backend_pass, random_kek, ready, spawn, spawn_logging};
 
 /// `/readyz`'s status and body.
 async fn readyz(client: &Client, instance: &Instance) -> (u16, Value) {

@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 use warden_testkit::proxy::{Fault, FaultProxy};
 use warden_testkit::{STRONG_PASSWORD, ServerKind, TestDatabase, unique_email};
 
-use crate::process::{Instance, command, random_kek, ready};
-use crate::propagation::is_backend_pass;
+use warden_testkit::process::{Instance, command, is_backend_pass, random_kek, ready};
 
 fn client() -> Client {
     Client::builder().no_proxy().build().unwrap()

@@ -12,9 +12,9 @@ use tokio::sync::oneshot;
 use warden_events::BusNames;
 use warden_testkit::{ISSUER, unique_email};
 
-use crate::process::{Instance, add_user, random_kek, ready, spawn};
-use crate::propagation::{
-    broker, delete_exchange, delete_stream, is_backend_pass, new_user, signin, unique_names,
+use warden_testkit::bus::{broker, delete_exchange, delete_stream, unique_names};
+use warden_testkit::process::{
+    Instance, add_user, is_backend_pass, new_user, random_kek, ready, signin, spawn,
 };
 
 const FEED_TOKEN: &str = "tickets-feed-token-0123456789";

@@ -14,7 +14,7 @@ use warden_verify::{
     Clock, Principal, RevocationFeed, SERVICE_TOKEN_HEADER, Verifier, VerifyErrorKind,
 };
 
-use crate::process::{Instance, random_kek, ready, spawn};
+use warden_testkit::process::{Instance, random_kek, ready, spawn};
 
 const SERVICE_TOKEN: &str = "verify-service-credential-0123";
 

@@ -1,11 +1,42 @@
 //! `warden serve` as a child process, for tests that need several instances
-//! or a verifier in another process's position.
+//! or a verifier in another process's position, and the few HTTP calls such
+//! tests make on an instance.
+//!
+//! The binary is the `warden` that Cargo builds beside the running test
+//! executable (it builds a package's binaries for its integration tests), so
+//! these helpers serve the `warden` package's own tests.
 
 use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use base64::Engine as _;
 use rand::RngCore as _;
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use crate::{STRONG_PASSWORD, unique_email};
+
+/// The `warden` binary: `CARGO_BIN_EXE_warden` when set, else the one in
+/// the target directory of the running test (`target/<profile>/warden`,
+/// the test itself being in `target/<profile>/deps/`).
+pub fn warden_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_BIN_EXE_warden") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    let mut dir = exe.parent().expect("the test's directory").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("warden{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run this from the warden package's tests",
+        bin.display()
+    );
+    bin
+}
 
 /// A running `warden serve`; killed when dropped.
 pub struct Instance {
@@ -69,7 +100,7 @@ pub fn command(
     data_dir: &std::path::Path,
     env: &[(&str, &str)],
 ) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut command = Command::new(warden_bin());
     command.env_remove("RUST_LOG");
     for (key, _) in std::env::vars() {
         if key.starts_with("WARDEN_") {
@@ -88,7 +119,7 @@ pub fn command(
         .arg(data_dir)
         .env("WARDEN_DATABASE_URL", database_url)
         .env("WARDEN_KEYS_ENCRYPTION_KEY", kek)
-        .env("WARDEN_ISSUER", warden_testkit::ISSUER)
+        .env("WARDEN_ISSUER", crate::ISSUER)
         .env("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
         .env("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1");
     for (key, value) in env {
@@ -126,7 +157,7 @@ pub fn add_user(
     role: &str,
 ) {
     use std::io::Write as _;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    let mut command = Command::new(warden_bin());
     for (key, _) in std::env::vars() {
         if key.starts_with("WARDEN_") {
             command.env_remove(key);
@@ -156,7 +187,7 @@ pub fn add_user(
         .stdin
         .take()
         .expect("stdin")
-        .write_all(format!("{}\n", warden_testkit::STRONG_PASSWORD).as_bytes())
+        .write_all(format!("{}\n", STRONG_PASSWORD).as_bytes())
         .expect("password");
     let output = child.wait_with_output().expect("finishes");
     assert!(
@@ -164,4 +195,46 @@ pub fn add_user(
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Signs `email` in on `base` (with [`STRONG_PASSWORD`]); the access token.
+pub async fn signin(client: &Client, base: &str, email: &str) -> String {
+    let body: Value = client
+        .post(format!("{base}/v1/signin"))
+        .json(&json!({"email": email, "password": STRONG_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().expect("signed in").to_owned()
+}
+
+/// Signs up a new user on `base`; returns (access token, user id).
+pub async fn new_user(client: &Client, base: &str) -> (String, String) {
+    let body: Value = client
+        .post(format!("{base}/v1/signup"))
+        .json(&json!({"email": unique_email(), "password": STRONG_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        body["tokens"]["access_token"].as_str().unwrap().to_owned(),
+        body["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Whether this run is one of the suite's extra passes on another backend
+/// (`WARDEN_TEST_DATABASE_URL` set). Tests that pick their own PostgreSQL
+/// need not repeat there; says so and returns `true`.
+pub fn is_backend_pass() -> bool {
+    let set = std::env::var("WARDEN_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    if set {
+        crate::skipped("runs in the default pass only");
+    }
+    set
 }
