@@ -157,7 +157,9 @@ fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (!c.starts_with(word), edit_distance(word, c), *c))
-        .filter(|(not_prefix, d, _)| !*not_prefix || *d <= limit)
+        // A short name is "near" anything of similar length (`bin` is two
+        // edits from `ui`): a suggestion must keep some of its letters.
+        .filter(|(not_prefix, d, c)| !*not_prefix || (*d <= limit && *d < c.chars().count()))
         .min_by_key(|(not_prefix, d, _)| (*not_prefix, *d))
         .map(|(_, _, c)| c)
 }

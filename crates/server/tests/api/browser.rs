@@ -18,6 +18,13 @@ use std::process::Command;
 use super::binary::start_with;
 
 fn tools() -> Option<(PathBuf, PathBuf)> {
+    // The binary runs on its own SQLite data dir whatever the suite's
+    // database: the per-backend passes of the API suite would repeat the
+    // same journeys.
+    if std::env::var("WARDEN_TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        warden_testkit::skipped("the browser journeys run once, in the SQLite pass");
+        return None;
+    }
     let modules = std::env::var_os("WARDEN_TEST_NODE_MODULES").map(PathBuf::from);
     let chromium = std::env::var_os("WARDEN_TEST_CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
