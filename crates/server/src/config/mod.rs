@@ -31,10 +31,12 @@ mod env;
 mod events;
 mod keys;
 mod listeners;
+mod mail;
 mod passwords;
 mod redact;
 mod telemetry;
 mod tokens;
+mod ui;
 mod verify;
 
 pub use database::DatabaseSection;
@@ -45,12 +47,15 @@ use keys::RawKeys;
 pub use keys::{EncryptionKey, KeysSection, decode_kek};
 pub use listeners::{GrpcSection, HttpSection};
 use listeners::{RawGrpc, RawHttp};
+use mail::RawMail;
+pub use mail::{MailSection, MailTransportKind};
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
 pub use telemetry::{LogFormat, LogSection, OtelSection};
 use tokens::{RawSessions, RawTokens};
 pub use tokens::{SessionsSection, TokensSection};
+pub use ui::UiSection;
 use verify::RawVerify;
 pub use verify::{SignInRedirect, VerifyRule, VerifySection};
 
@@ -102,6 +107,10 @@ pub struct Config {
     pub verify: VerifySection,
     /// OpenTelemetry trace export.
     pub otel: OtelSection,
+    /// Mail delivery.
+    pub mail: MailSection,
+    /// Branding.
+    pub ui: UiSection,
     /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
     pub revocations_token: Option<Secret>,
     /// The file `revocations_token` was read from, if any.
@@ -131,6 +140,8 @@ impl Default for Config {
             events: EventsSection::default(),
             verify: VerifySection::default(),
             otel: OtelSection::default(),
+            mail: MailSection::default(),
+            ui: UiSection::default(),
             revocations_token: None,
             revocations_token_file: None,
         }
@@ -168,6 +179,8 @@ pub struct RawConfig {
     events: RawEvents,
     verify: RawVerify,
     otel: OtelSection,
+    mail: RawMail,
+    ui: UiSection,
     revocations_token: Option<Secret>,
     /// File holding `revocations_token` (Kubernetes secrets).
     revocations_token_file: Option<PathBuf>,
@@ -207,6 +220,8 @@ impl From<&Config> for RawConfig {
             events: (&config.events).into(),
             verify: (&config.verify).into(),
             otel: config.otel.clone(),
+            mail: (&config.mail).into(),
+            ui: config.ui.clone(),
             revocations_token: config.revocations_token.clone(),
             revocations_token_file: config.revocations_token_file.clone(),
         }
@@ -241,6 +256,8 @@ impl TryFrom<RawConfig> for Config {
         let verify = VerifySection::try_from(raw.verify)?;
         raw.otel.validate()?;
         let database = DatabaseSection::try_from(raw.database)?;
+        let mail = MailSection::try_from(raw.mail)?;
+        raw.ui.validate()?;
         Ok(Self {
             warnings: Vec::new(),
             data_dir: raw.data_dir,
@@ -262,6 +279,8 @@ impl TryFrom<RawConfig> for Config {
             events,
             verify,
             otel: raw.otel,
+            mail,
+            ui: raw.ui,
             revocations_token: raw.revocations_token,
             revocations_token_file: raw.revocations_token_file,
         })
@@ -469,6 +488,7 @@ impl RawConfig {
                 .with_context(|| format!("reading revocations_token_file {}", path.display()))?;
             self.revocations_token = Some(Secret::new(text.trim()));
         }
+        self.mail.read_secret_file()?;
         Ok(())
     }
 }
