@@ -62,6 +62,19 @@ pub struct CheckLabels {
     pub check: String,
 }
 
+/// Labels of mail deliveries: the kind and the outcome, both fixed sets
+/// (`MailKind::as_str`; `sent`, `retry`, `failed`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailLabels {
+    /// `verify_email`, `password_reset`, ...
+    pub kind: String,
+    /// `sent`, `retry` or `failed`.
+    pub outcome: String,
+}
+
+/// The outcomes of a mail delivery attempt.
+pub const MAIL_OUTCOMES: [&str; 3] = ["sent", "retry", "failed"];
+
 /// Latency buckets, seconds, shared by HTTP and gRPC.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -99,6 +112,10 @@ pub struct Metrics {
     /// Failed checks, reconnects and retries of a readiness dependency
     /// (counted here rather than logged one by one).
     pub readiness_check_failures: Family<CheckLabels, Counter>,
+    /// Mail delivery attempts by kind and outcome.
+    pub mail_sent: Family<MailLabels, Counter>,
+    /// Messages waiting in the mail queue.
+    pub mail_queue_depth: Gauge,
 }
 
 impl Metrics {
@@ -124,6 +141,28 @@ impl Metrics {
         let readiness_check_down_seconds =
             Family::<CheckLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let readiness_check_failures = Family::<CheckLabels, Counter>::default();
+        let mail_sent = Family::<MailLabels, Counter>::default();
+        let mail_queue_depth = Gauge::default();
+        // Every series exists from the start, at zero: a rate over a series
+        // that appears with its first failure misses that failure.
+        for kind in warden_core::mail::MailKind::ALL {
+            for outcome in MAIL_OUTCOMES {
+                mail_sent.get_or_create(&MailLabels {
+                    kind: kind.as_str().to_owned(),
+                    outcome: outcome.to_owned(),
+                });
+            }
+        }
+        registry.register(
+            "mail_sent",
+            "Mail delivery attempts by kind and outcome (sent, retry, failed)",
+            mail_sent.clone(),
+        );
+        registry.register(
+            "mail_queue_depth",
+            "Messages in the mail queue, neither sent nor given up",
+            mail_queue_depth.clone(),
+        );
         registry.register(
             "readiness_check_up",
             "1 while a readiness dependency answers (store, bus)",
@@ -206,7 +245,20 @@ impl Metrics {
             readiness_check_up,
             readiness_check_down_seconds,
             readiness_check_failures,
+            mail_sent,
+            mail_queue_depth,
         }
+    }
+
+    /// Counts one mail delivery attempt; `kind` and `outcome` come from
+    /// fixed sets (`MailKind::as_str`, [`MAIL_OUTCOMES`]).
+    pub fn record_mail(&self, kind: &'static str, outcome: &'static str) {
+        self.mail_sent
+            .get_or_create(&MailLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Copies a readiness answer into the exported metrics (at scrape time).

@@ -202,7 +202,8 @@ pub struct Running {
 }
 
 /// Binds the HTTP and gRPC listeners and serves until `shutdown` completes,
-/// then drains in-flight requests on both and stops the outbox relay.
+/// then drains in-flight requests on both and stops the outbox relay and
+/// the mail worker (which finishes the message it is sending).
 pub async fn serve(
     config: &Config,
     clock: Arc<dyn Clock>,
@@ -232,8 +233,10 @@ pub async fn serve_traced(
         None
     };
     let auth = start_auth(config, clock.clone(), config.migrate_on_start).await?;
-    let events = crate::events::start(config, &auth, clock)?;
+    let events = crate::events::start(config, &auth, clock.clone())?;
     let metrics = Arc::new(Metrics::new());
+    let mail = crate::mail::start(config, auth.store(), clock.clone(), metrics.clone())?;
+    let mail_grace = crate::mail::stop_grace(config);
     let state = AppState {
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
@@ -336,6 +339,7 @@ pub async fn serve_traced(
         housekeeping.abort();
         follower.abort();
         events.stop().await;
+        mail.stop(mail_grace).await;
         drop(lock);
         grpc
     });

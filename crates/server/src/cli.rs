@@ -235,6 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "# effective allowed_origins: {}",
                 config.allowed_origins().join(", ")
             );
+            println!("# effective mail transport: {}", config.mail.describe());
             eprintln!("configuration is valid");
             Ok(())
         }

@@ -106,7 +106,7 @@ pub fn start(
             confirm_timeout: Duration::from_secs(5),
         },
     )?;
-    let holder = format!("{}-{}", hostname(), uuid_suffix());
+    let holder = lease_holder();
     let mut settings = RelaySettings::new(holder);
     settings.poll_interval = config.events.relay_poll;
     let relay = OutboxRelay::new(
@@ -182,6 +182,11 @@ fn bus_check(
             }
         }),
     }
+}
+
+/// This instance's name in leases: the host name and a random suffix.
+pub(crate) fn lease_holder() -> String {
+    format!("{}-{}", hostname(), uuid_suffix())
 }
 
 fn hostname() -> String {

@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod lock;
+pub mod mail;
 pub mod telemetry;

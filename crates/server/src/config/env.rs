@@ -20,7 +20,7 @@
 //!   its value, which may be a secret.
 //!
 //! `_FILE` variants are ordinary keys (`database_url_file`,
-//! `keys.encryption_key_file`, `revocations_token_file`) read after all
+//! `keys.encryption_key_file`, `revocations_token_file`, `mail.smtp_url_file`) read after all
 //! layers are merged. The test `sections_are_the_tables_of_the_config`
 //! keeps [`SECTIONS`] in step with the configuration's shape.
 
@@ -44,6 +44,7 @@ const SECTIONS: &[&str] = &[
     "events",
     "verify",
     "otel",
+    "mail",
     "ui",
 ];
 

@@ -31,6 +31,7 @@ mod env;
 mod events;
 mod keys;
 mod listeners;
+mod mail;
 mod passwords;
 mod redact;
 mod telemetry;
@@ -46,6 +47,8 @@ use keys::RawKeys;
 pub use keys::{EncryptionKey, KeysSection, decode_kek};
 pub use listeners::{GrpcSection, HttpSection};
 use listeners::{RawGrpc, RawHttp};
+use mail::RawMail;
+pub use mail::{MailSection, MailTransportKind};
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
@@ -105,6 +108,8 @@ pub struct Config {
     pub verify: VerifySection,
     /// OpenTelemetry trace export.
     pub otel: OtelSection,
+    /// Mail delivery.
+    pub mail: MailSection,
     /// The hosted pages' branding.
     pub ui: UiSection,
     /// Bearer credential for `GET /v1/revocations`; unset: loopback peers only.
@@ -136,6 +141,7 @@ impl Default for Config {
             events: EventsSection::default(),
             verify: VerifySection::default(),
             otel: OtelSection::default(),
+            mail: MailSection::default(),
             ui: UiSection::default(),
             revocations_token: None,
             revocations_token_file: None,
@@ -174,6 +180,7 @@ pub struct RawConfig {
     events: RawEvents,
     verify: RawVerify,
     otel: OtelSection,
+    mail: RawMail,
     ui: RawUi,
     revocations_token: Option<Secret>,
     /// File holding `revocations_token` (Kubernetes secrets).
@@ -214,6 +221,7 @@ impl From<&Config> for RawConfig {
             events: (&config.events).into(),
             verify: (&config.verify).into(),
             otel: config.otel.clone(),
+            mail: (&config.mail).into(),
             ui: (&config.ui).into(),
             revocations_token: config.revocations_token.clone(),
             revocations_token_file: config.revocations_token_file.clone(),
@@ -249,6 +257,7 @@ impl TryFrom<RawConfig> for Config {
         let verify = VerifySection::try_from(raw.verify)?;
         raw.otel.validate()?;
         let database = DatabaseSection::try_from(raw.database)?;
+        let mail = MailSection::try_from(raw.mail)?;
         let ui = UiSection::try_from(raw.ui)?;
         Ok(Self {
             warnings: Vec::new(),
@@ -271,6 +280,7 @@ impl TryFrom<RawConfig> for Config {
             events,
             verify,
             otel: raw.otel,
+            mail,
             ui,
             revocations_token: raw.revocations_token,
             revocations_token_file: raw.revocations_token_file,
@@ -491,6 +501,7 @@ impl RawConfig {
                 .with_context(|| format!("reading revocations_token_file {}", path.display()))?;
             self.revocations_token = Some(Secret::new(text.trim()));
         }
+        self.mail.read_secret_file()?;
         Ok(())
     }
 }
