@@ -44,6 +44,8 @@ const SECTIONS: &[&str] = &[
     "events",
     "verify",
     "otel",
+    "signup",
+    "links",
 ];
 
 /// Merges the `WARDEN_*` variables of `env` over `figment`. Unknown
