@@ -9,6 +9,7 @@ use crate::email::Email;
 use crate::error::{CoreError, StoreError};
 use crate::events::DomainEvent;
 use crate::ids::UserId;
+use crate::links::{LinkMailer, LinkPurpose};
 use crate::model::{Role, User, UserStatus};
 use crate::password::{Password, PasswordHasher, PasswordPolicy};
 use crate::ports::{Clock, NewUser, Store};
@@ -39,15 +40,46 @@ impl Accounts {
         }
     }
 
-    /// Creates an account with the given roles (sign-up, admin API,
-    /// `warden user add`).
+    /// Creates an account with the given roles (admin API, `warden user
+    /// add`); its address is unverified and nothing is mailed.
     pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        roles: Vec<Role>,
+        actor: Option<UserId>,
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        self.create(email, password, username, roles, actor, None, ctx)
+            .await
+    }
+
+    /// Creates an account (sign-up) and queues the verification mail in
+    /// the same transaction, so a crash cannot leave an account whose
+    /// link was never sent.
+    pub async fn create_user_verifying(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        roles: Vec<Role>,
+        mailer: &LinkMailer,
+        ctx: &RequestContext,
+    ) -> Result<User, CoreError> {
+        self.create(email, password, username, roles, None, Some(mailer), ctx)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create(
         &self,
         email: &str,
         password: &str,
         username: Option<&str>,
         mut roles: Vec<Role>,
         actor: Option<UserId>,
+        mailer: Option<&LinkMailer>,
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
         let email = Email::parse(email)?;
@@ -79,6 +111,15 @@ impl Accounts {
             roles,
             status: UserStatus::Active,
             created_at: now,
+            email_verified: false,
+            has_password: true,
+        };
+        let (verification, mail) = match mailer {
+            Some(mailer) => {
+                let (link, mail) = mailer.link(LinkPurpose::VerifyEmail, user.id, &user.email, now);
+                (Some(link), vec![mail])
+            }
+            None => (None, Vec::new()),
         };
         let event = DomainEvent::UserCreated {
             user_id: user.id,
@@ -92,6 +133,8 @@ impl Accounts {
                 &NewUser {
                     user: user.clone(),
                     password_hash,
+                    verification,
+                    mail,
                 },
                 &[event],
             )

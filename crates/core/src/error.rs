@@ -109,6 +109,27 @@ pub enum CoreError {
         /// The roles that would have allowed it.
         any_of: Vec<String>,
     },
+    /// A mailed link that is unknown, used, expired, voided or not for
+    /// this endpoint: one answer for all, so a guess learns nothing.
+    #[error("invalid link")]
+    InvalidLink,
+    /// A verification was asked for an address already verified.
+    #[error("already verified")]
+    AlreadyVerified,
+    /// Right password, but `[signup] require_verified_email` holds and the
+    /// address is not verified yet.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// `[signup] enabled = false`: only admins and the CLI create accounts.
+    #[error("signup disabled")]
+    SignupDisabled,
+    /// A mail was asked for too soon after the last one; retry after this
+    /// many seconds.
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Seconds until the next request is allowed.
+        retry_after_secs: u64,
+    },
     /// The password-hashing pool is saturated.
     #[error("overloaded")]
     Overloaded,
@@ -164,6 +185,11 @@ impl CoreError {
             CoreError::TokenRevoked => "token_revoked",
             CoreError::NotFound(_) => "not_found",
             CoreError::Forbidden { .. } => "forbidden",
+            CoreError::InvalidLink => "invalid_link",
+            CoreError::AlreadyVerified => "already_verified",
+            CoreError::EmailNotVerified => "email_not_verified",
+            CoreError::SignupDisabled => "signup_disabled",
+            CoreError::TooManyRequests { .. } => "too_many_requests",
             CoreError::Overloaded => "overloaded",
             CoreError::StoreUnavailable => "store_unavailable",
             CoreError::Unexpected(_) => "internal_error",
@@ -173,9 +199,9 @@ impl CoreError {
     /// The kind, which decides the status on every transport.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::InvalidInput(_) => ErrorKind::InvalidRequest,
+            CoreError::InvalidInput(_) | CoreError::InvalidLink => ErrorKind::InvalidRequest,
             CoreError::WeakPassword(_) => ErrorKind::Unprocessable,
-            CoreError::EmailTaken => ErrorKind::Conflict,
+            CoreError::EmailTaken | CoreError::AlreadyVerified => ErrorKind::Conflict,
             CoreError::InvalidCredentials
             | CoreError::WrongCurrentPassword
             | CoreError::InvalidRefreshToken
@@ -185,9 +211,14 @@ impl CoreError {
             | CoreError::WrongIssuer { .. }
             | CoreError::TokenExpired
             | CoreError::TokenRevoked => ErrorKind::Unauthenticated,
-            CoreError::AccountBanned | CoreError::Forbidden { .. } => ErrorKind::Forbidden,
+            CoreError::AccountBanned
+            | CoreError::Forbidden { .. }
+            | CoreError::EmailNotVerified
+            | CoreError::SignupDisabled => ErrorKind::Forbidden,
             CoreError::NotFound(_) => ErrorKind::NotFound,
-            CoreError::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
+            CoreError::TooManyAttempts { .. } | CoreError::TooManyRequests { .. } => {
+                ErrorKind::TooManyRequests
+            }
             CoreError::Overloaded | CoreError::StoreUnavailable => ErrorKind::Unavailable,
             CoreError::Unexpected(_) => ErrorKind::Internal,
         }
@@ -219,6 +250,21 @@ impl CoreError {
             CoreError::TokenRevoked => "the access token has been revoked".into(),
             CoreError::NotFound(what) => format!("{what} not found"),
             e @ CoreError::Forbidden { .. } => e.to_string(),
+            CoreError::InvalidLink => {
+                "the link is unknown, already used or expired; ask for a new one".into()
+            }
+            CoreError::AlreadyVerified => "this e-mail address is already verified".into(),
+            CoreError::EmailNotVerified => {
+                "verify your e-mail address first; a new link has been sent if the last one \
+                 is more than a minute old"
+                    .into()
+            }
+            CoreError::SignupDisabled => {
+                "sign-up is closed here; ask an administrator for an account".into()
+            }
+            CoreError::TooManyRequests { retry_after_secs } => {
+                format!("a mail was sent moments ago; retry in {retry_after_secs} s")
+            }
             CoreError::Overloaded => "too many sign-ins at once; retry shortly".into(),
             CoreError::StoreUnavailable => "the database is unreachable; retry shortly".into(),
             CoreError::Unexpected(_) => "something went wrong on our side".into(),
@@ -228,7 +274,8 @@ impl CoreError {
     /// Seconds the client should wait before trying again, when that is known.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            CoreError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            CoreError::TooManyAttempts { retry_after_secs }
+            | CoreError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
             CoreError::Overloaded => Some(1),
             _ => None,
         }

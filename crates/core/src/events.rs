@@ -83,6 +83,14 @@ pub enum DomainEvent {
         /// The new roles.
         roles: Vec<String>,
     },
+    /// `user.email_changed`: the account moved to a new address (the old
+    /// one is not in the event: subscribers replicate the current state).
+    EmailChanged {
+        /// The user.
+        user_id: UserId,
+        /// The new canonical e-mail.
+        email: String,
+    },
     /// `user.deleted`.
     UserDeleted {
         /// The user.
@@ -110,6 +118,7 @@ impl DomainEvent {
             DomainEvent::UserBanned { .. } => "user.banned",
             DomainEvent::UserUnbanned { .. } => Self::USER_UNBANNED,
             DomainEvent::RolesChanged { .. } => "user.roles_changed",
+            DomainEvent::EmailChanged { .. } => "user.email_changed",
             DomainEvent::UserDeleted { .. } => "user.deleted",
         }
     }
@@ -153,6 +162,9 @@ impl DomainEvent {
             }
             DomainEvent::RolesChanged { user_id, roles } => {
                 json!({"user_id": user_id, "roles": roles})
+            }
+            DomainEvent::EmailChanged { user_id, email } => {
+                json!({"user_id": user_id, "email": email})
             }
             DomainEvent::UserDeleted {
                 user_id,
@@ -341,6 +353,19 @@ mod tests {
             },
             "user.deleted",
             json!({"user_id": user, "not_before": not_before, "until": until}),
+        );
+    }
+
+    #[test]
+    fn email_changed_carries_the_user_and_the_new_address() {
+        let user = UserId::new();
+        assert_same(
+            DomainEvent::EmailChanged {
+                user_id: user,
+                email: "ada@example.org".into(),
+            },
+            "user.email_changed",
+            json!({"user_id": user, "email": "ada@example.org"}),
         );
     }
 }

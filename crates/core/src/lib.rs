@@ -23,6 +23,7 @@ mod audit;
 pub mod denylist;
 pub mod ip_limit;
 pub mod keys;
+pub mod links;
 pub mod mail;
 pub mod opaque;
 pub mod password;

@@ -107,6 +107,12 @@ pub struct User {
     pub status: UserStatus,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Whether the person proved they read `email` (a verification, reset
+    /// or e-mail change link was followed).
+    pub email_verified: bool,
+    /// Whether the account can sign in with a password (accounts made by
+    /// social sign-in, a later issue, may not).
+    pub has_password: bool,
 }
 
 impl User {

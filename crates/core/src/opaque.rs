@@ -1,5 +1,5 @@
-//! Opaque tokens (`wrt_` refresh tokens, `wst_` session tokens): 256 random
-//! bits, base64url, stored only as a SHA-256 hash.
+//! Opaque tokens (`wrt_` refresh tokens, `wst_` session tokens, `wml_`
+//! mailed links): 256 random bits, base64url, stored only as a SHA-256 hash.
 
 use std::fmt;
 
@@ -15,6 +15,8 @@ use crate::model::TokenHash;
 pub const REFRESH_PREFIX: &str = "wrt_";
 /// Prefix of session (opaque access) tokens.
 pub const SESSION_PREFIX: &str = "wst_";
+/// Prefix of mailed link tokens (verification, reset, e-mail change).
+pub const LINK_PREFIX: &str = "wml_";
 
 const RANDOM_BYTES: usize = 32;
 const ENCODED_LEN: usize = 43; // base64url of 32 bytes, unpadded

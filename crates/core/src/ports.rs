@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{AuditId, MailId, SessionId, UserId};
+use crate::links::{LinkPurpose, LinkRecord, SendOutcome, SendThrottle};
 use crate::mail::{DueMail, QueuedMail};
 use crate::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
@@ -45,6 +46,47 @@ pub struct NewUser {
     pub user: User,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// A verification link to store with the account (sign-up).
+    pub verification: Option<LinkRecord>,
+    /// Mail to queue with it (the verification mail).
+    pub mail: Vec<QueuedMail>,
+}
+
+/// Sessions to revoke along with a change, each with a session revocation
+/// until `until` and the event `event_for` builds.
+pub struct SessionRevocations<'a> {
+    /// End of each session revocation entry.
+    pub until: DateTime<Utc>,
+    /// Builds each `session.revoked` event.
+    pub event_for: SessionEventFn<'a>,
+}
+
+/// What following a link changes. [`LinkStore::complete_link`] consumes
+/// the link and applies all of it in one transaction, or nothing.
+pub struct LinkCompletion<'a> {
+    /// The link's purpose: a link of another purpose is not consumed.
+    pub purpose: LinkPurpose,
+    /// The link's account. It must still be active, and still have
+    /// `expected_email` when that is given (a verification or reset link
+    /// mailed to an address the account has since left is void).
+    pub user: UserId,
+    /// See `user`.
+    pub expected_email: Option<&'a Email>,
+    /// The account's new address (e-mail change), with its skeleton kept
+    /// unique: `Conflict` when another account holds either.
+    pub new_email: Option<&'a Email>,
+    /// The new password hash (reset).
+    pub password_hash: Option<&'a str>,
+    /// The account's other unused links of these purposes are voided.
+    pub void: &'a [LinkPurpose],
+    /// Every live session of the account is revoked.
+    pub revoke_sessions: Option<SessionRevocations<'a>>,
+    /// This sign-in throttle key is cleared (lockout).
+    pub clear_throttle: Option<&'a str>,
+    /// Outbox events.
+    pub events: &'a [OutboxEvent],
+    /// Mail to queue.
+    pub mail: &'a [QueuedMail],
 }
 
 /// Persistence for everything the domain keeps: one port made of a sub-trait
@@ -62,6 +104,7 @@ pub trait Store:
     + AuditStore
     + LockoutStore
     + MailStore
+    + LinkStore
     + Send
     + Sync
     + 'static
@@ -181,7 +224,8 @@ pub trait SessionStore: Send + Sync {
     /// Revokes every live session of `user` except `keep`, writing for each a
     /// session revocation valid until `until` and the event `event_for` builds.
     /// When `password_hash` is given it replaces the user's hash in the same
-    /// transaction (password change). Returns the revoked ids.
+    /// transaction (password change) and voids every unused password-reset
+    /// link of the user. Returns the revoked ids.
     async fn revoke_user_sessions(
         &self,
         user: UserId,
@@ -329,6 +373,46 @@ pub trait MailStore: Send + Sync {
     async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// Mailed link tokens (verification, reset, e-mail change) and how often
+/// they may be sent: the `link_token` and `send_throttle` tables. The
+/// account changes a link makes are applied here too, in the transaction
+/// that consumes it.
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    /// Takes a send slot of `throttle` and, when allowed, stores `link`
+    /// (voiding the account's older unused links of its purpose when
+    /// [`LinkPurpose::voids_older`]) and queues `mail`, all in one
+    /// transaction. Throttled: nothing is written. Does the same store work
+    /// whether or not `link` is given, so that a request for an unknown
+    /// address takes as long as one for a known address.
+    async fn request_link(
+        &self,
+        throttle: &SendThrottle<'_>,
+        link: Option<&LinkRecord>,
+        mail: &[QueuedMail],
+    ) -> Result<SendOutcome, StoreError>;
+    /// Whether an account holds `email` or an address with its confusable
+    /// skeleton ([`Email::skeleton`]).
+    async fn email_in_use(&self, email: &Email) -> Result<bool, StoreError>;
+    /// The link with this hash, used or not.
+    async fn find_link(&self, token: &TokenHash) -> Result<Option<LinkRecord>, StoreError>;
+    /// Consumes the link and applies `completion`, atomically: the link is
+    /// taken by a conditional update (unused, unexpired at `now`, of the
+    /// purpose and account given), so of any number of concurrent calls
+    /// exactly one succeeds. `NotFound` when the link cannot be consumed or
+    /// the account no longer matches; `Conflict` when the new address is
+    /// taken. Either way nothing changes. Returns the revoked sessions.
+    async fn complete_link(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        completion: &LinkCompletion<'_>,
+    ) -> Result<Vec<SessionId>, StoreError>;
+    /// Deletes links that expired before `before` and throttles idle since
+    /// then; returns how many rows went.
+    async fn prune_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -363,7 +447,7 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, Clock, KeyStore, LockoutStore, MailStore, RevocationStore, SessionStore, Store,
-        UserStore,
+        AuditStore, Clock, KeyStore, LinkStore, LockoutStore, MailStore, RevocationStore,
+        SessionStore, Store, UserStore,
     };
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use warden_token::Algorithm;
 
 use crate::access::AccessPolicy;
+use crate::links::{LinkLifetimes, SendLimit};
 use crate::model::LockoutPolicy;
 use crate::password::PasswordPolicy;
 
@@ -61,13 +62,30 @@ pub struct AuthSettings {
     /// Forward-auth rules by original path (`[[verify.rule]]`); none: every
     /// request needs a valid token.
     pub access_policy: AccessPolicy,
+    /// Base URL of the hosted pages mailed links point at (`public_url`,
+    /// default: the issuer), without a trailing slash.
+    pub public_url: String,
+    /// Whether anyone may sign up (`[signup] enabled`); when not, only
+    /// admins and the CLI create accounts.
+    pub signup_enabled: bool,
+    /// Whether a sign-in needs a verified address (`[signup]
+    /// require_verified_email`).
+    pub require_verified_email: bool,
+    /// Lifetimes of mailed links (`[links]`).
+    pub link_lifetimes: LinkLifetimes,
+    /// How often a link may be mailed per address or account.
+    pub link_send_limit: SendLimit,
+    /// Password-reset requests allowed per client IP per minute (0: no limit).
+    pub forgot_per_ip_per_minute: u32,
 }
 
 impl AuthSettings {
     /// Defaults for an issuer URL.
     pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
         Self {
-            issuer: issuer.into(),
+            public_url: issuer.trim_end_matches('/').to_owned(),
+            issuer,
             audience: "warden".into(),
             algorithm: Algorithm::EdDSA,
             key_activation_delay: Duration::seconds(60),
@@ -82,6 +100,11 @@ impl AuthSettings {
             ip_failures_per_minute: 60,
             password_policy: PasswordPolicy::default(),
             access_policy: AccessPolicy::default(),
+            signup_enabled: true,
+            require_verified_email: false,
+            link_lifetimes: LinkLifetimes::default(),
+            link_send_limit: SendLimit::default(),
+            forgot_per_ip_per_minute: 20,
         }
     }
 

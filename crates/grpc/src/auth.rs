@@ -80,7 +80,7 @@ impl AuthRpc for AuthApi {
             .or_status()?;
         Ok(Response::new(pb::SignUpResponse {
             user: Some(convert::user(&user)),
-            tokens: Some(convert::tokens(&tokens)),
+            tokens: tokens.as_ref().map(convert::tokens),
         }))
     }
 

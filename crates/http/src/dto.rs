@@ -46,6 +46,58 @@ pub struct PasswordRequest {
     pub new_password: String,
 }
 
+/// `POST /v1/email/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    /// The `wml_` token of the mailed link.
+    pub token: String,
+}
+
+/// `POST /v1/password/forgot`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    /// The account's e-mail address.
+    pub email: String,
+}
+
+/// `POST /v1/password/reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The `wml_` token of the mailed link.
+    pub token: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `POST /v1/email/change`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeRequest {
+    /// The address to move to; a link is mailed there.
+    pub new_email: String,
+    /// The password in use.
+    pub current_password: String,
+}
+
+/// `DELETE /v1/me`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMeRequest {
+    /// The password in use.
+    pub current_password: String,
+}
+
+/// `202` of the endpoints that queue a mail: the same body whatever
+/// happened behind it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedBody {
+    /// What happens next.
+    pub detail: &'static str,
+}
+
 /// `POST /v1/validate` with the token in the body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +176,11 @@ pub struct UserBody {
     pub status: &'static str,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Whether the person proved they read `email` (a mailed link was
+    /// followed).
+    pub email_verified: bool,
+    /// Whether the account can sign in with a password.
+    pub has_password: bool,
 }
 
 impl From<&User> for UserBody {
@@ -135,6 +192,8 @@ impl From<&User> for UserBody {
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             status: user.status.as_str(),
             created_at: user.created_at,
+            email_verified: user.email_verified,
+            has_password: user.has_password,
         }
     }
 }
@@ -144,8 +203,10 @@ impl From<&User> for UserBody {
 pub struct SignupResponse {
     /// The new account.
     pub user: UserBody,
-    /// Its first token pair.
-    pub tokens: TokensBody,
+    /// Its first token pair; absent when `[signup] require_verified_email`
+    /// holds (the account signs in once its address is verified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokensBody>,
 }
 
 /// One session in `GET /v1/sessions`.

@@ -65,7 +65,24 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/v1/token/revoke", post(routes::accounts::revoke_refresh))
         .route("/v1/signout", post(routes::accounts::signout))
         .route("/v1/signout/all", post(routes::accounts::signout_all))
-        .route("/v1/me", get(routes::accounts::me))
+        .route(
+            "/v1/me",
+            get(routes::accounts::me).delete(routes::lifecycle::delete_me),
+        )
+        .route(
+            "/v1/email/verify/send",
+            post(routes::lifecycle::send_verification),
+        )
+        .route("/v1/email/verify", post(routes::lifecycle::verify_email))
+        .route("/v1/email/change", post(routes::lifecycle::change_email))
+        .route(
+            "/v1/password/forgot",
+            post(routes::lifecycle::forgot_password),
+        )
+        .route(
+            "/v1/password/reset",
+            post(routes::lifecycle::reset_password),
+        )
         .route("/v1/sessions", get(routes::accounts::sessions))
         .route(
             "/v1/sessions/{id}",

@@ -35,6 +35,9 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
         routes::accounts::signup, routes::accounts::signin, routes::accounts::refresh,
         routes::accounts::signout, routes::accounts::revoke_refresh, routes::accounts::signout_all, routes::accounts::me,
         routes::accounts::sessions, routes::accounts::delete_session, routes::accounts::change_password,
+        routes::lifecycle::send_verification, routes::lifecycle::verify_email,
+        routes::lifecycle::forgot_password, routes::lifecycle::reset_password,
+        routes::lifecycle::change_email, routes::lifecycle::delete_me,
         routes::tokens::validate, routes::tokens::verify, routes::tokens::revocations,
         routes::admin::list_users, routes::admin::get_user, routes::admin::ban, routes::admin::unban,
         routes::admin::set_roles, routes::admin::delete_user, routes::admin::audit,
@@ -102,7 +105,9 @@ const BAD_REQUEST: Answer = Answer {
     name: "BadRequest",
     status: 400,
     description: "`invalid_request`: the body is not valid JSON or a field is missing or \
-                  wrong, or a query parameter or header is invalid; `detail` names it.",
+                  wrong, or a query parameter or header is invalid; `detail` names it. \
+                  `invalid_link`: a mailed link's token is unknown, used, expired or not \
+                  for this endpoint.",
     headers: &[],
 };
 const UNAUTHORIZED: Answer = Answer {
@@ -118,7 +123,8 @@ const FORBIDDEN: Answer = Answer {
     status: 403,
     description: "Refused: `forbidden` (a role or service credential is missing), \
                   `csrf_failed` (a cookie-authenticated change without the CSRF token or an \
-                  allowed Origin), `account_banned`.",
+                  allowed Origin), `account_banned`, `email_not_verified` (sign-in needs a \
+                  verified address; a new link was mailed), `signup_disabled`.",
     headers: &[],
 };
 const NOT_FOUND: Answer = Answer {
@@ -130,7 +136,8 @@ const NOT_FOUND: Answer = Answer {
 const CONFLICT: Answer = Answer {
     name: "Conflict",
     status: 409,
-    description: "`email_taken`: an account with this e-mail already exists.",
+    description: "`email_taken`: an account with this e-mail (or one that looks like it) \
+                  already exists; `already_verified`: the address is verified already.",
     headers: &[],
 };
 const PAYLOAD_TOO_LARGE: Answer = Answer {
@@ -156,7 +163,8 @@ const TOO_MANY_REQUESTS: Answer = Answer {
     name: "TooManyRequests",
     status: 429,
     description: "`too_many_attempts`: too many failed sign-ins from this client or for \
-                  this account.",
+                  this account; `too_many_requests`: a mail was asked for too soon after the \
+                  last one (per address or account: one a minute, five an hour; per client).",
     headers: &[RETRY_AFTER],
 };
 const UNAVAILABLE: Answer = Answer {

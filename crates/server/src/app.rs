@@ -142,6 +142,15 @@ pub fn auth_settings(config: &Config) -> AuthSettings {
         min_score: config.passwords.min_score,
     };
     settings.access_policy = config.verify.policy.clone();
+    settings.public_url = config.public_url();
+    settings.signup_enabled = config.signup.enabled;
+    settings.require_verified_email = config.signup.require_verified_email;
+    settings.link_lifetimes = warden_core::links::LinkLifetimes {
+        verify_email: chrono_duration(config.links.verify_email),
+        password_reset: chrono_duration(config.links.password_reset),
+        email_change: chrono_duration(config.links.email_change),
+    };
+    settings.forgot_per_ip_per_minute = config.links.forgot_per_ip_per_minute;
     settings
 }
 

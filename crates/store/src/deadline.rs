@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
+use warden_core::links::{LinkRecord, SendOutcome, SendThrottle};
 use warden_core::mail::{DueMail, QueuedMail};
 use warden_core::model::{
     AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
@@ -18,8 +19,8 @@ use warden_core::model::{
     User, UserCredentials, UserStatus,
 };
 use warden_core::ports::{
-    AuditStore, KeyStore, LockoutStore, MailStore, NewUser, ReuseRevocation, RevocationStore,
-    SessionEventFn, SessionStore, Store, UserStore,
+    AuditStore, KeyStore, LinkCompletion, LinkStore, LockoutStore, MailStore, NewUser,
+    ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store, UserStore,
 };
 use warden_core::{AuditId, Email, MailId, SessionId, StoreError, UserId};
 
@@ -559,6 +560,49 @@ impl MailStore for Deadline {
 
     async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.within("prune_mail", self.inner.prune_mail(before))
+            .await
+    }
+}
+
+#[async_trait]
+impl LinkStore for Deadline {
+    async fn request_link(
+        &self,
+        throttle: &SendThrottle<'_>,
+        link: Option<&LinkRecord>,
+        mail: &[QueuedMail],
+    ) -> Result<SendOutcome, StoreError> {
+        self.within(
+            "request_link",
+            self.inner.request_link(throttle, link, mail),
+        )
+        .await
+    }
+
+    async fn email_in_use(&self, email: &Email) -> Result<bool, StoreError> {
+        self.within("email_in_use", self.inner.email_in_use(email))
+            .await
+    }
+
+    async fn find_link(&self, token: &TokenHash) -> Result<Option<LinkRecord>, StoreError> {
+        self.within("find_link", self.inner.find_link(token)).await
+    }
+
+    async fn complete_link(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        completion: &LinkCompletion<'_>,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        self.within(
+            "complete_link",
+            self.inner.complete_link(token, now, completion),
+        )
+        .await
+    }
+
+    async fn prune_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within("prune_links", self.inner.prune_links(before))
             .await
     }
 }

@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use warden_core::links::{LinkPurpose, LinkRecord, SendState};
+use warden_core::model::TokenHash;
 use warden_core::model::{
     AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, SessionTokenOwner,
     StoredSigningKey, User, UserCredentials, UserStatus,
@@ -169,7 +171,8 @@ fn revocation_kind_parse(raw: &str) -> Result<RevocationKind, StoreError> {
 }
 
 /// The columns of `user_account` every caller may see.
-pub(crate) const USER_COLUMNS: &str = "user_id, email, username, roles, status, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "user_id, email, username, roles, status, created_at, email_verified";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -179,6 +182,7 @@ pub(crate) struct UserRow {
     roles: Text,
     status: Text,
     created_at: i64,
+    email_verified: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -195,6 +199,11 @@ impl TryFrom<UserRow> for User {
                 StoreError::Unexpected(format!("stored status {:?} is unknown", row.status))
             })?,
             created_at: from_millis(row.created_at)?,
+            email_verified: row.email_verified,
+            // `password_hash` is NOT NULL in every schema: each account has
+            // a password until social sign-in (a later issue) adds accounts
+            // without one and makes the column nullable.
+            has_password: true,
         })
     }
 }
@@ -284,6 +293,85 @@ impl TryFrom<SessionTokenRow> for SessionTokenOwner {
             expires_at: from_millis(row.expires_at)?,
         })
     }
+}
+
+/// The columns of `link_token`.
+pub(crate) const LINK_COLUMNS: &str =
+    "token_hash, purpose, user_id, email, created_at, expires_at, used_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LinkRow {
+    token_hash: Text,
+    purpose: Text,
+    user_id: Text,
+    email: Text,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl TryFrom<LinkRow> for LinkRecord {
+    type Error = StoreError;
+    fn try_from(row: LinkRow) -> Result<Self, Self::Error> {
+        Ok(LinkRecord {
+            token_hash: TokenHash(row.token_hash.into_string()),
+            purpose: LinkPurpose::parse(&row.purpose).ok_or_else(|| {
+                StoreError::Unexpected(format!("stored link purpose {:?} is unknown", row.purpose))
+            })?,
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            email: Email::from_stored(&row.email)
+                .map_err(|_| StoreError::Unexpected("stored link e-mail is invalid".to_owned()))?,
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            used_at: opt_from_millis(row.used_at)?,
+        })
+    }
+}
+
+/// The account update a link completion makes. `placeholder(n)` writes
+/// the n-th (1-based) parameter, bound in this order: new e-mail and its
+/// skeleton, password hash, user id, expected e-mail. Only an active
+/// account is changed; every completion marks the address verified (the
+/// link was read there).
+pub(crate) fn link_user_update(
+    completion: &warden_core::ports::LinkCompletion<'_>,
+    placeholder: impl Fn(usize) -> String,
+) -> String {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        placeholder(n)
+    };
+    let mut sql = String::from("UPDATE user_account SET email_verified = TRUE");
+    if completion.new_email.is_some() {
+        sql.push_str(&format!(
+            ", email = {}, email_skeleton = {}",
+            next(),
+            next()
+        ));
+    }
+    if completion.password_hash.is_some() {
+        sql.push_str(&format!(", password_hash = {}", next()));
+    }
+    sql.push_str(&format!(
+        " WHERE user_id = {} AND status = 'active'",
+        next()
+    ));
+    if completion.expected_email.is_some() {
+        sql.push_str(&format!(" AND email = {}", next()));
+    }
+    sql
+}
+
+/// A send throttle's stored state back as the domain's.
+pub(crate) fn send_state(
+    (last_at, window_start, window_count): (i64, i64, i64),
+) -> Result<SendState, StoreError> {
+    Ok(SendState {
+        last_at: from_millis(last_at)?,
+        window_start: from_millis(window_start)?,
+        window_count: u32::try_from(window_count.max(0)).unwrap_or(u32::MAX),
+    })
 }
 
 #[derive(sqlx::FromRow)]

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use warden::config::{Config, Overrides};
 pub use warden::config::{SignInRedirect, VerifyRule};
 pub use warden_core::AccessTokenKind;
+pub use warden_core::mail::{MailKind, QueuedMail};
 use warden_core::ports::FakeClock;
 use warden_core::{AuthService, RequestContext, Role};
 use warden_grpc::pb::admin_service_client::AdminServiceClient;
@@ -343,6 +344,44 @@ impl TestApp {
             .into_iter()
             .map(|(_, event)| event.name)
             .collect()
+    }
+
+    /// Mail waiting in the queue, oldest first, read through a store
+    /// connection of its own. Delivery is the mail worker's job; tests
+    /// follow links from here.
+    pub async fn queued_mail(&self) -> Vec<QueuedMail> {
+        let store = warden::app::open_store(&self.config)
+            .await
+            .expect("store opens")
+            .into_store();
+        let far = chrono::Utc::now() + chrono::Duration::days(3650);
+        store
+            .list_due_mail(far, 10_000)
+            .await
+            .expect("mail queue")
+            .into_iter()
+            .map(|due| due.mail)
+            .collect()
+    }
+
+    /// Queued mail of `kind` to `to`, oldest first.
+    pub async fn mail_to(&self, kind: MailKind, to: &str) -> Vec<QueuedMail> {
+        self.queued_mail()
+            .await
+            .into_iter()
+            .filter(|mail| mail.kind == kind && mail.to == to)
+            .collect()
+    }
+
+    /// The `wml_` token of the newest queued mail of `kind` to `to`, taken
+    /// from its link as a person would.
+    pub async fn mailed_token(&self, kind: MailKind, to: &str) -> String {
+        let mail = self.mail_to(kind, to).await;
+        let link = &mail.last().expect("a mail was queued").values["link"];
+        let (_, token) = link
+            .split_once("?token=")
+            .expect("the link carries a token");
+        token.to_owned()
     }
 
     /// Creates an admin (as `warden user add --role admin` would) and signs in.

@@ -8,19 +8,38 @@ use crate::ids::UserId;
 use crate::model::{Role, User};
 
 impl AuthService {
-    /// Creates an account with the `user` role and signs it in.
+    /// Creates an account with the `user` role, queues its verification
+    /// mail and signs it in. Refused when `[signup] enabled` is false. With
+    /// `require_verified_email` no session is opened: the account signs in
+    /// once its address is verified, as a sign-in would demand.
     pub async fn sign_up(
         &self,
         email: &str,
         password: &str,
         username: Option<&str>,
         ctx: &RequestContext,
-    ) -> Result<(User, IssuedTokens), CoreError> {
+    ) -> Result<(User, Option<IssuedTokens>), CoreError> {
+        if !self.settings.signup_enabled {
+            return Err(CoreError::SignupDisabled);
+        }
         let user = self
-            .create_user(email, password, username, vec![Role::user()], None, ctx)
+            .accounts()
+            .create_user_verifying(
+                email,
+                password,
+                username,
+                vec![Role::user()],
+                &self.link_mailer(),
+                ctx,
+            )
             .await?;
+        self.count_signup_verification(&user, user.created_at)
+            .await?;
+        if self.settings.require_verified_email {
+            return Ok((user, None));
+        }
         let tokens = self.open_session(&user, ctx).await?;
-        Ok((user, tokens))
+        Ok((user, Some(tokens)))
     }
 
     /// Creates an account with the given roles (sign-up, admin API).
@@ -58,25 +77,11 @@ impl AuthService {
         new_password: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let current = self.parse_password(current_password, "current_password")?;
+        self.parse_password(current_password, "current_password")?;
         let new = self.parse_password(new_password, "new_password")?;
         let creds = self
-            .store
-            .find_credentials_by_id(who.user_id)
-            .await?
-            .ok_or(CoreError::TokenRevoked)?;
-        let check = self.hasher.verify(&current, &creds.password_hash).await?;
-        if !check.is_match {
-            self.record(
-                Audit::failure("password_change")
-                    .actor(who.user_id)
-                    .target(who.user_id)
-                    .detail("wrong_password"),
-                ctx,
-            )
-            .await;
-            return Err(CoreError::WrongCurrentPassword);
-        }
+            .check_current_password(who, current_password, "password_change", ctx)
+            .await?;
         let user = &creds.user;
         let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
         if let Some(name) = user.username.as_deref() {

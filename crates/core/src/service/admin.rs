@@ -234,7 +234,7 @@ impl AuthService {
             .ok_or(CoreError::NotFound("user"))
     }
 
-    fn user_revocation(&self, user: UserId, now: DateTime<Utc>) -> Revocation {
+    pub(super) fn user_revocation(&self, user: UserId, now: DateTime<Utc>) -> Revocation {
         // Rounded up to the next second: `iat` has second precision, and every
         // token issued up to now must match.
         let not_before = DateTime::from_timestamp(now.timestamp() + 1, 0).unwrap_or(now);

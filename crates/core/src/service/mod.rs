@@ -2,13 +2,17 @@
 //! admin actions. Transports (HTTP, gRPC, CLI) call these and translate.
 //!
 //! One file per job, each adding an `impl AuthService` block: `accounts`,
-//! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin` and
-//! `feed` (the revocation feed). What they share lives here.
+//! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin`,
+//! `feed` (the revocation feed), `lifecycle` (e-mail verification, e-mail
+//! change, deleting one's account) and `recovery` (forgotten passwords).
+//! What they share lives here.
 
 mod accounts;
 mod admin;
 mod backfill;
 mod feed;
+mod lifecycle;
+mod recovery;
 mod sessions;
 mod sign_in;
 mod tokens;
@@ -27,6 +31,7 @@ use crate::error::{CoreError, FieldError};
 use crate::ids::{SessionId, UserId};
 use crate::ip_limit::IpFailureLimit;
 use crate::keys::{KeyManager, KeyRing};
+use crate::links::LinkMailer;
 use crate::model::{Role, Session};
 use crate::opaque::OpaqueToken;
 use crate::password::{Password, PasswordHasher};
@@ -144,6 +149,8 @@ pub struct AuthService {
     accounts: Accounts,
     denylist: Arc<DenyList>,
     ip_limit: IpFailureLimit,
+    /// Password-reset requests per client IP.
+    forgot_ip_limit: IpFailureLimit,
     verified: Option<VerifiedCache<Principal, KeyRing>>,
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
@@ -195,6 +202,7 @@ impl AuthService {
                 settings.password_policy.clone(),
             ),
             ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
+            forgot_ip_limit: IpFailureLimit::new(settings.forgot_per_ip_per_minute),
             verified: VerifiedCache::new(VERIFIED_CACHE_ENTRIES),
             session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
             store,
@@ -254,7 +262,18 @@ impl AuthService {
         self.store
             .prune_outbox(now - self.settings.revocation_ttl() - OUTBOX_RETENTION_MARGIN)
             .await?;
+        // A send throttle's hour-long window must be remembered for an hour.
+        self.store
+            .prune_links(now - chrono::Duration::hours(1))
+            .await?;
         self.keys.reload().await
+    }
+
+    fn link_mailer(&self) -> LinkMailer {
+        LinkMailer {
+            public_url: self.settings.public_url.clone(),
+            lifetimes: self.settings.link_lifetimes,
+        }
     }
 
     fn parse_password(&self, raw: &str, field: &'static str) -> Result<Password, CoreError> {

@@ -154,7 +154,13 @@ impl AuthService {
             .store
             .revoke_user_sessions(user, keep, now, until, password_hash, &event_for)
             .await?;
-        for session in revoked {
+        self.deny_sessions(&revoked, until);
+        Ok(())
+    }
+
+    /// Puts sessions the store just revoked on this instance's deny-list.
+    pub(super) fn deny_sessions(&self, sessions: &[SessionId], until: DateTime<Utc>) {
+        for session in sessions {
             self.denylist.insert(&Revocation {
                 kind: RevocationKind::Session,
                 id: session.as_uuid(),
@@ -162,7 +168,6 @@ impl AuthService {
                 until,
             });
         }
-        Ok(())
     }
 }
 

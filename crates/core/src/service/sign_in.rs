@@ -83,6 +83,21 @@ impl AuthService {
             .await;
             return Err(CoreError::AccountBanned);
         }
+        if self.settings.require_verified_email && !user.email_verified {
+            // The password was right, so this tells the account's owner
+            // only. The link is re-sent unless one went out within the
+            // send limit; the answer is the same either way.
+            self.mail_verification(&user, now).await?;
+            self.record(
+                Audit::failure("signin")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail("email_not_verified"),
+                ctx,
+            )
+            .await;
+            return Err(CoreError::EmailNotVerified);
+        }
         let tokens = self.open_session(&user, ctx).await?;
         self.record(Audit::success("signin").actor(user.id).target(user.id), ctx)
             .await;

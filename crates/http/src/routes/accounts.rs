@@ -79,13 +79,15 @@ pub async fn signup(
         .await?;
     let response = SignupResponse {
         user: UserBody::from(&user),
-        tokens: TokensBody::new(&tokens, mode.cookie),
+        tokens: tokens.as_ref().map(|t| TokensBody::new(t, mode.cookie)),
     };
-    if mode.cookie {
-        let jar = set_session_cookies(jar, &tokens, session_max_age(&state), &refresh_path(&state));
-        Ok((StatusCode::CREATED, jar, no_store(), Json(response)).into_response())
-    } else {
-        Ok((StatusCode::CREATED, no_store(), Json(response)).into_response())
+    match tokens {
+        Some(tokens) if mode.cookie => {
+            let jar =
+                set_session_cookies(jar, &tokens, session_max_age(&state), &refresh_path(&state));
+            Ok((StatusCode::CREATED, jar, no_store(), Json(response)).into_response())
+        }
+        _ => Ok((StatusCode::CREATED, no_store(), Json(response)).into_response()),
     }
 }
 

@@ -2,5 +2,6 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod lifecycle;
 pub mod ops;
 pub mod tokens;

@@ -85,7 +85,10 @@ pub async fn submit(
         .sign_up(email, form.text("password"), None, &ctx)
         .await
     {
-        Ok((_, tokens)) => signed_in(&state, jar, &tokens, &rd),
+        Ok((_, Some(tokens))) => signed_in(&state, jar, &tokens, &rd),
+        // `require_verified_email`: no session until the address is
+        // verified; the sign-in page says so when they try.
+        Ok((_, None)) => axum::response::Redirect::to("/signin").into_response(),
         Err(err) => {
             let fields = [
                 ("email", "email"),

@@ -46,6 +46,8 @@ const SECTIONS: &[&str] = &[
     "otel",
     "mail",
     "ui",
+    "signup",
+    "links",
 ];
 
 /// Merges the `WARDEN_*` variables of `env` over `figment`. Unknown

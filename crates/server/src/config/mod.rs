@@ -34,6 +34,7 @@ mod listeners;
 mod mail;
 mod passwords;
 mod redact;
+mod signup;
 mod telemetry;
 mod tokens;
 mod ui;
@@ -52,6 +53,8 @@ pub use mail::{MailSection, MailTransportKind};
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
+use signup::RawLinks;
+pub use signup::{LinksSection, SignupSection};
 pub use telemetry::{LogFormat, LogSection, OtelSection};
 use tokens::{RawSessions, RawTokens};
 pub use tokens::{SessionsSection, TokensSection};
@@ -116,6 +119,12 @@ pub struct Config {
     pub revocations_token: Option<Secret>,
     /// The file `revocations_token` was read from, if any.
     pub revocations_token_file: Option<PathBuf>,
+    /// Base URL of the hosted pages, which mailed links point at. Default: the issuer.
+    pub public_url: Option<String>,
+    /// Who may sign up; whether sign-in needs a verified address.
+    pub signup: SignupSection,
+    /// Lifetimes of mailed links.
+    pub links: LinksSection,
 }
 
 impl Default for Config {
@@ -145,6 +154,9 @@ impl Default for Config {
             ui: UiSection::default(),
             revocations_token: None,
             revocations_token_file: None,
+            public_url: None,
+            signup: SignupSection::default(),
+            links: LinksSection::default(),
         }
     }
 }
@@ -185,6 +197,9 @@ pub struct RawConfig {
     revocations_token: Option<Secret>,
     /// File holding `revocations_token` (Kubernetes secrets).
     revocations_token_file: Option<PathBuf>,
+    public_url: Option<String>,
+    signup: SignupSection,
+    links: RawLinks,
 }
 
 impl Default for RawConfig {
@@ -225,6 +240,9 @@ impl From<&Config> for RawConfig {
             ui: (&config.ui).into(),
             revocations_token: config.revocations_token.clone(),
             revocations_token_file: config.revocations_token_file.clone(),
+            public_url: config.public_url.clone(),
+            signup: config.signup.clone(),
+            links: (&config.links).into(),
         }
     }
 }
@@ -259,6 +277,8 @@ impl TryFrom<RawConfig> for Config {
         let database = DatabaseSection::try_from(raw.database)?;
         let mail = MailSection::try_from(raw.mail)?;
         let ui = UiSection::try_from(raw.ui)?;
+        let links = LinksSection::try_from(raw.links)?;
+        let public_url = signup::parse_public_url(raw.public_url)?;
         Ok(Self {
             warnings: Vec::new(),
             data_dir: raw.data_dir,
@@ -284,6 +304,9 @@ impl TryFrom<RawConfig> for Config {
             ui,
             revocations_token: raw.revocations_token,
             revocations_token_file: raw.revocations_token_file,
+            public_url,
+            signup: raw.signup,
+            links,
         })
     }
 }
@@ -439,6 +462,12 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.http.listen))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// Base URL of the hosted pages and of mailed links: `public_url`, or
+    /// the issuer.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| self.issuer())
     }
 
     /// Whether the database is the embedded SQLite file (single process).

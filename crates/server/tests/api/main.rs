@@ -14,6 +14,7 @@ mod forward_auth;
 mod gateway;
 mod instances;
 mod issuers;
+mod lifecycle;
 mod look_alikes;
 mod newcomer;
 mod openapi_truth;

@@ -16,8 +16,8 @@
 //!
 //! The functions live in one file per section of the port (`users`,
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
-//! relay, `audit`, `lockout`, `mail` for the mail queue, with its own list
-//! [`MAIL`] and macro) and are re-exported here, so
+//! relay, `audit`, `lockout`, `links` for mailed link tokens, `mail` for the
+//! mail queue, with its own list [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
 
@@ -33,6 +33,7 @@ use warden_core::{Email, SessionId, UserId};
 mod audit;
 mod keys;
 mod lease;
+mod links;
 mod lockout;
 mod mail;
 mod refresh;
@@ -45,6 +46,14 @@ pub use self::audit::audit_pages_newest_first;
 pub use self::keys::{
     signing_keys_first_is_created_once_under_concurrency,
     signing_keys_need_the_right_encryption_key, signing_keys_round_trip_retire_delete,
+};
+pub use self::links::{
+    email_in_use_matches_addresses_and_look_alikes,
+    link_completion_applies_its_change_mail_and_events_atomically,
+    link_completion_is_single_use_under_concurrency,
+    links_are_single_use_and_checked_on_completion, password_change_voids_reset_links,
+    prune_links_drops_expired_links_and_idle_throttles,
+    send_throttle_allows_one_per_interval_under_concurrency,
 };
 pub use self::lockout::{
     login_throttle_counts_and_clears, login_throttle_counts_exactly_under_concurrency,
@@ -108,6 +117,14 @@ pub const ALL: &[&str] = &[
     "outbox_relay_only_the_lease_holder_publishes",
     // e-mail skeletons (migration 0004)
     "legacy_emails_get_skeletons_at_start",
+    // mailed links (migration 0007)
+    "links_are_single_use_and_checked_on_completion",
+    "link_completion_is_single_use_under_concurrency",
+    "link_completion_applies_its_change_mail_and_events_atomically",
+    "password_change_voids_reset_links",
+    "send_throttle_allows_one_per_interval_under_concurrency",
+    "email_in_use_matches_addresses_and_look_alikes",
+    "prune_links_drops_expired_links_and_idle_throttles",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
@@ -146,6 +163,13 @@ macro_rules! contract_tests {
             outbox_relay_lease_has_one_holder_under_concurrency,
             outbox_relay_publishes_in_order_and_retries_after_a_failure,
             outbox_relay_only_the_lease_holder_publishes,
+            links_are_single_use_and_checked_on_completion,
+            link_completion_is_single_use_under_concurrency,
+            link_completion_applies_its_change_mail_and_events_atomically,
+            password_change_voids_reset_links,
+            send_throttle_allows_one_per_interval_under_concurrency,
+            email_in_use_matches_addresses_and_look_alikes,
+            prune_links_drops_expired_links_and_idle_throttles,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -197,8 +221,12 @@ fn new_user(email: &str, username: Option<&str>, at: DateTime<Utc>) -> NewUser {
             roles: vec![Role::user()],
             status: UserStatus::Active,
             created_at: at,
+            email_verified: false,
+            has_password: true,
         },
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${email}"),
+        verification: None,
+        mail: Vec::new(),
     }
 }
 

@@ -378,8 +378,12 @@ async fn unchanged_updates_are_not_not_found() {
                 roles: vec![warden_core::model::Role::user()],
                 status: UserStatus::Active,
                 created_at: now,
+                email_verified: false,
+                has_password: true,
             },
             password_hash: "$argon2id$same".into(),
+            verification: None,
+            mail: Vec::new(),
         };
         store.create_user(&new, &[]).await.expect("create");
         let id = new.user.id;

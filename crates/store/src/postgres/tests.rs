@@ -185,12 +185,14 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
             [
                 "_sqlx_migrations",
                 "audit_entry",
+                "link_token",
                 "login_throttle",
                 "mail_queue",
                 "outbox",
                 "refresh_token",
                 "relay_lease",
                 "revocation",
+                "send_throttle",
                 "session",
                 "session_token",
                 "signing_key",
@@ -430,8 +432,12 @@ async fn a_deadlock_is_retried() {
                 roles: vec![],
                 status: warden_core::model::UserStatus::Active,
                 created_at: now,
+                email_verified: false,
+                has_password: true,
             },
             password_hash: "h".into(),
+            verification: None,
+            mail: Vec::new(),
         };
         store.create_user(&user, &[]).await.expect("user");
         let session = warden_core::model::Session {
@@ -597,8 +603,12 @@ async fn list_users_folds_non_ascii_case_and_orders_ids_bytewise() {
                 roles: vec![],
                 status: warden_core::model::UserStatus::Active,
                 created_at: now,
+                email_verified: false,
+                has_password: true,
             },
             password_hash: "h".into(),
+            verification: None,
+            mail: Vec::new(),
         };
         store.create_user(&new, &[]).await.expect("create");
         let found = store

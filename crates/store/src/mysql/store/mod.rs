@@ -4,6 +4,7 @@
 
 mod audit;
 mod keys;
+mod links;
 mod lockout;
 mod mail;
 mod revocations;

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::MySqlConnection;
+use warden_core::links::LinkPurpose;
 use warden_core::model::{
     OutboxEvent, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
     SessionTokenOwner, SessionTokenRecord, TokenHash,
@@ -10,6 +12,7 @@ use warden_core::ports::{ReuseRevocation, SessionEventFn, SessionStore};
 use warden_core::{SessionId, StoreError, UserId};
 
 use super::convert;
+use super::links::void_links;
 use crate::grace::retry_allowed;
 use crate::mysql::{MySqlStore, insert_events, insert_revocation, retry};
 use crate::retry::TxError;
@@ -258,51 +261,18 @@ impl SessionStore for MySqlStore {
                 if done.rows_affected() == 0 {
                     return Err(TxError::Store(StoreError::NotFound));
                 }
+                // A password change voids every reset link (contract,
+                // section 3): one mailed before it must not undo it.
+                void_links(
+                    &mut tx,
+                    &user_id,
+                    &[LinkPurpose::PasswordReset],
+                    to_millis(now),
+                )
+                .await?;
             }
-            // Lock the live sessions first, then revoke exactly those: a
-            // session created meanwhile is neither revoked nor announced.
-            let mut select = String::from(
-                "SELECT session_id FROM session \
-                 WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
-            );
-            if keep.is_some() {
-                select.push_str(" AND session_id <> ?");
-            }
-            select.push_str(" ORDER BY session_id FOR UPDATE");
-            let mut q = sqlx::query_scalar::<_, Text>(&select)
-                .bind(&user_id)
-                .bind(now_ms);
-            if let Some(keep) = &keep {
-                q = q.bind(keep);
-            }
-            let revoked: Vec<Text> = q.fetch_all(&mut *tx).await?;
-            if !revoked.is_empty() {
-                let placeholders = vec!["?"; revoked.len()].join(", ");
-                let update = format!(
-                    "UPDATE session SET revoked_at = ? WHERE session_id IN ({placeholders})"
-                );
-                let mut q = sqlx::query(&update).bind(now_ms);
-                for raw in &revoked {
-                    q = q.bind(raw);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            let mut ids = Vec::with_capacity(revoked.len());
-            let mut events = Vec::with_capacity(revoked.len());
-            for raw in &revoked {
-                let id = SessionId::from_uuid(parse_uuid(raw)?);
-                let revocation = Revocation {
-                    kind: RevocationKind::Session,
-                    id: id.as_uuid(),
-                    not_before: None,
-                    until,
-                };
-                insert_revocation(&mut tx, &revocation).await?;
-                events.push(event_for(id));
-                ids.push(id);
-            }
-            insert_events(&mut tx, &events).await?;
-            ids
+            revoke_live_sessions(&mut tx, &user_id, keep.as_deref(), now_ms, until, event_for)
+                .await?
         })
     }
 
@@ -376,4 +346,60 @@ async fn chain_successor(
         .fetch_one(&mut **tx)
         .await?;
     Ok(Session::try_from(row)?)
+}
+
+/// Revokes every live session of `user_id` but `keep` inside the caller's
+/// transaction, with a revocation entry and an event each: password
+/// changes, and password resets completed by a link.
+pub(super) async fn revoke_live_sessions(
+    conn: &mut MySqlConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    now_ms: i64,
+    until: DateTime<Utc>,
+    event_for: SessionEventFn<'_>,
+) -> Result<Vec<SessionId>, TxError> {
+    // Lock the live sessions first, then revoke exactly those: a
+    // session created meanwhile is neither revoked nor announced.
+    let mut select = String::from(
+        "SELECT session_id FROM session \
+             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+    );
+    if keep.is_some() {
+        select.push_str(" AND session_id <> ?");
+    }
+    select.push_str(" ORDER BY session_id FOR UPDATE");
+    let mut q = sqlx::query_scalar::<_, Text>(&select)
+        .bind(user_id)
+        .bind(now_ms);
+    if let Some(keep) = &keep {
+        q = q.bind(keep);
+    }
+    let revoked: Vec<Text> = q.fetch_all(&mut *conn).await?;
+    if !revoked.is_empty() {
+        let placeholders = vec!["?"; revoked.len()].join(", ");
+        let update =
+            format!("UPDATE session SET revoked_at = ? WHERE session_id IN ({placeholders})");
+        let mut q = sqlx::query(&update).bind(now_ms);
+        for raw in &revoked {
+            q = q.bind(raw);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let mut ids = Vec::with_capacity(revoked.len());
+    let mut events = Vec::with_capacity(revoked.len());
+    for raw in &revoked {
+        let id = SessionId::from_uuid(parse_uuid(raw)?);
+        let revocation = Revocation {
+            kind: RevocationKind::Session,
+            id: id.as_uuid(),
+            not_before: None,
+            until,
+        };
+        insert_revocation(&mut *conn, &revocation).await?;
+        events.push(event_for(id));
+        ids.push(id);
+    }
+    insert_events(&mut *conn, &events).await?;
+    Ok(ids)
 }

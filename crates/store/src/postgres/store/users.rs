@@ -6,6 +6,8 @@ use warden_core::ports::{NewUser, UserStore};
 use warden_core::{Email, StoreError, UserId};
 
 use super::convert;
+use super::links::insert_link;
+use super::mail::queue_in;
 use crate::postgres::{PgStore, insert_events, insert_revocation, retry};
 use crate::retry::TxError;
 use crate::rows::{
@@ -20,8 +22,9 @@ impl UserStore for PgStore {
         pg_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO user_account \
-                 (user_id, email, username, password_hash, roles, status, created_at, email_skeleton) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 (user_id, email, username, password_hash, roles, status, created_at, email_skeleton, \
+                  email_verified) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(user.id.to_string())
             .bind(user.email.as_str())
@@ -31,8 +34,13 @@ impl UserStore for PgStore {
             .bind(user.status.as_str())
             .bind(to_millis(user.created_at))
             .bind(user.email.skeleton())
+            .bind(user.email_verified)
             .execute(&mut *tx)
             .await?;
+            if let Some(link) = &new.verification {
+                insert_link(&mut tx, link).await?;
+            }
+            queue_in(&mut tx, &self.cipher, &new.mail).await?;
             insert_events(&mut tx, events).await?;
         })
     }

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use warden_core::links::LinkPurpose;
 use warden_core::model::{
     OutboxEvent, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
     SessionTokenOwner, SessionTokenRecord, TokenHash,
@@ -10,6 +12,7 @@ use warden_core::ports::{ReuseRevocation, SessionEventFn, SessionStore};
 use warden_core::{SessionId, StoreError, UserId};
 
 use super::convert;
+use super::links::void_links;
 use crate::grace::retry_allowed;
 use crate::retry::TxError;
 use crate::rows::{
@@ -252,33 +255,18 @@ impl SessionStore for SqliteStore {
                 if done.rows_affected() == 0 {
                     return Err(TxError::Store(StoreError::NotFound));
                 }
+                // A password change voids every reset link (contract,
+                // section 3): one mailed before it must not undo it.
+                void_links(
+                    &mut tx,
+                    &user_id,
+                    &[LinkPurpose::PasswordReset],
+                    to_millis(now),
+                )
+                .await?;
             }
-            let mut revoked: Vec<String> = sqlx::query_scalar(
-                "UPDATE session SET revoked_at = ?1 \
-                 WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1 \
-                   AND (?3 IS NULL OR session_id <> ?3) \
-                 RETURNING session_id",
-            )
-            .bind(now_ms)
-            .bind(&user_id)
-            .bind(keep.as_deref())
-            .fetch_all(&mut *tx)
-            .await?;
-            revoked.sort();
-            let mut ids = Vec::with_capacity(revoked.len());
-            for raw in &revoked {
-                let id = SessionId::from_uuid(parse_uuid(raw)?);
-                let revocation = Revocation {
-                    kind: RevocationKind::Session,
-                    id: id.as_uuid(),
-                    not_before: None,
-                    until,
-                };
-                insert_revocation(&mut tx, &revocation).await?;
-                insert_events(&mut tx, &[event_for(id)]).await?;
-                ids.push(id);
-            }
-            ids
+            revoke_live_sessions(&mut tx, &user_id, keep.as_deref(), now_ms, until, event_for)
+                .await?
         })
     }
 
@@ -348,4 +336,43 @@ async fn chain_successor(
         .fetch_one(&mut **tx)
         .await?;
     Ok(Session::try_from(row)?)
+}
+
+/// Revokes every live session of `user_id` but `keep` inside the caller's
+/// transaction, with a revocation entry and an event each: password
+/// changes, and password resets completed by a link.
+pub(super) async fn revoke_live_sessions(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    now_ms: i64,
+    until: DateTime<Utc>,
+    event_for: SessionEventFn<'_>,
+) -> Result<Vec<SessionId>, TxError> {
+    let mut revoked: Vec<String> = sqlx::query_scalar(
+        "UPDATE session SET revoked_at = ?1 \
+             WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1 \
+               AND (?3 IS NULL OR session_id <> ?3) \
+             RETURNING session_id",
+    )
+    .bind(now_ms)
+    .bind(user_id)
+    .bind(keep)
+    .fetch_all(&mut *conn)
+    .await?;
+    revoked.sort();
+    let mut ids = Vec::with_capacity(revoked.len());
+    for raw in &revoked {
+        let id = SessionId::from_uuid(parse_uuid(raw)?);
+        let revocation = Revocation {
+            kind: RevocationKind::Session,
+            id: id.as_uuid(),
+            not_before: None,
+            until,
+        };
+        insert_revocation(&mut *conn, &revocation).await?;
+        insert_events(&mut *conn, &[event_for(id)]).await?;
+        ids.push(id);
+    }
+    Ok(ids)
 }
