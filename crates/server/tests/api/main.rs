@@ -14,6 +14,7 @@ mod gateway;
 mod instances;
 mod issuers;
 mod look_alikes;
+mod mail;
 mod newcomer;
 mod openapi_truth;
 mod operations;
