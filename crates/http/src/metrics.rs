@@ -147,7 +147,7 @@ impl Metrics {
         // that appears with its first failure misses that failure.
         for kind in warden_core::mail::MailKind::ALL {
             for outcome in MAIL_OUTCOMES {
-                mail_sent.get_or_create(&MailLabels {
+                let _created = mail_sent.get_or_create(&MailLabels {
                     kind: kind.as_str().to_owned(),
                     outcome: outcome.to_owned(),
                 });

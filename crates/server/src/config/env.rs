@@ -123,7 +123,13 @@ fn env_problem(name: &str, key: &str, error: figment::Error) -> EnvProblem {
     for e in error {
         match &e.kind {
             Kind::UnknownField(field, expected) => {
-                let hint = nearest(field, expected)
+                // A section (`WARDEN_UI`) is not a setting: never suggest one.
+                let settings: Vec<&str> = expected
+                    .iter()
+                    .copied()
+                    .filter(|c| section.is_some() || !SECTIONS.contains(c))
+                    .collect();
+                let hint = nearest(field, &settings)
                     .map(|n| format!(" (did you mean {}?)", as_env(n)))
                     .unwrap_or_default();
                 return EnvProblem::Unknown(format!(

@@ -16,6 +16,7 @@ mod instances;
 mod issuers;
 mod lifecycle;
 mod look_alikes;
+mod mail;
 mod newcomer;
 mod openapi_truth;
 mod operations;
