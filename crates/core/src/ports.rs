@@ -382,9 +382,10 @@ pub trait LinkStore: Send + Sync {
     /// Takes a send slot of `throttle` and, when allowed, stores `link`
     /// (voiding the account's older unused links of its purpose when
     /// [`LinkPurpose::voids_older`]) and queues `mail`, all in one
-    /// transaction. Throttled: nothing is written. Does the same store work
-    /// whether or not `link` is given, so that a request for an unknown
-    /// address takes as long as one for a known address.
+    /// transaction. Throttled: nothing is written. A link whose account
+    /// does not exist is not stored and its mail is not queued, after the
+    /// same statements as for an account that does: a password reset for
+    /// an unknown address takes as long as one for a known address.
     async fn request_link(
         &self,
         throttle: &SendThrottle<'_>,

@@ -2,10 +2,10 @@
 //!
 //! `forgot_password` must not tell a stranger whether an address has an
 //! account: the answer is the same, and so is the work behind it. Both
-//! paths parse, look the address up, take the address's send slot in one
-//! store transaction and write one audit entry; a known, active account
-//! only adds its link and mail rows to that same transaction. A throttled
-//! address is throttled whether or not it has an account.
+//! paths parse, look the address up, make a link and its mail, and run the
+//! same store transaction (send slot, link, mail), which keeps the link and
+//! mail only when the link's account exists; then one audit entry. A
+//! throttled address is throttled whether or not it has an account.
 
 use super::{AuthService, RequestContext};
 use crate::audit::Audit;
@@ -35,10 +35,13 @@ impl AuthService {
             return Err(CoreError::TooManyRequests { retry_after_secs });
         }
         self.forgot_ip_limit.record_failure(ip, now);
-        let account = self
-            .store
-            .find_credentials_by_email(&email)
-            .await?
+        let found = self.store.find_credentials_by_email(&email).await?;
+        if found.is_none() {
+            // The store decodes a found account's stored address (a full
+            // parse); do the same here so both paths cost alike.
+            let _ = Email::from_stored(email.as_str());
+        }
+        let account = found
             .map(|creds| creds.user)
             // A banned account gets nothing: no link, no mail.
             .filter(|user| user.status == UserStatus::Active);
@@ -56,12 +59,12 @@ impl AuthService {
             limit: self.settings.link_send_limit,
             now,
         };
-        let mail = [mail];
-        let (link, mail): (_, &[QueuedMail]) = match account {
-            Some(_) => (Some(&link), &mail),
-            None => (None, &[]),
-        };
-        let outcome = self.store.request_link(&throttle, link, mail).await?;
+        // Without an account the link names a fresh id no account has, so
+        // the store does the same work and keeps neither link nor mail.
+        let outcome = self
+            .store
+            .request_link(&throttle, Some(&link), &[mail])
+            .await?;
         if let SendOutcome::Throttled { retry_after_secs } = outcome {
             return Err(CoreError::TooManyRequests { retry_after_secs });
         }

@@ -409,8 +409,41 @@ pub async fn send_throttle_allows_one_per_interval_under_concurrency(store: Arc<
     assert_eq!(sent.len(), 1);
     assert_eq!(queued_kinds(&*store, now).await.len(), 1);
 
-    // Without a link (an unknown address) the same key is counted alike.
-    let stranger = throttle_key("password_reset", "nobody@example.com");
+    // A link whose account does not exist (an unknown address) is neither
+    // stored nor mailed, and its key is counted alike.
+    let nobody = User {
+        id: warden_core::UserId::new(),
+        ..ada.clone()
+    };
+    let nobody_email = Email::parse("nobody@example.com").expect("email");
+    let (ghost, ghost_mail) =
+        mailer().link(LinkPurpose::PasswordReset, nobody.id, &nobody_email, now);
+    let ghost_key = throttle_key("password_reset", nobody_email.as_str());
+    let outcome = store
+        .request_link(&throttle(&ghost_key, now), Some(&ghost), &[ghost_mail])
+        .await
+        .expect("unknown address");
+    assert_eq!(outcome, SendOutcome::Sent);
+    assert!(
+        store
+            .find_link(&ghost.token_hash)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert_eq!(
+        queued_kinds(&*store, now).await.len(),
+        1,
+        "nothing mailed to a stranger"
+    );
+    let outcome = store
+        .request_link(&throttle(&ghost_key, now), Some(&ghost), &[])
+        .await
+        .expect("again");
+    assert!(matches!(outcome, SendOutcome::Throttled { .. }));
+
+    // Without a link at all the key is counted alike.
+    let stranger = throttle_key("password_reset", "stranger@example.com");
     let first = store
         .request_link(&throttle(&stranger, now), None, &[])
         .await

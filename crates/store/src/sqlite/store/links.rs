@@ -60,6 +60,47 @@ pub(super) async fn void_links(
     Ok(())
 }
 
+/// Stores a link only if its account exists, and queues `mail` only with
+/// it, inside the caller's transaction. The same statements run whether or
+/// not the account exists (a password reset for an unknown address takes
+/// as long as one for a known address); only the rows written differ.
+async fn insert_link_if_account(
+    conn: &mut SqliteConnection,
+    cipher: &crate::crypto::KeyCipher,
+    link: &LinkRecord,
+    mail: &[QueuedMail],
+) -> Result<(), TxError> {
+    let user_id = link.user_id.to_string();
+    sqlx::query(
+        "INSERT INTO link_token \
+         (token_hash, purpose, user_id, email, created_at, expires_at, used_at) \
+         SELECT ?, ?, ?, ?, ?, ?, ? \
+         WHERE EXISTS (SELECT 1 FROM user_account WHERE user_id = ?)",
+    )
+    .bind(&link.token_hash.0)
+    .bind(link.purpose.as_str())
+    .bind(&user_id)
+    .bind(link.email.as_str())
+    .bind(to_millis(link.created_at))
+    .bind(to_millis(link.expires_at))
+    .bind(link.used_at.map(to_millis))
+    .bind(&user_id)
+    .execute(&mut *conn)
+    .await?;
+    queue_in(&mut *conn, cipher, mail).await?;
+    for queued in mail {
+        sqlx::query(
+            "DELETE FROM mail_queue WHERE mail_id = ? \
+             AND NOT EXISTS (SELECT 1 FROM link_token WHERE token_hash = ?)",
+        )
+        .bind(queued.id.to_string())
+        .bind(&link.token_hash.0)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Takes a slot of `throttle` inside the caller's (`BEGIN IMMEDIATE`, so
 /// serialised) transaction; `Err(seconds)` when it has none.
 async fn take_send_slot(
@@ -104,14 +145,17 @@ impl LinkStore for SqliteStore {
             if let Err(retry_after_secs) = take_send_slot(&mut tx, throttle).await? {
                 return Ok(SendOutcome::Throttled { retry_after_secs });
             }
-            if let Some(link) = link {
-                if link.purpose.voids_older() {
-                    let user_id = link.user_id.to_string();
-                    void_links(&mut tx, &user_id, &[link.purpose], to_millis(throttle.now)).await?;
+            match link {
+                Some(link) => {
+                    if link.purpose.voids_older() {
+                        let user_id = link.user_id.to_string();
+                        void_links(&mut tx, &user_id, &[link.purpose], to_millis(throttle.now))
+                            .await?;
+                    }
+                    insert_link_if_account(&mut tx, &self.cipher, link, mail).await?;
                 }
-                insert_link(&mut tx, link).await?;
+                None => queue_in(&mut tx, &self.cipher, mail).await?,
             }
-            queue_in(&mut tx, &self.cipher, mail).await?;
             SendOutcome::Sent
         })
     }
