@@ -10,8 +10,8 @@ use axum_extra::extract::cookie::Cookie;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
-use warden_http::cookies::{CSRF_COOKIE, csrf_cookie};
 use warden_edge::csrf::{CsrfInput, CsrfRefusal, check_form};
+use warden_http::cookies::{CSRF_COOKIE, csrf_cookie};
 
 use crate::form::Form;
 

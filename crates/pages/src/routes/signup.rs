@@ -88,7 +88,9 @@ pub async fn submit(
         Ok((_, Some(tokens))) => signed_in(&state, jar, &tokens, &rd),
         // `require_verified_email`: no session until the address is
         // verified; the sign-in page says so when they try.
-        Ok((_, None)) => axum::response::Redirect::to("/signin").into_response(),
+        Ok((_, None)) => {
+            axum::response::IntoResponse::into_response(axum::response::Redirect::to("/signin"))
+        }
         Err(err) => {
             let fields = [
                 ("email", "email"),
