@@ -425,7 +425,7 @@ async fn a_wrong_method_is_a_405_problem() {
     let app = spawn_app().await;
     for (method, path) in [
         (Method::GET, "/v1/signin"),
-        (Method::DELETE, "/v1/me"),
+        (Method::PUT, "/v1/me"), // DELETE /v1/me deletes the account
         (Method::PUT, "/v1/validate"),
         (Method::POST, "/healthz"),
         (Method::POST, "/.well-known/jwks.json"),
