@@ -129,6 +129,20 @@ impl Drop for SmtpServer {
     }
 }
 
+/// A temporary directory with a maildir and a certificate, and a server
+/// on port 0 delivering into that maildir.
+fn setup(
+    python: &Path,
+    options: &ServerOptions,
+) -> (tempfile::TempDir, PathBuf, TestCert, SmtpServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    std::fs::create_dir(&maildir).unwrap();
+    let cert = test_cert(dir.path());
+    let server = SmtpServer::start(python, options, &cert, &maildir, 0);
+    (dir, maildir, cert, server)
+}
+
 /// Every delivered message, oldest first, as the Python `email` package
 /// parses it.
 fn delivered(python: &Path, maildir: &Path) -> Vec<Value> {
@@ -265,20 +279,13 @@ fn check_reset_message(message: &Value, to: &str, link: &str) {
 #[tokio::test]
 async fn starttls_with_credentials_delivers_a_multipart_message_with_the_link() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let server = SmtpServer::start(
+    let (dir, maildir, cert, server) = setup(
         &python,
         &ServerOptions {
             tls: "starttls",
             user: Some(("mailer", "s3cret-pass")),
             refuse: vec![],
         },
-        &cert,
-        &maildir,
-        0,
     );
     let store = sqlite_store(dir.path()).await;
     let (mail, link) = reset_mail("alice@example.com");
@@ -314,20 +321,13 @@ async fn starttls_with_credentials_delivers_a_multipart_message_with_the_link() 
 #[tokio::test]
 async fn implicit_tls_delivers_too() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let server = SmtpServer::start(
+    let (dir, maildir, cert, server) = setup(
         &python,
         &ServerOptions {
             tls: "implicit",
             user: Some(("mailer", "pw")),
             refuse: vec![],
         },
-        &cert,
-        &maildir,
-        0,
     );
     let store = sqlite_store(dir.path()).await;
     let (mail, link) = reset_mail("bob@example.com");
@@ -348,20 +348,13 @@ async fn implicit_tls_delivers_too() {
 #[tokio::test]
 async fn a_server_without_starttls_gets_nothing_when_tls_is_required() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let server = SmtpServer::start(
+    let (dir, maildir, cert, server) = setup(
         &python,
         &ServerOptions {
             tls: "none",
             user: None,
             refuse: vec![],
         },
-        &cert,
-        &maildir,
-        0,
     );
     let store = sqlite_store(dir.path()).await;
     let (mail, _) = reset_mail("carol@example.com");
@@ -382,20 +375,13 @@ async fn a_server_without_starttls_gets_nothing_when_tls_is_required() {
 #[tokio::test]
 async fn a_refused_recipient_is_given_up_and_the_others_go_out() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let server = SmtpServer::start(
+    let (dir, maildir, cert, server) = setup(
         &python,
         &ServerOptions {
             tls: "starttls",
             user: None,
             refuse: vec!["nobody@example.com"],
         },
-        &cert,
-        &maildir,
-        0,
     );
     let store = sqlite_store(dir.path()).await;
     let (refused, _) = reset_mail("nobody@example.com");
@@ -497,20 +483,13 @@ async fn mail_queued_during_an_smtp_outage_arrives_exactly_once_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_one_queue_send_each_message_once() {
     let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let server = SmtpServer::start(
+    let (dir, maildir, cert, server) = setup(
         &python,
         &ServerOptions {
             tls: "none",
             user: None,
             refuse: vec![],
         },
-        &cert,
-        &maildir,
-        0,
     );
     let store = sqlite_store(dir.path()).await;
     let url = format!("smtp://127.0.0.1:{}?tls=none", server.port);
@@ -544,20 +523,13 @@ async fn two_workers_on_one_queue_send_each_message_once() {
 async fn delivering_1000_messages() {
     let Some(python) = python() else { return };
     for tls in ["none", "starttls"] {
-        let dir = tempfile::tempdir().unwrap();
-        let maildir = dir.path().join("maildir");
-        std::fs::create_dir(&maildir).unwrap();
-        let cert = test_cert(dir.path());
-        let server = SmtpServer::start(
+        let (dir, maildir, cert, server) = setup(
             &python,
             &ServerOptions {
                 tls,
                 user: None,
                 refuse: vec![],
             },
-            &cert,
-            &maildir,
-            0,
         );
         let store = sqlite_store(dir.path()).await;
         let url = if tls == "none" {
