@@ -348,7 +348,9 @@ pub async fn serve_traced(
         housekeeping.abort();
         follower.abort();
         events.stop().await;
-        mail.stop(mail_grace).await;
+        if let Some(mail) = mail {
+            mail.stop(mail_grace).await;
+        }
         drop(lock);
         grpc
     });

@@ -86,19 +86,24 @@ impl MailObserver for MetricsObserver {
     }
 }
 
-/// Starts this instance's mail worker. Templates are loaded (and every
-/// override checked) here, so a broken `templates_dir` stops the start.
+/// Starts this instance's mail worker; `None` with `[mail] deliver =
+/// false`. Templates are loaded (and every override checked) either way, so
+/// a broken `templates_dir` stops the start.
 pub fn start(
     config: &Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
-) -> anyhow::Result<WorkerHandle> {
+) -> anyhow::Result<Option<WorkerHandle>> {
     let templates = Templates::load(
         config.ui.branding.product_name.clone(),
         config.mail.templates_dir.as_deref(),
     )?;
     let transport = transport(config)?;
+    if !config.mail.deliver {
+        tracing::info!("mail: queued here, delivered by an instance with mail.deliver = true");
+        return Ok(None);
+    }
     tracing::info!(transport = %transport.describe(), "mail: worker started");
     let worker = MailWorker::new(
         store,
@@ -109,7 +114,7 @@ pub fn start(
         WorkerSettings::new(crate::events::lease_holder()),
     )
     .with_observer(Arc::new(MetricsObserver(metrics)));
-    Ok(warden_mail::spawn(worker))
+    Ok(Some(warden_mail::spawn(worker)))
 }
 
 /// How long shutdown waits for the message in flight: one whole SMTP

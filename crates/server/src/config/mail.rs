@@ -43,6 +43,11 @@ pub struct MailSection {
     pub from: Option<Mailbox>,
     /// Template overrides, one file per template.
     pub templates_dir: Option<PathBuf>,
+    /// Whether this instance runs the mail worker. `false`: it only queues
+    /// (in the same transactions as always) and another instance with
+    /// `deliver = true` sends; for API-only replicas, and for tests that
+    /// read the queue.
+    pub deliver: bool,
 }
 
 impl Default for MailSection {
@@ -56,6 +61,7 @@ impl Default for MailSection {
             smtp_timeout: Duration::from_secs(15),
             from: None,
             templates_dir: None,
+            deliver: true,
         }
     }
 }
@@ -83,6 +89,7 @@ pub(super) struct RawMail {
     smtp_timeout_secs: u64,
     from: Option<String>,
     templates_dir: Option<PathBuf>,
+    deliver: bool,
 }
 
 impl Default for RawMail {
@@ -101,6 +108,7 @@ impl From<&MailSection> for RawMail {
             smtp_timeout_secs: mail.smtp_timeout.as_secs(),
             from: mail.from.as_ref().map(ToString::to_string),
             templates_dir: mail.templates_dir.clone(),
+            deliver: mail.deliver,
         }
     }
 }
@@ -162,6 +170,7 @@ impl TryFrom<RawMail> for MailSection {
             smtp_timeout: Duration::from_secs(raw.smtp_timeout_secs),
             from,
             templates_dir: raw.templates_dir,
+            deliver: raw.deliver,
         })
     }
 }
@@ -177,7 +186,18 @@ mod tests {
     fn the_default_is_the_log_transport_and_smtp_is_configured_from_the_environment() {
         let config = Config::load(None, &[], &Overrides::default()).unwrap();
         assert_eq!(config.mail.transport, MailTransportKind::Log);
+        assert!(
+            config.mail.deliver,
+            "an instance delivers unless told not to"
+        );
         assert_eq!(config.ui.branding.product_name, "Warden");
+        let queue_only = Config::load(
+            None,
+            &env(&[("WARDEN_MAIL_DELIVER", "false")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(!queue_only.mail.deliver);
 
         let dir = tempfile::tempdir().unwrap();
         let url_file = dir.path().join("smtp-url");
