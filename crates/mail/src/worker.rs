@@ -340,6 +340,9 @@ impl MailWorker {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let stopping = AtomicBool::new(false);
+        // A store outage is reported once (readiness reports it too), not
+        // on every poll: a log line per half second is noise that hides it.
+        let mut failing = false;
         loop {
             let result = {
                 let step = self.step(&stopping);
@@ -355,12 +358,21 @@ impl MailWorker {
             if stopping.load(Ordering::Relaxed) {
                 break;
             }
+            if result.is_ok() && failing {
+                failing = false;
+                tracing::info!("mail worker: store reachable again; sending resumes");
+            }
             let pause = match result {
                 Ok(report) if report.is_more_due => Duration::ZERO,
                 Ok(report) if report.is_leader => self.settings.poll_interval,
                 Ok(_) => self.settings.lease_retry,
                 Err(e) => {
-                    tracing::warn!(error = %e, "mail worker: store call failed; mail stays queued");
+                    if failing {
+                        tracing::debug!(error = %e, "mail worker: store call failed again");
+                    } else {
+                        failing = true;
+                        tracing::warn!(error = %e, "mail worker: store call failed; mail stays queued");
+                    }
                     self.settings.error_pause
                 }
             };

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use warden_core::mail::{MailKind, QueuedMail};
 use warden_core::ports::prelude::*;
-use warden_testkit::spawn_app;
+use warden_testkit::spawn_app_with;
 
 #[tokio::test]
 async fn queued_mail_lands_in_the_data_dir_as_an_eml_file_and_is_counted() {
-    let app = spawn_app().await;
+    // The test apps only queue (they read mail from the queue); this one
+    // delivers.
+    let app = spawn_app_with(|config| config.mail.deliver = true).await;
     let link = "http://127.0.0.1/verify-email?token=wml_logtransport123";
     let mail = QueuedMail::new(MailKind::VerifyEmail, "alice@example.com", app.clock.now())
         .with("link", link);
