@@ -96,6 +96,17 @@ impl LinkLifetimes {
     }
 }
 
+/// What an unused link would do, for the page it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPreview {
+    /// What following it does.
+    pub purpose: LinkPurpose,
+    /// The address it was mailed to (its holder reads that mailbox).
+    pub email: Email,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A link as stored: the token's hash, never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkRecord {

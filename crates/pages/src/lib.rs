@@ -1,5 +1,5 @@
 //! Warden's hosted pages (front-door contract, section 6): sign-in,
-//! sign-up and the account page, server-rendered from minijinja templates
+//! sign-up, forgotten passwords, e-mail verification and the account page, server-rendered from minijinja templates
 //! embedded in the binary, with their assets and message catalogue.
 //!
 //! The pages call the domain service directly (no HTTP round trip to the
@@ -167,6 +167,24 @@ where
         )
         .route("/account", get(routes::account::show))
         .route("/account/password", post(routes::account::change_password))
+        .route("/account/email", post(routes::account::change_email))
+        .route(
+            "/account/email/verify",
+            post(routes::account::send_verification),
+        )
+        .route("/account/delete", post(routes::account::delete_account))
+        .route(
+            "/forgot-password",
+            get(routes::recovery::show_forgot).post(routes::recovery::submit_forgot),
+        )
+        .route(
+            "/reset-password",
+            get(routes::recovery::show_reset).post(routes::recovery::submit_reset),
+        )
+        .route(
+            "/verify-email",
+            get(routes::verify::show).post(routes::verify::submit),
+        )
         .route(
             "/account/sessions/{id}/revoke",
             post(routes::account::revoke_session),

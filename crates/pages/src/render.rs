@@ -18,6 +18,9 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("signup.html", include_str!("../templates/signup.html")),
     ("account.html", include_str!("../templates/account.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("verify.html", include_str!("../templates/verify.html")),
 ];
 
 /// A template that does not compile or render, or an unreadable override.

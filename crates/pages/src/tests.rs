@@ -29,17 +29,17 @@ fn field_errors() -> minijinja::Value {
 
 /// Each page with and without errors.
 fn samples() -> Vec<(&'static str, minijinja::Value)> {
-    let user = context! {
-        email => "alice@example.com", username => "Alice", email_verified => true,
-        created_at => "2026-12-06T00:00:00Z", created_on => "6 Dec 2026, 00:00 UTC",
-        roles => vec!["user"],
-    };
     let session = context! {
         id => "0190", current => true, device => "Chrome on Linux", ip => "127.0.0.1",
         created_at => "x", created_on => "6 Dec", last_used_at => "x", last_used_on => "6 Dec",
     };
     let mut out = Vec::new();
     for with_errors in [false, true] {
+        let user = context! {
+            email => "alice@example.com", username => "Alice", email_verified => with_errors,
+            created_at => "2026-12-06T00:00:00Z", created_on => "6 Dec 2026, 00:00 UTC",
+            roles => vec!["user"],
+        };
         let (errs, fields) = if with_errors {
             (errors(), field_errors())
         } else {
@@ -60,11 +60,28 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
         ));
         out.push((
             "account.html",
-            context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()] } },
+            context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()], new_email => "new@example.com" } },
         ));
         out.push((
+            "forgot.html",
+            context! { ..common.clone(), ..context! { email => "a@b.co" } },
+        ));
+        out.push((
+            "reset.html",
+            context! { ..common.clone(), ..context! { token => "wml_x", email => "a@b.co" } },
+        ));
+        for change in [false, true] {
+            out.push((
+                "verify.html",
+                context! { ..common.clone(), ..context! { token => "wml_x", email => "a@b.co", change => change } },
+            ));
+        }
+        out.push((
             "message.html",
-            context! { heading => "Not found", text => "Nothing here.", errors => errs },
+            context! {
+                heading => "Not found", text => "Nothing here.", errors => errs,
+                link => context! { href => "/signin", text => "Back to sign in" },
+            },
         ));
     }
     out

@@ -12,7 +12,7 @@ use crate::error::{CoreError, FieldError, StoreError};
 use crate::events::DomainEvent;
 use crate::ids::UserId;
 use crate::links::{
-    LinkPurpose, LinkRecord, NEW_EMAIL_VALUE, SendOutcome, SendThrottle, throttle_key,
+    LinkPreview, LinkPurpose, LinkRecord, NEW_EMAIL_VALUE, SendOutcome, SendThrottle, throttle_key,
 };
 use crate::mail::{MailKind, QueuedMail};
 use crate::model::{User, UserCredentials};
@@ -304,6 +304,25 @@ impl AuthService {
             return Err(CoreError::WrongCurrentPassword);
         }
         Ok(creds)
+    }
+
+    /// What a link would do, without using it: the page a mailed link opens
+    /// asks its holder to confirm (mail scanners fetch links), and says
+    /// at once when the link is spent instead of after a form is filled.
+    /// `invalid_link` as for following it.
+    pub async fn peek_link(
+        &self,
+        token: &str,
+        purposes: &[LinkPurpose],
+    ) -> Result<LinkPreview, CoreError> {
+        let link = self
+            .usable_link(token, purposes, None, self.clock.now())
+            .await?;
+        Ok(LinkPreview {
+            purpose: link.purpose,
+            email: link.email,
+            expires_at: link.expires_at,
+        })
     }
 
     /// The stored link a presented token names, if it is well formed,

@@ -31,14 +31,15 @@ struct Page<'a> {
     form: FormPage<'a>,
     user: UserView,
     sessions: Vec<SessionRow>,
+    /// The new address typed into the e-mail change form, kept.
+    new_email: &'a str,
 }
 
 #[derive(Serialize)]
 struct UserView {
     email: String,
     username: Option<String>,
-    /// `None` until the account knows whether its address is verified.
-    email_verified: Option<bool>,
+    email_verified: bool,
     created_at: String,
     created_on: String,
     roles: Vec<String>,
@@ -65,7 +66,7 @@ impl From<&User> for UserView {
         Self {
             email: user.email.as_str().to_owned(),
             username: user.username.clone(),
-            email_verified: None,
+            email_verified: user.email_verified,
             created_at: user.created_at.to_rfc3339(),
             created_on: day(user.created_at),
             roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
@@ -132,6 +133,20 @@ async fn render_account(
     errors: Errors,
     notice: Option<String>,
 ) -> Response {
+    render_account_with(state, who, token, status, errors, notice, "").await
+}
+
+/// [`render_account`], keeping the new address typed into the e-mail
+/// change form.
+async fn render_account_with(
+    state: &PageState,
+    who: &Principal,
+    token: &Token,
+    status: StatusCode,
+    errors: Errors,
+    notice: Option<String>,
+    new_email: &str,
+) -> Response {
     let user = state.app.auth.me(who).await;
     let sessions = state.app.auth.my_sessions(who).await;
     let (user, sessions) = match (user, sessions) {
@@ -151,6 +166,7 @@ async fn render_account(
         },
         user: UserView::from(&user),
         sessions: sessions.iter().map(SessionRow::from).collect(),
+        new_email,
     };
     with_token(
         token,
@@ -282,6 +298,107 @@ pub async fn revoke_session(
         Err(err) => {
             let (status, errors) =
                 domain_error(&err, &[], "sessions-heading", &state.pages.catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/email/verify`: mails a new verification link.
+pub async fn send_verification(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, _, token) = match signed_in_form(&state, &headers, body, "verify_send").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    match state.app.auth.send_verification(&who, &ctx).await {
+        Ok(()) => redirect(&format!(
+            "{}{ACCOUNT}?notice=verification_sent",
+            state.pages.base
+        )),
+        Err(err) => {
+            let (status, errors) = domain_error(&err, &[], "verify_send", &state.pages.catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/email`: mails a link to the new address; the account
+/// moves when it is followed.
+pub async fn change_email(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "new_email").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    let new_email = form.text("new_email").trim();
+    let missing = require(&form, &["new_email", "email_password"], catalogue);
+    if !missing.is_empty() {
+        let status = StatusCode::BAD_REQUEST;
+        return render_account_with(&state, &who, &token, status, missing, None, new_email).await;
+    }
+    let result = state
+        .app
+        .auth
+        .request_email_change(&who, new_email, form.text("email_password"), &ctx)
+        .await;
+    match result {
+        Ok(()) => redirect(&format!(
+            "{}{ACCOUNT}?notice=email_change_sent",
+            state.pages.base
+        )),
+        Err(err) => {
+            let fields = [
+                ("new_email", "new_email"),
+                ("email", "new_email"),
+                ("current_password", "email_password"),
+                ("password", "email_password"),
+            ];
+            let (status, errors) = domain_error(&err, &fields, "new_email", catalogue);
+            render_account_with(&state, &who, &token, status, errors, None, new_email).await
+        }
+    }
+}
+
+/// `POST /account/delete`: deletes the account after its password, and
+/// signs this browser out.
+pub async fn delete_account(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "delete_password").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    let missing = require(&form, &["delete_password"], catalogue);
+    if !missing.is_empty() {
+        return render_account(&state, &who, &token, StatusCode::BAD_REQUEST, missing, None).await;
+    }
+    match state
+        .app
+        .auth
+        .delete_me(&who, form.text("delete_password"), &ctx)
+        .await
+    {
+        Ok(()) => signed_out(&state, jar, "account_deleted"),
+        Err(err) => {
+            let fields = [
+                ("current_password", "delete_password"),
+                ("password", "delete_password"),
+            ];
+            let (status, errors) = domain_error(&err, &fields, "delete_password", catalogue);
             render_account(&state, &who, &token, status, errors, None).await
         }
     }

@@ -2,8 +2,10 @@
 //! `rd`, error lists tied to fields, and the domain errors' page texts.
 
 pub mod account;
+pub mod recovery;
 pub mod signin;
 pub mod signup;
+pub mod verify;
 
 use std::collections::BTreeMap;
 
@@ -171,6 +173,22 @@ pub fn domain_error(
             catalogue.text("errors.wrong_current_password"),
         ),
         CoreError::EmailTaken => (on("email"), catalogue.text("errors.email_taken")),
+        CoreError::EmailNotVerified => (on("email"), catalogue.text("errors.email_not_verified")),
+        CoreError::AlreadyVerified => (
+            fallback.to_owned(),
+            catalogue.text("errors.already_verified"),
+        ),
+        CoreError::SignupDisabled => (
+            fallback.to_owned(),
+            catalogue.text("errors.signup_disabled"),
+        ),
+        CoreError::InvalidLink => (fallback.to_owned(), catalogue.text("errors.invalid_link")),
+        CoreError::TooManyRequests { retry_after_secs } => (
+            fallback.to_owned(),
+            catalogue
+                .text("errors.too_many_requests")
+                .replace("{seconds}", &retry_after_secs.to_string()),
+        ),
         CoreError::AccountBanned => (fallback.to_owned(), catalogue.text("errors.account_banned")),
         CoreError::TooManyAttempts { retry_after_secs } => (
             fallback.to_owned(),
@@ -206,12 +224,37 @@ pub fn unavailable(state: &PageState) -> Response {
     )
 }
 
-/// A page with a heading and a sentence.
+/// A page with a heading and a sentence, and a link back to sign-in.
 pub fn message(state: &PageState, status: StatusCode, heading: &str, text: &str) -> Response {
+    let back = Link {
+        href: format!("{}/signin", state.pages.base),
+        text: state.pages.catalogue.text("common.back_to_signin"),
+    };
+    message_with(state, status, heading, text, &back)
+}
+
+/// Where a message page sends the person on.
+#[derive(Debug, Serialize)]
+pub struct Link {
+    /// The target.
+    pub href: String,
+    /// The link's text.
+    pub text: String,
+}
+
+/// A page with a heading, a sentence and one link on.
+pub fn message_with(
+    state: &PageState,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    link: &Link,
+) -> Response {
     #[derive(Serialize)]
     struct Message<'a> {
         heading: &'a str,
         text: &'a str,
+        link: &'a Link,
         errors: Vec<FieldMessage>,
     }
     render::page(
@@ -221,6 +264,7 @@ pub fn message(state: &PageState, status: StatusCode, heading: &str, text: &str)
         Message {
             heading,
             text,
+            link,
             errors: Vec::new(),
         },
     )
@@ -261,6 +305,8 @@ pub struct Rejected {
     pub rd: String,
     /// The address entered, kept.
     pub email: String,
+    /// The mailed link's token the form carried, kept.
+    pub link: String,
 }
 
 /// Reads a signed-out form and checks its CSRF token and `required`
@@ -272,13 +318,16 @@ pub async fn signed_out_form(
     required: &[&str],
 ) -> Result<(Form, String), Rejected> {
     let catalogue = &state.pages.catalogue;
+    // Errors about the whole form go on its first field (or its button).
+    let first = required.first().copied().unwrap_or("confirm");
     let form = Form::read(headers, body).await.map_err(|problem| {
-        let (status, errors) = form_problem(&problem, "email", catalogue);
+        let (status, errors) = form_problem(&problem, first, catalogue);
         Rejected {
             status,
             errors,
             rd: String::new(),
             email: String::new(),
+            link: String::new(),
         }
     })?;
     let rd = return_to(state, form.get("rd")).unwrap_or_default();
@@ -287,9 +336,10 @@ pub async fn signed_out_form(
         errors,
         rd: rd.clone(),
         email: form.text("email").trim().to_owned(),
+        link: form.text("token").to_owned(),
     };
     if crate::csrf::check(headers, &form, &state.app.config.allowed_origins).is_err() {
-        let errors = Errors::one("email", catalogue.text("errors.form_expired"));
+        let errors = Errors::one(first, catalogue.text("errors.form_expired"));
         return Err(reject(StatusCode::FORBIDDEN, errors));
     }
     let missing = require(&form, required, catalogue);
@@ -334,6 +384,12 @@ pub fn notice(form: &Form, catalogue: &Catalogue) -> Option<String> {
         "signed_out_everywhere",
         "password_changed",
         "session_revoked",
+        "password_reset",
+        "email_verified",
+        "email_changed",
+        "email_change_sent",
+        "verification_sent",
+        "account_deleted",
     ];
     NOTICES
         .contains(&name)

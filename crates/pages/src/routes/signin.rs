@@ -51,8 +51,8 @@ fn render_page(
         },
         email,
         links: Links {
-            signup: true,
-            forgot: false,
+            signup: state.app.auth.settings().signup_enabled,
+            forgot: true,
         },
     };
     with_token(

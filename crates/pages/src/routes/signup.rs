@@ -6,11 +6,12 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
+use warden_core::CoreError;
 use warden_http::extract::Client;
 
 use super::{
-    Errors, FormPage, after_sign_in, domain_error, query, rd_query, redirect, return_to, signed_in,
-    signed_out_form, unavailable, with_token,
+    Errors, FormPage, Link, after_sign_in, domain_error, message_with, query, rd_query, redirect,
+    return_to, signed_in, signed_out_form, unavailable, with_token,
 };
 use crate::PageState;
 use crate::csrf::Token;
@@ -48,9 +49,47 @@ fn render_page(
     )
 }
 
+/// "Sign-up is closed" (`[signup] enabled = false`).
+fn closed(state: &PageState, rd: &str) -> Response {
+    let catalogue = &state.pages.catalogue;
+    let back = Link {
+        href: format!("{}/signin{}", state.pages.base, rd_query(rd)),
+        text: catalogue.text("common.back_to_signin"),
+    };
+    message_with(
+        state,
+        StatusCode::FORBIDDEN,
+        &catalogue.text("signup.closed_heading"),
+        &catalogue.text("signup.closed_text"),
+        &back,
+    )
+}
+
+/// "Check your inbox": the account exists but signs in only once its
+/// address is verified (`[signup] require_verified_email`).
+fn check_inbox(state: &PageState, email: &str, rd: &str) -> Response {
+    let catalogue = &state.pages.catalogue;
+    let back = Link {
+        href: format!("{}/signin{}", state.pages.base, rd_query(rd)),
+        text: catalogue.text("common.back_to_signin"),
+    };
+    message_with(
+        state,
+        StatusCode::CREATED,
+        &catalogue.text("signup.check_inbox_heading"),
+        &catalogue
+            .text("signup.check_inbox_text")
+            .replace("{email}", email),
+        &back,
+    )
+}
+
 /// `GET /signup[?rd=]`.
 pub async fn show(State(state): State<PageState>, uri: Uri, headers: HeaderMap) -> Response {
     let rd = return_to(&state, query(&uri).get("rd")).unwrap_or_default();
+    if !state.app.auth.settings().signup_enabled {
+        return closed(&state, &rd);
+    }
     match visitor(&state, &headers).await {
         Ok(Visitor::SignedIn(_)) => redirect(&after_sign_in(&state, &rd)),
         Ok(_) => render_page(
@@ -87,10 +126,9 @@ pub async fn submit(
     {
         Ok((_, Some(tokens))) => signed_in(&state, jar, &tokens, &rd),
         // `require_verified_email`: no session until the address is
-        // verified; the sign-in page says so when they try.
-        Ok((_, None)) => {
-            axum::response::IntoResponse::into_response(axum::response::Redirect::to("/signin"))
-        }
+        // verified.
+        Ok((user, None)) => check_inbox(&state, user.email.as_str(), &rd),
+        Err(CoreError::SignupDisabled) => closed(&state, &rd),
         Err(err) => {
             let fields = [
                 ("email", "email"),

@@ -1,7 +1,9 @@
 //! The hosted pages in a real browser: Debian's chromium driven by
 //! playwright-core, with axe-core on every page (`tests/browser/journeys.cjs`),
 //! against the real `warden` binary. Sign up, sign in, sign out, change the
-//! password, revoke a session, the same with JavaScript off, keyboard-only
+//! password, revoke a session, verify the address, change it, reset a
+//! forgotten password and delete the account by the links the binary's log
+//! transport writes to its data dir, the same with JavaScript off, keyboard-only
 //! sign-in, no axe violation, CORS from another origin, and screenshots at
 //! phone and desktop widths in light and dark.
 //!
@@ -87,6 +89,7 @@ fn the_hosted_pages_work_in_a_real_browser() {
         .env("WARDEN_TEST_NODE_MODULES", &modules)
         .env("WARDEN_TEST_CHROMIUM", &chromium)
         .env("WARDEN_SCREENSHOTS", &shots)
+        .env("WARDEN_MAIL_DIR", dir.path().join("mail"))
         .output()
         .expect("node runs");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -97,6 +100,9 @@ fn the_hosted_pages_work_in_a_real_browser() {
         "signin-desktop-light",
         "signin-phone-dark",
         "account-desktop-dark",
+        "forgot-password-phone-light",
+        "forgot-password-sent-desktop-light",
+        "link-spent-phone-dark",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }

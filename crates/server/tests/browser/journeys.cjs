@@ -9,6 +9,7 @@
 //   WARDEN_TEST_NODE_MODULES  node_modules holding playwright-core and axe-core
 //   WARDEN_TEST_CHROMIUM  the browser (default /usr/bin/chromium)
 //   WARDEN_SCREENSHOTS    where to write the screenshots
+//   WARDEN_MAIL_DIR       where the binary's log transport writes .eml files
 // Exits non-zero with a message on the first failed expectation.
 "use strict";
 const path = require("path");
@@ -24,6 +25,7 @@ const BASE = process.env.WARDEN_URL;
 const OTHER_PORT = Number(process.env.WARDEN_OTHER_PORT);
 const STRANGER_PORT = Number(process.env.WARDEN_STRANGER_PORT);
 const SHOTS = process.env.WARDEN_SCREENSHOTS;
+const MAIL_DIR = process.env.WARDEN_MAIL_DIR;
 const PASSWORD = "correct horse battery staple 9!";
 const NEW_PASSWORD = "another long passphrase for tests 42";
 
@@ -74,6 +76,115 @@ async function signIn(page, address, password) {
   await page.fill("#email", address);
   await page.fill("#password", password);
   await Promise.all([page.waitForURL(/\/account/), page.click("form[action$='/signin'] button[type=submit]")]);
+}
+
+// The link in the newest mail of `kind` to `address`, as a path on BASE.
+// The log transport writes each message to MAIL_DIR as <time>-<kind>.eml;
+// the worker delivers a moment after the request, so this waits for it.
+async function mailedLink(address, kind, after = 0) {
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const names = fs.existsSync(MAIL_DIR) ? fs.readdirSync(MAIL_DIR).filter((n) => n.includes(kind) && n.endsWith(".eml")) : [];
+    const found = [];
+    for (const name of names) {
+      const file = path.join(MAIL_DIR, name);
+      const stat = fs.statSync(file);
+      if (stat.mtimeMs < after) continue;
+      // Undo quoted-printable: soft line breaks, then =XX escapes.
+      const text = fs.readFileSync(file, "utf8").replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      if (!new RegExp(`^To: .*${address.replace(/[.+]/g, "\\$&")}`, "mi").test(text)) continue;
+      const link = text.match(/https?:\/\/[^\s"<>]*?(\/(?:verify-email|reset-password)\?token=wml_[A-Za-z0-9_-]+)/);
+      if (link) found.push({ at: stat.mtimeMs, path: link[1] });
+    }
+    if (found.length) {
+      found.sort((a, b) => b.at - a.at);
+      return `${BASE}${found[0].path}`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected: a ${kind} mail to ${address}`);
+}
+
+// The account's life over e-mail: verify the address by the mailed link,
+// change it, forget the password and reset it (other sessions end), and
+// delete the account.
+async function lifecycle(browser, js) {
+  const label = js ? "" : " (JavaScript off)";
+  const context = await browser.newContext({ javaScriptEnabled: js });
+  const page = await context.newPage();
+  let address = email();
+  const started = Date.now() - 1000;
+  // axe runs in the page's JavaScript: with it off, the JS-on pass checks.
+  const audit = js ? (label) => axe(page, label) : async () => {};
+
+  await step("verify the address by the mailed link" + label, async () => {
+    await signUp(page, address);
+    check((await page.textContent("main")).includes("Not verified"), "the account page says not verified");
+    const link = await mailedLink(address, "verify_email", started);
+    await page.goto(link);
+    check((await page.textContent("h1")).includes("Confirm your email address"), "the link opens a confirm page");
+    if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, "verify-email-desktop-light.png"), fullPage: true });
+    await audit("/verify-email" + label);
+    await Promise.all([page.waitForURL(/\/account\?notice=email_verified$/), page.click("#confirm")]);
+    check((await page.textContent(".notice")).includes("verified"), "a verified notice");
+    check((await page.textContent("main")).includes("Verified"), "the badge says verified");
+  });
+
+  await step("change the address by the link mailed to the new one" + label, async () => {
+    const next = email();
+    await page.fill("#new_email", next);
+    await page.fill("#email_password", PASSWORD);
+    const asked = Date.now() - 1000;
+    await Promise.all([page.waitForURL(/notice=email_change_sent/), page.click("form[action$='/account/email'] button[type=submit]")]);
+    check((await page.textContent(".notice")).includes("new address"), "a link-sent notice");
+    const link = await mailedLink(next, "email_change", asked);
+    await page.goto(link);
+    check((await page.textContent("h1")).includes("new email address"), "the change asks for confirmation");
+    await Promise.all([page.waitForURL(/notice=email_changed/), page.click("#confirm")]);
+    check((await page.textContent(".facts")).includes(next), "the account shows the new address");
+    address = next;
+  });
+
+  await step("forgot password: a reset link, a new password, other sessions end" + label, async () => {
+    const other = await browser.newContext({ javaScriptEnabled: js });
+    const otherPage = await other.newPage();
+    await signIn(otherPage, address, PASSWORD);
+    await Promise.all([page.waitForURL(/signed_out/), page.click(".bar button[type=submit]")]);
+    await page.goto(`${BASE}/signin`);
+    await Promise.all([page.waitForURL(/\/forgot-password/), page.click("a[href$='/forgot-password']")]);
+    await audit("/forgot-password" + label);
+    await page.fill("#email", address);
+    const asked = Date.now() - 1000;
+    await Promise.all([page.waitForLoadState("load"), page.click("form button[type=submit]")]);
+    await page.waitForSelector("h1");
+    check((await page.textContent("h1")).includes("Check your inbox"), "check your inbox");
+    const link = await mailedLink(address, "password_reset", asked);
+    await page.goto(link);
+    check((await page.textContent("main")).includes(address), "the reset page names the account");
+    if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, "reset-password-desktop-light.png"), fullPage: true });
+    await audit("/reset-password" + label);
+    await page.fill("#new_password", NEW_PASSWORD);
+    await Promise.all([page.waitForURL(/notice=password_reset/), page.click("form button[type=submit]")]);
+    await otherPage.goto(`${BASE}/account`);
+    check(otherPage.url().includes("/signin"), `the other browser is signed out: ${otherPage.url()}`);
+    await other.close();
+    await page.goto(link);
+    check((await page.textContent("h1")).includes("no longer works"), "the link is spent");
+    await signIn(page, address, NEW_PASSWORD);
+  });
+
+  await step("delete the account" + label, async () => {
+    await page.goto(`${BASE}/account`);
+    await page.fill("#delete_password", NEW_PASSWORD);
+    await Promise.all([page.waitForURL(/notice=account_deleted/), page.click("form[action$='/account/delete'] button[type=submit]")]);
+    check((await page.textContent(".notice")).includes("deleted"), "a deleted notice");
+    await page.fill("#email", address);
+    await page.fill("#password", NEW_PASSWORD);
+    await Promise.all([page.waitForLoadState("load"), page.click("form button[type=submit]")]);
+    await page.waitForSelector("#password-error");
+  });
+
+  await context.close();
 }
 
 async function journeys(browser, js) {
@@ -221,6 +332,18 @@ async function accessibilityAndScreenshots(browser) {
         await page.goto(`${BASE}/signup`);
         await axe(page, `/signup (${device}, ${scheme})`);
         await shot("signup");
+        await page.goto(`${BASE}/forgot-password`);
+        await axe(page, `/forgot-password (${device}, ${scheme})`);
+        await shot("forgot-password");
+        await page.fill("#email", email());
+        await Promise.all([page.waitForLoadState("load"), page.click("form button[type=submit]")]);
+        await page.waitForSelector("h1");
+        check((await page.textContent("h1")).includes("Check your inbox"), "the inbox page, not an error");
+        await axe(page, `check your inbox (${device}, ${scheme})`);
+        await shot("forgot-password-sent");
+        await page.goto(`${BASE}/reset-password?token=wml_spent`);
+        await axe(page, `a spent link (${device}, ${scheme})`);
+        await shot("link-spent");
         await signUp(page, email());
         await axe(page, `/account (${device}, ${scheme})`);
         await shot("account");
@@ -305,6 +428,8 @@ async function cors(browser) {
   try {
     await journeys(browser, true);
     await journeys(browser, false);
+    await lifecycle(browser, true);
+    await lifecycle(browser, false);
     await keyboardOnly(browser);
     await accessibilityAndScreenshots(browser);
     await cors(browser);

@@ -2,6 +2,8 @@
 //! token, cookie-mode sign-in, `rd`, bad form posts, session keeping, the
 //! hashed assets and CORS. `browser.rs` drives the same pages in chromium.
 
+mod lifecycle;
+
 use std::collections::BTreeMap;
 
 use reqwest::Response;
