@@ -420,6 +420,52 @@ async fn a_new_reset_link_voids_the_older_one_and_a_password_change_voids_them_a
     app.sign_in_ok(&user.email, NEW_PASSWORD).await;
 }
 
+async fn change_password(app: &TestApp, who: &Tokens, current: &str) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/v1/password",
+        Some(&who.access),
+        Some(json!({"current_password": current, "new_password": NEW_PASSWORD})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_password_change_mails_one_notice_to_the_address_and_a_wrong_one_none() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let bystander = app.new_user().await;
+
+    assert_problem(
+        change_password(&app, &user, "not my password at all 5").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert!(
+        app.mail_to(MailKind::PasswordChanged, &user.email)
+            .await
+            .is_empty(),
+        "a refused change sends no notice"
+    );
+
+    let change = change_password(&app, &user, STRONG_PASSWORD).await;
+    assert_eq!(change.status(), StatusCode::NO_CONTENT);
+    let notices: Vec<_> = app
+        .queued_mail()
+        .await
+        .into_iter()
+        .filter(|mail| mail.kind == MailKind::PasswordChanged)
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].to, user.email);
+    assert!(
+        app.mail_to(MailKind::PasswordChanged, &bystander.email)
+            .await
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn a_reset_link_expires_after_an_hour() {
     let app = spawn_app().await;

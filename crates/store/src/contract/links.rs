@@ -11,7 +11,7 @@ use warden_core::links::{
 };
 use warden_core::mail::{MailKind, QueuedMail};
 use warden_core::model::{LockoutPolicy, TokenHash, User};
-use warden_core::ports::{LinkCompletion, SessionRevocations, Store};
+use warden_core::ports::{LinkCompletion, PasswordChange, SessionRevocations, Store};
 use warden_core::{Email, SessionId, StoreError};
 
 use super::{base_time, create_session, create_user, event, outbox_names, session_revocation};
@@ -345,13 +345,16 @@ pub async fn link_completion_applies_its_change_mail_and_events_atomically(store
     assert_eq!(ada_now.email, ada.email);
 }
 
-/// A password change (`revoke_user_sessions` with a hash) voids every
-/// unused reset link; one without a hash (sign-out everywhere) does not.
-pub async fn password_change_voids_reset_links(store: Arc<dyn Store>) {
+/// A password change (`revoke_user_sessions` with a new password) voids
+/// every unused reset link and queues its notice with the change; one
+/// without (sign-out everywhere) does neither, and one for an unknown
+/// account queues nothing.
+pub async fn password_change_voids_reset_links_and_queues_its_notice(store: Arc<dyn Store>) {
     let now = base_time();
     let ada = create_user(&*store, "ada.change@example.com", now).await;
     let reset = issue(&*store, LinkPurpose::PasswordReset, &ada, &ada.email, now).await;
     let verify = issue(&*store, LinkPurpose::VerifyEmail, &ada, &ada.email, now).await;
+    let mailed = queued_kinds(&*store, now).await.len();
     let until = now + Duration::minutes(16);
     let event_for = |_| event("session.revoked", now);
     store
@@ -359,13 +362,49 @@ pub async fn password_change_voids_reset_links(store: Arc<dyn Store>) {
         .await
         .expect("sign out everywhere");
     assert_eq!(used_at(&*store, &reset.token_hash).await, None);
+    assert_eq!(queued_kinds(&*store, now).await.len(), mailed);
+
     let later = now + Duration::seconds(1);
+    let notice =
+        QueuedMail::new(MailKind::PasswordChanged, ada.email.as_str(), later).for_user(ada.id);
+    let change = PasswordChange {
+        hash: "$argon2id$x",
+        mail: std::slice::from_ref(&notice),
+    };
     store
-        .revoke_user_sessions(ada.id, None, later, until, Some("$argon2id$x"), &event_for)
+        .revoke_user_sessions(ada.id, None, later, until, Some(&change), &event_for)
         .await
         .expect("password change");
     assert_eq!(used_at(&*store, &reset.token_hash).await, Some(later));
     assert_eq!(used_at(&*store, &verify.token_hash).await, None);
+    let queued = queued_kinds(&*store, later).await;
+    assert_eq!(queued.len(), mailed + 1);
+    assert_eq!(
+        queued
+            .iter()
+            .filter(|(kind, _)| *kind == MailKind::PasswordChanged)
+            .collect::<Vec<_>>(),
+        [&(MailKind::PasswordChanged, ada.email.as_str().to_owned())]
+    );
+
+    // No such account: NotFound, and the notice is rolled back with it.
+    let ghost = QueuedMail::new(MailKind::PasswordChanged, "ghost@example.com", later);
+    let err = store
+        .revoke_user_sessions(
+            warden_core::UserId::new(),
+            None,
+            later,
+            until,
+            Some(&PasswordChange {
+                hash: "$argon2id$y",
+                mail: std::slice::from_ref(&ghost),
+            }),
+            &event_for,
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(queued_kinds(&*store, later).await.len(), mailed + 1);
 }
 
 /// One key's send slots: the second request within a minute is throttled
