@@ -393,9 +393,11 @@ pub trait LinkStore: Send + Sync {
     /// (voiding the account's older unused links of its purpose when
     /// [`LinkPurpose::voids_older`]) and queues `mail`, all in one
     /// transaction. Throttled: nothing is written. A link whose account
-    /// does not exist is not stored and its mail is not queued, after the
-    /// same statements as for an account that does: a password reset for
-    /// an unknown address takes as long as one for a known address.
+    /// does not exist is stored all the same (a placeholder, never usable:
+    /// completing a link needs its account) but its mail is not queued,
+    /// after the same statements and row writes as for an account that
+    /// does: a password reset for an unknown address takes as long as one
+    /// for a known address.
     async fn request_link(
         &self,
         throttle: &SendThrottle<'_>,

@@ -3,9 +3,16 @@
 //! `[signup]` switches. Mail is read from the queue, as the mail worker
 //! would, and its links followed.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use warden_core::links::{
+    LINK_VALUE, LinkLifetimes, LinkMailer, LinkPurpose, SendLimit, SendThrottle,
+};
+use warden_core::ports::prelude::*;
+use warden_core::{Email, UserId};
 use warden_testkit::{
     MailKind, STRONG_PASSWORD, TestApp, Tokens, assert_problem, spawn_app, spawn_app_with,
     unique_email,
@@ -464,6 +471,54 @@ async fn a_password_change_mails_one_notice_to_the_address_and_a_wrong_one_none(
             .await
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_placeholder_link_of_an_unknown_address_resets_nothing_even_once_the_address_signs_up() {
+    let app = spawn_app().await;
+    let stranger = unique_email();
+    assert_eq!(forgot(&app, &stranger).await.status(), StatusCode::ACCEPTED);
+    assert!(
+        app.mail_to(MailKind::PasswordReset, &stranger)
+            .await
+            .is_empty()
+    );
+
+    // What forgot_password stores for an unknown address: a link naming a
+    // fresh user id no account has, whose token is never mailed. Stored
+    // here with its token kept, as if it had leaked, for an address that
+    // has an account by now.
+    let user = app.new_user().await;
+    let store: Arc<dyn Store> = warden::app::open_store(&app.config)
+        .await
+        .expect("store opens")
+        .into_store();
+    let mailer = LinkMailer {
+        public_url: "https://warden.test".into(),
+        lifetimes: LinkLifetimes::default(),
+    };
+    let email = Email::parse(&user.email).unwrap();
+    let now = app.clock.now();
+    let (link, mail) = mailer.link(LinkPurpose::PasswordReset, UserId::new(), &email, now);
+    let throttle = SendThrottle {
+        key: "placeholder-test",
+        limit: SendLimit::default(),
+        now,
+    };
+    store
+        .request_link(&throttle, Some(&link), std::slice::from_ref(&mail))
+        .await
+        .unwrap();
+    let url = &mail.values[LINK_VALUE];
+    let token = url.split("token=").nth(1).expect("token in the link");
+
+    assert_problem(reset(&app, token, NEW_PASSWORD).await, 400, "invalid_link").await;
+    assert!(
+        app.mail_to(MailKind::PasswordChanged, &user.email)
+            .await
+            .is_empty()
+    );
+    app.sign_in_ok(&user.email, STRONG_PASSWORD).await;
 }
 
 #[tokio::test]

@@ -448,8 +448,9 @@ pub async fn send_throttle_allows_one_per_interval_under_concurrency(store: Arc<
     assert_eq!(sent.len(), 1);
     assert_eq!(queued_kinds(&*store, now).await.len(), 1);
 
-    // A link whose account does not exist (an unknown address) is neither
-    // stored nor mailed, and its key is counted alike.
+    // A link whose account does not exist (an unknown address) is stored
+    // as a placeholder but not mailed, is never completed, and its key is
+    // counted alike.
     let nobody = User {
         id: warden_core::UserId::new(),
         ..ada.clone()
@@ -468,13 +469,33 @@ pub async fn send_throttle_allows_one_per_interval_under_concurrency(store: Arc<
             .find_link(&ghost.token_hash)
             .await
             .expect("find")
-            .is_none()
+            .is_some(),
+        "stored like a real link, so both paths write alike"
     );
     assert_eq!(
         queued_kinds(&*store, now).await.len(),
         1,
         "nothing mailed to a stranger"
     );
+    let hash = "$argon2id$placeholder";
+    let reset = LinkCompletion {
+        purpose: LinkPurpose::PasswordReset,
+        user: nobody.id,
+        expected_email: Some(&nobody_email),
+        new_email: None,
+        password_hash: Some(hash),
+        void: &[LinkPurpose::PasswordReset],
+        revoke_sessions: None,
+        clear_throttle: None,
+        events: &[],
+        mail: &[],
+    };
+    let err = store
+        .complete_link(&ghost.token_hash, now, &reset)
+        .await
+        .expect_err("a placeholder completes nothing");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(used_at(&*store, &ghost.token_hash).await, None);
     let outcome = store
         .request_link(&throttle(&ghost_key, now), Some(&ghost), &[])
         .await
