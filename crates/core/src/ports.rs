@@ -61,6 +61,15 @@ pub struct SessionRevocations<'a> {
     pub event_for: SessionEventFn<'a>,
 }
 
+/// A new password, written by [`SessionStore::revoke_user_sessions`] in
+/// the transaction that ends the account's other sessions.
+pub struct PasswordChange<'a> {
+    /// The new argon2id PHC string.
+    pub hash: &'a str,
+    /// Mail to queue with it (the `password_changed` notice).
+    pub mail: &'a [QueuedMail],
+}
+
 /// What following a link changes. [`LinkStore::complete_link`] consumes
 /// the link and applies all of it in one transaction, or nothing.
 pub struct LinkCompletion<'a> {
@@ -223,16 +232,17 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Revokes every live session of `user` except `keep`, writing for each a
     /// session revocation valid until `until` and the event `event_for` builds.
-    /// When `password_hash` is given it replaces the user's hash in the same
-    /// transaction (password change) and voids every unused password-reset
-    /// link of the user. Returns the revoked ids.
+    /// When `password` is given its hash replaces the user's in the same
+    /// transaction (password change), every unused password-reset link of
+    /// the user is voided and its mail is queued; `NotFound` (and nothing
+    /// changed) if no such user. Returns the revoked ids.
     async fn revoke_user_sessions(
         &self,
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        password_hash: Option<&str>,
+        password: Option<&PasswordChange<'_>>,
         event_for: SessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError>;
 
@@ -383,9 +393,11 @@ pub trait LinkStore: Send + Sync {
     /// (voiding the account's older unused links of its purpose when
     /// [`LinkPurpose::voids_older`]) and queues `mail`, all in one
     /// transaction. Throttled: nothing is written. A link whose account
-    /// does not exist is not stored and its mail is not queued, after the
-    /// same statements as for an account that does: a password reset for
-    /// an unknown address takes as long as one for a known address.
+    /// does not exist is stored all the same (a placeholder, never usable:
+    /// completing a link needs its account) but its mail is not queued,
+    /// after the same statements and row writes as for an account that
+    /// does: a password reset for an unknown address takes as long as one
+    /// for a known address.
     async fn request_link(
         &self,
         throttle: &SendThrottle<'_>,

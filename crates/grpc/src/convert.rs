@@ -14,6 +14,8 @@ pub(crate) fn user(user: &User) -> pb::User {
         status: user.status.as_str().to_owned(),
         // The same form the JSON API gives.
         created_at: user.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        email_verified: user.email_verified,
+        has_password: user.has_password,
     }
 }
 

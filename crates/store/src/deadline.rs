@@ -20,7 +20,8 @@ use warden_core::model::{
 };
 use warden_core::ports::{
     AuditStore, KeyStore, LinkCompletion, LinkStore, LockoutStore, MailStore, NewUser,
-    ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store, UserStore,
+    PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store,
+    UserStore,
 };
 use warden_core::{AuditId, Email, MailId, SessionId, StoreError, UserId};
 
@@ -290,13 +291,13 @@ impl SessionStore for Deadline {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        password_hash: Option<&str>,
+        password: Option<&PasswordChange<'_>>,
         event_for: SessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError> {
         self.within(
             "revoke_user_sessions",
             self.inner
-                .revoke_user_sessions(user, keep, now, until, password_hash, event_for),
+                .revoke_user_sessions(user, keep, now, until, password, event_for),
         )
         .await
     }

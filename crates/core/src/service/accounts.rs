@@ -5,7 +5,9 @@ use crate::accounts::Accounts;
 use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::UserId;
+use crate::mail::{MailKind, QueuedMail};
 use crate::model::{Role, User};
+use crate::ports::PasswordChange;
 
 impl AuthService {
     /// Creates an account with the `user` role, queues its verification
@@ -69,7 +71,11 @@ impl AuthService {
             .ok_or(CoreError::TokenRevoked)
     }
 
-    /// Changes the caller's password and revokes their other sessions.
+    /// Changes the caller's password, revokes their other sessions, voids
+    /// their reset links and queues a `password_changed` notice to their
+    /// address, all in one transaction: the notice goes out exactly when the
+    /// change happened, so a stolen session that changes the password is
+    /// seen by the owner.
     pub async fn change_password(
         &self,
         who: &Principal,
@@ -90,7 +96,13 @@ impl AuthService {
         self.settings.password_policy.check(&new, &context)?;
         let hash = self.hasher.hash(&new).await?;
         let now = self.clock.now();
-        self.revoke_all_sessions(who.user_id, Some(who.session_id), now, Some(&hash))
+        let notice =
+            QueuedMail::new(MailKind::PasswordChanged, user.email.as_str(), now).for_user(user.id);
+        let change = PasswordChange {
+            hash: &hash,
+            mail: std::slice::from_ref(&notice),
+        };
+        self.revoke_all_sessions(who.user_id, Some(who.session_id), now, Some(&change))
             .await?;
         self.record(
             Audit::success("password_change")

@@ -3,8 +3,10 @@
 //! `forgot_password` must not tell a stranger whether an address has an
 //! account: the answer is the same, and so is the work behind it. Both
 //! paths parse, look the address up, make a link and its mail, and run the
-//! same store transaction (send slot, link, mail), which keeps the link and
-//! mail only when the link's account exists; then one audit entry. A
+//! same store transaction (send slot, link, mail), which stores the link
+//! either way (for an unknown address a placeholder naming no account,
+//! which no one can follow) and keeps the mail only when the link's
+//! account exists; then one audit entry. A
 //! throttled address is throttled whether or not it has an account.
 
 use super::{AuthService, RequestContext};
@@ -60,7 +62,8 @@ impl AuthService {
             now,
         };
         // Without an account the link names a fresh id no account has, so
-        // the store does the same work and keeps neither link nor mail.
+        // the store does the same work, keeps the link as an unusable
+        // placeholder and drops the mail.
         let outcome = self
             .store
             .request_link(&throttle, Some(&link), &[mail])

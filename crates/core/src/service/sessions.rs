@@ -10,6 +10,7 @@ use crate::events::DomainEvent;
 use crate::ids::{SessionId, UserId};
 use crate::model::{OutboxEvent, Revocation, RevocationKind};
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
+use crate::ports::PasswordChange;
 
 impl AuthService {
     /// Ends the caller's session.
@@ -146,13 +147,13 @@ impl AuthService {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
-        password_hash: Option<&str>,
+        password: Option<&PasswordChange<'_>>,
     ) -> Result<(), CoreError> {
         let until = now + self.settings.revocation_ttl();
         let event_for = move |session: SessionId| session_revoked_event(session, user, until, now);
         let revoked = self
             .store
-            .revoke_user_sessions(user, keep, now, until, password_hash, &event_for)
+            .revoke_user_sessions(user, keep, now, until, password, &event_for)
             .await?;
         self.deny_sessions(&revoked, until);
         Ok(())

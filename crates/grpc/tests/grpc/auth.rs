@@ -4,7 +4,7 @@
 use serde_json::Value;
 use tonic::{Code, Request};
 use warden_grpc::pb;
-use warden_testkit::{STRONG_PASSWORD, spawn_app, unique_email};
+use warden_testkit::{MailKind, STRONG_PASSWORD, spawn_app, unique_email};
 
 use crate::{assert_err, assert_status, with_bearer};
 
@@ -33,6 +33,8 @@ async fn sign_up_returns_the_user_and_a_pair_that_validates() {
     assert_eq!(user.roles, vec!["user"]);
     assert_eq!(user.status, "active");
     assert!(chrono::DateTime::parse_from_rfc3339(&user.created_at).is_ok());
+    assert!(!user.email_verified, "no link followed yet");
+    assert!(user.has_password);
     assert_eq!(tokens.token_type, "Bearer");
     assert_eq!(tokens.expires_in, 900);
     assert!(tokens.refresh_token.starts_with("wrt_"));
@@ -377,21 +379,40 @@ async fn validate_takes_the_token_from_the_message_or_the_metadata() {
     assert_err(expired, Code::Unauthenticated, "token_expired");
 }
 
+async fn get_me(
+    client: &mut pb::auth_service_client::AuthServiceClient<tonic::transport::Channel>,
+    access: &str,
+) -> pb::User {
+    client
+        .get_user(with_bearer(pb::GetUserRequest {}, access))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+}
+
 #[tokio::test]
 async fn get_user_returns_the_callers_account() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let mut client = app.auth_client().await;
-    let me = client
-        .get_user(with_bearer(pb::GetUserRequest {}, &user.access))
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let me = get_me(&mut client, &user.access).await;
     assert_eq!(me.id, user.user_id);
     assert_eq!(me.email, user.email);
     assert_eq!(me.username, None);
+    assert!(!me.email_verified);
+    assert!(me.has_password);
+
+    // Following the mailed link shows over gRPC at once.
+    let token = app.mailed_token(MailKind::VerifyEmail, &user.email).await;
+    let verified = app
+        .post("/v1/email/verify", serde_json::json!({"token": token}))
+        .await;
+    assert_eq!(verified.status(), 200);
+    let me = get_me(&mut client, &user.access).await;
+    assert!(me.email_verified);
+    assert!(me.has_password);
 
     assert_err(
         client.get_user(pb::GetUserRequest {}).await,

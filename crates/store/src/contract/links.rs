@@ -11,7 +11,7 @@ use warden_core::links::{
 };
 use warden_core::mail::{MailKind, QueuedMail};
 use warden_core::model::{LockoutPolicy, TokenHash, User};
-use warden_core::ports::{LinkCompletion, SessionRevocations, Store};
+use warden_core::ports::{LinkCompletion, PasswordChange, SessionRevocations, Store};
 use warden_core::{Email, SessionId, StoreError};
 
 use super::{base_time, create_session, create_user, event, outbox_names, session_revocation};
@@ -345,13 +345,16 @@ pub async fn link_completion_applies_its_change_mail_and_events_atomically(store
     assert_eq!(ada_now.email, ada.email);
 }
 
-/// A password change (`revoke_user_sessions` with a hash) voids every
-/// unused reset link; one without a hash (sign-out everywhere) does not.
-pub async fn password_change_voids_reset_links(store: Arc<dyn Store>) {
+/// A password change (`revoke_user_sessions` with a new password) voids
+/// every unused reset link and queues its notice with the change; one
+/// without (sign-out everywhere) does neither, and one for an unknown
+/// account queues nothing.
+pub async fn password_change_voids_reset_links_and_queues_its_notice(store: Arc<dyn Store>) {
     let now = base_time();
     let ada = create_user(&*store, "ada.change@example.com", now).await;
     let reset = issue(&*store, LinkPurpose::PasswordReset, &ada, &ada.email, now).await;
     let verify = issue(&*store, LinkPurpose::VerifyEmail, &ada, &ada.email, now).await;
+    let mailed = queued_kinds(&*store, now).await.len();
     let until = now + Duration::minutes(16);
     let event_for = |_| event("session.revoked", now);
     store
@@ -359,13 +362,49 @@ pub async fn password_change_voids_reset_links(store: Arc<dyn Store>) {
         .await
         .expect("sign out everywhere");
     assert_eq!(used_at(&*store, &reset.token_hash).await, None);
+    assert_eq!(queued_kinds(&*store, now).await.len(), mailed);
+
     let later = now + Duration::seconds(1);
+    let notice =
+        QueuedMail::new(MailKind::PasswordChanged, ada.email.as_str(), later).for_user(ada.id);
+    let change = PasswordChange {
+        hash: "$argon2id$x",
+        mail: std::slice::from_ref(&notice),
+    };
     store
-        .revoke_user_sessions(ada.id, None, later, until, Some("$argon2id$x"), &event_for)
+        .revoke_user_sessions(ada.id, None, later, until, Some(&change), &event_for)
         .await
         .expect("password change");
     assert_eq!(used_at(&*store, &reset.token_hash).await, Some(later));
     assert_eq!(used_at(&*store, &verify.token_hash).await, None);
+    let queued = queued_kinds(&*store, later).await;
+    assert_eq!(queued.len(), mailed + 1);
+    assert_eq!(
+        queued
+            .iter()
+            .filter(|(kind, _)| *kind == MailKind::PasswordChanged)
+            .collect::<Vec<_>>(),
+        [&(MailKind::PasswordChanged, ada.email.as_str().to_owned())]
+    );
+
+    // No such account: NotFound, and the notice is rolled back with it.
+    let ghost = QueuedMail::new(MailKind::PasswordChanged, "ghost@example.com", later);
+    let err = store
+        .revoke_user_sessions(
+            warden_core::UserId::new(),
+            None,
+            later,
+            until,
+            Some(&PasswordChange {
+                hash: "$argon2id$y",
+                mail: std::slice::from_ref(&ghost),
+            }),
+            &event_for,
+        )
+        .await
+        .expect_err("unknown user");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(queued_kinds(&*store, later).await.len(), mailed + 1);
 }
 
 /// One key's send slots: the second request within a minute is throttled
@@ -409,8 +448,9 @@ pub async fn send_throttle_allows_one_per_interval_under_concurrency(store: Arc<
     assert_eq!(sent.len(), 1);
     assert_eq!(queued_kinds(&*store, now).await.len(), 1);
 
-    // A link whose account does not exist (an unknown address) is neither
-    // stored nor mailed, and its key is counted alike.
+    // A link whose account does not exist (an unknown address) is stored
+    // as a placeholder but not mailed, is never completed, and its key is
+    // counted alike.
     let nobody = User {
         id: warden_core::UserId::new(),
         ..ada.clone()
@@ -429,13 +469,33 @@ pub async fn send_throttle_allows_one_per_interval_under_concurrency(store: Arc<
             .find_link(&ghost.token_hash)
             .await
             .expect("find")
-            .is_none()
+            .is_some(),
+        "stored like a real link, so both paths write alike"
     );
     assert_eq!(
         queued_kinds(&*store, now).await.len(),
         1,
         "nothing mailed to a stranger"
     );
+    let hash = "$argon2id$placeholder";
+    let reset = LinkCompletion {
+        purpose: LinkPurpose::PasswordReset,
+        user: nobody.id,
+        expected_email: Some(&nobody_email),
+        new_email: None,
+        password_hash: Some(hash),
+        void: &[LinkPurpose::PasswordReset],
+        revoke_sessions: None,
+        clear_throttle: None,
+        events: &[],
+        mail: &[],
+    };
+    let err = store
+        .complete_link(&ghost.token_hash, now, &reset)
+        .await
+        .expect_err("a placeholder completes nothing");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(used_at(&*store, &ghost.token_hash).await, None);
     let outcome = store
         .request_link(&throttle(&ghost_key, now), Some(&ghost), &[])
         .await

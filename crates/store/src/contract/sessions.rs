@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde_json::json;
 use warden_core::model::{OutboxEvent, RevocationKind, Role, SessionTokenRecord, UserStatus};
-use warden_core::ports::Store;
+use warden_core::ports::{PasswordChange, Store};
 use warden_core::{SessionId, StoreError, UserId};
 
 use super::{
@@ -252,7 +252,10 @@ pub async fn revoke_user_sessions_keeps_one_and_replaces_hash(store: Arc<dyn Sto
             Some(keep.id),
             now,
             until,
-            Some("$argon2id$changed"),
+            Some(&PasswordChange {
+                hash: "$argon2id$changed",
+                mail: &[],
+            }),
             &make_event,
         )
         .await
@@ -350,7 +353,10 @@ pub async fn revoke_user_sessions_keeps_one_and_replaces_hash(store: Arc<dyn Sto
             None,
             now,
             until,
-            Some("$argon2id$x"),
+            Some(&PasswordChange {
+                hash: "$argon2id$x",
+                mail: &[],
+            }),
             &make_event,
         )
         .await

@@ -60,41 +60,30 @@ pub(super) async fn void_links(
     Ok(())
 }
 
-/// Stores a link only if its account exists, and queues `mail` only with
-/// it, inside the caller's transaction. The same statements run whether or
-/// not the account exists (a password reset for an unknown address takes
-/// as long as one for a known address); only the rows written differ.
-async fn insert_link_if_account(
+/// Stores a link and queues `mail` only when the link's account exists,
+/// inside the caller's transaction. A link whose account does not exist (a
+/// password reset for an unknown address) is stored all the same, as a
+/// placeholder: it names a fresh user id no account has, so it is never
+/// mailed and never usable (following a link needs its account), and it is
+/// pruned when it expires. Both paths write the same link row and index
+/// entries and run the same statements, so a reset for an unknown address
+/// takes as long as one for a known address (migration 0008).
+async fn insert_link_mailing_if_account(
     conn: &mut PgConnection,
     cipher: &crate::crypto::KeyCipher,
     link: &LinkRecord,
     mail: &[QueuedMail],
 ) -> Result<(), TxError> {
-    let user_id = link.user_id.to_string();
-    sqlx::query(
-        "INSERT INTO link_token \
-         (token_hash, purpose, user_id, email, created_at, expires_at, used_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7 \
-         WHERE EXISTS (SELECT 1 FROM user_account WHERE user_id = $8)",
-    )
-    .bind(&link.token_hash.0)
-    .bind(link.purpose.as_str())
-    .bind(&user_id)
-    .bind(link.email.as_str())
-    .bind(to_millis(link.created_at))
-    .bind(to_millis(link.expires_at))
-    .bind(link.used_at.map(to_millis))
-    .bind(&user_id)
-    .execute(&mut *conn)
-    .await?;
+    insert_link(&mut *conn, link).await?;
     queue_in(&mut *conn, cipher, mail).await?;
+    let user_id = link.user_id.to_string();
     for queued in mail {
         sqlx::query(
             "DELETE FROM mail_queue WHERE mail_id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM link_token WHERE token_hash = $2)",
+             AND NOT EXISTS (SELECT 1 FROM user_account WHERE user_id = $2)",
         )
         .bind(queued.id.to_string())
-        .bind(&link.token_hash.0)
+        .bind(&user_id)
         .execute(&mut *conn)
         .await?;
     }
@@ -163,7 +152,7 @@ impl LinkStore for PgStore {
                         void_links(&mut tx, &user_id, &[link.purpose], to_millis(throttle.now))
                             .await?;
                     }
-                    insert_link_if_account(&mut tx, &self.cipher, link, mail).await?;
+                    insert_link_mailing_if_account(&mut tx, &self.cipher, link, mail).await?;
                 }
                 None => queue_in(&mut tx, &self.cipher, mail).await?,
             }

@@ -8,11 +8,12 @@ use warden_core::model::{
     OutboxEvent, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
     SessionTokenOwner, SessionTokenRecord, TokenHash,
 };
-use warden_core::ports::{ReuseRevocation, SessionEventFn, SessionStore};
+use warden_core::ports::{PasswordChange, ReuseRevocation, SessionEventFn, SessionStore};
 use warden_core::{SessionId, StoreError, UserId};
 
 use super::convert;
 use super::links::void_links;
+use super::mail::queue_in;
 use crate::grace::retry_allowed;
 use crate::postgres::{PgStore, insert_events, insert_revocation, retry};
 use crate::retry::TxError;
@@ -278,17 +279,17 @@ impl SessionStore for PgStore {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        password_hash: Option<&str>,
+        password: Option<&PasswordChange<'_>>,
         event_for: SessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError> {
         let user_id = user.to_string();
         let keep = keep.map(|k| k.to_string());
         let now_ms = to_millis(now);
         pg_tx!(self, |tx| {
-            if let Some(phc) = password_hash {
+            if let Some(change) = password {
                 let done =
                     sqlx::query("UPDATE user_account SET password_hash = $1 WHERE user_id = $2")
-                        .bind(phc)
+                        .bind(change.hash)
                         .bind(&user_id)
                         .execute(&mut *tx)
                         .await?;
@@ -304,6 +305,7 @@ impl SessionStore for PgStore {
                     to_millis(now),
                 )
                 .await?;
+                queue_in(&mut tx, &self.cipher, change.mail).await?;
             }
             revoke_live_sessions(&mut tx, &user_id, keep.as_deref(), now_ms, until, event_for)
                 .await?

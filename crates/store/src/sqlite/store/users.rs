@@ -227,6 +227,12 @@ impl UserStore for SqliteStore {
             if done.rows_affected() == 0 {
                 return Err(TxError::Store(StoreError::NotFound));
             }
+            // Links have no foreign key (migration 0008: placeholder links
+            // of unknown addresses name no account), so they go here.
+            sqlx::query("DELETE FROM link_token WHERE user_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
             insert_revocation(&mut tx, revocation).await?;
             insert_events(&mut tx, events).await?;
         })
