@@ -1,4 +1,5 @@
-"""A real SMTP server for Warden's mail tests (aiosmtpd==1.4.6).
+"""A real SMTP server for Warden's tests (aiosmtpd==1.4.6), run by
+warden-testkit's `smtp` module.
 
 Listens on 127.0.0.1 (port 0 unless --port), prints `READY <port>` once it
 accepts connections, and writes every accepted message to
@@ -11,8 +12,10 @@ accepts connections, and writes every accepted message to
   --user/--password  AUTH PLAIN/LOGIN required, only over TLS
   --refuse ADDR    answer RCPT TO:<ADDR> with 550 (may repeat)
 
-`smtp_server.py parse FILE` prints a delivered message as JSON (headers and
-decoded parts, as a mail client sees them) for the test to check.
+`smtp_server.py parse FILE...` prints each delivered message as one line of
+JSON (headers and decoded parts, as a mail client sees them) for the test
+to check; one interpreter for them all, since starting Python is the slow
+part.
 """
 
 import argparse
@@ -74,8 +77,10 @@ def parse(path):
 def main():
     # aiosmtpd 1.4 warns about its own use of Session.login_data.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    if len(sys.argv) == 3 and sys.argv[1] == "parse":
-        return parse(sys.argv[2])
+    if len(sys.argv) >= 2 and sys.argv[1] == "parse":
+        for path in sys.argv[2:]:
+            parse(path)
+        return 0
     p = argparse.ArgumentParser()
     p.add_argument("--tls", choices=["starttls", "implicit", "none"], default="none")
     p.add_argument("--cert")
