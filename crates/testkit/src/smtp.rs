@@ -20,8 +20,10 @@
 //! };
 //! let url = format!("smtp://localhost:{}", server.port());
 //! // ... configure Warden with `url` and `server.ca_file()`, make it mail ...
-//! let messages = server.wait_for(1, Duration::from_secs(20)).await;
-//! assert_eq!(messages[0].content_type, "multipart/alternative");
+//! let message = server
+//!     .wait_for_message(Duration::from_secs(20), |m| m.to == "alice@example.com")
+//!     .await;
+//! assert_eq!(message.content_type, "multipart/alternative");
 //! # }
 //! ```
 
@@ -120,8 +122,12 @@ pub struct Part {
 /// A message as the server received it and a mail client reads it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Delivered {
+    /// The envelope's sender (MAIL FROM).
+    pub envelope_from: String,
     /// The envelope's recipients (RCPT TO), comma-separated.
     pub envelope_to: String,
+    /// How it came: `starttls TLSv1.3`, `implicit TLSv1.3` or `none`.
+    pub tls: String,
     /// `From`, decoded.
     pub from: String,
     /// `To`, decoded.
@@ -341,19 +347,31 @@ impl SmtpServer {
             .collect()
     }
 
-    /// Waits until at least `count` messages were received (failing after
-    /// `patience`), then returns them all, oldest first.
-    pub async fn wait_for(&self, count: usize, patience: Duration) -> Vec<Delivered> {
+    /// Waits for the first received message that `matches` (failing after
+    /// `patience`) and returns it.
+    pub async fn wait_for_message(
+        &self,
+        patience: Duration,
+        matches: impl Fn(&Delivered) -> bool,
+    ) -> Delivered {
         let deadline = Instant::now() + patience;
-        while self.files().len() < count {
+        let mut seen = 0;
+        loop {
+            // Parsing starts Python: only when something new arrived.
+            let count = self.files().len();
+            if count > seen {
+                seen = count;
+                if let Some(found) = self.delivered().into_iter().find(&matches) {
+                    return found;
+                }
+            }
             assert!(
                 Instant::now() < deadline,
-                "{} of {count} messages arrived within {patience:?}",
-                self.files().len()
+                "no matching message within {patience:?}; received: {:#?}",
+                self.delivered()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.delivered()
     }
 }
 

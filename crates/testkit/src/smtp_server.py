@@ -3,8 +3,9 @@ warden-testkit's `smtp` module.
 
 Listens on 127.0.0.1 (port 0 unless --port), prints `READY <port>` once it
 accepts connections, and writes every accepted message to
-`<maildir>/<n>.eml` (the DATA content as received, after a first line
-`X-Envelope-To: <recipients>`), so the test reads what a mailbox would.
+`<maildir>/<n>.eml` (the DATA content as received, after three lines of
+its own: `X-Envelope-From`, `X-Envelope-To` and `X-Received-TLS`, how the
+message came), so the test reads what a mailbox would.
 
   --tls starttls   STARTTLS offered and required before MAIL/AUTH
   --tls implicit   TLS from the first byte (smtps)
@@ -48,10 +49,22 @@ class Handler:
         path = os.path.join(self.maildir, "%06d.eml" % self.count)
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
+            f.write(("X-Envelope-From: %s\r\n" % envelope.mail_from).encode())
             f.write(("X-Envelope-To: %s\r\n" % ",".join(envelope.rcpt_tos)).encode())
+            f.write(("X-Received-TLS: %s\r\n" % tls_of(server)).encode())
             f.write(envelope.original_content or envelope.content)
         os.replace(tmp, path)
         return "250 2.0.0 Message accepted for delivery"
+
+
+def tls_of(server):
+    """How the message came: `starttls TLSv1.3`, `implicit TLSv1.3` or `none`."""
+    ssl_object = server.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return "none"
+    # aiosmtpd keeps the plain transport it upgraded only after STARTTLS.
+    how = "starttls" if server._original_transport is not None else "implicit"
+    return "%s %s" % (how, ssl_object.version())
 
 
 def parse(path):
@@ -63,7 +76,9 @@ def parse(path):
             continue
         parts.append({"type": part.get_content_type(), "body": part.get_content()})
     print(json.dumps({
+        "envelope_from": msg["X-Envelope-From"],
         "envelope_to": msg["X-Envelope-To"],
+        "tls": msg["X-Received-TLS"],
         "from": str(msg["From"]),
         "to": str(msg["To"]),
         "subject": str(msg["Subject"]),
