@@ -1,171 +1,23 @@
-//! Delivery to a real SMTP server: Python's aiosmtpd (`smtp_server.py`,
-//! run with `WARDEN_TEST_PYTHON`, a Python with `aiosmtpd==1.4.6`), on
-//! port 0, with STARTTLS or implicit TLS under a certificate made here,
-//! and the real SQLite store (PostgreSQL too for the outage test, when
+//! Delivery to a real SMTP server: Python's aiosmtpd (warden-testkit's
+//! `smtp`, run with `WARDEN_TEST_PYTHON`, a Python with `aiosmtpd==1.4.6`),
+//! on port 0, with STARTTLS or implicit TLS under a certificate from a test
+//! CA, and the real SQLite store (PostgreSQL too for the outage test, when
 //! `WARDEN_TEST_POSTGRES_URL` is set). The worker is stepped by hand so
 //! every assertion follows one known round.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde_json::Value;
 use warden_core::mail::{MailKind, QueuedMail, RetryPolicy};
 use warden_core::ports::{Store, SystemClock};
 use warden_mail::{MailWorker, SmtpOptions, SmtpTransport, SmtpUrl, Templates, WorkerSettings};
 use warden_store::testing::{ServerKind, TestDatabase};
 use warden_store::{PgStore, SqliteStore, StoreOptions};
-
-/// The Python interpreter with aiosmtpd, or `None` (a visible skip) unless
-/// `WARDEN_TEST_REQUIRE_SERVICES=1`.
-fn python() -> Option<PathBuf> {
-    match std::env::var("WARDEN_TEST_PYTHON") {
-        Ok(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ if std::env::var("WARDEN_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("WARDEN_TEST_PYTHON is unset but WARDEN_TEST_REQUIRE_SERVICES=1")
-        }
-        _ => {
-            eprintln!("skipped: set WARDEN_TEST_PYTHON to a python with aiosmtpd==1.4.6");
-            None
-        }
-    }
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py")
-}
-
-/// A certificate for `localhost`, written as PEM files into `dir`.
-struct TestCert {
-    cert: PathBuf,
-    key: PathBuf,
-    pem: Vec<u8>,
-}
-
-fn test_cert(dir: &Path) -> TestCert {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let pem = certified.cert.pem();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, &pem).unwrap();
-    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-    TestCert {
-        cert,
-        key,
-        pem: pem.into_bytes(),
-    }
-}
-
-/// One run of the SMTP server; killed when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-}
-
-#[derive(Clone)]
-struct ServerOptions {
-    tls: &'static str,
-    user: Option<(&'static str, &'static str)>,
-    refuse: Vec<&'static str>,
-}
-
-impl SmtpServer {
-    fn start(
-        python: &Path,
-        options: &ServerOptions,
-        cert: &TestCert,
-        maildir: &Path,
-        port: u16,
-    ) -> Self {
-        let mut command = Command::new(python);
-        command
-            .arg(script())
-            .args(["--tls", options.tls, "--port", &port.to_string()])
-            .arg("--cert")
-            .arg(&cert.cert)
-            .arg("--key")
-            .arg(&cert.key)
-            .arg("--maildir")
-            .arg(maildir);
-        if let Some((user, password)) = options.user {
-            command.args(["--user", user, "--password", password]);
-        }
-        for address in &options.refuse {
-            command.args(["--refuse", address]);
-        }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the SMTP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("SMTP server did not start: {line:?}"));
-        Self { child, port }
-    }
-
-    fn stop(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A temporary directory with a maildir and a certificate, and a server
-/// on port 0 delivering into that maildir.
-fn setup(
-    python: &Path,
-    options: &ServerOptions,
-) -> (tempfile::TempDir, PathBuf, TestCert, SmtpServer) {
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let server = SmtpServer::start(python, options, &cert, &maildir, 0);
-    (dir, maildir, cert, server)
-}
-
-/// Every delivered message, oldest first, as the Python `email` package
-/// parses it.
-fn delivered(python: &Path, maildir: &Path) -> Vec<Value> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(maildir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|file| {
-            let out = Command::new(python)
-                .arg(script())
-                .arg("parse")
-                .arg(file)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-            serde_json::from_slice(&out.stdout).unwrap()
-        })
-        .collect()
-}
+use warden_testkit::smtp::{Delivered, ServerOptions, SmtpServer, Tls};
 
 async fn sqlite_store(dir: &Path) -> Arc<dyn Store> {
     let url = format!("sqlite://{}", dir.join("warden.db").display());
@@ -187,12 +39,12 @@ fn fast_settings(holder: &str) -> WorkerSettings {
     settings
 }
 
-fn worker(store: &Arc<dyn Store>, url: &str, cert: &TestCert, holder: &str) -> MailWorker {
+fn worker(store: &Arc<dyn Store>, url: &str, server: &SmtpServer, holder: &str) -> MailWorker {
     let transport = SmtpTransport::new(
         SmtpUrl::parse(url).unwrap(),
         &SmtpOptions {
             timeout: Duration::from_secs(5),
-            ca_pem: Some(cert.pem.clone()),
+            ca_pem: Some(server.ca_pem().to_vec()),
         },
     )
     .unwrap();
@@ -252,24 +104,17 @@ async fn step_until_within(
     }
 }
 
-fn check_reset_message(message: &Value, to: &str, link: &str) {
-    assert_eq!(message["envelope_to"], to);
-    assert_eq!(message["from"], "Warden Test <no-reply@warden.test>");
-    assert_eq!(message["to"], to);
-    assert_eq!(message["subject"], "Reset your Warden Test password");
-    assert!(
-        message["message_id"]
-            .as_str()
-            .unwrap()
-            .ends_with("@warden.test>")
-    );
-    assert!(!message["date"].as_str().unwrap().is_empty());
-    assert_eq!(message["content_type"], "multipart/alternative");
-    let parts = message["parts"].as_array().unwrap();
-    let types: Vec<&str> = parts.iter().map(|p| p["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["text/plain", "text/html"]);
-    let text = parts[0]["body"].as_str().unwrap();
-    let html = parts[1]["body"].as_str().unwrap();
+fn check_reset_message(message: &Delivered, to: &str, link: &str) {
+    assert_eq!(message.envelope_to, to);
+    assert_eq!(message.from, "Warden Test <no-reply@warden.test>");
+    assert_eq!(message.to, to);
+    assert_eq!(message.subject, "Reset your Warden Test password");
+    assert!(message.message_id.ends_with("@warden.test>"));
+    assert!(!message.date.is_empty());
+    assert_eq!(message.content_type, "multipart/alternative");
+    assert_eq!(message.part_types(), ["text/plain", "text/html"]);
+    let text = &message.parts[0].body;
+    let html = &message.parts[1].body;
     assert!(text.contains(link), "{text}");
     assert!(text.contains("works for 1 hour"), "{text}");
     assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
@@ -278,15 +123,11 @@ fn check_reset_message(message: &Value, to: &str, link: &str) {
 
 #[tokio::test]
 async fn starttls_with_credentials_delivers_a_multipart_message_with_the_link() {
-    let Some(python) = python() else { return };
-    let (dir, maildir, cert, server) = setup(
-        &python,
-        &ServerOptions {
-            tls: "starttls",
-            user: Some(("mailer", "s3cret-pass")),
-            refuse: vec![],
-        },
-    );
+    let options = ServerOptions::new(Tls::StartTls).user("mailer", "s3cret-pass");
+    let Some(server) = SmtpServer::start(&options) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
     let (mail, link) = reset_mail("alice@example.com");
     store.enqueue_mail(&[mail]).await.unwrap();
@@ -294,23 +135,23 @@ async fn starttls_with_credentials_delivers_a_multipart_message_with_the_link() 
     // Wrong credentials: refused (535), kept and retried, not given up.
     let wrong = worker(
         &store,
-        &format!("smtp://mailer:wrong-pass@localhost:{}", server.port),
-        &cert,
+        &format!("smtp://mailer:wrong-pass@localhost:{}", server.port()),
+        &server,
         "wrong",
     );
     let report = step(&wrong).await;
     assert_eq!((report.sent, report.retried, report.failed), (0, 1, 0));
-    assert!(delivered(&python, &maildir).is_empty());
+    assert!(server.delivered().is_empty());
     store.release_mail_lease("wrong").await.unwrap();
 
     let right = worker(
         &store,
-        &format!("smtp://mailer:s3cret-pass@localhost:{}", server.port),
-        &cert,
+        &format!("smtp://mailer:s3cret-pass@localhost:{}", server.port()),
+        &server,
         "right",
     );
     step_until(&right, |r| r.sent == 1).await;
-    let messages = delivered(&python, &maildir);
+    let messages = server.delivered();
     assert_eq!(messages.len(), 1);
     check_reset_message(&messages[0], "alice@example.com", &link);
     assert_eq!(store.mail_queue_depth().await.unwrap(), 0);
@@ -320,77 +161,64 @@ async fn starttls_with_credentials_delivers_a_multipart_message_with_the_link() 
 
 #[tokio::test]
 async fn implicit_tls_delivers_too() {
-    let Some(python) = python() else { return };
-    let (dir, maildir, cert, server) = setup(
-        &python,
-        &ServerOptions {
-            tls: "implicit",
-            user: Some(("mailer", "pw")),
-            refuse: vec![],
-        },
-    );
+    let options = ServerOptions::new(Tls::Implicit).user("mailer", "pw");
+    let Some(server) = SmtpServer::start(&options) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
     let (mail, link) = reset_mail("bob@example.com");
     store.enqueue_mail(&[mail]).await.unwrap();
     let worker = worker(
         &store,
-        &format!("smtps://mailer:pw@localhost:{}", server.port),
-        &cert,
+        &format!("smtps://mailer:pw@localhost:{}", server.port()),
+        &server,
         "w",
     );
     let report = step(&worker).await;
     assert_eq!((report.sent, report.retried, report.failed), (1, 0, 0));
-    let messages = delivered(&python, &maildir);
+    let messages = server.delivered();
     assert_eq!(messages.len(), 1);
     check_reset_message(&messages[0], "bob@example.com", &link);
 }
 
 #[tokio::test]
 async fn a_server_without_starttls_gets_nothing_when_tls_is_required() {
-    let Some(python) = python() else { return };
-    let (dir, maildir, cert, server) = setup(
-        &python,
-        &ServerOptions {
-            tls: "none",
-            user: None,
-            refuse: vec![],
-        },
-    );
+    let Some(server) = SmtpServer::start(&ServerOptions::new(Tls::None)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
     let (mail, _) = reset_mail("carol@example.com");
     store.enqueue_mail(&[mail]).await.unwrap();
     // smtp:// means STARTTLS required: no downgrade to plain text.
     let worker = worker(
         &store,
-        &format!("smtp://mailer:pw@localhost:{}", server.port),
-        &cert,
+        &format!("smtp://mailer:pw@localhost:{}", server.port()),
+        &server,
         "w",
     );
     let report = step(&worker).await;
     assert_eq!((report.sent, report.retried, report.failed), (0, 1, 0));
-    assert!(delivered(&python, &maildir).is_empty());
+    assert!(server.delivered().is_empty());
     assert_eq!(store.mail_queue_depth().await.unwrap(), 1);
 }
 
 #[tokio::test]
 async fn a_refused_recipient_is_given_up_and_the_others_go_out() {
-    let Some(python) = python() else { return };
-    let (dir, maildir, cert, server) = setup(
-        &python,
-        &ServerOptions {
-            tls: "starttls",
-            user: None,
-            refuse: vec!["nobody@example.com"],
-        },
-    );
+    let options = ServerOptions::new(Tls::StartTls).refuse("nobody@example.com");
+    let Some(server) = SmtpServer::start(&options) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
     let (refused, _) = reset_mail("nobody@example.com");
     let (accepted, link) = reset_mail("dave@example.com");
     store.enqueue_mail(&[refused, accepted]).await.unwrap();
     let worker = worker(
         &store,
-        &format!("smtp://localhost:{}", server.port),
-        &cert,
+        &format!("smtp://localhost:{}", server.port()),
+        &server,
         "w",
     );
     let report = step(&worker).await;
@@ -400,7 +228,7 @@ async fn a_refused_recipient_is_given_up_and_the_others_go_out() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let report = step(&worker).await;
     assert_eq!((report.sent, report.retried, report.failed), (0, 0, 0));
-    let messages = delivered(&python, &maildir);
+    let messages = server.delivered();
     assert_eq!(messages.len(), 1);
     check_reset_message(&messages[0], "dave@example.com", &link);
 }
@@ -408,20 +236,13 @@ async fn a_refused_recipient_is_given_up_and_the_others_go_out() {
 /// Mail queued while the SMTP server is down waits; once it is back,
 /// every message arrives exactly once.
 async fn outage(store: Arc<dyn Store>) {
-    let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("maildir");
-    std::fs::create_dir(&maildir).unwrap();
-    let cert = test_cert(dir.path());
-    let options = ServerOptions {
-        tls: "starttls",
-        user: Some(("mailer", "pw")),
-        refuse: vec![],
+    let options = ServerOptions::new(Tls::StartTls).user("mailer", "pw");
+    let Some(mut server) = SmtpServer::start(&options) else {
+        return;
     };
-    let server = SmtpServer::start(&python, &options, &cert, &maildir, 0);
-    let url = format!("smtp://mailer:pw@localhost:{}", server.port);
-    let worker = worker(&store, &url, &cert, "w");
-    let port = server.stop();
+    let url = format!("smtp://mailer:pw@localhost:{}", server.port());
+    let worker = worker(&store, &url, &server, "w");
+    server.stop();
 
     let mut links = BTreeSet::new();
     for i in 0..5 {
@@ -435,18 +256,18 @@ async fn outage(store: Arc<dyn Store>) {
     assert_eq!(store.mail_queue_depth().await.unwrap(), 5);
 
     // Back, on the same port: all five arrive once the retries are due.
-    let _server = SmtpServer::start(&python, &options, &cert, &maildir, port);
+    server.restart();
     step_until(&worker, |r| r.sent == 5).await;
     assert_eq!(store.mail_queue_depth().await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(step(&worker).await.sent, 0);
 
-    let messages = delivered(&python, &maildir);
+    let messages = server.delivered();
     assert_eq!(messages.len(), 5, "each message exactly once");
     let arrived: BTreeSet<String> = messages
         .iter()
         .map(|m| {
-            let text = m["parts"][0]["body"].as_str().unwrap();
+            let text = &m.parts[0].body;
             links
                 .iter()
                 .find(|link| text.contains(link.as_str()))
@@ -482,20 +303,15 @@ async fn mail_queued_during_an_smtp_outage_arrives_exactly_once_on_postgres() {
 /// Two instances' workers on one queue: each message goes out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_one_queue_send_each_message_once() {
-    let Some(python) = python() else { return };
-    let (dir, maildir, cert, server) = setup(
-        &python,
-        &ServerOptions {
-            tls: "none",
-            user: None,
-            refuse: vec![],
-        },
-    );
+    let Some(server) = SmtpServer::start(&ServerOptions::new(Tls::None)) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
-    let url = format!("smtp://127.0.0.1:{}?tls=none", server.port);
+    let url = format!("smtp://127.0.0.1:{}?tls=none", server.port());
     let handles = [
-        warden_mail::spawn(worker(&store, &url, &cert, "a")),
-        warden_mail::spawn(worker(&store, &url, &cert, "b")),
+        warden_mail::spawn(worker(&store, &url, &server, "a")),
+        warden_mail::spawn(worker(&store, &url, &server, "b")),
     ];
     for i in 0..20 {
         let (mail, _) = reset_mail(&format!("u{i}@example.com"));
@@ -509,8 +325,8 @@ async fn two_workers_on_one_queue_send_each_message_once() {
     for handle in handles {
         handle.stop(Duration::from_secs(5)).await;
     }
-    let messages = delivered(&python, &maildir);
-    let recipients: BTreeSet<&str> = messages.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    let messages = server.delivered();
+    let recipients: BTreeSet<&str> = messages.iter().map(|m| m.to.as_str()).collect();
     assert_eq!(messages.len(), 20);
     assert_eq!(recipients.len(), 20);
 }
@@ -557,21 +373,16 @@ async fn a_hundred_messages_over_starttls_follow_one_another_without_a_stall_eac
 #[tokio::test]
 #[ignore = "benchmark"]
 async fn delivering_1000_messages() {
-    let Some(python) = python() else { return };
-    for tls in ["none", "starttls"] {
-        let (dir, maildir, cert, server) = setup(
-            &python,
-            &ServerOptions {
-                tls,
-                user: None,
-                refuse: vec![],
-            },
-        );
+    for (label, tls) in [("none", Tls::None), ("starttls", Tls::StartTls)] {
+        let Some(server) = SmtpServer::start(&ServerOptions::new(tls)) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(dir.path()).await;
-        let url = if tls == "none" {
-            format!("smtp://127.0.0.1:{}?tls=none", server.port)
+        let url = if tls == Tls::None {
+            format!("smtp://127.0.0.1:{}?tls=none", server.port())
         } else {
-            format!("smtp://localhost:{}", server.port)
+            format!("smtp://localhost:{}", server.port())
         };
         let mails: Vec<QueuedMail> = (0..1000)
             .map(|i| reset_mail(&format!("u{i}@example.com")).0)
@@ -579,13 +390,13 @@ async fn delivering_1000_messages() {
         for chunk in mails.chunks(100) {
             store.enqueue_mail(chunk).await.unwrap();
         }
-        let worker = worker(&store, &url, &cert, "bench");
+        let worker = worker(&store, &url, &server, "bench");
         let started = Instant::now();
         step_until_within(&worker, Duration::from_secs(300), |r| r.sent == 1000).await;
         let elapsed = started.elapsed();
-        assert_eq!(std::fs::read_dir(&maildir).unwrap().count(), 1000);
+        assert_eq!(server.delivered().len(), 1000);
         println!(
-            "tls={tls}: 1000 messages in {:.2} s = {:.0} messages/s",
+            "tls={label}: 1000 messages in {:.2} s = {:.0} messages/s",
             elapsed.as_secs_f64(),
             1000.0 / elapsed.as_secs_f64()
         );

@@ -2,8 +2,9 @@
 //! on port 0 with its own temporary data dir and a fake clock, and `TestApp`
 //! has one method per common call. [`process`] runs `warden serve` as a child
 //! process, [`bus`] gives tests the broker, [`gateway`] runs `warden gateway`
-//! in front of an echo upstream, and [`proxy`] puts faults between Warden
-//! and a database or broker.
+//! in front of an echo upstream, [`proxy`] puts faults between Warden
+//! and a database or broker, and [`smtp`] runs a real SMTP server that
+//! Warden's mail goes to.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -26,6 +27,7 @@ pub mod bus;
 pub mod gateway;
 pub mod process;
 pub mod proxy;
+pub mod smtp;
 
 /// A password the strength check accepts.
 pub const STRONG_PASSWORD: &str = "correct horse battery staple 9!";

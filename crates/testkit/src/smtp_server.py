@@ -1,9 +1,11 @@
-"""A real SMTP server for Warden's mail tests (aiosmtpd==1.4.6).
+"""A real SMTP server for Warden's tests (aiosmtpd==1.4.6), run by
+warden-testkit's `smtp` module.
 
 Listens on 127.0.0.1 (port 0 unless --port), prints `READY <port>` once it
 accepts connections, and writes every accepted message to
-`<maildir>/<n>.eml` (the DATA content as received, after a first line
-`X-Envelope-To: <recipients>`), so the test reads what a mailbox would.
+`<maildir>/<n>.eml` (the DATA content as received, after three lines of
+its own: `X-Envelope-From`, `X-Envelope-To` and `X-Received-TLS`, how the
+message came), so the test reads what a mailbox would.
 
   --tls starttls   STARTTLS offered and required before MAIL/AUTH
   --tls implicit   TLS from the first byte (smtps)
@@ -11,8 +13,10 @@ accepts connections, and writes every accepted message to
   --user/--password  AUTH PLAIN/LOGIN required, only over TLS
   --refuse ADDR    answer RCPT TO:<ADDR> with 550 (may repeat)
 
-`smtp_server.py parse FILE` prints a delivered message as JSON (headers and
-decoded parts, as a mail client sees them) for the test to check.
+`smtp_server.py parse FILE...` prints each delivered message as one line of
+JSON (headers and decoded parts, as a mail client sees them) for the test
+to check; one interpreter for them all, since starting Python is the slow
+part.
 """
 
 import argparse
@@ -45,10 +49,22 @@ class Handler:
         path = os.path.join(self.maildir, "%06d.eml" % self.count)
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
+            f.write(("X-Envelope-From: %s\r\n" % envelope.mail_from).encode())
             f.write(("X-Envelope-To: %s\r\n" % ",".join(envelope.rcpt_tos)).encode())
+            f.write(("X-Received-TLS: %s\r\n" % tls_of(server)).encode())
             f.write(envelope.original_content or envelope.content)
         os.replace(tmp, path)
         return "250 2.0.0 Message accepted for delivery"
+
+
+def tls_of(server):
+    """How the message came: `starttls TLSv1.3`, `implicit TLSv1.3` or `none`."""
+    ssl_object = server.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return "none"
+    # aiosmtpd keeps the plain transport it upgraded only after STARTTLS.
+    how = "starttls" if server._original_transport is not None else "implicit"
+    return "%s %s" % (how, ssl_object.version())
 
 
 def parse(path):
@@ -60,7 +76,9 @@ def parse(path):
             continue
         parts.append({"type": part.get_content_type(), "body": part.get_content()})
     print(json.dumps({
+        "envelope_from": msg["X-Envelope-From"],
         "envelope_to": msg["X-Envelope-To"],
+        "tls": msg["X-Received-TLS"],
         "from": str(msg["From"]),
         "to": str(msg["To"]),
         "subject": str(msg["Subject"]),
@@ -74,8 +92,10 @@ def parse(path):
 def main():
     # aiosmtpd 1.4 warns about its own use of Session.login_data.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    if len(sys.argv) == 3 and sys.argv[1] == "parse":
-        return parse(sys.argv[2])
+    if len(sys.argv) >= 2 and sys.argv[1] == "parse":
+        for path in sys.argv[2:]:
+            parse(path)
+        return 0
     p = argparse.ArgumentParser()
     p.add_argument("--tls", choices=["starttls", "implicit", "none"], default="none")
     p.add_argument("--cert")
