@@ -391,3 +391,190 @@ pub enum ConfigError {
         url: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn google() -> ProviderConfig {
+        ProviderConfig {
+            id: "google".into(),
+            kind: ProviderKind::Google,
+            label: "Google".into(),
+            client_id: "id".into(),
+            client_secret: Some(Secret::new("secret")),
+            issuer: None,
+            scopes: None,
+            pkce: PkceMode::Auto,
+            tenant: None,
+            apple: None,
+            api_base: None,
+        }
+    }
+
+    fn apple(pem: &str) -> ProviderConfig {
+        ProviderConfig {
+            id: "apple".into(),
+            kind: ProviderKind::Apple,
+            client_secret: None,
+            apple: Some(AppleKey {
+                team_id: "TEAM".into(),
+                key_id: "KEY".into(),
+                private_key_pem: Secret::new(pem),
+            }),
+            ..google()
+        }
+    }
+
+    fn field_of(error: ConfigError) -> &'static str {
+        match error {
+            ConfigError::Missing { field, .. }
+            | ConfigError::NotForKind { field, .. }
+            | ConfigError::Invalid { field, .. }
+            | ConfigError::InsecureUrl { field, .. } => field,
+            ConfigError::InvalidId(_) => "id",
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_complete_configuration_passes() {
+        assert_eq!(google().check(), Ok(()));
+        let loopback = ProviderConfig {
+            issuer: Some("http://127.0.0.1:8080".into()),
+            ..google()
+        };
+        assert_eq!(loopback.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_id_must_be_a_path_safe_slug() {
+        for id in ["", "Google", "a/b", "..", "-x", "a b", &"x".repeat(65)] {
+            let config = ProviderConfig {
+                id: id.to_owned(),
+                ..google()
+            };
+            assert_eq!(config.check().map_err(field_of), Err("id"), "{id:?}");
+        }
+        let config = ProviderConfig {
+            id: "corp-sso_2".into(),
+            ..google()
+        };
+        assert_eq!(config.check(), Ok(()));
+    }
+
+    #[test]
+    fn oidc_needs_an_issuer_and_issuers_need_https() {
+        let oidc = ProviderConfig {
+            kind: ProviderKind::Oidc,
+            ..google()
+        };
+        assert_eq!(oidc.check().map_err(field_of), Err("issuer"));
+        for url in [
+            "http://idp.example",
+            "ftp://idp.example",
+            "https://idp.example?x=1",
+            "not a url",
+        ] {
+            let config = ProviderConfig {
+                issuer: Some(url.into()),
+                ..oidc.clone()
+            };
+            assert_eq!(config.check().map_err(field_of), Err("issuer"), "{url}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_required_where_the_kind_needs_them() {
+        let no_secret = ProviderConfig {
+            client_secret: None,
+            ..google()
+        };
+        assert_eq!(no_secret.check().map_err(field_of), Err("client_secret"));
+        let public_gitlab = ProviderConfig {
+            kind: ProviderKind::Gitlab,
+            ..no_secret.clone()
+        };
+        assert_eq!(public_gitlab.check(), Ok(()), "a public client with PKCE");
+        let unprotected = ProviderConfig {
+            pkce: PkceMode::Never,
+            ..public_gitlab
+        };
+        assert_eq!(unprotected.check().map_err(field_of), Err("client_secret"));
+    }
+
+    #[test]
+    fn fields_of_other_kinds_are_refused() {
+        let tenant = ProviderConfig {
+            tenant: Some("common".into()),
+            ..google()
+        };
+        assert_eq!(tenant.check().map_err(field_of), Err("tenant"));
+        let api = ProviderConfig {
+            api_base: Some("https://api.example".into()),
+            ..google()
+        };
+        assert_eq!(api.check().map_err(field_of), Err("api_base"));
+        let microsoft = ProviderConfig {
+            kind: ProviderKind::Microsoft,
+            tenant: Some("a/b".into()),
+            ..google()
+        };
+        assert_eq!(microsoft.check().map_err(field_of), Err("tenant"));
+    }
+
+    #[test]
+    fn apple_needs_a_usable_es256_key() {
+        use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
+        let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert_eq!(apple(&pem).check(), Ok(()));
+        let garbage = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            apple(garbage).check().map_err(field_of),
+            Err("apple.private_key")
+        );
+        let no_key = ProviderConfig {
+            apple: None,
+            ..apple(&pem)
+        };
+        assert_eq!(no_key.check().map_err(field_of), Err("apple"));
+        let with_secret = ProviderConfig {
+            client_secret: Some(Secret::new("s")),
+            ..apple(&pem)
+        };
+        assert_eq!(with_secret.check().map_err(field_of), Err("client_secret"));
+    }
+
+    #[test]
+    fn oidc_scopes_must_include_openid() {
+        let config = ProviderConfig {
+            scopes: Some(vec!["email".into()]),
+            ..google()
+        };
+        assert_eq!(config.check().map_err(field_of), Err("scopes"));
+    }
+
+    #[test]
+    fn kinds_parse_from_their_configuration_names() {
+        for kind in ["google", "github", "microsoft", "apple", "gitlab", "oidc"] {
+            assert_eq!(
+                kind.parse::<ProviderKind>().map(ProviderKind::as_str),
+                Ok(kind)
+            );
+        }
+        assert!("facebook".parse::<ProviderKind>().is_err());
+        let parsed: PkceMode = serde_json::from_str("\"always\"").unwrap();
+        assert_eq!(parsed, PkceMode::Always);
+    }
+
+    #[test]
+    fn errors_never_show_a_secret() {
+        let secret = "super-secret-value";
+        let config = ProviderConfig {
+            client_secret: Some(Secret::new(secret)),
+            ..google()
+        };
+        assert!(!format!("{config:?}").contains(secret));
+    }
+}
