@@ -247,6 +247,26 @@ pub const LINK_VALUE: &str = "link";
 /// The template input holding the account's new address (e-mail change
 /// link and the `email_changed` notice).
 pub const NEW_EMAIL_VALUE: &str = "new_email";
+/// The template input saying how long the link works ("1 hour").
+pub const EXPIRES_IN_VALUE: &str = "expires_in";
+
+/// A lifetime in words for a mail: whole days, hours or minutes, the
+/// largest unit that divides it, so "24 hours" reads "1 day".
+pub fn lifetime_in_words(lifetime: Duration) -> String {
+    let minutes = lifetime.num_minutes().max(1);
+    let (n, unit) = if minutes % (24 * 60) == 0 {
+        (minutes / (24 * 60), "day")
+    } else if minutes % 60 == 0 {
+        (minutes / 60, "hour")
+    } else {
+        (minutes, "minute")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
 
 impl LinkMailer {
     /// A link of `purpose` for `user`, mailed to `to` at `now`: the record
@@ -267,7 +287,11 @@ impl LinkMailer {
         let url = format!("{}/{page}?token={}", self.public_url, token.expose());
         let mut mail = QueuedMail::new(kind, to.as_str(), now)
             .for_user(user)
-            .with(LINK_VALUE, url);
+            .with(LINK_VALUE, url)
+            .with(
+                EXPIRES_IN_VALUE,
+                lifetime_in_words(self.lifetimes.of(purpose)),
+            );
         if purpose == LinkPurpose::EmailChange {
             mail = mail.with(NEW_EMAIL_VALUE, to.as_str());
         }
@@ -314,6 +338,29 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 6, 3, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn lifetimes_read_in_the_largest_whole_unit() {
+        assert_eq!(lifetime_in_words(Duration::hours(1)), "1 hour");
+        assert_eq!(lifetime_in_words(Duration::hours(24)), "1 day");
+        assert_eq!(lifetime_in_words(Duration::hours(48)), "2 days");
+        assert_eq!(lifetime_in_words(Duration::minutes(90)), "90 minutes");
+        assert_eq!(lifetime_in_words(Duration::hours(3)), "3 hours");
+        assert_eq!(lifetime_in_words(Duration::seconds(5)), "1 minute");
+    }
+
+    #[test]
+    fn link_mail_says_how_long_the_link_works() {
+        let mailer = LinkMailer {
+            public_url: "https://id.example.com".into(),
+            lifetimes: LinkLifetimes::default(),
+        };
+        let to = Email::parse("ada@example.com").unwrap();
+        let (_, reset) = mailer.link(LinkPurpose::PasswordReset, UserId::new(), &to, t0());
+        assert_eq!(reset.values[EXPIRES_IN_VALUE], "1 hour");
+        let (_, verify) = mailer.link(LinkPurpose::VerifyEmail, UserId::new(), &to, t0());
+        assert_eq!(verify.values[EXPIRES_IN_VALUE], "1 day");
     }
 
     fn link(purpose: LinkPurpose, clock: &FakeClock) -> LinkRecord {

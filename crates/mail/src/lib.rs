@@ -41,7 +41,7 @@ pub mod worker;
 /// An address with an optional display name (`Acme <no-reply@acme.example>`).
 pub use lettre::message::Mailbox;
 pub use smtp_url::{SmtpUrl, SmtpUrlError, TlsMode};
-pub use templates::{Rendered, TemplateError, Templates, required_values};
+pub use templates::{Accent, Rendered, TemplateError, Templates, required_values};
 pub use transport::{
     LogTransport, Outgoing, SendError, SmtpOptions, SmtpTransport, Transport, default_from,
 };

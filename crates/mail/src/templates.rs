@@ -10,7 +10,9 @@
 //!
 //! Every template sees the queued message's values (for example `link`,
 //! `new_email`; see [`required_values`]) plus `product_name` (`[ui]
-//! product_name`) and `recipient` (the address it goes to). An undefined
+//! product_name`), `recipient` (the address it goes to), and
+//! `accent_color` / `on_accent` (`[ui] accent_color` and the text colour
+//! that reads on it, for buttons). An undefined
 //! value is an error, never an empty string: a mail with a hole where its
 //! link should be must not go out.
 
@@ -169,6 +171,26 @@ pub enum TemplateError {
 pub struct Templates {
     env: Environment<'static>,
     product_name: String,
+    accent: Accent,
+}
+
+/// The colours of a mail's button: `[ui] accent_color` and the text that
+/// reads on it (the pages compute both; the mail crate only carries them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accent {
+    /// The button's background, `#rrggbb`.
+    pub color: String,
+    /// The button's text colour.
+    pub text: String,
+}
+
+impl Default for Accent {
+    fn default() -> Self {
+        Self {
+            color: "#2563eb".into(),
+            text: "#ffffff".into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Templates {
@@ -207,6 +229,7 @@ impl Templates {
         let templates = Self {
             env,
             product_name: product_name.into(),
+            accent: Accent::default(),
         };
         // Render every kind once with placeholder values: an override that
         // uses a value no message has fails now.
@@ -218,6 +241,12 @@ impl Templates {
             templates.render(kind, "someone@example.com", &values)?;
         }
         Ok(templates)
+    }
+
+    /// The same templates with the button in `accent`'s colours.
+    pub fn with_accent(mut self, accent: Accent) -> Self {
+        self.accent = accent;
+        self
     }
 
     /// Renders a message of `kind` to `recipient` with `values`.
@@ -236,6 +265,11 @@ impl Templates {
             Value::from(self.product_name.as_str()),
         );
         context.insert("recipient".into(), Value::from(recipient));
+        context.insert(
+            "accent_color".into(),
+            Value::from(self.accent.color.as_str()),
+        );
+        context.insert("on_accent".into(), Value::from(self.accent.text.as_str()));
         let context = Value::from(context);
         let render = |name: String| -> Result<String, TemplateError> {
             self.env
@@ -374,6 +408,27 @@ mod tests {
             .unwrap();
         assert!(rendered.text.contains("works for 1 hour"));
         assert!(rendered.html.contains("works for 1 hour"));
+    }
+
+    #[test]
+    fn the_button_takes_the_configured_accent() {
+        let values = values(MailKind::VerifyEmail);
+        let plain = Templates::built_in("Warden").unwrap();
+        let html = plain
+            .render(MailKind::VerifyEmail, "a@example.com", &values)
+            .unwrap()
+            .html;
+        assert!(html.contains("background-color:#2563eb"), "{html}");
+        let branded = Templates::built_in("Warden").unwrap().with_accent(Accent {
+            color: "#ffcc00".into(),
+            text: "#111318".into(),
+        });
+        let html = branded
+            .render(MailKind::VerifyEmail, "a@example.com", &values)
+            .unwrap()
+            .html;
+        assert!(html.contains("background-color:#ffcc00"), "{html}");
+        assert!(html.contains("color:#111318;text-decoration"), "{html}");
     }
 
     #[test]

@@ -214,6 +214,12 @@ struct Open {
     last_used: Instant,
 }
 
+/// Whether `pem` has at least one PEM certificate block.
+fn holds_certificate(pem: &[u8]) -> bool {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    pem.windows(BEGIN.len()).any(|w| w == BEGIN)
+}
+
 /// How long an unused connection is kept (lettre's pool used the same).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -225,6 +231,15 @@ impl SmtpTransport {
             _ => {
                 let mut params = TlsParameters::builder(url.host.clone());
                 if let Some(pem) = &options.ca_pem {
+                    // lettre accepts a PEM file without a certificate in it
+                    // and then trusts nothing extra: say so at start instead
+                    // of failing every handshake later.
+                    if !holds_certificate(pem) {
+                        return Err(
+                            "mail.smtp_ca_file: no PEM certificate (BEGIN CERTIFICATE) in the file"
+                                .into(),
+                        );
+                    }
                     let cert = Certificate::from_pem(pem)
                         .map_err(|e| format!("mail.smtp_ca_file: not a PEM certificate: {e}"))?;
                     params = params.add_root_certificate(cert);
@@ -452,5 +467,18 @@ mod tests {
         let from = default_from("Acme ID", "auth.acme.test").unwrap();
         assert_eq!(from.name.as_deref(), Some("Acme ID"));
         assert_eq!(from.email.to_string(), "no-reply@auth.acme.test");
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused_at_start() {
+        let url = SmtpUrl::parse("smtp://mail.example.com:587").unwrap();
+        let options = SmtpOptions {
+            ca_pem: Some(
+                b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_vec(),
+            ),
+            ..SmtpOptions::default()
+        };
+        let err = SmtpTransport::new(url, &options).err().expect("refused");
+        assert!(err.contains("smtp_ca_file"), "{err}");
     }
 }

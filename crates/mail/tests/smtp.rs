@@ -331,42 +331,6 @@ async fn two_workers_on_one_queue_send_each_message_once() {
     assert_eq!(recipients.len(), 20);
 }
 
-/// Messages follow one another without a wait each: before TCP_NODELAY
-/// every message waited 40-50 ms for the server's delayed ACK (Nagle's
-/// algorithm holding the `.` terminator), so 100 took 4-5 s; without it
-/// they take a few hundred milliseconds even on a busy machine.
-#[tokio::test]
-async fn a_hundred_messages_over_starttls_follow_one_another_without_a_stall_each() {
-    let Some(python) = python() else { return };
-    let (dir, maildir, cert, server) = setup(
-        &python,
-        &ServerOptions {
-            tls: "starttls",
-            user: None,
-            refuse: vec![],
-        },
-    );
-    let store = sqlite_store(dir.path()).await;
-    let url = format!("smtp://localhost:{}", server.port);
-    let mails: Vec<QueuedMail> = (0..150)
-        .map(|i| reset_mail(&format!("n{i}@example.com")).0)
-        .collect();
-    store.enqueue_mail(&mails).await.unwrap();
-    let worker = worker(&store, &url, &cert, "nodelay");
-    // The first batch pays for the connection and the TLS handshake.
-    let first = step_until_within(&worker, Duration::from_secs(30), |r| r.sent >= 1).await;
-    let rest = 150 - first.sent;
-    assert!(rest >= 100, "batches of at most 50");
-    let started = Instant::now();
-    step_until_within(&worker, Duration::from_secs(30), |r| r.sent == rest).await;
-    let elapsed = started.elapsed();
-    assert_eq!(std::fs::read_dir(&maildir).unwrap().count(), 150);
-    assert!(
-        elapsed < Duration::from_secs(2),
-        "{rest} messages took {elapsed:?}: a stall per message is back"
-    );
-}
-
 /// `cargo test -p warden-mail --test smtp -- --ignored --nocapture
 /// delivering_1000_messages`: messages per second to the local aiosmtpd
 /// (docs/benchmarks.md).

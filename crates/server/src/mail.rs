@@ -10,7 +10,7 @@ use warden_core::mail::MailKind;
 use warden_core::ports::{Clock, Store};
 use warden_http::metrics::Metrics;
 use warden_mail::{
-    LogTransport, MailObserver, MailWorker, Mailbox, Outcome, SmtpOptions, SmtpTransport,
+    Accent, LogTransport, MailObserver, MailWorker, Mailbox, Outcome, SmtpOptions, SmtpTransport,
     Templates, Transport, WorkerHandle, WorkerSettings,
 };
 
@@ -98,7 +98,11 @@ pub fn start(
     let templates = Templates::load(
         config.ui.branding.product_name.clone(),
         config.mail.templates_dir.as_deref(),
-    )?;
+    )?
+    .with_accent(Accent {
+        color: config.ui.branding.accent_color.css(),
+        text: config.ui.branding.accent_color.contrast_text().to_owned(),
+    });
     let transport = transport(config)?;
     if !config.mail.deliver {
         tracing::info!("mail: queued here, delivered by an instance with mail.deliver = true");
