@@ -135,6 +135,7 @@ impl Accounts {
                     password_hash,
                     verification,
                     mail,
+                    identity: None,
                 },
                 &[event],
             )

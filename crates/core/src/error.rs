@@ -130,6 +130,17 @@ pub enum CoreError {
         /// Seconds until the next request is allowed.
         retry_after_secs: u64,
     },
+    /// A social sign-in the linking rules refuse (front-door contract,
+    /// section 4); the refusal names the contract's code.
+    #[error("social sign-in refused: {}", .0.code())]
+    SocialRefused(crate::identity::Refusal),
+    /// An exchange code that is unknown, spent, expired, or traded with the
+    /// wrong PKCE verifier: one answer for all.
+    #[error("invalid grant")]
+    InvalidGrant,
+    /// Removing this would leave the account no way to sign in.
+    #[error("last credential")]
+    LastCredential,
     /// The password-hashing pool is saturated.
     #[error("overloaded")]
     Overloaded,
@@ -190,6 +201,9 @@ impl CoreError {
             CoreError::EmailNotVerified => "email_not_verified",
             CoreError::SignupDisabled => "signup_disabled",
             CoreError::TooManyRequests { .. } => "too_many_requests",
+            CoreError::SocialRefused(refusal) => refusal.code(),
+            CoreError::InvalidGrant => "invalid_grant",
+            CoreError::LastCredential => "last_credential",
             CoreError::Overloaded => "overloaded",
             CoreError::StoreUnavailable => "store_unavailable",
             CoreError::Unexpected(_) => "internal_error",
@@ -199,7 +213,15 @@ impl CoreError {
     /// The kind, which decides the status on every transport.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::InvalidInput(_) | CoreError::InvalidLink => ErrorKind::InvalidRequest,
+            CoreError::InvalidInput(_) | CoreError::InvalidLink | CoreError::InvalidGrant => {
+                ErrorKind::InvalidRequest
+            }
+            CoreError::SocialRefused(refusal) => match refusal {
+                crate::identity::Refusal::AccountExists
+                | crate::identity::Refusal::IdentityTaken => ErrorKind::Conflict,
+                _ => ErrorKind::Forbidden,
+            },
+            CoreError::LastCredential => ErrorKind::Conflict,
             CoreError::WeakPassword(_) => ErrorKind::Unprocessable,
             CoreError::EmailTaken | CoreError::AlreadyVerified => ErrorKind::Conflict,
             CoreError::InvalidCredentials
@@ -265,6 +287,16 @@ impl CoreError {
             CoreError::TooManyRequests { retry_after_secs } => {
                 format!("a mail was sent moments ago; retry in {retry_after_secs} s")
             }
+            CoreError::SocialRefused(refusal) => refusal.detail().into(),
+            CoreError::InvalidGrant => {
+                "the code is unknown, already used, expired, or the code_verifier does not match"
+                    .into()
+            }
+            CoreError::LastCredential => {
+                "this is the account's last way to sign in; set a password or link another \
+                 provider first"
+                    .into()
+            }
             CoreError::Overloaded => "too many sign-ins at once; retry shortly".into(),
             CoreError::StoreUnavailable => "the database is unreachable; retry shortly".into(),
             CoreError::Unexpected(_) => "something went wrong on our side".into(),
@@ -302,6 +334,50 @@ impl From<FieldError> for CoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_its_own_problem_title() {
+        use crate::identity::Refusal;
+        let errors = [
+            CoreError::InvalidInput(FieldError::new("email", "x")),
+            CoreError::WeakPassword("x".into()),
+            CoreError::EmailTaken,
+            CoreError::InvalidCredentials,
+            CoreError::WrongCurrentPassword,
+            CoreError::AccountBanned,
+            CoreError::TooManyAttempts {
+                retry_after_secs: 1,
+            },
+            CoreError::InvalidRefreshToken,
+            CoreError::RefreshTokenReused,
+            CoreError::SessionRevoked,
+            CoreError::InvalidToken,
+            CoreError::TokenExpired,
+            CoreError::TokenRevoked,
+            CoreError::NotFound("x"),
+            CoreError::Forbidden { any_of: vec![] },
+            CoreError::InvalidLink,
+            CoreError::AlreadyVerified,
+            CoreError::EmailNotVerified,
+            CoreError::SignupDisabled,
+            CoreError::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            CoreError::SocialRefused(Refusal::EmailNotVerifiedByProvider),
+            CoreError::SocialRefused(Refusal::AccountExists),
+            CoreError::SocialRefused(Refusal::SignUpDisabled),
+            CoreError::SocialRefused(Refusal::AccountBanned),
+            CoreError::SocialRefused(Refusal::IdentityTaken),
+            CoreError::InvalidGrant,
+            CoreError::LastCredential,
+            CoreError::Overloaded,
+            CoreError::StoreUnavailable,
+        ];
+        for err in errors {
+            let title = warden_edge::problem::title(err.code());
+            assert_ne!(title, "Internal error", "{} has no title", err.code());
+        }
+    }
 
     #[test]
     fn an_unexpected_cause_never_reaches_the_public_detail() {

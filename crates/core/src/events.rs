@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::ids::{SessionId, UserId};
+use crate::ids::{IdentityId, SessionId, UserId};
 use crate::model::OutboxEvent;
 
 /// Something that happened to an account or a session, before it becomes
@@ -91,6 +91,25 @@ pub enum DomainEvent {
         /// The new canonical e-mail.
         email: String,
     },
+    /// `user.identity_linked`: an identity at a provider now signs in to
+    /// the account.
+    IdentityLinked {
+        /// The user.
+        user_id: UserId,
+        /// The identity.
+        identity_id: IdentityId,
+        /// The provider's configured id (`google`).
+        provider: String,
+    },
+    /// `user.identity_unlinked`.
+    IdentityUnlinked {
+        /// The user.
+        user_id: UserId,
+        /// The identity.
+        identity_id: IdentityId,
+        /// The provider's configured id.
+        provider: String,
+    },
     /// `user.deleted`.
     UserDeleted {
         /// The user.
@@ -119,6 +138,8 @@ impl DomainEvent {
             DomainEvent::UserUnbanned { .. } => Self::USER_UNBANNED,
             DomainEvent::RolesChanged { .. } => "user.roles_changed",
             DomainEvent::EmailChanged { .. } => "user.email_changed",
+            DomainEvent::IdentityLinked { .. } => "user.identity_linked",
+            DomainEvent::IdentityUnlinked { .. } => "user.identity_unlinked",
             DomainEvent::UserDeleted { .. } => "user.deleted",
         }
     }
@@ -166,6 +187,16 @@ impl DomainEvent {
             DomainEvent::EmailChanged { user_id, email } => {
                 json!({"user_id": user_id, "email": email})
             }
+            DomainEvent::IdentityLinked {
+                user_id,
+                identity_id,
+                provider,
+            }
+            | DomainEvent::IdentityUnlinked {
+                user_id,
+                identity_id,
+                provider,
+            } => json!({"user_id": user_id, "identity_id": identity_id, "provider": provider}),
             DomainEvent::UserDeleted {
                 user_id,
                 not_before,
@@ -353,6 +384,30 @@ mod tests {
             },
             "user.deleted",
             json!({"user_id": user, "not_before": not_before, "until": until}),
+        );
+    }
+
+    #[test]
+    fn identity_events_carry_the_user_identity_and_provider() {
+        let user = UserId::new();
+        let identity = IdentityId::new();
+        assert_same(
+            DomainEvent::IdentityLinked {
+                user_id: user,
+                identity_id: identity,
+                provider: "google".into(),
+            },
+            "user.identity_linked",
+            json!({"user_id": user, "identity_id": identity, "provider": "google"}),
+        );
+        assert_same(
+            DomainEvent::IdentityUnlinked {
+                user_id: user,
+                identity_id: identity,
+                provider: "github".into(),
+            },
+            "user.identity_unlinked",
+            json!({"user_id": user, "identity_id": identity, "provider": "github"}),
         );
     }
 

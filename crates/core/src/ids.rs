@@ -70,3 +70,7 @@ uuid_id!(
     /// An outbox event's identifier; the CloudEvents `id`.
     EventId
 );
+uuid_id!(
+    /// A linked identity's identifier (social sign-in).
+    IdentityId
+);

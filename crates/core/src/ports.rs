@@ -6,7 +6,11 @@ use chrono::{DateTime, Utc};
 
 use crate::email::Email;
 use crate::error::StoreError;
-use crate::ids::{AuditId, MailId, SessionId, UserId};
+use crate::identity::{
+    Assertion, AuthorizationRequest, ExchangeCode, Identity, IdentityKey, ProviderCallback,
+    ProviderFailure,
+};
+use crate::ids::{AuditId, IdentityId, MailId, SessionId, UserId};
 use crate::links::{LinkPurpose, LinkRecord, SendOutcome, SendThrottle};
 use crate::mail::{DueMail, QueuedMail};
 use crate::model::{
@@ -50,6 +54,8 @@ pub struct NewUser {
     pub verification: Option<LinkRecord>,
     /// Mail to queue with it (the verification mail).
     pub mail: Vec<QueuedMail>,
+    /// The identity it signs up with (social sign-in), stored with it.
+    pub identity: Option<Identity>,
 }
 
 /// Sessions to revoke along with a change, each with a session revocation
@@ -114,6 +120,7 @@ pub trait Store:
     + LockoutStore
     + MailStore
     + LinkStore
+    + IdentityStore
     + Send
     + Sync
     + 'static
@@ -426,6 +433,93 @@ pub trait LinkStore: Send + Sync {
     async fn prune_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// How an unlink ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    /// The identity is gone.
+    Unlinked,
+    /// No such identity on this account.
+    NotFound,
+    /// It is the account's last way to sign in (no password, no other
+    /// identity): kept.
+    LastCredential,
+}
+
+/// Identities at OAuth2/OIDC providers (social sign-in) and the exchange
+/// codes a social sign-in hands apps: the `user_identity` and
+/// `oauth_exchange_code` tables.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// The identity with this key and its account.
+    async fn find_identity(
+        &self,
+        key: &IdentityKey,
+    ) -> Result<Option<(Identity, User)>, StoreError>;
+    /// The account's identities, oldest first.
+    async fn list_identities(&self, user: UserId) -> Result<Vec<Identity>, StoreError>;
+    /// Links `identity` to its account, with `events`, in one transaction.
+    /// `Conflict` when its key is linked already (to any account);
+    /// `NotFound` when the account is gone.
+    async fn link_identity(
+        &self,
+        identity: &Identity,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// Records a sign-in through the identity at `at`, with the address the
+    /// provider asserted this time.
+    async fn touch_identity(
+        &self,
+        id: IdentityId,
+        email: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Removes the account's identity, with `events`, unless it is the
+    /// account's last way to sign in; decided and done in one transaction,
+    /// so two concurrent unlinks cannot remove the last two.
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        id: IdentityId,
+        events: &[OutboxEvent],
+    ) -> Result<Unlinked, StoreError>;
+    /// Stores an exchange code.
+    async fn create_exchange_code(&self, code: &ExchangeCode) -> Result<(), StoreError>;
+    /// Takes the code: of any number of concurrent calls, one gets it, and
+    /// only while it is unused and unexpired at `now`. A taken code is
+    /// spent whatever the caller does next.
+    async fn take_exchange_code(
+        &self,
+        code: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExchangeCode>, StoreError>;
+    /// Deletes codes that expired before `before`; returns how many.
+    async fn prune_exchange_codes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// A configured OAuth2 / OpenID Connect provider (`[[oauth.provider]]`),
+/// as social sign-in uses it. The adapter does the protocol (discovery,
+/// PKCE, the code exchange, ID-token verification against the provider's
+/// keys, profile calls) and hands back only what it verified.
+#[async_trait]
+pub trait SocialProvider: Send + Sync {
+    /// The configured id: the path segment, and the `provider` of its identities.
+    fn id(&self) -> &str;
+    /// The button's text.
+    fn label(&self) -> &str;
+    /// The kind (`google`, `github`, `microsoft`, `apple`, `gitlab`, `oidc`).
+    fn kind(&self) -> &str;
+    /// Whether an unknown person may get a new account through it.
+    fn allow_sign_up(&self) -> bool;
+    /// Whether its flows use PKCE (S256).
+    fn uses_pkce(&self) -> bool;
+    /// Whether it answers with a cross-site POST (`response_mode=form_post`).
+    fn uses_form_post(&self) -> bool;
+    /// Where to send the browser.
+    fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> String;
+    /// Trades the code and returns who signed in, verified.
+    async fn finish(&self, callback: &ProviderCallback<'_>) -> Result<Assertion, ProviderFailure>;
+}
+
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -460,7 +554,7 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, Clock, KeyStore, LinkStore, LockoutStore, MailStore, RevocationStore,
-        SessionStore, Store, UserStore,
+        AuditStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore, MailStore,
+        RevocationStore, SessionStore, Store, UserStore,
     };
 }

@@ -20,6 +20,7 @@ pub mod deadline;
 pub mod dto;
 pub mod extract;
 pub mod metrics;
+pub mod oauth_flow;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -39,7 +40,7 @@ use tower_http::sensitive_headers::{
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use problem::ApiError;
-pub use state::{AppState, HttpConfig, ReadinessCheck, TraceContextFn};
+pub use state::{AppState, HttpConfig, ReadinessCheck, SocialConfig, TraceContextFn};
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -89,6 +90,15 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             delete(routes::accounts::delete_session),
         )
         .route("/v1/password", post(routes::accounts::change_password))
+        .route("/v1/oauth/providers", get(routes::social::providers))
+        .route("/v1/oauth/exchange", post(routes::social::exchange))
+        .route("/v1/oauth/{id}/start", get(routes::social::start))
+        .route(
+            "/v1/oauth/{id}/callback",
+            get(routes::social::callback).post(routes::social::callback_form),
+        )
+        .route("/v1/me/identities", get(routes::social::identities))
+        .route("/v1/me/identities/{id}", delete(routes::social::unlink))
         .route("/v1/validate", post(routes::tokens::validate))
         .route("/v1/verify", get(routes::tokens::verify))
         .route("/v1/revocations", get(routes::tokens::revocations))

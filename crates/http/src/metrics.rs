@@ -93,6 +93,8 @@ pub struct Metrics {
     pub grpc_latency: Family<GrpcMethodLabels, Histogram>,
     /// Sign-in outcomes.
     pub signins: Family<OutcomeLabels, Counter>,
+    /// Social sign-in outcomes (callbacks).
+    pub social_signins: Family<OutcomeLabels, Counter>,
     /// Requests in the password-hashing pool.
     pub hash_queue_depth: Gauge,
     /// Deny-list entries.
@@ -131,6 +133,7 @@ impl Metrics {
             Histogram::new(LATENCY_BUCKETS)
         });
         let signins = Family::<OutcomeLabels, Counter>::default();
+        let social_signins = Family::<OutcomeLabels, Counter>::default();
         let hash_queue_depth = Gauge::default();
         let denylist_entries = Gauge::default();
         let outbox_published = Counter::default();
@@ -220,6 +223,11 @@ impl Metrics {
         );
         registry.register("signins", "Sign-in attempts by outcome", signins.clone());
         registry.register(
+            "social_signins",
+            "Social sign-in callbacks by outcome",
+            social_signins.clone(),
+        );
+        registry.register(
             "password_hash_queue_depth",
             "Requests in the password-hashing pool",
             hash_queue_depth.clone(),
@@ -236,6 +244,7 @@ impl Metrics {
             grpc_requests,
             grpc_latency,
             signins,
+            social_signins,
             hash_queue_depth,
             denylist_entries,
             outbox_published,
@@ -323,6 +332,36 @@ impl Metrics {
             .inc();
     }
 }
+
+impl Metrics {
+    /// Counts one social sign-in callback's outcome: `success` or one of
+    /// the redirect's error codes (a fixed set, see [`SOCIAL_OUTCOMES`]).
+    pub fn record_social(&self, outcome: &str) {
+        let outcome = SOCIAL_OUTCOMES
+            .iter()
+            .find(|known| **known == outcome)
+            .copied()
+            .unwrap_or("other");
+        self.social_signins
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// Every `outcome` label of `warden_social_signins_total`.
+pub const SOCIAL_OUTCOMES: &[&str] = &[
+    "success",
+    "state_mismatch",
+    "provider_error",
+    "email_not_verified_by_provider",
+    "account_exists",
+    "sign_up_disabled",
+    "account_banned",
+    "identity_taken",
+    "server_error",
+];
 
 impl Default for Metrics {
     fn default() -> Self {

@@ -43,6 +43,9 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
         routes::admin::set_roles, routes::admin::delete_user, routes::admin::audit,
         routes::ops::healthz, routes::ops::readyz, routes::ops::metrics, routes::ops::openapi,
         routes::ops::jwks, routes::ops::openid_configuration,
+        routes::social::providers, routes::social::start, routes::social::callback,
+        routes::social::callback_form, routes::social::exchange, routes::social::identities,
+        routes::social::unlink,
     ),
     components(schemas(problem::Problem, dto::TokensBody, dto::UserBody)),
     modifiers(&BearerAuth, &ProblemResponses)

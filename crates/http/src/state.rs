@@ -4,9 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use warden_core::AuthService;
+use warden_core::ports::SocialProvider;
 use warden_core::relay::RelayStats;
 
 use crate::metrics::Metrics;
+use crate::oauth_flow::FlowSealer;
 use crate::sign_in::SignInRedirect;
 
 /// HTTP-level settings.
@@ -30,6 +32,45 @@ pub struct HttpConfig {
     /// Called with each request's span and headers before the request is
     /// handled, so tracing can continue the caller's trace (`traceparent`).
     pub trace_context: Option<TraceContextFn>,
+    /// Social sign-in: the providers and the flow cookie's sealer.
+    pub social: SocialConfig,
+}
+
+/// `[[oauth.provider]]` and `[oauth]`, wired.
+#[derive(Clone)]
+pub struct SocialConfig {
+    /// The providers, in configuration order.
+    pub providers: Vec<Arc<dyn SocialProvider>>,
+    /// `[oauth] auto_link_verified_email`.
+    pub auto_link_verified_email: bool,
+    /// Seals the flow cookie.
+    pub sealer: FlowSealer,
+}
+
+impl Default for SocialConfig {
+    /// No providers; flows sealed under a random key.
+    fn default() -> Self {
+        use rand::RngCore as _;
+        let mut key = [0_u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self {
+            providers: Vec::new(),
+            auto_link_verified_email: true,
+            sealer: FlowSealer::new(&key),
+        }
+    }
+}
+
+impl std::fmt::Debug for SocialConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocialConfig")
+            .field(
+                "providers",
+                &self.providers.iter().map(|p| p.id()).collect::<Vec<_>>(),
+            )
+            .field("auto_link_verified_email", &self.auto_link_verified_email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Links a fresh request span to the trace its headers carry.
@@ -45,6 +86,7 @@ impl Default for HttpConfig {
             revocations_token: None,
             sign_in: None,
             trace_context: None,
+            social: SocialConfig::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The provider's signing keys: fetched lazily, kept, and refetched when a
-//! token names a key we do not have, at most once per 30 s.
+//! token names a key we do not have, at most once per 30 s after a fetch
+//! that failed or did not have the key asked for.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -31,9 +32,14 @@ pub(crate) struct VerifyingKey {
 #[derive(Default)]
 struct Cache {
     keys: Vec<VerifyingKey>,
-    /// When the last fetch was attempted, failed or not: the rate limit
-    /// must hold against a provider that errors too.
+    /// When the keys were last fetched.
     fetched_at: Option<DateTime<Utc>>,
+    /// When a fetch last failed, or brought no key for the `kid` it was
+    /// made for. Only that limits the next fetch: a provider that rotated
+    /// its keys a second after a routine fetch is asked again at once,
+    /// while made-up `kid`s and a provider that errors are asked at most
+    /// once per [`MIN_REFETCH_INTERVAL`].
+    missed_at: Option<DateTime<Utc>>,
 }
 
 /// A provider's JWKS, shared by every sign-in with that provider.
@@ -87,13 +93,21 @@ impl Jwks {
         match crate::http::fetch_json::<serde_json::Value>(http, provider, "JWKS", request).await {
             Ok(document) => {
                 let keys = usable_keys(&document);
-                self.lock().keys = keys;
+                let mut cache = self.lock();
+                cache.keys = keys;
+                cache.fetched_at = Some(now);
             }
             // Keep the old keys: an outage must not refuse known keys.
-            Err(error) => return self.cached(kid, now, true).ok_or(KeyError::Fetch(error)),
+            Err(error) => {
+                self.lock().missed_at = Some(now);
+                return self.cached(kid, now, true).ok_or(KeyError::Fetch(error));
+            }
         }
-        self.cached(kid, now, true)
-            .ok_or(KeyError::Token(IdTokenProblem::UnknownKey))
+        let found = self.cached(kid, now, true);
+        if found.is_none() {
+            self.lock().missed_at = Some(now);
+        }
+        found.ok_or(KeyError::Token(IdTokenProblem::UnknownKey))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -129,17 +143,12 @@ impl Jwks {
         }
     }
 
-    /// Takes the fetch slot when the last attempt is old enough (or the
-    /// clock went back, which must not freeze the keys).
+    /// Whether a fetch may go out: no miss within [`MIN_REFETCH_INTERVAL`]
+    /// (or the clock went back, which must not freeze the keys).
     fn may_fetch(&self, now: DateTime<Utc>) -> bool {
-        let mut cache = self.lock();
-        let allowed = cache
-            .fetched_at
-            .is_none_or(|at| now < at || now - at >= MIN_REFETCH_INTERVAL);
-        if allowed {
-            cache.fetched_at = Some(now);
-        }
-        allowed
+        self.lock()
+            .missed_at
+            .is_none_or(|at| now < at || now - at >= MIN_REFETCH_INTERVAL)
     }
 }
 

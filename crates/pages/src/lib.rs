@@ -189,6 +189,10 @@ where
             "/account/sessions/{id}/revoke",
             post(routes::account::revoke_session),
         )
+        .route(
+            "/account/identities/{id}/unlink",
+            post(routes::account::unlink_identity),
+        )
         .route("/signout", post(routes::account::sign_out))
         .route(session::RESUME_PATH, get(session::resume))
         .route("/assets/{name}", get(routes::asset))

@@ -33,8 +33,23 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
         id => "0190", current => true, device => "Chrome on Linux", ip => "127.0.0.1",
         created_at => "x", created_on => "6 Dec", last_used_at => "x", last_used_on => "6 Dec",
     };
+    let provider = context! { id => "google", label => "Google", href => "/v1/oauth/google/start?intent=signin" };
+    let identity = context! {
+        id => "0191", label => "GitHub", email => "alice@example.com", linked_on => "6 Dec", linked_at => "x",
+    };
     let mut out = Vec::new();
     for with_errors in [false, true] {
+        // With errors: the social parts shown; without: none configured.
+        let providers = if with_errors {
+            vec![provider.clone()]
+        } else {
+            vec![]
+        };
+        let identities = if with_errors {
+            vec![identity.clone()]
+        } else {
+            vec![]
+        };
         let user = context! {
             email => "alice@example.com", username => "Alice", email_verified => with_errors,
             created_at => "2026-12-06T00:00:00Z", created_on => "6 Dec 2026, 00:00 UTC",
@@ -52,15 +67,15 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
         };
         out.push((
             "signin.html",
-            context! { ..common.clone(), ..context! { email => "a@b.co", links => context! { signup => true, forgot => true } } },
+            context! { ..common.clone(), ..context! { email => "a@b.co", links => context! { signup => true, forgot => true }, providers => providers.clone() } },
         ));
         out.push((
             "signup.html",
-            context! { ..common.clone(), ..context! { email => "a@b.co" } },
+            context! { ..common.clone(), ..context! { email => "a@b.co", providers => providers.clone() } },
         ));
         out.push((
             "account.html",
-            context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()], new_email => "new@example.com" } },
+            context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()], new_email => "new@example.com", identities => identities, connect => providers.clone() } },
         ));
         out.push((
             "forgot.html",
@@ -136,6 +151,7 @@ fn values_are_escaped() {
     let ctx = context! {
         csrf_token => "tok", rd => "\"><script>", rd_query => "", notice => (), errors => Vec::<i32>::new(),
         field_errors => context! {}, email => "<b>x</b>", links => context! { signup => true, forgot => false },
+        providers => vec![context! { id => "x", label => "<b>x</b>", href => "/start?a=\"><script>" }],
     };
     let html = render::render(&pages.env, "signin.html", ctx).unwrap();
     assert!(

@@ -246,6 +246,14 @@ pub async fn serve_traced(
     let metrics = Arc::new(Metrics::new());
     let mail = crate::mail::start(config, auth.store(), clock.clone(), metrics.clone())?;
     let mail_grace = crate::mail::stop_grace(config);
+    // After start_auth: the key-encryption key exists by now.
+    let social = warden_http::SocialConfig {
+        providers: crate::social::providers(config).await?,
+        auto_link_verified_email: config.oauth.auto_link_verified_email,
+        sealer: warden_http::oauth_flow::FlowSealer::new(&crate::social::flow_key(
+            &keys_encryption_key(config)?,
+        )),
+    };
     let state = AppState {
         auth: auth.clone(),
         config: Arc::new(HttpConfig {
@@ -259,6 +267,7 @@ pub async fn serve_traced(
                 .map(|t| t.expose().to_owned()),
             sign_in: sign_in.clone(),
             trace_context,
+            social,
         }),
         metrics: metrics.clone(),
         readiness: events.readiness.clone(),

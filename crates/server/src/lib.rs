@@ -7,4 +7,5 @@ pub mod config;
 pub mod events;
 pub mod lock;
 pub mod mail;
+pub mod social;
 pub mod telemetry;

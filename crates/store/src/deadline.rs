@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
+use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkRecord, SendOutcome, SendThrottle};
 use warden_core::mail::{DueMail, QueuedMail};
 use warden_core::model::{
@@ -19,11 +20,11 @@ use warden_core::model::{
     User, UserCredentials, UserStatus,
 };
 use warden_core::ports::{
-    AuditStore, KeyStore, LinkCompletion, LinkStore, LockoutStore, MailStore, NewUser,
-    PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store,
-    UserStore,
+    AuditStore, IdentityStore, KeyStore, LinkCompletion, LinkStore, LockoutStore, MailStore,
+    NewUser, PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store,
+    Unlinked, UserStore,
 };
-use warden_core::{AuditId, Email, MailId, SessionId, StoreError, UserId};
+use warden_core::{AuditId, Email, IdentityId, MailId, SessionId, StoreError, UserId};
 
 /// Wraps a store so that every call ends within `limit` (when set) and is
 /// one `store.<operation>` span: the boundary every adapter sits behind.
@@ -562,6 +563,82 @@ impl MailStore for Deadline {
     async fn prune_mail(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.within("prune_mail", self.inner.prune_mail(before))
             .await
+    }
+}
+
+#[async_trait]
+impl IdentityStore for Deadline {
+    async fn find_identity(
+        &self,
+        key: &IdentityKey,
+    ) -> Result<Option<(Identity, User)>, StoreError> {
+        self.within("find_identity", self.inner.find_identity(key))
+            .await
+    }
+
+    async fn list_identities(&self, user: UserId) -> Result<Vec<Identity>, StoreError> {
+        self.within("list_identities", self.inner.list_identities(user))
+            .await
+    }
+
+    async fn link_identity(
+        &self,
+        identity: &Identity,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        self.within("link_identity", self.inner.link_identity(identity, events))
+            .await
+    }
+
+    async fn touch_identity(
+        &self,
+        id: IdentityId,
+        email: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.within("touch_identity", self.inner.touch_identity(id, email, at))
+            .await
+    }
+
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        id: IdentityId,
+        events: &[OutboxEvent],
+    ) -> Result<Unlinked, StoreError> {
+        self.within(
+            "unlink_identity",
+            self.inner.unlink_identity(user, id, events),
+        )
+        .await
+    }
+
+    async fn create_exchange_code(&self, code: &ExchangeCode) -> Result<(), StoreError> {
+        self.within(
+            "create_exchange_code",
+            self.inner.create_exchange_code(code),
+        )
+        .await
+    }
+
+    async fn take_exchange_code(
+        &self,
+        code: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ExchangeCode>, StoreError> {
+        self.within(
+            "take_exchange_code",
+            self.inner.take_exchange_code(code, now),
+        )
+        .await
+    }
+
+    async fn prune_exchange_codes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within(
+            "prune_exchange_codes",
+            self.inner.prune_exchange_codes(before),
+        )
+        .await
     }
 }
 

@@ -5,13 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkPurpose, LinkRecord, SendState};
 use warden_core::model::TokenHash;
 use warden_core::model::{
     AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, SessionTokenOwner,
     StoredSigningKey, User, UserCredentials, UserStatus,
 };
-use warden_core::{AuditId, Email, EventId, SessionId, StoreError, UserId};
+use warden_core::{AuditId, Email, EventId, IdentityId, SessionId, StoreError, UserId};
 
 /// A text column.
 ///
@@ -172,7 +173,7 @@ fn revocation_kind_parse(raw: &str) -> Result<RevocationKind, StoreError> {
 
 /// The columns of `user_account` every caller may see.
 pub(crate) const USER_COLUMNS: &str =
-    "user_id, email, username, roles, status, created_at, email_verified";
+    "user_id, email, username, roles, status, created_at, email_verified, has_password";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -183,6 +184,7 @@ pub(crate) struct UserRow {
     status: Text,
     created_at: i64,
     email_verified: bool,
+    has_password: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -200,10 +202,7 @@ impl TryFrom<UserRow> for User {
             })?,
             created_at: from_millis(row.created_at)?,
             email_verified: row.email_verified,
-            // `password_hash` is NOT NULL in every schema: each account has
-            // a password until social sign-in (a later issue) adds accounts
-            // without one and makes the column nullable.
-            has_password: true,
+            has_password: row.has_password,
         })
     }
 }
@@ -296,6 +295,66 @@ impl TryFrom<SessionTokenRow> for SessionTokenOwner {
 }
 
 /// The columns of `link_token`.
+pub(crate) const IDENTITY_COLUMNS: &str =
+    "identity_id, user_id, provider, issuer, subject, email, created_at, last_used_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IdentityRow {
+    identity_id: Text,
+    user_id: Text,
+    provider: Text,
+    issuer: Text,
+    subject: Text,
+    email: Option<Text>,
+    created_at: i64,
+    last_used_at: i64,
+}
+
+impl TryFrom<IdentityRow> for Identity {
+    type Error = StoreError;
+    fn try_from(row: IdentityRow) -> Result<Self, Self::Error> {
+        Ok(Identity {
+            id: IdentityId::from_uuid(parse_uuid(&row.identity_id)?),
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            key: IdentityKey {
+                provider: row.provider.into_string(),
+                issuer: row.issuer.into_string(),
+                subject: row.subject.into_string(),
+            },
+            email: row.email.map(Text::into_string),
+            created_at: from_millis(row.created_at)?,
+            last_used_at: from_millis(row.last_used_at)?,
+        })
+    }
+}
+
+pub(crate) const EXCHANGE_COLUMNS: &str =
+    "code_hash, user_id, provider, code_challenge, created_at, expires_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExchangeRow {
+    code_hash: Text,
+    user_id: Text,
+    provider: Text,
+    code_challenge: Text,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<ExchangeRow> for ExchangeCode {
+    type Error = StoreError;
+    fn try_from(row: ExchangeRow) -> Result<Self, Self::Error> {
+        Ok(ExchangeCode {
+            code_hash: TokenHash(row.code_hash.into_string()),
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            provider: row.provider.into_string(),
+            code_challenge: row.code_challenge.into_string(),
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+        })
+    }
+}
+
 pub(crate) const LINK_COLUMNS: &str =
     "token_hash, purpose, user_id, email, created_at, expires_at, used_at";
 
@@ -351,7 +410,10 @@ pub(crate) fn link_user_update(
         ));
     }
     if completion.password_hash.is_some() {
-        sql.push_str(&format!(", password_hash = {}", next()));
+        sql.push_str(&format!(
+            ", password_hash = {}, has_password = TRUE",
+            next()
+        ));
     }
     sql.push_str(&format!(
         " WHERE user_id = {} AND status = 'active'",

@@ -291,13 +291,27 @@ impl AuthService {
             .find_credentials_by_id(who.user_id)
             .await?
             .ok_or(CoreError::TokenRevoked)?;
-        let check = self.hasher.verify(&current, &creds.password_hash).await?;
-        if !check.is_match {
+        // An account without a password (social sign-in) cannot prove
+        // itself this way: it sets one through a reset link first.
+        let is_match = if creds.user.has_password {
+            self.hasher
+                .verify(&current, &creds.password_hash)
+                .await?
+                .is_match
+        } else {
+            self.hasher.verify_dummy(&current).await?;
+            false
+        };
+        if !is_match {
             self.record(
                 Audit::failure(action)
                     .actor(who.user_id)
                     .target(who.user_id)
-                    .detail("wrong_password"),
+                    .detail(if creds.user.has_password {
+                        "wrong_password"
+                    } else {
+                        "no_password"
+                    }),
                 ctx,
             )
             .await;

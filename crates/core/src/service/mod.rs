@@ -4,7 +4,8 @@
 //! One file per job, each adding an `impl AuthService` block: `accounts`,
 //! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin`,
 //! `feed` (the revocation feed), `lifecycle` (e-mail verification, e-mail
-//! change, deleting one's account) and `recovery` (forgotten passwords).
+//! change, deleting one's account), `recovery` (forgotten passwords) and
+//! `social` (social sign-in after the provider spoke).
 //! What they share lives here.
 
 mod accounts;
@@ -15,6 +16,7 @@ mod lifecycle;
 mod recovery;
 mod sessions;
 mod sign_in;
+mod social;
 mod tokens;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use chrono::{DateTime, Utc};
 use warden_token::{VerifiedCache, VerifierConfig};
 
 pub use backfill::{SkeletonBackfill, backfill_email_skeletons};
+pub use social::SocialAccount;
 
 use crate::accounts::Accounts;
 use crate::audit::Audit;
@@ -215,6 +218,11 @@ impl AuthService {
         })
     }
 
+    /// Now, by the service's clock (a fake one in tests).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
@@ -266,6 +274,7 @@ impl AuthService {
         self.store
             .prune_links(now - chrono::Duration::hours(1))
             .await?;
+        self.store.prune_exchange_codes(now).await?;
         self.keys.reload().await
     }
 

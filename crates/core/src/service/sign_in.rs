@@ -51,6 +51,12 @@ impl AuthService {
                 self.hasher.verify_dummy(&password).await?;
                 (Err(None), "unknown_email")
             }
+            // An account made by social sign-in has no password: the same
+            // work and the same answer as a wrong one.
+            Some(creds) if !creds.user.has_password => {
+                self.hasher.verify_dummy(&password).await?;
+                (Err(Some(creds.user.id)), "no_password")
+            }
             Some(creds) => {
                 let check = self.hasher.verify(&password, &creds.password_hash).await?;
                 if check.is_match {

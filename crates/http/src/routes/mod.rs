@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod admin;
 pub mod lifecycle;
 pub mod ops;
+pub mod social;
 pub mod tokens;

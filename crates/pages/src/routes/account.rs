@@ -1,5 +1,5 @@
 //! `/account`: the profile, the password change, the sessions with revoke,
-//! and signing out (one session or all).
+//! the connected sign-in providers, and signing out (one session or all).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use warden_core::{CoreError, Principal, SessionId, SessionView, User};
+use warden_core::{CoreError, IdentityId, Principal, SessionId, SessionView, User};
 use warden_http::cookies::{clear_session_cookies, refresh_path};
 use warden_http::extract::Client;
 
 use super::{
-    Errors, FormPage, domain_error, form_problem, notice, query, redirect, require, unavailable,
-    with_token,
+    Errors, FormPage, domain_error, form_problem, notice, query, redirect, require, social,
+    unavailable, with_token,
 };
 use crate::PageState;
 use crate::csrf::{self, Token};
@@ -33,6 +33,19 @@ struct Page<'a> {
     sessions: Vec<SessionRow>,
     /// The new address typed into the e-mail change form, kept.
     new_email: &'a str,
+    /// Linked identities at social sign-in providers.
+    identities: Vec<IdentityRow>,
+    /// "Connect" buttons of the providers not linked yet.
+    connect: Vec<social::ProviderButton>,
+}
+
+#[derive(Serialize)]
+struct IdentityRow {
+    id: String,
+    label: String,
+    email: Option<String>,
+    linked_on: String,
+    linked_at: String,
 }
 
 #[derive(Serialize)]
@@ -149,13 +162,38 @@ async fn render_account_with(
 ) -> Response {
     let user = state.app.auth.me(who).await;
     let sessions = state.app.auth.my_sessions(who).await;
-    let (user, sessions) = match (user, sessions) {
-        (Ok(user), Ok(sessions)) => (user, sessions),
-        (Err(CoreError::TokenRevoked), _) => {
+    let identities = state.app.auth.identities(who.user_id).await;
+    let (user, sessions, identities) = match (user, sessions, identities) {
+        (Ok(user), Ok(sessions), Ok(identities)) => (user, sessions, identities),
+        (Err(CoreError::TokenRevoked), _, _) => {
             return redirect(&format!("{}/signin", state.pages.base));
         }
         _ => return unavailable(state),
     };
+    let label_of = |provider: &str| {
+        state
+            .app
+            .config
+            .social
+            .providers
+            .iter()
+            .find(|p| p.id() == provider)
+            .map_or_else(|| provider.to_owned(), |p| p.label().to_owned())
+    };
+    let connect = social::buttons(state, "link", &format!("{}{ACCOUNT}", state.pages.base))
+        .into_iter()
+        .filter(|b| !identities.iter().any(|i| i.key.provider == b.id))
+        .collect();
+    let identities = identities
+        .iter()
+        .map(|i| IdentityRow {
+            id: i.id.to_string(),
+            label: label_of(&i.key.provider),
+            email: i.email.clone(),
+            linked_on: day(i.created_at),
+            linked_at: i.created_at.to_rfc3339(),
+        })
+        .collect();
     let page = Page {
         form: FormPage {
             csrf_token: token.value(),
@@ -167,6 +205,8 @@ async fn render_account_with(
         user: UserView::from(&user),
         sessions: sessions.iter().map(SessionRow::from).collect(),
         new_email,
+        identities,
+        connect,
     };
     with_token(
         token,
@@ -174,17 +214,20 @@ async fn render_account_with(
     )
 }
 
-/// `GET /account[?notice=]`.
+/// `GET /account[?notice=][?error=]` (`error`: a provider link that came
+/// back refused).
 pub async fn show(State(state): State<PageState>, uri: Uri, headers: HeaderMap) -> Response {
     match visitor(&state, &headers).await {
         Ok(Visitor::SignedIn(who)) => {
-            let notice = notice(&query(&uri), &state.pages.catalogue);
+            let q = query(&uri);
+            let notice = notice(&q, &state.pages.catalogue);
+            let errors = social::flow_error(&q, &state.pages.catalogue).unwrap_or_default();
             render_account(
                 &state,
                 &who,
                 &Token::of(&headers),
                 StatusCode::OK,
-                Errors::default(),
+                errors,
                 notice,
             )
             .await
@@ -298,6 +341,40 @@ pub async fn revoke_session(
         Err(err) => {
             let (status, errors) =
                 domain_error(&err, &[], "sessions-heading", &state.pages.catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/identities/{id}/unlink`: disconnects a provider, unless
+/// it is the account's last way in.
+pub async fn unlink_identity(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, _, token) = match signed_in_form(&state, &headers, body, social::FIELD).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let result = match id.parse::<IdentityId>() {
+        Ok(id) => state.app.auth.unlink_identity(who.user_id, id, &ctx).await,
+        Err(_) => Err(CoreError::NotFound("identity")),
+    };
+    let catalogue = &state.pages.catalogue;
+    match result {
+        Ok(()) => redirect(&format!(
+            "{}{ACCOUNT}?notice=identity_unlinked",
+            state.pages.base
+        )),
+        Err(CoreError::LastCredential) => {
+            let errors = Errors::one(social::FIELD, catalogue.text("errors.last_credential"));
+            render_account(&state, &who, &token, StatusCode::CONFLICT, errors, None).await
+        }
+        Err(err) => {
+            let (status, errors) = domain_error(&err, &[], social::FIELD, catalogue);
             render_account(&state, &who, &token, status, errors, None).await
         }
     }

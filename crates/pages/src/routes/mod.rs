@@ -5,6 +5,7 @@ pub mod account;
 pub mod recovery;
 pub mod signin;
 pub mod signup;
+pub mod social;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -390,6 +391,7 @@ pub fn notice(form: &Form, catalogue: &Catalogue) -> Option<String> {
         "email_change_sent",
         "verification_sent",
         "account_deleted",
+        "identity_unlinked",
     ];
     NOTICES
         .contains(&name)

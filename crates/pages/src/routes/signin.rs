@@ -11,7 +11,7 @@ use warden_http::extract::Client;
 
 use super::{
     Errors, FormPage, after_sign_in, domain_error, notice, query, rd_query, redirect, return_to,
-    signed_in, signed_out_form, unavailable, with_token,
+    signed_in, signed_out_form, social, unavailable, with_token,
 };
 use crate::PageState;
 use crate::csrf::Token;
@@ -24,6 +24,7 @@ struct Page<'a> {
     form: FormPage<'a>,
     email: &'a str,
     links: Links,
+    providers: Vec<social::ProviderButton>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +55,13 @@ fn render_page(
             signup: state.app.auth.settings().signup_enabled,
             forgot: true,
         },
+        // Back here, so an error shows on this page and a success goes on
+        // to `rd` like a signed-in visit does.
+        providers: social::buttons(
+            state,
+            "signin",
+            &format!("{}/signin{}", state.pages.base, rd_query(rd)),
+        ),
     };
     with_token(
         token,
@@ -70,15 +78,8 @@ pub async fn show(State(state): State<PageState>, uri: Uri, headers: HeaderMap) 
         Ok(_) => {
             let token = Token::of(&headers);
             let notice = notice(&q, &state.pages.catalogue);
-            render_page(
-                &state,
-                &token,
-                StatusCode::OK,
-                &rd,
-                "",
-                notice,
-                Errors::default(),
-            )
+            let errors = social::flow_error(&q, &state.pages.catalogue).unwrap_or_default();
+            render_page(&state, &token, StatusCode::OK, &rd, "", notice, errors)
         }
         Err(_) => unavailable(&state),
     }

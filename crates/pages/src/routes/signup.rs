@@ -11,7 +11,7 @@ use warden_http::extract::Client;
 
 use super::{
     Errors, FormPage, Link, after_sign_in, domain_error, message_with, query, rd_query, redirect,
-    return_to, signed_in, signed_out_form, unavailable, with_token,
+    return_to, signed_in, signed_out_form, social, unavailable, with_token,
 };
 use crate::PageState;
 use crate::csrf::Token;
@@ -23,6 +23,7 @@ struct Page<'a> {
     #[serde(flatten)]
     form: FormPage<'a>,
     email: &'a str,
+    providers: Vec<social::ProviderButton>,
 }
 
 fn render_page(
@@ -42,6 +43,12 @@ fn render_page(
             errors,
         },
         email,
+        // Errors show on the sign-in page, which knows every flow's codes.
+        providers: social::buttons(
+            state,
+            "signin",
+            &format!("{}/signin{}", state.pages.base, rd_query(rd)),
+        ),
     };
     with_token(
         token,

@@ -48,6 +48,7 @@ const SECTIONS: &[&str] = &[
     "ui",
     "signup",
     "links",
+    "oauth",
 ];
 
 /// Merges the `WARDEN_*` variables of `env` over `figment`. Unknown

@@ -32,6 +32,7 @@ mod events;
 mod keys;
 mod listeners;
 mod mail;
+mod oauth;
 mod passwords;
 mod redact;
 mod signup;
@@ -50,6 +51,7 @@ pub use listeners::{GrpcSection, HttpSection};
 use listeners::{RawGrpc, RawHttp};
 use mail::RawMail;
 pub use mail::{MailSection, MailTransportKind};
+pub use oauth::{OAuthSection, ProviderSection};
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
@@ -125,6 +127,8 @@ pub struct Config {
     pub signup: SignupSection,
     /// Lifetimes of mailed links.
     pub links: LinksSection,
+    /// Social sign-in providers.
+    pub oauth: OAuthSection,
 }
 
 impl Default for Config {
@@ -157,6 +161,7 @@ impl Default for Config {
             public_url: None,
             signup: SignupSection::default(),
             links: LinksSection::default(),
+            oauth: OAuthSection::default(),
         }
     }
 }
@@ -200,6 +205,7 @@ pub struct RawConfig {
     public_url: Option<String>,
     signup: SignupSection,
     links: RawLinks,
+    oauth: OAuthSection,
 }
 
 impl Default for RawConfig {
@@ -243,6 +249,7 @@ impl From<&Config> for RawConfig {
             public_url: config.public_url.clone(),
             signup: config.signup.clone(),
             links: (&config.links).into(),
+            oauth: config.oauth.clone(),
         }
     }
 }
@@ -279,6 +286,7 @@ impl TryFrom<RawConfig> for Config {
         let ui = UiSection::try_from(raw.ui)?;
         let links = LinksSection::try_from(raw.links)?;
         let public_url = signup::parse_public_url(raw.public_url)?;
+        raw.oauth.validate()?;
         Ok(Self {
             warnings: Vec::new(),
             data_dir: raw.data_dir,
@@ -307,6 +315,7 @@ impl TryFrom<RawConfig> for Config {
             public_url,
             signup: raw.signup,
             links,
+            oauth: raw.oauth,
         })
     }
 }
@@ -531,6 +540,7 @@ impl RawConfig {
             self.revocations_token = Some(Secret::new(text.trim()));
         }
         self.mail.read_secret_file()?;
+        self.oauth.read_secret_files()?;
         Ok(())
     }
 }

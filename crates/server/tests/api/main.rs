@@ -29,6 +29,7 @@ mod refresh;
 mod refresh_grace;
 mod revocations;
 mod session_tokens;
+mod social;
 mod throttling;
 mod tickets;
 mod undecodable_protobuf;

@@ -16,7 +16,8 @@
 //!
 //! The functions live in one file per section of the port (`users`,
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
-//! relay, `audit`, `lockout`, `links` for mailed link tokens, `mail` for the
+//! relay, `audit`, `lockout`, `links` for mailed link tokens, `identities`
+//! for social sign-in, `mail` for the
 //! mail queue, with its own list [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
@@ -31,6 +32,7 @@ use warden_core::ports::{NewUser, Store};
 use warden_core::{Email, SessionId, UserId};
 
 mod audit;
+mod identities;
 mod keys;
 mod lease;
 mod links;
@@ -43,6 +45,11 @@ mod sessions;
 mod users;
 
 pub use self::audit::audit_pages_newest_first;
+pub use self::identities::{
+    exchange_codes_are_single_use_and_expire, identities_link_find_list_and_touch,
+    identities_sign_up_atomically_and_go_with_the_account,
+    identities_unlink_keeps_one_under_concurrency, identities_unlink_keeps_the_last_credential,
+};
 pub use self::keys::{
     signing_keys_first_is_created_once_under_concurrency,
     signing_keys_need_the_right_encryption_key, signing_keys_round_trip_retire_delete,
@@ -126,6 +133,12 @@ pub const ALL: &[&str] = &[
     "send_throttle_allows_one_per_interval_under_concurrency",
     "email_in_use_matches_addresses_and_look_alikes",
     "prune_links_drops_expired_links_and_idle_throttles",
+    // social sign-in (migration 0009)
+    "identities_link_find_list_and_touch",
+    "identities_sign_up_atomically_and_go_with_the_account",
+    "identities_unlink_keeps_the_last_credential",
+    "identities_unlink_keeps_one_under_concurrency",
+    "exchange_codes_are_single_use_and_expire",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
@@ -171,6 +184,11 @@ macro_rules! contract_tests {
             send_throttle_allows_one_per_interval_under_concurrency,
             email_in_use_matches_addresses_and_look_alikes,
             prune_links_drops_expired_links_and_idle_throttles,
+            identities_link_find_list_and_touch,
+            identities_sign_up_atomically_and_go_with_the_account,
+            identities_unlink_keeps_the_last_credential,
+            identities_unlink_keeps_one_under_concurrency,
+            exchange_codes_are_single_use_and_expire,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -228,6 +246,7 @@ fn new_user(email: &str, username: Option<&str>, at: DateTime<Utc>) -> NewUser {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${email}"),
         verification: None,
         mail: Vec::new(),
+        identity: None,
     }
 }
 

@@ -384,6 +384,7 @@ async fn unchanged_updates_are_not_not_found() {
             password_hash: "$argon2id$same".into(),
             verification: None,
             mail: Vec::new(),
+            identity: None,
         };
         store.create_user(&new, &[]).await.expect("create");
         let id = new.user.id;

@@ -188,6 +188,7 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "link_token",
                 "login_throttle",
                 "mail_queue",
+                "oauth_exchange_code",
                 "outbox",
                 "refresh_token",
                 "relay_lease",
@@ -197,6 +198,7 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "session_token",
                 "signing_key",
                 "user_account",
+                "user_identity",
             ]
         );
         // The schema works.
@@ -438,6 +440,7 @@ async fn a_deadlock_is_retried() {
             password_hash: "h".into(),
             verification: None,
             mail: Vec::new(),
+            identity: None,
         };
         store.create_user(&user, &[]).await.expect("user");
         let session = warden_core::model::Session {
@@ -609,6 +612,7 @@ async fn list_users_folds_non_ascii_case_and_orders_ids_bytewise() {
             password_hash: "h".into(),
             verification: None,
             mail: Vec::new(),
+            identity: None,
         };
         store.create_user(&new, &[]).await.expect("create");
         let found = store

@@ -13,10 +13,10 @@ use warden_testkit::{ALLOWED_ORIGIN, STRONG_PASSWORD, TestApp, spawn_app, unique
 /// The browser's cookies, kept by hand: the test client has no cookie
 /// store (and every cookie here is `Secure` on a plain-HTTP test server).
 #[derive(Debug, Default, Clone)]
-struct Jar(BTreeMap<String, String>);
+pub(crate) struct Jar(BTreeMap<String, String>);
 
 impl Jar {
-    fn take(&mut self, response: &Response) {
+    pub(crate) fn take(&mut self, response: &Response) {
         for value in response.headers().get_all("set-cookie") {
             let text = value.to_str().unwrap();
             let pair = text.split(';').next().unwrap();
@@ -30,7 +30,7 @@ impl Jar {
         }
     }
 
-    fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         self.0
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -38,12 +38,12 @@ impl Jar {
             .join("; ")
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 }
 
-async fn get(app: &TestApp, path: &str, jar: &mut Jar) -> Response {
+pub(crate) async fn get(app: &TestApp, path: &str, jar: &mut Jar) -> Response {
     let response = app
         .client
         .get(app.url(path))
@@ -78,7 +78,7 @@ async fn post_form(app: &TestApp, path: &str, jar: &mut Jar, fields: &[(&str, &s
     response
 }
 
-fn location(response: &Response) -> &str {
+pub(crate) fn location(response: &Response) -> &str {
     response.headers()["location"].to_str().unwrap()
 }
 
@@ -92,7 +92,7 @@ async fn visitor(app: &TestApp) -> Jar {
 }
 
 /// A signed-up account, signed in through the page.
-async fn signed_in(app: &TestApp) -> (String, Jar) {
+pub(crate) async fn signed_in(app: &TestApp) -> (String, Jar) {
     let email = unique_email();
     assert_eq!(app.signup(&email, STRONG_PASSWORD).await.status(), 201);
     let mut jar = visitor(app).await;

@@ -254,7 +254,7 @@ impl SessionStore for MySqlStore {
         write_tx!(self, |tx| {
             if let Some(change) = password {
                 let done =
-                    sqlx::query("UPDATE user_account SET password_hash = ? WHERE user_id = ?")
+                    sqlx::query("UPDATE user_account SET password_hash = ?, has_password = TRUE WHERE user_id = ?")
                         .bind(change.hash)
                         .bind(&user_id)
                         .execute(&mut *tx)

@@ -6,6 +6,7 @@ use warden_core::ports::{NewUser, UserStore};
 use warden_core::{Email, StoreError, UserId};
 
 use super::convert;
+use super::identities::insert_identity;
 use super::links::insert_link;
 use super::mail::queue_in;
 use crate::mysql::{MySqlStore, insert_events, insert_revocation, retry};
@@ -23,8 +24,8 @@ impl UserStore for MySqlStore {
             sqlx::query(
                 "INSERT INTO user_account \
                  (user_id, email, username, password_hash, roles, status, created_at, email_skeleton, \
-                  email_verified) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  email_verified, has_password) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(user.id.to_string())
             .bind(user.email.as_str())
@@ -35,10 +36,14 @@ impl UserStore for MySqlStore {
             .bind(to_millis(user.created_at))
             .bind(user.email.skeleton())
             .bind(user.email_verified)
+            .bind(user.has_password)
             .execute(&mut *tx)
             .await?;
             if let Some(link) = &new.verification {
                 insert_link(&mut tx, link).await?;
+            }
+            if let Some(identity) = &new.identity {
+                insert_identity(&mut tx, identity).await?;
             }
             queue_in(&mut tx, &self.cipher, &new.mail).await?;
             insert_events(&mut tx, events).await?;
@@ -156,11 +161,13 @@ impl UserStore for MySqlStore {
 
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            let done = sqlx::query("UPDATE user_account SET password_hash = ? WHERE user_id = ?")
-                .bind(phc)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE user_account SET password_hash = ?, has_password = TRUE WHERE user_id = ?",
+            )
+            .bind(phc)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
             if done.rows_affected() == 0 {
                 return Err(TxError::Store(StoreError::NotFound));
             }

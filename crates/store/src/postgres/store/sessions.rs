@@ -288,7 +288,7 @@ impl SessionStore for PgStore {
         pg_tx!(self, |tx| {
             if let Some(change) = password {
                 let done =
-                    sqlx::query("UPDATE user_account SET password_hash = $1 WHERE user_id = $2")
+                    sqlx::query("UPDATE user_account SET password_hash = $1, has_password = TRUE WHERE user_id = $2")
                         .bind(change.hash)
                         .bind(&user_id)
                         .execute(&mut *tx)
