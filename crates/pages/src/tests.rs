@@ -51,7 +51,7 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
             vec![]
         };
         let user = context! {
-            email => "alice@example.com", username => "Alice", email_verified => with_errors,
+            email => "alice@example.com", username => "Alice", email_verified => with_errors, has_password => !with_errors,
             created_at => "2026-12-06T00:00:00Z", created_on => "6 Dec 2026, 00:00 UTC",
             roles => vec!["user"],
         };

@@ -63,6 +63,7 @@ struct OpState {
     tamper: Option<Tamper>,
     grants: HashMap<String, Grant>,
     token_requests: usize,
+    jwks_requests: usize,
 }
 
 /// The running provider.
@@ -88,6 +89,7 @@ impl OidcProvider {
             tamper: None,
             grants: HashMap::new(),
             token_requests: 0,
+            jwks_requests: 0,
         }));
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -123,6 +125,11 @@ impl OidcProvider {
         });
     }
 
+    /// How many times the key set was fetched.
+    pub fn jwks_requests(&self) -> usize {
+        self.with(|s| s.jwks_requests)
+    }
+
     /// How many code exchanges were asked for.
     pub fn token_requests(&self) -> usize {
         self.with(|s| s.token_requests)
@@ -146,7 +153,8 @@ async fn discovery(State(state): Shared) -> Json<Value> {
 }
 
 async fn jwks(State(state): Shared) -> Json<Value> {
-    let s = state.lock().expect("state");
+    let mut s = state.lock().expect("state");
+    s.jwks_requests += 1;
     Json(json!({"keys": [{
         "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": s.kid,
         "x": URL_SAFE_NO_PAD.encode(s.key.verifying_key().as_bytes()),

@@ -108,3 +108,95 @@ fn the_hosted_pages_work_in_a_real_browser() {
     }
     drop(server);
 }
+
+/// Social sign-in in the browser against a real OpenID provider: the
+/// certified Node `oidc-provider` (`tests/browser/op.cjs`, its own login and
+/// consent pages, PKCE required, keys rotated on demand) and the binary
+/// configured with it (`tests/browser/social.cjs`): a new person signs up
+/// and lands on the account page, a rotation between two sign-ins, the
+/// pre-account-takeover and unverified-address refusals, JavaScript off,
+/// axe on every page.
+#[test]
+fn social_sign_in_works_in_a_real_browser_against_oidc_provider() {
+    let Some((modules, chromium)) = tools() else {
+        return;
+    };
+    if !modules.join("oidc-provider").is_dir() {
+        if std::env::var("WARDEN_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("oidc-provider is not in WARDEN_TEST_NODE_MODULES");
+        }
+        warden_testkit::skipped("oidc-provider is not in WARDEN_TEST_NODE_MODULES");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let warden_url = format!("http://127.0.0.1:{port}");
+    let scripts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let mut op = Command::new("node")
+        .arg(scripts.join("op.cjs"))
+        .env("OP_PORT", free_port().to_string())
+        .env("WARDEN_URL", &warden_url)
+        .env("WARDEN_TEST_NODE_MODULES", &modules)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(op.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let op_url = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("the provider did not start: {line:?}"))
+        .to_owned();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[oauth.provider]]\nid = \"op\"\nkind = \"oidc\"\nlabel = \"Test OP\"\n\
+             issuer = \"{op_url}\"\nclient_id = \"warden\"\nclient_secret = \"warden-secret\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let server = start_with(
+        &dir.path().join("data"),
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("WARDEN_CONFIG", config.as_str()),
+            ("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "8192"),
+            ("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1"),
+        ],
+    );
+    let shots = std::env::var_os("WARDEN_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let output = Command::new("node")
+        .arg(scripts.join("social.cjs"))
+        .env("WARDEN_URL", &server.base)
+        .env("OP_URL", &op_url)
+        .env("WARDEN_TEST_NODE_MODULES", &modules)
+        .env("WARDEN_TEST_CHROMIUM", &chromium)
+        .env("WARDEN_SCREENSHOTS", &shots)
+        .output()
+        .expect("node runs");
+    let _ = op.kill();
+    let _ = op.wait();
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "social journeys failed:\n{text}");
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+    for name in [
+        "signin-social-desktop-light",
+        "signin-social-phone-dark",
+        "signin-account-exists-desktop-light",
+        "account-providers-desktop-light",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+    drop(server);
+}

@@ -337,17 +337,23 @@ async fn forged_id_tokens_sign_nobody_in() {
 }
 
 #[tokio::test]
-async fn rotated_provider_keys_are_fetched_again() {
+async fn provider_keys_are_fetched_once_per_rotation_not_per_sign_in() {
     let op = OidcProvider::start().await;
     let app = app_with(&op, |_| {}).await;
     let person = Person::verified(&unique_email());
-    let first = sign_in(&app, &op, &person, "", &mut Jar::default()).await;
-    assert_eq!(location(&first), "/");
+    for _ in 0..3 {
+        let signed_in = sign_in(&app, &op, &person, "", &mut Jar::default()).await;
+        assert_eq!(location(&signed_in), "/");
+    }
+    assert_eq!(op.jwks_requests(), 1, "the keys were fetched per sign-in");
     op.rotate_keys("k2");
     let mut jar = Jar::default();
     let second = sign_in(&app, &op, &person, "", &mut jar).await;
     assert_eq!(location(&second), "/");
     assert_eq!(me(&app, &jar).await["email_verified"], true);
+    let again = sign_in(&app, &op, &person, "", &mut Jar::default()).await;
+    assert_eq!(location(&again), "/");
+    assert_eq!(op.jwks_requests(), 2, "once per rotation");
 }
 
 #[tokio::test]
