@@ -288,19 +288,22 @@ impl ExchangeCode {
     /// Whether `verifier` is the one the challenge was made from (RFC 7636
     /// S256), compared in constant time.
     pub fn verifier_matches(&self, verifier: &str) -> bool {
-        use base64::Engine as _;
-        use sha2::{Digest as _, Sha256};
         use subtle::ConstantTimeEq as _;
         if !is_pkce_verifier(verifier) {
             return false;
         }
-        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(verifier.as_bytes()));
-        computed
+        pkce_challenge(verifier)
             .as_bytes()
             .ct_eq(self.code_challenge.as_bytes())
             .into()
     }
+}
+
+/// The S256 challenge of a PKCE `verifier` (RFC 7636 section 4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest as _, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// RFC 7636 section 4.1: 43 to 128 unreserved characters.
@@ -526,6 +529,7 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(is_pkce_challenge(challenge));
+        assert_eq!(pkce_challenge(verifier), challenge);
         let (code, record) = ExchangeCode::issue(UserId::new(), "google", challenge, now());
         assert!(code.expose().starts_with(EXCHANGE_PREFIX));
         assert_eq!(record.code_hash, code.hash());

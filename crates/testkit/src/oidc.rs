@@ -185,21 +185,9 @@ async fn authorize(State(state): Shared, Query(q): Query<HashMap<String, String>
             redirect_uri: redirect_uri.clone(),
         },
     );
-    let state_param = url_escape(state_param);
+    let state_param: String = form_urlencoded::byte_serialize(state_param.as_bytes()).collect();
     let to = format!("{redirect_uri}?code={code}&state={state_param}");
     (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
-}
-
-fn url_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn oauth_error(code: &str) -> Response {

@@ -9,12 +9,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use warden_core::identity::{AuthorizationRequest, Intent, ProviderCallback, is_pkce_challenge};
+use warden_core::identity::{
+    AuthorizationRequest, Intent, ProviderCallback, is_pkce_challenge, pkce_challenge,
+};
+use warden_core::opaque::OpaqueToken;
 use warden_core::ports::SocialProvider;
 use warden_core::{CoreError, IdentityId};
 
@@ -88,15 +88,9 @@ pub fn checked_redirect(raw: &str, allowed_origins: &[String]) -> Option<String>
     warden_edge::sign_in::safe_return(raw, allowed_origins).map(str::to_owned)
 }
 
+/// 256 random bits, base64url: a `state`, `nonce` or PKCE verifier.
 fn random() -> String {
-    let mut bytes = [0_u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn s256(verifier: &str) -> String {
-    use sha2::{Digest as _, Sha256};
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    OpaqueToken::generate("").expose().to_owned()
 }
 
 fn provider(state: &AppState, id: &str) -> Result<Arc<dyn SocialProvider>, ApiError> {
@@ -184,7 +178,7 @@ pub async fn start(
         app_challenge,
         expires_at: now_secs(&state) + FLOW_LIFETIME_SECS,
     };
-    let challenge = flow.verifier.as_deref().map(s256);
+    let challenge = flow.verifier.as_deref().map(pkce_challenge);
     let location = provider.authorization_url(&AuthorizationRequest {
         redirect_uri: &callback_url(&state, &id),
         state: &flow.state,
@@ -351,8 +345,6 @@ pub async fn callback(
 fn error_code(err: &CoreError) -> &'static str {
     match err {
         CoreError::SocialRefused(refusal) => refusal.code(),
-        CoreError::AccountBanned => "account_banned",
-        CoreError::SignupDisabled => "sign_up_disabled",
         err => {
             if let CoreError::Unexpected(cause) = err {
                 tracing::error!(%cause, "social sign-in failed");

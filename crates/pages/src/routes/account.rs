@@ -365,19 +365,32 @@ pub async fn unlink_identity(
         Ok(id) => state.app.auth.unlink_identity(who.user_id, id, &ctx).await,
         Err(_) => Err(CoreError::NotFound("identity")),
     };
-    let catalogue = &state.pages.catalogue;
+    settle(
+        &state,
+        &who,
+        &token,
+        result,
+        "identity_unlinked",
+        social::FIELD,
+    )
+    .await
+}
+
+/// The answer to an account form: back to the page with `notice`, or the
+/// page again with the error at `field`.
+async fn settle(
+    state: &PageState,
+    who: &Principal,
+    token: &Token,
+    result: Result<(), CoreError>,
+    notice: &str,
+    field: &str,
+) -> Response {
     match result {
-        Ok(()) => redirect(&format!(
-            "{}{ACCOUNT}?notice=identity_unlinked",
-            state.pages.base
-        )),
-        Err(CoreError::LastCredential) => {
-            let errors = Errors::one(social::FIELD, catalogue.text("errors.last_credential"));
-            render_account(&state, &who, &token, StatusCode::CONFLICT, errors, None).await
-        }
+        Ok(()) => redirect(&format!("{}{ACCOUNT}?notice={notice}", state.pages.base)),
         Err(err) => {
-            let (status, errors) = domain_error(&err, &[], social::FIELD, catalogue);
-            render_account(&state, &who, &token, status, errors, None).await
+            let (status, errors) = domain_error(&err, &[], field, &state.pages.catalogue);
+            render_account(state, who, token, status, errors, None).await
         }
     }
 }
@@ -393,16 +406,16 @@ pub async fn send_verification(
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    match state.app.auth.send_verification(&who, &ctx).await {
-        Ok(()) => redirect(&format!(
-            "{}{ACCOUNT}?notice=verification_sent",
-            state.pages.base
-        )),
-        Err(err) => {
-            let (status, errors) = domain_error(&err, &[], "verify_send", &state.pages.catalogue);
-            render_account(&state, &who, &token, status, errors, None).await
-        }
-    }
+    let result = state.app.auth.send_verification(&who, &ctx).await;
+    settle(
+        &state,
+        &who,
+        &token,
+        result,
+        "verification_sent",
+        "verify_send",
+    )
+    .await
 }
 
 /// `POST /account/email`: mails a link to the new address; the account

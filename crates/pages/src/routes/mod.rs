@@ -184,6 +184,10 @@ pub fn domain_error(
             catalogue.text("errors.signup_disabled"),
         ),
         CoreError::InvalidLink => (fallback.to_owned(), catalogue.text("errors.invalid_link")),
+        CoreError::LastCredential => (
+            fallback.to_owned(),
+            catalogue.text("errors.last_credential"),
+        ),
         CoreError::TooManyRequests { retry_after_secs } => (
             fallback.to_owned(),
             catalogue

@@ -11,7 +11,7 @@ use warden_core::mail::MailKind;
 use warden_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider, Person};
 use warden_testkit::{STRONG_PASSWORD, TestApp, spawn_app_with, unique_email};
 
-use crate::pages::{Jar, get, location};
+use crate::pages::{Jar, get, location, post_form};
 
 const FLOW: &str = "__Host-warden_oauth";
 
@@ -533,4 +533,58 @@ async fn the_pages_offer_the_provider_and_say_why_a_flow_failed() {
     );
     let page = get(&app, "/signin?error=%3Cscript%3E", &mut jar).await;
     assert!(!page.text().await.unwrap().contains("role=\"alert\""));
+}
+
+#[tokio::test]
+async fn a_link_must_be_finished_by_the_session_that_asked_for_it() {
+    let op = OidcProvider::start().await;
+    let app = app_with(&op, |_| {}).await;
+    let (_, mut jar) = crate::pages::signed_in(&app).await;
+    op.sign_in_as(Person::verified(&unique_email()));
+    let back =
+        to_provider_and_back(&app, &op, "intent=link&redirect_to=%2Faccount", &mut jar).await;
+    // Another account signs in in the same browser before the provider
+    // answers: the flow was asked for by the first one.
+    let (_, other) = crate::pages::signed_in(&app).await;
+    let mut switched = jar.clone();
+    switched.take_all(&other);
+    let refused = get(&app, on_warden(&back), &mut switched).await;
+    assert_eq!(location(&refused), "/account?error=state_mismatch");
+    assert!(identities(&app, &other).await.is_empty());
+    assert!(identities(&app, &jar).await.is_empty());
+
+    let malformed = app
+        .client
+        .delete(app.url("/v1/me/identities/not-a-uuid"))
+        .header("cookie", jar.header())
+        .header("x-csrf-token", jar.get("warden_csrf").unwrap().to_owned())
+        .header("origin", warden_testkit::ALLOWED_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+}
+
+#[tokio::test]
+async fn the_account_page_disconnects_a_provider_but_not_the_last_way_in() {
+    let op = OidcProvider::start().await;
+    let app = app_with(&op, |_| {}).await;
+    let mut jar = Jar::default();
+    sign_in(&app, &op, &Person::verified(&unique_email()), "", &mut jar).await;
+    let only = identities(&app, &jar).await;
+    let id = only[0]["id"].as_str().unwrap();
+    get(&app, "/account", &mut jar).await;
+    let refused = post_form(
+        &app,
+        &format!("/account/identities/{id}/unlink"),
+        &mut jar,
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), 409);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("only way to sign in"), "{html}");
+    assert_eq!(identities(&app, &jar).await.len(), 1);
+    let unknown = post_form(&app, "/account/identities/not-a-uuid/unlink", &mut jar, &[]).await;
+    assert_eq!(unknown.status(), 404);
 }

@@ -19,7 +19,6 @@ const os = require("os");
 
 const modules = process.env.WARDEN_TEST_NODE_MODULES;
 const { chromium } = require(path.join(modules, "playwright-core"));
-const axeSource = fs.readFileSync(path.join(modules, "axe-core", "axe.min.js"), "utf8");
 
 const BASE = process.env.WARDEN_URL;
 const OTHER_PORT = Number(process.env.WARDEN_OTHER_PORT);
@@ -29,40 +28,9 @@ const MAIL_DIR = process.env.WARDEN_MAIL_DIR;
 const PASSWORD = "correct horse battery staple 9!";
 const NEW_PASSWORD = "another long passphrase for tests 42";
 
-let failures = 0;
-let passed = 0;
-function check(cond, what) {
-  if (!cond) throw new Error("expected: " + what);
-}
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-  }
-}
-let counter = 0;
-function email() {
-  counter++;
-  return `pages-${Date.now()}-${counter}@example.com`;
-}
-
-async function axe(page, label) {
-  await page.addScriptTag({ content: axeSource }).catch(async () => {
-    // The CSP forbids inline scripts on our pages: evaluate instead.
-    await page.evaluate(axeSource);
-  });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  });
-  check(result.length === 0, `no axe violation on ${label}: ${result.join("; ")}`);
-}
+const harness = require("./harness.cjs");
+const { check, step, axe } = harness;
+const email = (prefix = "pages") => harness.email(prefix);
 
 async function signUp(page, address) {
   await page.goto(`${BASE}/signup`);
@@ -437,8 +405,7 @@ async function cors(browser) {
     await browser.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failures} failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  harness.finish();
 })().catch((e) => {
   console.log(`FAIL harness: ${e && e.stack ? e.stack : e}`);
   process.exit(1);

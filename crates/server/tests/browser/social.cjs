@@ -18,7 +18,6 @@ const os = require("os");
 
 const modules = process.env.WARDEN_TEST_NODE_MODULES;
 const { chromium } = require(path.join(modules, "playwright-core"));
-const axeSource = fs.readFileSync(path.join(modules, "axe-core", "axe.min.js"), "utf8");
 
 const BASE = process.env.WARDEN_URL.replace(/\/+$/, "");
 const OP = process.env.OP_URL.replace(/\/+$/, "");
@@ -26,40 +25,9 @@ const SHOTS = process.env.WARDEN_SCREENSHOTS;
 const PASSWORD = "correct horse battery staple 9!";
 const LABEL = "Test OP";
 
-let failures = 0;
-let passed = 0;
-function check(cond, what) {
-  if (!cond) throw new Error("expected: " + what);
-}
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-  }
-}
-let counter = 0;
-function email(prefix = "social") {
-  counter++;
-  return `${prefix}-${Date.now()}-${counter}@example.com`;
-}
-
-async function axe(page, label) {
-  await page.addScriptTag({ content: axeSource }).catch(async () => {
-    // The CSP forbids inline scripts on Warden's pages: evaluate instead.
-    await page.evaluate(axeSource);
-  });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  });
-  check(result.length === 0, `no axe violation on ${label}: ${result.join("; ")}`);
-}
+const harness = require("./harness.cjs");
+const { check, step, axe } = harness;
+const email = (prefix = "social") => harness.email(prefix);
 
 async function shot(page, name) {
   if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
@@ -347,8 +315,7 @@ async function unverifiedAtProvider(browser) {
     await browser.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failures} failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  harness.finish();
 })().catch((e) => {
   console.log(`FAIL harness: ${e && e.stack ? e.stack : e}`);
   process.exit(1);

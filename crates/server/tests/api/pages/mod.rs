@@ -30,6 +30,12 @@ impl Jar {
         }
     }
 
+    /// Takes every cookie of `other` (another sign-in in this browser).
+    pub(crate) fn take_all(&mut self, other: &Jar) {
+        self.0
+            .extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+
     pub(crate) fn header(&self) -> String {
         self.0
             .iter()
@@ -58,7 +64,12 @@ pub(crate) async fn get(app: &TestApp, path: &str, jar: &mut Jar) -> Response {
 /// A form post as the page's own browser makes it: `Origin: null` (the
 /// pages send `Referrer-Policy: no-referrer`) vouched for by
 /// `Sec-Fetch-Site: same-origin`.
-async fn post_form(app: &TestApp, path: &str, jar: &mut Jar, fields: &[(&str, &str)]) -> Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    jar: &mut Jar,
+    fields: &[(&str, &str)],
+) -> Response {
     let mut with_token: Vec<(&str, &str)> = fields.to_vec();
     let token = jar.get("warden_csrf").unwrap_or("").to_owned();
     if !fields.iter().any(|(k, _)| *k == "csrf_token") {
