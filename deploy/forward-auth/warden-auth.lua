@@ -11,7 +11,8 @@
 --   txn.warden_status    Warden's status code; left unset when the check
 --                        could not finish (the action failed), which
 --                        haproxy.cfg must treat as a denial
---   txn.warden_user, txn.warden_session, txn.warden_roles   the identity
+--   txn.warden_user, txn.warden_session, txn.warden_roles,
+--   txn.warden_acr, txn.warden_amr                          the identity
 --   txn.warden_location  where a 3xx answer redirects to
 --   txn.warden_www_authenticate, txn.warden_body   the denial to pass on
 
@@ -122,6 +123,8 @@ local function verify(txn, url)
         keep("txn.warden_user", "x-warden-user")
         keep("txn.warden_session", "x-warden-session")
         keep("txn.warden_roles", "x-warden-roles")
+        keep("txn.warden_acr", "x-warden-acr")
+        keep("txn.warden_amr", "x-warden-amr")
     elseif status >= 300 and status < 400 then
         keep("txn.warden_location", "location")
     else

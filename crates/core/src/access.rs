@@ -37,6 +37,20 @@ pub enum Requirement {
     SignedIn,
     /// A valid token carrying at least one of these roles (403 otherwise).
     AnyRole(Vec<String>),
+    /// A valid token of a session that presented two factors (`aal2`; a
+    /// one-factor token gets RFC 9470's `insufficient_user_authentication`),
+    /// with at least one of these roles when any are named.
+    MultiFactor(Vec<String>),
+}
+
+impl Requirement {
+    /// The roles of which one is needed; empty: none.
+    pub fn roles(&self) -> &[String] {
+        match self {
+            Requirement::AnyRole(roles) | Requirement::MultiFactor(roles) => roles,
+            Requirement::Public | Requirement::SignedIn => &[],
+        }
+    }
 }
 
 /// One `[[verify.rule]]`.
@@ -113,8 +127,9 @@ impl AccessPolicy {
         let given = rules.clone();
         let mut entries: Vec<(String, String, Entry)> = Vec::new();
         for rule in rules {
-            if let Requirement::AnyRole(roles) = &rule.requirement
-                && (roles.is_empty() || roles.iter().any(|r| r.trim().is_empty()))
+            if let Requirement::AnyRole(roles) | Requirement::MultiFactor(roles) = &rule.requirement
+                && (matches!(rule.requirement, Requirement::AnyRole(_)) && roles.is_empty()
+                    || roles.iter().any(|r| r.trim().is_empty()))
             {
                 return Err(RuleError(format!(
                     "verify rule {:?}: roles must name at least one role, none empty",

@@ -141,6 +141,37 @@ pub enum CoreError {
     /// Removing this would leave the account no way to sign in.
     #[error("last credential")]
     LastCredential,
+    /// The password was right; the account has a second factor, to be given
+    /// at `POST /v1/signin/mfa` with this token.
+    #[error("a second factor is required")]
+    MfaRequired {
+        /// The `wmf_` token of the second step.
+        mfa_token: String,
+        /// The factors the account can use.
+        methods: Vec<&'static str>,
+    },
+    /// A wrong, spent or malformed second-factor code. `during_sign_in`:
+    /// at the second step of a sign-in (401), else when managing factors (400).
+    #[error("invalid second-factor code")]
+    InvalidMfaCode {
+        /// Whether it was the second step of a sign-in.
+        during_sign_in: bool,
+    },
+    /// The `mfa_token` is unknown, used, expired, or voided by wrong codes.
+    #[error("invalid mfa token")]
+    MfaTokenInvalid,
+    /// A sensitive change needs a recent sign-in or the current password.
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// The token has one factor where two are needed (RFC 9470).
+    #[error("insufficient user authentication")]
+    InsufficientAuthentication,
+    /// The account's role needs a second factor, and it has none yet.
+    #[error("second factor enrolment required")]
+    MfaEnrollmentRequired,
+    /// The account has this second factor already.
+    #[error("second factor already enabled")]
+    MfaAlreadyEnabled,
     /// The password-hashing pool is saturated.
     #[error("overloaded")]
     Overloaded,
@@ -204,6 +235,13 @@ impl CoreError {
             CoreError::SocialRefused(refusal) => refusal.code(),
             CoreError::InvalidGrant => "invalid_grant",
             CoreError::LastCredential => "last_credential",
+            CoreError::MfaRequired { .. } => "mfa_required",
+            CoreError::InvalidMfaCode { .. } => "invalid_mfa_code",
+            CoreError::MfaTokenInvalid => "mfa_token_invalid",
+            CoreError::ReauthenticationRequired => "reauthentication_required",
+            CoreError::InsufficientAuthentication => "insufficient_user_authentication",
+            CoreError::MfaEnrollmentRequired => "mfa_enrollment_required",
+            CoreError::MfaAlreadyEnabled => "mfa_already_enabled",
             CoreError::Overloaded => "overloaded",
             CoreError::StoreUnavailable => "store_unavailable",
             CoreError::Unexpected(_) => "internal_error",
@@ -221,7 +259,20 @@ impl CoreError {
                 | crate::identity::Refusal::IdentityTaken => ErrorKind::Conflict,
                 _ => ErrorKind::Forbidden,
             },
-            CoreError::LastCredential => ErrorKind::Conflict,
+            CoreError::LastCredential | CoreError::MfaAlreadyEnabled => ErrorKind::Conflict,
+            CoreError::MfaRequired { .. } | CoreError::MfaEnrollmentRequired => {
+                ErrorKind::Forbidden
+            }
+            CoreError::InvalidMfaCode { during_sign_in } => {
+                if *during_sign_in {
+                    ErrorKind::Unauthenticated
+                } else {
+                    ErrorKind::InvalidRequest
+                }
+            }
+            CoreError::MfaTokenInvalid
+            | CoreError::ReauthenticationRequired
+            | CoreError::InsufficientAuthentication => ErrorKind::Unauthenticated,
             CoreError::WeakPassword(_) => ErrorKind::Unprocessable,
             CoreError::EmailTaken | CoreError::AlreadyVerified => ErrorKind::Conflict,
             CoreError::InvalidCredentials
@@ -297,6 +348,27 @@ impl CoreError {
                  provider first"
                     .into()
             }
+            CoreError::MfaRequired { .. } => {
+                "the password is right; now give a second factor at /v1/signin/mfa".into()
+            }
+            CoreError::InvalidMfaCode { .. } => {
+                "the code is wrong, already used, or expired".into()
+            }
+            CoreError::MfaTokenInvalid => {
+                "the sign-in expired or had too many wrong codes; sign in again".into()
+            }
+            CoreError::ReauthenticationRequired => {
+                "confirm it is you: give your current password, or sign in again".into()
+            }
+            CoreError::InsufficientAuthentication => {
+                "this needs a sign-in with a second factor".into()
+            }
+            CoreError::MfaEnrollmentRequired => {
+                "your role needs a second factor; set one up at /v1/mfa/totp first".into()
+            }
+            CoreError::MfaAlreadyEnabled => {
+                "an authenticator app is set up already; remove it first to set up another".into()
+            }
             CoreError::Overloaded => "too many sign-ins at once; retry shortly".into(),
             CoreError::StoreUnavailable => "the database is unreachable; retry shortly".into(),
             CoreError::Unexpected(_) => "something went wrong on our side".into(),
@@ -370,6 +442,18 @@ mod tests {
             CoreError::SocialRefused(Refusal::IdentityTaken),
             CoreError::InvalidGrant,
             CoreError::LastCredential,
+            CoreError::MfaRequired {
+                mfa_token: String::new(),
+                methods: vec![],
+            },
+            CoreError::InvalidMfaCode {
+                during_sign_in: true,
+            },
+            CoreError::MfaTokenInvalid,
+            CoreError::ReauthenticationRequired,
+            CoreError::InsufficientAuthentication,
+            CoreError::MfaEnrollmentRequired,
+            CoreError::MfaAlreadyEnabled,
             CoreError::Overloaded,
             CoreError::StoreUnavailable,
         ];

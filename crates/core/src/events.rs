@@ -119,6 +119,14 @@ pub enum DomainEvent {
         /// Until when.
         until: DateTime<Utc>,
     },
+    /// `user.mfa_changed`.
+    MfaChanged {
+        /// The user.
+        user_id: UserId,
+        /// `totp_enabled`, `totp_disabled`, `recovery_codes_regenerated`
+        /// or `reset_by_admin`.
+        change: &'static str,
+    },
 }
 
 impl DomainEvent {
@@ -141,6 +149,7 @@ impl DomainEvent {
             DomainEvent::IdentityLinked { .. } => "user.identity_linked",
             DomainEvent::IdentityUnlinked { .. } => "user.identity_unlinked",
             DomainEvent::UserDeleted { .. } => "user.deleted",
+            DomainEvent::MfaChanged { .. } => "user.mfa_changed",
         }
     }
 
@@ -202,6 +211,9 @@ impl DomainEvent {
                 not_before,
                 until,
             } => json!({"user_id": user_id, "not_before": not_before, "until": until}),
+            DomainEvent::MfaChanged { user_id, change } => {
+                json!({"user_id": user_id, "change": change})
+            }
         }
     }
 

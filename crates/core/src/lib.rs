@@ -26,6 +26,7 @@ pub mod ip_limit;
 pub mod keys;
 pub mod links;
 pub mod mail;
+pub mod mfa;
 pub mod opaque;
 pub mod password;
 pub mod readiness;
@@ -38,6 +39,7 @@ pub use model::{Role, Session, User, UserStatus};
 pub use password::{HashParams, Password, PasswordHasher, PasswordPolicy, PoolLimits};
 pub use readiness::{Readiness, ReadinessMonitor};
 pub use service::{
-    AuthService, IssuedTokens, Page, Principal, RequestContext, SessionView, TokenKind,
+    AuthService, IssuedTokens, MFA_TOKEN_TTL, MfaStatus, Page, Principal, RequestContext,
+    SecondFactor, SessionView, TokenKind, TotpEnrolment,
 };
 pub use settings::{AccessTokenKind, AuthSettings};

@@ -159,6 +159,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Client IP at sign-in.
     pub ip: Option<String>,
+    /// How its holder proved who they are, and when.
+    pub authentication: Authentication,
 }
 
 impl Session {
@@ -171,6 +173,164 @@ impl Session {
 /// The stored form of an opaque token: hex SHA-256 of the token text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub String);
+
+/// A way of proving who one is: the RFC 8176 `amr` values Warden emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AuthMethod {
+    /// A password.
+    Pwd,
+    /// A one-time code (TOTP or a recovery code).
+    Otp,
+    /// A hardware-bound key (a passkey on a security key or platform).
+    Hwk,
+    /// A software-bound key (a synced passkey).
+    Swk,
+    /// A test of user presence or verification by an authenticator.
+    User,
+    /// Federation: an OAuth2 / OpenID provider vouched.
+    Fed,
+    /// More than one of the above.
+    Mfa,
+}
+
+impl AuthMethod {
+    /// The `amr` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Pwd => "pwd",
+            AuthMethod::Otp => "otp",
+            AuthMethod::Hwk => "hwk",
+            AuthMethod::Swk => "swk",
+            AuthMethod::User => "user",
+            AuthMethod::Fed => "fed",
+            AuthMethod::Mfa => "mfa",
+        }
+    }
+
+    /// Parses an `amr` value Warden emits.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "pwd" => AuthMethod::Pwd,
+            "otp" => AuthMethod::Otp,
+            "hwk" => AuthMethod::Hwk,
+            "swk" => AuthMethod::Swk,
+            "user" => AuthMethod::User,
+            "fed" => AuthMethod::Fed,
+            "mfa" => AuthMethod::Mfa,
+            _ => return None,
+        })
+    }
+}
+
+/// The `acr` of a session with one factor (NIST SP 800-63B AAL1).
+pub const ACR_SINGLE_FACTOR: &str = "aal1";
+/// The `acr` of a session with two factors (AAL2).
+pub const ACR_MULTI_FACTOR: &str = "aal2";
+
+/// How a session's holder authenticated and when: what the `amr`, `acr`
+/// and `auth_time` claims say. Stored with the session, so a refreshed
+/// token says the same as the first one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    methods: Vec<AuthMethod>,
+    /// When the methods were presented (`auth_time`).
+    pub at: DateTime<Utc>,
+}
+
+impl Authentication {
+    /// The methods presented at `at`. Two or more distinct methods add
+    /// `mfa` (RFC 8176), which is what makes a session `aal2`.
+    pub fn new(methods: &[AuthMethod], at: DateTime<Utc>) -> Self {
+        let mut methods: Vec<AuthMethod> = methods
+            .iter()
+            .copied()
+            .filter(|m| *m != AuthMethod::Mfa)
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        if methods.len() >= 2 {
+            methods.push(AuthMethod::Mfa);
+        }
+        Self { methods, at }
+    }
+
+    /// From stored `amr` values; unknown ones are dropped (a downgrade then
+    /// errs on the side of one factor).
+    pub fn from_stored(amr: &str, at: DateTime<Utc>) -> Self {
+        let methods: Vec<AuthMethod> = amr.split(',').filter_map(AuthMethod::parse).collect();
+        Self::new(&methods, at)
+    }
+
+    /// The `amr` values, comma-separated, as the store keeps them.
+    pub fn stored(&self) -> String {
+        self.amr().join(",")
+    }
+
+    /// The methods.
+    pub fn methods(&self) -> &[AuthMethod] {
+        &self.methods
+    }
+
+    /// The `amr` claim.
+    pub fn amr(&self) -> Vec<&'static str> {
+        self.methods.iter().map(|m| m.as_str()).collect()
+    }
+
+    /// Whether two factors were presented.
+    pub fn is_multi_factor(&self) -> bool {
+        self.methods.contains(&AuthMethod::Mfa)
+    }
+
+    /// The `acr` claim: `aal2` with two factors, else `aal1`.
+    pub fn acr(&self) -> &'static str {
+        if self.is_multi_factor() {
+            ACR_MULTI_FACTOR
+        } else {
+            ACR_SINGLE_FACTOR
+        }
+    }
+}
+
+/// An account's TOTP factor as stored.
+#[derive(Clone)]
+pub struct TotpFactor {
+    /// The shared secret (the store keeps it sealed).
+    pub secret: zeroize::Zeroizing<Vec<u8>>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When a first code confirmed it; until then it does not count.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// The last time step a code was accepted for.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpFactor")
+            .field("secret", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("confirmed_at", &self.confirmed_at)
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+/// A sign-in waiting for its second factor: the `wmf_` token, stored hashed.
+#[derive(Debug, Clone)]
+pub struct MfaChallenge {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// The account.
+    pub user_id: UserId,
+    /// The first factor's methods (`pwd`, or `fed` for social sign-in).
+    pub first_factor: Vec<AuthMethod>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// After this it is void.
+    pub expires_at: DateTime<Utc>,
+    /// Wrong codes so far.
+    pub failures: u32,
+}
 
 /// A refresh token as stored: its hash and the session it belongs to.
 #[derive(Debug, Clone)]
@@ -217,6 +377,8 @@ pub struct SessionTokenOwner {
     pub issued_at: DateTime<Utc>,
     /// When the token expires.
     pub expires_at: DateTime<Utc>,
+    /// How the session's holder authenticated.
+    pub authentication: Authentication,
 }
 
 /// Result of presenting a refresh token for rotation.

@@ -14,9 +14,9 @@ use crate::ids::{AuditId, IdentityId, MailId, SessionId, UserId};
 use crate::links::{LinkPurpose, LinkRecord, SendOutcome, SendThrottle};
 use crate::mail::{DueMail, QueuedMail};
 use crate::model::{
-    AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
-    Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
-    User, UserCredentials, UserStatus,
+    AuditEntry, LockoutPolicy, MfaChallenge, OutboxEvent, RefreshRecord, Revocation, Role,
+    RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
+    TokenHash, TotpFactor, User, UserCredentials, UserStatus,
 };
 
 /// The source of "now". Time is an input so expiry is testable without
@@ -121,6 +121,7 @@ pub trait Store:
     + MailStore
     + LinkStore
     + IdentityStore
+    + MfaStore
     + Send
     + Sync
     + 'static
@@ -496,6 +497,93 @@ pub trait IdentityStore: Send + Sync {
     async fn prune_exchange_codes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// How spending a second-factor code ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeUse {
+    /// Accepted, now spent.
+    Accepted,
+    /// Spent before (a replay, or a concurrent request won).
+    Spent,
+}
+
+/// Second factors: the `user_totp`, `user_recovery_code` and
+/// `mfa_challenge` tables.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The account's TOTP factor, pending or confirmed.
+    async fn find_totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError>;
+    /// Stores a pending TOTP secret, replacing a pending one; `Conflict`
+    /// when a confirmed one exists.
+    async fn put_pending_totp(
+        &self,
+        user: UserId,
+        secret: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Confirms the pending secret with the code of `step` and replaces the
+    /// recovery codes with `recovery_hashes`, with `events` and `mail`, in
+    /// one transaction. `NotFound` when nothing is pending.
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_hashes: &[String],
+        at: DateTime<Utc>,
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<(), StoreError>;
+    /// Records that a code of `step` was accepted, unless one of this or a
+    /// later step was (of concurrent callers with one step, one wins).
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<CodeUse, StoreError>;
+    /// Removes every second factor the account has (TOTP and recovery
+    /// codes), with `events` and `mail`; whether there was any.
+    async fn delete_second_factors(
+        &self,
+        user: UserId,
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<bool, StoreError>;
+    /// Replaces the recovery codes (the old set is void).
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Spends one of the account's recovery codes; `None` when it has no
+    /// such code.
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<CodeUse>, StoreError>;
+    /// How many unused recovery codes the account has.
+    async fn count_recovery_codes(&self, user: UserId) -> Result<u32, StoreError>;
+    /// Stores a challenge.
+    async fn create_mfa_challenge(&self, challenge: &MfaChallenge) -> Result<(), StoreError>;
+    /// The challenge, while it is unused, unexpired at `now` and has fewer
+    /// than `max_failures` failures.
+    async fn find_mfa_challenge(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        max_failures: u32,
+    ) -> Result<Option<MfaChallenge>, StoreError>;
+    /// Counts a wrong code against the challenge; returns the failures now.
+    async fn record_mfa_failure(&self, token: &TokenHash) -> Result<u32, StoreError>;
+    /// Spends the challenge: of concurrent callers, one gets `true`, and
+    /// only while it is live as [`MfaStore::find_mfa_challenge`] says.
+    async fn take_mfa_challenge(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        max_failures: u32,
+    ) -> Result<bool, StoreError>;
+    /// Deletes challenges that expired before `before`; returns how many.
+    async fn prune_mfa_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// A configured OAuth2 / OpenID Connect provider (`[[oauth.provider]]`),
 /// as social sign-in uses it. The adapter does the protocol (discovery,
 /// PKCE, the code exchange, ID-token verification against the provider's
@@ -554,7 +642,7 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore, MailStore,
+        AuditStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore, MailStore, MfaStore,
         RevocationStore, SessionStore, Store, UserStore,
     };
 }

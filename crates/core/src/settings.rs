@@ -77,6 +77,12 @@ pub struct AuthSettings {
     pub link_send_limit: SendLimit,
     /// Password-reset requests allowed per client IP per minute (0: no limit).
     pub forgot_per_ip_per_minute: u32,
+    /// The issuer name authenticator apps show next to a TOTP entry
+    /// (`[ui] product_name`).
+    pub totp_issuer: String,
+    /// Roles whose holders must have a second factor (`[mfa]
+    /// required_for_roles`).
+    pub mfa_required_for_roles: Vec<String>,
 }
 
 impl AuthSettings {
@@ -105,6 +111,8 @@ impl AuthSettings {
             link_lifetimes: LinkLifetimes::default(),
             link_send_limit: SendLimit::default(),
             forgot_per_ip_per_minute: 20,
+            totp_issuer: "Warden".into(),
+            mfa_required_for_roles: Vec::new(),
         }
     }
 

@@ -19,3 +19,9 @@ pub const fn bearer(token_presented: bool) -> &'static str {
         NO_TOKEN
     }
 }
+
+/// The challenge for a token with one factor where two are needed: RFC
+/// 9470's step-up, naming the assurance level to come back with.
+pub const INSUFFICIENT_USER_AUTHENTICATION: &str = "Bearer realm=\"warden\", \
+     error=\"insufficient_user_authentication\", \
+     error_description=\"A sign-in with a second factor is required\", acr_values=\"aal2\"";

@@ -11,8 +11,15 @@ pub const CSRF_COOKIE: &str = "warden_csrf";
 /// state change.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The identity headers an edge sets for its upstream (and strips from
-/// clients): user id, session id, comma-separated roles.
-pub const IDENTITY_HEADERS: [&str; 3] = ["x-warden-user", "x-warden-session", "x-warden-roles"];
+/// clients): user id, session id, comma-separated roles, the assurance
+/// level (`aal1`/`aal2`) and the comma-separated `amr`.
+pub const IDENTITY_HEADERS: [&str; 5] = [
+    "x-warden-user",
+    "x-warden-session",
+    "x-warden-roles",
+    "x-warden-acr",
+    "x-warden-amr",
+];
 /// Longest `Authorization` value read: a maximal token (8 KiB, as
 /// `warden_token::MAX_TOKEN_LEN`) plus its scheme.
 pub const MAX_AUTHORIZATION: usize = 8 * 1024 + 16;

@@ -36,6 +36,13 @@ pub fn title(code: &str) -> &'static str {
         "invalid_redirect" => "Invalid redirect",
         "invalid_grant" => "Invalid grant",
         "last_credential" => "Last credential",
+        "mfa_required" => "Second factor required",
+        "invalid_mfa_code" => "Invalid second-factor code",
+        "mfa_token_invalid" => "Sign-in expired",
+        "reauthentication_required" => "Re-authentication required",
+        "insufficient_user_authentication" => "Insufficient user authentication",
+        "mfa_enrollment_required" => "Second factor enrolment required",
+        "mfa_already_enabled" => "Second factor already enabled",
         "account_exists" => "Account exists",
         "identity_taken" => "Identity taken",
         "email_not_verified_by_provider" => "E-mail not verified by provider",
@@ -96,10 +103,12 @@ impl Problem<'_> {
             ("cache-control", CACHE_CONTROL.to_owned()),
         ];
         if self.status == 401 {
-            headers.push((
-                "www-authenticate",
-                challenge::bearer(self.token_presented).to_owned(),
-            ));
+            let challenge = if self.code == "insufficient_user_authentication" {
+                challenge::INSUFFICIENT_USER_AUTHENTICATION
+            } else {
+                challenge::bearer(self.token_presented)
+            };
+            headers.push(("www-authenticate", challenge.to_owned()));
         }
         if let Some(secs) = self.retry_after {
             headers.push(("retry-after", secs.to_string()));

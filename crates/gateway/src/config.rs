@@ -68,6 +68,10 @@ pub struct Route {
     pub auth: AuthMode,
     /// Any of these roles is required (empty: any authenticated user).
     pub roles: Vec<String>,
+    /// Only a token of a session that presented two factors (`aal2`)
+    /// passes; a one-factor token gets RFC 9470's
+    /// `insufficient_user_authentication`.
+    pub mfa: bool,
     /// Time allowed for the upstream's response headers.
     pub timeout: Duration,
     /// WebSocket upgrades are spliced to the upstream; no other upgrade
@@ -190,6 +194,8 @@ struct RawRoute {
     auth: Option<AuthMode>,
     #[serde(default)]
     roles: Vec<String>,
+    #[serde(default)]
+    mfa: bool,
     timeout: Option<String>,
     #[serde(default)]
     websocket: bool,
@@ -345,6 +351,12 @@ impl Config {
                     key("roles")
                 )));
             }
+            if auth == AuthMode::Public && route.mfa {
+                return Err(ConfigError::new(format!(
+                    "{}: mfa needs auth = \"required\"",
+                    key("mfa")
+                )));
+            }
             if route.roles.iter().any(|r| r.trim().is_empty()) {
                 return Err(ConfigError::new(format!(
                     "{}: empty role name",
@@ -363,6 +375,7 @@ impl Config {
                 strip_prefix: route.strip_prefix,
                 auth,
                 roles: route.roles,
+                mfa: route.mfa,
                 timeout,
                 websocket: route.websocket,
             });

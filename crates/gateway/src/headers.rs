@@ -14,6 +14,10 @@ pub const USER: &str = warden_edge::credentials::IDENTITY_HEADERS[0];
 pub const SESSION: &str = warden_edge::credentials::IDENTITY_HEADERS[1];
 /// Comma-separated roles.
 pub const ROLES: &str = warden_edge::credentials::IDENTITY_HEADERS[2];
+/// `X-Warden-Acr`: `aal1` or `aal2`.
+pub const ACR: &str = warden_edge::credentials::IDENTITY_HEADERS[3];
+/// `X-Warden-Amr`: how the user authenticated, comma-separated.
+pub const AMR: &str = warden_edge::credentials::IDENTITY_HEADERS[4];
 
 const TRACEPARENT: &str = "traceparent";
 
@@ -104,6 +108,8 @@ pub fn set_identity(headers: &mut HeaderMap, principal: &Principal) {
     set(headers, USER, principal.user_id.to_string());
     set(headers, SESSION, principal.session_id.to_string());
     set(headers, ROLES, principal.roles.join(","));
+    set(headers, ACR, principal.acr.clone());
+    set(headers, AMR, principal.amr.join(","));
 }
 
 /// `X-Forwarded-For` gets the peer appended (the client's list is passed on

@@ -186,6 +186,12 @@ async fn authenticate(
                 if !principal.has_any_role(&route.roles) {
                     return Err(Problem::forbidden());
                 }
+                if route.mfa && !principal.is_multi_factor() {
+                    return Err(Problem::unauthorized(
+                        "insufficient_user_authentication",
+                        "this route needs a sign-in with a second factor",
+                    ));
+                }
                 csrf()?;
                 Ok(Some(principal))
             }

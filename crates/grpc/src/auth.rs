@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
-use warden_core::{AuthService, Principal, RequestContext};
+use warden_core::{AuthService, CoreError, Principal, RequestContext, SecondFactor};
 
 use crate::convert;
 use crate::error::{GrpcError, OrStatus as _};
@@ -90,12 +90,46 @@ impl AuthRpc for AuthApi {
     ) -> Result<Response<pb::SignInResponse>, Status> {
         let ctx = context(&request);
         let body = request.into_inner();
+        let tokens = match self.auth.sign_in(&body.email, &body.password, &ctx).await {
+            Err(CoreError::MfaRequired { mfa_token, methods }) => {
+                return Ok(Response::new(pb::SignInResponse {
+                    tokens: None,
+                    mfa: Some(pb::MfaChallenge {
+                        mfa_token,
+                        methods: methods.into_iter().map(str::to_owned).collect(),
+                    }),
+                }));
+            }
+            result => result.or_status()?,
+        };
+        Ok(Response::new(pb::SignInResponse {
+            tokens: Some(convert::tokens(&tokens)),
+            mfa: None,
+        }))
+    }
+
+    async fn sign_in_mfa(
+        &self,
+        request: Request<pb::SignInMfaRequest>,
+    ) -> Result<Response<pb::SignInMfaResponse>, Status> {
+        let ctx = context(&request);
+        let body = request.into_inner();
+        let factor = match (body.totp_code.as_deref(), body.recovery_code.as_deref()) {
+            (Some(code), None) => SecondFactor::Totp(code),
+            (None, Some(code)) => SecondFactor::RecoveryCode(code),
+            _ => {
+                return Err(GrpcError::invalid_request(
+                    "give exactly one of `totp_code` and `recovery_code`",
+                )
+                .into());
+            }
+        };
         let tokens = self
             .auth
-            .sign_in(&body.email, &body.password, &ctx)
+            .sign_in_mfa(&body.mfa_token, factor, &ctx)
             .await
             .or_status()?;
-        Ok(Response::new(pb::SignInResponse {
+        Ok(Response::new(pb::SignInMfaResponse {
             tokens: Some(convert::tokens(&tokens)),
         }))
     }

@@ -38,5 +38,13 @@ pub(crate) fn identity(principal: Principal) -> pb::ValidateResponse {
         roles: principal.roles,
         exp: principal.expires_at,
         iat: principal.issued_at,
+        amr: principal
+            .authentication
+            .amr()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        acr: principal.authentication.acr().to_owned(),
+        auth_time: principal.authentication.at.timestamp(),
     }
 }

@@ -273,6 +273,14 @@ fn allowed(principal: Option<&Principal>, headers: &Headers) -> CheckResponse {
             principal.session_id.to_string(),
         ));
         set.push(set_header("x-warden-roles", principal.roles.join(",")));
+        set.push(set_header(
+            "x-warden-acr",
+            principal.authentication.acr().to_owned(),
+        ));
+        set.push(set_header(
+            "x-warden-amr",
+            principal.authentication.amr().join(","),
+        ));
     }
     let mut headers_to_remove: Vec<String> = headers
         .spoofable()

@@ -22,6 +22,33 @@ pub fn refresh_path(issuer: &str) -> String {
     format!("{base}{REFRESH_PATH}")
 }
 
+/// The `wmf_` token of a browser sign-in waiting for its second factor:
+/// HttpOnly, so the page's scripts never see it, and Lax, so it survives
+/// the redirect back from a social provider.
+pub const MFA_COOKIE: &str = "__Host-warden_mfa";
+
+/// [`MFA_COOKIE`] holding `mfa_token` for its five minutes.
+pub fn mfa_cookie(mfa_token: &str) -> Cookie<'static> {
+    Cookie::build((MFA_COOKIE, mfa_token.to_owned()))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(time_secs(warden_core::MFA_TOKEN_TTL.num_seconds()))
+        .build()
+}
+
+/// Expires [`MFA_COOKIE`].
+pub fn clear_mfa_cookie() -> Cookie<'static> {
+    Cookie::build((MFA_COOKIE, ""))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(time_secs(0))
+        .build()
+}
+
 /// Adds the three cookies for a freshly issued pair.
 pub fn set_session_cookies(
     jar: CookieJar,

@@ -28,6 +28,64 @@ pub struct SigninRequest {
     pub password: String,
 }
 
+/// `POST /v1/signin/mfa`: the second step, with one of the codes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigninMfaRequest {
+    /// The `wmf_` token of the `mfa_required` answer.
+    pub mfa_token: String,
+    /// A 6-digit code from the authenticator app.
+    pub totp_code: Option<String>,
+    /// One of the recovery codes.
+    pub recovery_code: Option<String>,
+}
+
+/// `POST /v1/mfa/totp`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpStartRequest {
+    /// Needed unless the caller signed in within the last 5 minutes.
+    pub current_password: Option<String>,
+}
+
+/// `200` of `POST /v1/mfa/totp`: the pending secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpStartResponse {
+    /// The secret in base32, for typing into the app.
+    pub secret: String,
+    /// The `otpauth://` URI (what the QR code holds).
+    pub otpauth_uri: String,
+    /// The QR code as an SVG document.
+    pub qr_svg: String,
+}
+
+/// `POST /v1/mfa/totp/confirm` and `POST /v1/mfa/recovery-codes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaCodeRequest {
+    /// A 6-digit code from the authenticator app.
+    pub code: String,
+}
+
+/// `DELETE /v1/mfa/totp`: a code of either kind.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpRemoveRequest {
+    /// A 6-digit code from the authenticator app.
+    pub code: Option<String>,
+    /// Or one of the recovery codes.
+    pub recovery_code: Option<String>,
+    /// Needed unless the caller signed in within the last 5 minutes.
+    pub current_password: Option<String>,
+}
+
+/// The recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesBody {
+    /// Ten single-use codes; store them somewhere safe.
+    pub recovery_codes: Vec<String>,
+}
+
 /// `POST /v1/token/refresh` and `POST /v1/signout` (both optional in cookie mode).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +239,30 @@ pub struct UserBody {
     pub email_verified: bool,
     /// Whether the account can sign in with a password.
     pub has_password: bool,
+    /// Its second factors (on `/v1/me` and an admin's view of a user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<MfaBody>,
+}
+
+/// The second factors an account has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaBody {
+    /// An authenticator app is set up.
+    pub totp: bool,
+    /// Passkeys registered.
+    pub passkeys: u32,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u32,
+}
+
+impl From<warden_core::MfaStatus> for MfaBody {
+    fn from(status: warden_core::MfaStatus) -> Self {
+        Self {
+            totp: status.totp,
+            passkeys: 0,
+            recovery_codes_left: status.recovery_codes_left,
+        }
+    }
 }
 
 impl From<&User> for UserBody {
@@ -194,6 +276,7 @@ impl From<&User> for UserBody {
             created_at: user.created_at,
             email_verified: user.email_verified,
             has_password: user.has_password,
+            mfa: None,
         }
     }
 }
@@ -273,6 +356,13 @@ pub struct ValidateResponse {
     pub iat: i64,
     /// `access_token` (a JWT) or `session_token` (an opaque `wst_` token).
     pub token_type: &'static str,
+    /// How the user authenticated (RFC 8176: `pwd`, `otp`, `hwk`, `swk`,
+    /// `user`, `fed`, `mfa`).
+    pub amr: Vec<&'static str>,
+    /// `aal1` (one factor) or `aal2` (two).
+    pub acr: &'static str,
+    /// When the user authenticated, Unix seconds.
+    pub auth_time: i64,
 }
 
 /// `GET /v1/admin/users`.

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum_extra::extract::CookieJar;
 use serde::de::DeserializeOwned;
-use warden_core::{Principal, RequestContext, User};
+use warden_core::{CoreError, Principal, RequestContext, User};
 use warden_edge::{credentials, csrf};
 
 use crate::cookies::{ACCESS_COOKIE, CSRF_COOKIE};
@@ -238,11 +238,23 @@ impl FromRequestParts<AppState> for Authenticated {
         if credential == Credential::Cookie && !is_safe(&parts.method) {
             check_csrf(parts, state)?;
         }
+        if state.auth.needs_mfa_enrollment(&principal) && !enrollment_allows(parts.uri.path()) {
+            return Err(CoreError::MfaEnrollmentRequired.into());
+        }
         Ok(Authenticated {
             principal,
             credential,
         })
     }
+}
+
+/// What a caller who must set up a second factor may still reach: their
+/// account, the factor pages' API, and sign-out.
+fn enrollment_allows(path: &str) -> bool {
+    path == "/v1/me"
+        || path.starts_with("/v1/mfa/")
+        || path.starts_with("/v1/webauthn/register")
+        || path.starts_with("/v1/signout")
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -62,6 +62,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(extra)
         .route("/v1/signup", post(routes::accounts::signup))
         .route("/v1/signin", post(routes::accounts::signin))
+        .route("/v1/signin/mfa", post(routes::mfa::signin_mfa))
+        .route(
+            "/v1/mfa/totp",
+            post(routes::mfa::start_totp).delete(routes::mfa::remove_totp),
+        )
+        .route("/v1/mfa/totp/confirm", post(routes::mfa::confirm_totp))
+        .route("/v1/mfa/recovery-codes", post(routes::mfa::recovery_codes))
+        .route("/v1/admin/users/{id}/mfa", delete(routes::mfa::admin_reset))
         .route("/v1/token/refresh", post(routes::accounts::refresh))
         .route("/v1/token/revoke", post(routes::accounts::revoke_refresh))
         .route("/v1/signout", post(routes::accounts::signout))

@@ -360,6 +360,7 @@ pub const SOCIAL_OUTCOMES: &[&str] = &[
     "sign_up_disabled",
     "account_banned",
     "identity_taken",
+    "mfa_required",
     "server_error",
 ];
 

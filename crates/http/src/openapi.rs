@@ -46,6 +46,8 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
         routes::social::providers, routes::social::start, routes::social::callback,
         routes::social::callback_form, routes::social::exchange, routes::social::identities,
         routes::social::unlink,
+        routes::mfa::signin_mfa, routes::mfa::start_totp, routes::mfa::confirm_totp,
+        routes::mfa::remove_totp, routes::mfa::recovery_codes, routes::mfa::admin_reset,
     ),
     components(schemas(problem::Problem, dto::TokensBody, dto::UserBody)),
     modifiers(&BearerAuth, &ProblemResponses)

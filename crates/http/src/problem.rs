@@ -37,6 +37,9 @@ pub struct ApiError {
     /// No credential was presented at all: the 401's challenge then names
     /// no error (RFC 6750, section 3.1).
     no_credential: bool,
+    /// Members of the body beyond RFC 9457's (the `mfa_token` and `methods`
+    /// of `mfa_required`).
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -49,6 +52,7 @@ impl ApiError {
             detail: detail.into(),
             retry_after: None,
             no_credential: false,
+            extensions: None,
         }
     }
 
@@ -103,12 +107,22 @@ impl From<CoreError> for ApiError {
             tracing::error!(%cause, "unexpected error");
         }
         let code = err.code();
+        let extensions = match &err {
+            CoreError::MfaRequired { mfa_token, methods } => {
+                let mut members = serde_json::Map::new();
+                members.insert("mfa_token".into(), mfa_token.clone().into());
+                members.insert("methods".into(), methods.clone().into());
+                Some(members)
+            }
+            _ => None,
+        };
         ApiError {
             status: status_of(err.kind()),
             code,
             detail: err.public_detail(),
             retry_after: err.retry_after(),
             no_credential: false,
+            extensions,
         }
     }
 }
@@ -142,7 +156,17 @@ impl IntoResponse for ApiError {
             token_presented: refused_token,
             retry_after: self.retry_after,
         };
-        let mut response = (self.status, problem.body()).into_response();
+        let mut body = problem.body();
+        if let Some(members) = &self.extensions
+            && let Ok(extra) = serde_json::to_string(members)
+            && extra.len() > 2
+        {
+            // `{...}` of RFC 9457 then `{...}` of the extensions: one object.
+            body.pop();
+            body.push(',');
+            body.push_str(&extra[1..]);
+        }
+        let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
         for (name, value) in problem.headers() {
             if let Ok(value) = HeaderValue::from_str(&value) {

@@ -162,6 +162,10 @@ where
             get(routes::signin::show).post(routes::signin::submit),
         )
         .route(
+            "/signin/mfa",
+            get(routes::mfa::show).post(routes::mfa::submit),
+        )
+        .route(
             "/signup",
             get(routes::signup::show).post(routes::signup::submit),
         )
@@ -173,6 +177,19 @@ where
             post(routes::account::send_verification),
         )
         .route("/account/delete", post(routes::account::delete_account))
+        .route("/account/mfa/totp", post(routes::account::start_totp))
+        .route(
+            "/account/mfa/totp/confirm",
+            post(routes::account::confirm_totp),
+        )
+        .route(
+            "/account/mfa/totp/remove",
+            post(routes::account::remove_totp),
+        )
+        .route(
+            "/account/mfa/recovery-codes",
+            post(routes::account::new_recovery_codes),
+        )
         .route(
             "/forgot-password",
             get(routes::recovery::show_forgot).post(routes::recovery::submit_forgot),

@@ -16,6 +16,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("../templates/macros.html")),
     ("signin.html", include_str!("../templates/signin.html")),
     ("signup.html", include_str!("../templates/signup.html")),
+    ("mfa.html", include_str!("../templates/mfa.html")),
     ("account.html", include_str!("../templates/account.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("forgot.html", include_str!("../templates/forgot.html")),

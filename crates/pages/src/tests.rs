@@ -73,10 +73,35 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
             "signup.html",
             context! { ..common.clone(), ..context! { email => "a@b.co", providers => providers.clone() } },
         ));
-        out.push((
-            "account.html",
-            context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()], new_email => "new@example.com", identities => identities, connect => providers.clone() } },
-        ));
+        // Two-step verification: off, being set up (the QR code), and on
+        // with the recovery codes just made.
+        let qr = warden_core::mfa::qr_svg(
+            "otpauth://totp/Warden:alice%40example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Warden&algorithm=SHA1&digits=6&period=30",
+        )
+        .unwrap();
+        let mfa_states = [
+            context! { totp => false, recovery_codes_left => 0, reauth => with_errors, recovery_codes => Vec::<String>::new(), enrolment => () },
+            context! {
+                totp => false, recovery_codes_left => 0, reauth => false, recovery_codes => Vec::<String>::new(),
+                enrolment => context! { qr_svg => qr, secret => "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP" },
+            },
+            context! {
+                totp => true, recovery_codes_left => 10, reauth => with_errors,
+                recovery_codes => vec!["k3m9-x7qd-2hfa-p0zr"; 10], enrolment => (),
+            },
+        ];
+        for mfa in mfa_states {
+            out.push((
+                "account.html",
+                context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()], new_email => "new@example.com", identities => identities.clone(), connect => providers.clone(), mfa => mfa } },
+            ));
+        }
+        for recovery in [false, true] {
+            out.push((
+                "mfa.html",
+                context! { ..common.clone(), ..context! { recovery => recovery, recovery_query => "?rd=%2Fapp&method=recovery" } },
+            ));
+        }
         out.push((
             "forgot.html",
             context! { ..common.clone(), ..context! { email => "a@b.co" } },

@@ -151,6 +151,8 @@ pub fn auth_settings(config: &Config) -> AuthSettings {
         email_change: chrono_duration(config.links.email_change),
     };
     settings.forgot_per_ip_per_minute = config.links.forgot_per_ip_per_minute;
+    settings.totp_issuer = config.ui.branding.product_name.clone();
+    settings.mfa_required_for_roles = config.mfa.required_for_roles.clone();
     settings
 }
 

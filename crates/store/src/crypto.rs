@@ -8,7 +8,7 @@ use std::fmt;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use warden_core::StoreError;
+use warden_core::{StoreError, UserId};
 use zeroize::Zeroizing;
 
 /// Length of the AES-GCM nonce in bytes.
@@ -171,6 +171,65 @@ impl KeyCipher {
 /// The message returned when mail is queued or read without the key.
 pub const NO_KEK_MAIL: &str = "queued mail needs the key-encryption key (WARDEN_KEYS_ENCRYPTION_KEY), which this command was not given";
 
+/// The message returned when a TOTP secret is stored or read without the key.
+pub const NO_KEK_TOTP: &str = "TOTP secrets need the key-encryption key (WARDEN_KEYS_ENCRYPTION_KEY), which this command was not given";
+
+/// The associated data binding a TOTP secret to its account, so a sealed
+/// secret cannot be moved to another account (or taken for a key or mail).
+fn totp_aad(user: UserId) -> String {
+    format!("totp:{user}")
+}
+
+impl KeyCipher {
+    /// Encrypts an account's TOTP secret, bound to the user id.
+    pub fn seal_totp(&self, user: UserId, plaintext: &[u8]) -> Result<Sealed, StoreError> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = self
+            .cipher()
+            .map_err(|_| StoreError::Unexpected(NO_KEK_TOTP.into()))?
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: totp_aad(user).as_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Unexpected("TOTP secret encryption failed".into()))?;
+        Ok(Sealed {
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+    }
+
+    /// Decrypts what [`KeyCipher::seal_totp`] sealed for `user`; a wrong
+    /// key-encryption key, a tampered ciphertext or one of another account
+    /// all fail.
+    pub fn open_totp(
+        &self,
+        user: UserId,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let nonce_bytes: [u8; NONCE_LEN] = sealed.nonce.as_slice().try_into().map_err(|_| {
+            StoreError::Unexpected(format!("the TOTP secret of {user} has a malformed nonce"))
+        })?;
+        self.cipher()
+            .map_err(|_| StoreError::Unexpected(NO_KEK_TOTP.into()))?
+            .decrypt(
+                &Nonce::from(nonce_bytes),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: totp_aad(user).as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                StoreError::Unexpected(format!(
+                    "the TOTP secret of {user} cannot be decrypted: wrong WARDEN_KEYS_ENCRYPTION_KEY?"
+                ))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +278,24 @@ mod tests {
         assert!(cipher.open_mail_values("m2", &sealed).is_err());
         assert!(cipher.open("m1", &sealed).is_err());
         assert!(KeyCipher::none().seal_mail_values("m1", b"x").is_err());
+    }
+
+    #[test]
+    fn totp_secrets_round_trip_bound_to_their_account() {
+        let cipher = KeyCipher::new(&[7; 32]);
+        let (ada, bob) = (UserId::new(), UserId::new());
+        let sealed = cipher.seal_totp(ada, b"twenty secret bytes!").unwrap();
+        assert_ne!(sealed.ciphertext, b"twenty secret bytes!");
+        assert_eq!(
+            cipher.open_totp(ada, &sealed).unwrap().as_slice(),
+            b"twenty secret bytes!"
+        );
+        // Moved to another account, or read as anything else, it does not open.
+        assert!(cipher.open_totp(bob, &sealed).is_err());
+        assert!(cipher.open(&ada.to_string(), &sealed).is_err());
+        assert!(cipher.open_mail_values(&ada.to_string(), &sealed).is_err());
+        assert!(KeyCipher::new(&[8; 32]).open_totp(ada, &sealed).is_err());
+        assert!(KeyCipher::none().seal_totp(ada, b"x").is_err());
     }
 
     #[test]

@@ -15,14 +15,14 @@ use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkRecord, SendOutcome, SendThrottle};
 use warden_core::mail::{DueMail, QueuedMail};
 use warden_core::model::{
-    AuditEntry, LockoutPolicy, OutboxEvent, RefreshRecord, Revocation, Role, RotateOutcome,
-    Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState, TokenHash,
-    User, UserCredentials, UserStatus,
+    AuditEntry, LockoutPolicy, MfaChallenge, OutboxEvent, RefreshRecord, Revocation, Role,
+    RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
+    TokenHash, TotpFactor, User, UserCredentials, UserStatus,
 };
 use warden_core::ports::{
-    AuditStore, IdentityStore, KeyStore, LinkCompletion, LinkStore, LockoutStore, MailStore,
-    NewUser, PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store,
-    Unlinked, UserStore,
+    AuditStore, CodeUse, IdentityStore, KeyStore, LinkCompletion, LinkStore, LockoutStore,
+    MailStore, MfaStore, NewUser, PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn,
+    SessionStore, Store, Unlinked, UserStore,
 };
 use warden_core::{AuditId, Email, IdentityId, MailId, SessionId, StoreError, UserId};
 
@@ -637,6 +637,142 @@ impl IdentityStore for Deadline {
         self.within(
             "prune_exchange_codes",
             self.inner.prune_exchange_codes(before),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl MfaStore for Deadline {
+    async fn find_totp(&self, user: UserId) -> Result<Option<TotpFactor>, StoreError> {
+        self.within("find_totp", self.inner.find_totp(user)).await
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user: UserId,
+        secret: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.within(
+            "put_pending_totp",
+            self.inner.put_pending_totp(user, secret, at),
+        )
+        .await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_hashes: &[String],
+        at: DateTime<Utc>,
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<(), StoreError> {
+        self.within(
+            "confirm_totp",
+            self.inner
+                .confirm_totp(user, step, recovery_hashes, at, events, mail),
+        )
+        .await
+    }
+
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<CodeUse, StoreError> {
+        self.within("use_totp_step", self.inner.use_totp_step(user, step))
+            .await
+    }
+
+    async fn delete_second_factors(
+        &self,
+        user: UserId,
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
+        self.within(
+            "delete_second_factors",
+            self.inner.delete_second_factors(user, events, mail),
+        )
+        .await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.within(
+            "replace_recovery_codes",
+            self.inner.replace_recovery_codes(user, hashes, at),
+        )
+        .await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<CodeUse>, StoreError> {
+        self.within(
+            "use_recovery_code",
+            self.inner.use_recovery_code(user, hash, at),
+        )
+        .await
+    }
+
+    async fn count_recovery_codes(&self, user: UserId) -> Result<u32, StoreError> {
+        self.within(
+            "count_recovery_codes",
+            self.inner.count_recovery_codes(user),
+        )
+        .await
+    }
+
+    async fn create_mfa_challenge(&self, challenge: &MfaChallenge) -> Result<(), StoreError> {
+        self.within(
+            "create_mfa_challenge",
+            self.inner.create_mfa_challenge(challenge),
+        )
+        .await
+    }
+
+    async fn find_mfa_challenge(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        max_failures: u32,
+    ) -> Result<Option<MfaChallenge>, StoreError> {
+        self.within(
+            "find_mfa_challenge",
+            self.inner.find_mfa_challenge(token, now, max_failures),
+        )
+        .await
+    }
+
+    async fn record_mfa_failure(&self, token: &TokenHash) -> Result<u32, StoreError> {
+        self.within("record_mfa_failure", self.inner.record_mfa_failure(token))
+            .await
+    }
+
+    async fn take_mfa_challenge(
+        &self,
+        token: &TokenHash,
+        now: DateTime<Utc>,
+        max_failures: u32,
+    ) -> Result<bool, StoreError> {
+        self.within(
+            "take_mfa_challenge",
+            self.inner.take_mfa_challenge(token, now, max_failures),
+        )
+        .await
+    }
+
+    async fn prune_mfa_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within(
+            "prune_mfa_challenges",
+            self.inner.prune_mfa_challenges(before),
         )
         .await
     }

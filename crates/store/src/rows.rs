@@ -9,8 +9,9 @@ use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkPurpose, LinkRecord, SendState};
 use warden_core::model::TokenHash;
 use warden_core::model::{
-    AuditEntry, OutboxEvent, Revocation, RevocationKind, Role, Session, SessionTokenOwner,
-    StoredSigningKey, User, UserCredentials, UserStatus,
+    AuditEntry, AuthMethod, Authentication, MfaChallenge, OutboxEvent, Revocation, RevocationKind,
+    Role, Session, SessionTokenOwner, StoredSigningKey, TotpFactor, User, UserCredentials,
+    UserStatus,
 };
 use warden_core::{AuditId, Email, EventId, IdentityId, SessionId, StoreError, UserId};
 
@@ -225,8 +226,8 @@ impl TryFrom<CredentialsRow> for UserCredentials {
 }
 
 /// The columns of `session`.
-pub(crate) const SESSION_COLUMNS: &str =
-    "session_id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip";
+pub(crate) const SESSION_COLUMNS: &str = "session_id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, \
+     auth_time";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
@@ -238,6 +239,8 @@ pub(crate) struct SessionRow {
     revoked_at: Option<i64>,
     user_agent: Option<Text>,
     ip: Option<Text>,
+    amr: Text,
+    auth_time: Option<i64>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -252,6 +255,7 @@ impl TryFrom<SessionRow> for Session {
             revoked_at: opt_from_millis(row.revoked_at)?,
             user_agent: row.user_agent.map(String::from),
             ip: row.ip.map(String::from),
+            authentication: authentication(&row.amr, row.auth_time, row.created_at)?,
         })
     }
 }
@@ -260,7 +264,7 @@ impl TryFrom<SessionRow> for Session {
 /// appends `WHERE t.token_hash = <placeholder>`.
 pub(crate) const SESSION_TOKEN_SELECT: &str = "SELECT t.session_id, s.user_id, u.roles, \
      u.status, s.revoked_at, s.expires_at AS session_expires_at, t.created_at AS issued_at, \
-     t.expires_at FROM session_token t \
+     t.expires_at, s.amr, s.auth_time, s.created_at AS session_created_at FROM session_token t \
      JOIN session s ON s.session_id = t.session_id \
      JOIN user_account u ON u.user_id = s.user_id";
 
@@ -274,6 +278,9 @@ pub(crate) struct SessionTokenRow {
     session_expires_at: i64,
     issued_at: i64,
     expires_at: i64,
+    amr: Text,
+    auth_time: Option<i64>,
+    session_created_at: i64,
 }
 
 impl TryFrom<SessionTokenRow> for SessionTokenOwner {
@@ -290,8 +297,22 @@ impl TryFrom<SessionTokenRow> for SessionTokenOwner {
             session_expires_at: from_millis(row.session_expires_at)?,
             issued_at: from_millis(row.issued_at)?,
             expires_at: from_millis(row.expires_at)?,
+            authentication: authentication(&row.amr, row.auth_time, row.session_created_at)?,
         })
     }
+}
+
+/// A session's authentication; sessions from before migration 0010 have no
+/// `auth_time` and began with their creation.
+fn authentication(
+    amr: &str,
+    auth_time: Option<i64>,
+    created_at: i64,
+) -> Result<Authentication, StoreError> {
+    Ok(Authentication::from_stored(
+        amr,
+        from_millis(auth_time.unwrap_or(created_at))?,
+    ))
 }
 
 /// The columns of `link_token`.
@@ -552,6 +573,89 @@ impl SigningKeyRow {
             algorithm: self.algorithm.into_string(),
         })
     }
+}
+
+/// The columns of `user_totp` that [`TotpRow`] reads.
+pub(crate) const TOTP_COLUMNS: &str =
+    "secret_nonce, secret_ciphertext, created_at, confirmed_at, last_step";
+
+/// A row of `user_totp`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TotpRow {
+    secret_nonce: Vec<u8>,
+    secret_ciphertext: Vec<u8>,
+    created_at: i64,
+    confirmed_at: Option<i64>,
+    last_step: Option<i64>,
+}
+
+impl TotpRow {
+    /// Decrypts the secret of `user`'s factor; a wrong key-encryption key,
+    /// or a secret sealed for another account, is an error.
+    pub(crate) fn open(
+        self,
+        cipher: &crate::crypto::KeyCipher,
+        user: UserId,
+    ) -> Result<TotpFactor, StoreError> {
+        let sealed = crate::crypto::Sealed {
+            nonce: self.secret_nonce,
+            ciphertext: self.secret_ciphertext,
+        };
+        Ok(TotpFactor {
+            secret: cipher.open_totp(user, &sealed)?,
+            created_at: from_millis(self.created_at)?,
+            confirmed_at: opt_from_millis(self.confirmed_at)?,
+            last_step: self.last_step,
+        })
+    }
+}
+
+/// A first factor's methods as `mfa_challenge.amr` keeps them: comma-separated.
+pub(crate) fn methods_to_stored(methods: &[AuthMethod]) -> String {
+    methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The columns of `mfa_challenge` that [`MfaChallengeRow`] reads.
+pub(crate) const MFA_CHALLENGE_COLUMNS: &str =
+    "token_hash, user_id, amr, created_at, expires_at, failures";
+
+/// A row of `mfa_challenge`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MfaChallengeRow {
+    token_hash: Text,
+    user_id: Text,
+    amr: Text,
+    created_at: i64,
+    expires_at: i64,
+    failures: i32,
+}
+
+impl TryFrom<MfaChallengeRow> for MfaChallenge {
+    type Error = StoreError;
+    fn try_from(row: MfaChallengeRow) -> Result<Self, Self::Error> {
+        Ok(MfaChallenge {
+            token_hash: TokenHash(row.token_hash.into_string()),
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            first_factor: row.amr.split(',').filter_map(AuthMethod::parse).collect(),
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            failures: failures_from_stored(row.failures),
+        })
+    }
+}
+
+/// A stored failure count (never negative) as the domain counts it.
+pub(crate) fn failures_from_stored(failures: i32) -> u32 {
+    u32::try_from(failures).unwrap_or(0)
+}
+
+/// A failure limit as bound against the `INTEGER` `failures` column.
+pub(crate) fn failures_to_stored(failures: u32) -> i32 {
+    i32::try_from(failures).unwrap_or(i32::MAX)
 }
 
 /// The escape character of `LIKE` patterns: `!`, not the backslash, so the

@@ -20,6 +20,9 @@ fn claims() -> AccessClaims {
         jti: "0192f0c4-7d1e-7c3a-9a57-3f2b4c1d9e01".into(),
         sid: "0192f0c4-7d1e-7c3a-9a57-3f2b4c1d9e02".into(),
         roles: vec!["user".into(), "admin".into()],
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
+        auth_time: 0,
     }
 }
 

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The claims of a Warden access token. All members are required when
-/// decoding; unknown extra claims are ignored.
+/// The claims of a Warden access token. All members but the three of
+/// authentication context are required when decoding; unknown extra claims
+/// are ignored. `amr`, `acr` and `auth_time` may be missing from tokens
+/// minted before Warden emitted them: such a token reads as one factor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// Issuer.
@@ -24,6 +26,28 @@ pub struct AccessClaims {
     pub sid: String,
     /// Roles granted to the subject.
     pub roles: Vec<String>,
+    /// How the subject authenticated (RFC 8176 values: `pwd`, `otp`,
+    /// `hwk`, `swk`, `user`, `fed`, `mfa`).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// Assurance level: `aal1` (one factor) or `aal2` (two).
+    #[serde(default = "single_factor")]
+    pub acr: String,
+    /// When the subject authenticated, Unix seconds (0: unknown).
+    #[serde(default)]
+    pub auth_time: i64,
+}
+
+fn single_factor() -> String {
+    "aal1".to_owned()
+}
+
+impl AccessClaims {
+    /// Whether the token says two factors were presented (`acr` is `aal2`
+    /// and `amr` holds `mfa`: both, so neither alone can be talked up).
+    pub fn is_multi_factor(&self) -> bool {
+        self.acr == "aal2" && self.amr.iter().any(|m| m == "mfa")
+    }
 }
 
 /// The `aud` claim: a single string (what Warden emits) or an array.
@@ -61,6 +85,20 @@ impl From<&str> for Audience {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authentication_context_defaults_to_one_factor() {
+        let old = r#"{"iss":"i","sub":"s","aud":"a","exp":2,"iat":1,"nbf":1,"jti":"j","sid":"x","roles":[]}"#;
+        let claims: AccessClaims = serde_json::from_str(old).unwrap();
+        assert_eq!(claims.acr, "aal1");
+        assert!(claims.amr.is_empty() && claims.auth_time == 0);
+        assert!(!claims.is_multi_factor());
+        let mut two = claims.clone();
+        two.amr = vec!["pwd".into(), "otp".into(), "mfa".into()];
+        assert!(!two.is_multi_factor(), "amr alone does not make aal2");
+        two.acr = "aal2".into();
+        assert!(two.is_multi_factor());
+    }
 
     #[test]
     fn audience_serde() {

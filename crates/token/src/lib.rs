@@ -26,6 +26,9 @@
 //!     jti: "t-1".into(),
 //!     sid: "s-1".into(),
 //!     roles: vec!["admin".into()],
+//!     amr: vec!["pwd".into()],
+//!     acr: "aal1".into(),
+//!     auth_time: 0,
 //! };
 //! let token = key.sign(&claims)?;
 //!

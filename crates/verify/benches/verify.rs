@@ -18,6 +18,9 @@ fn token(key: &SigningKey) -> String {
         jti: "bench".into(),
         sid: uuid::Uuid::now_v7().to_string(),
         roles: vec!["user".into()],
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
+        auth_time: 0,
     })
     .expect("sign")
 }

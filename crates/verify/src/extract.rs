@@ -1,5 +1,6 @@
 //! axum extractors: [`Principal`] for any valid token, [`RequireRole`] for
-//! a role. Both fail before the handler runs, with Warden's problem+json.
+//! a role, [`RequireMfa`] for a two-factor sign-in. All fail before the
+//! handler runs, with Warden's problem+json.
 
 use std::marker::PhantomData;
 
@@ -86,5 +87,36 @@ where
             return Err(AuthRejection::forbidden());
         }
         Ok(RequireRole(principal, PhantomData))
+    }
+}
+
+/// Extracts a [`Principal`] whose session presented two factors (`acr`
+/// `aal2`), else 401 `insufficient_user_authentication` with RFC 9470's
+/// challenge (`acr_values="aal2"`), which tells the client to sign the
+/// person in again with their second factor.
+///
+/// ```
+/// use warden_verify::RequireMfa;
+///
+/// async fn send_payment(RequireMfa(who): RequireMfa) -> String {
+///     format!("{} may pay", who.user_id)
+/// }
+/// ```
+#[derive(Debug)]
+pub struct RequireMfa(pub Principal);
+
+impl<S> FromRequestParts<S> for RequireMfa
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if !principal.is_multi_factor() {
+            return Err(AuthRejection::insufficient_authentication());
+        }
+        Ok(RequireMfa(principal))
     }
 }

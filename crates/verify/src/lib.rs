@@ -33,6 +33,9 @@
 //!     jti: "t-1".into(),
 //!     sid: session.to_string(),
 //!     roles: vec!["user".into()],
+//!     amr: vec!["pwd".into()],
+//!     acr: "aal1".into(),
+//!     auth_time: 0,
 //! })?;
 //!
 //! // What your service does.
@@ -94,7 +97,7 @@
 //!
 //! # Features
 //!
-//! - `axum` (default): [`Principal`] and [`RequireRole`] extractors.
+//! - `axum` (default): [`Principal`], [`RequireRole`] and [`RequireMfa`] extractors.
 //! - `tower` (default): [`VerifyLayer`], for anything built on `http` types
 //!   (axum, hyper, tonic).
 //! - `nats`, `amqp`: revocations over NATS JetStream or RabbitMQ.
@@ -140,7 +143,7 @@ pub use verifier::{StalePolicy, Verifier, VerifierBuilder};
 pub use warden_token::clock::{Clock, SystemClock};
 
 #[cfg(feature = "axum")]
-pub use extract::{RequireRole, RoleName};
+pub use extract::{RequireMfa, RequireRole, RoleName};
 #[cfg(feature = "tower")]
 pub use layer::VerifyBody;
 #[cfg(feature = "tower")]

@@ -19,12 +19,24 @@ pub struct Principal {
     pub expires_at: i64,
     /// `iat`, Unix seconds.
     pub issued_at: i64,
+    /// `amr`: how the user authenticated (RFC 8176 values).
+    pub amr: Vec<String>,
+    /// `acr`: `aal1` (one factor) or `aal2` (two).
+    pub acr: String,
+    /// `auth_time`, Unix seconds.
+    pub auth_time: i64,
 }
 
 impl Principal {
     /// Whether the token grants `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the user presented two factors: `acr` is `aal2` and `amr`
+    /// says `mfa` (a token minted before Warden emitted them has neither).
+    pub fn is_multi_factor(&self) -> bool {
+        self.acr == "aal2" && self.amr.iter().any(|m| m == "mfa")
     }
 
     /// Whether the token grants any of `roles` (an empty list grants).

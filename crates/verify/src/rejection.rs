@@ -38,6 +38,17 @@ impl AuthRejection {
         }
     }
 
+    /// A valid token of a session with one factor where two are needed:
+    /// RFC 9470's step-up challenge.
+    pub(crate) fn insufficient_authentication() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "insufficient_user_authentication",
+            detail: "this needs a sign-in with a second factor",
+            token_presented: true,
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -137,6 +137,13 @@ struct Answer {
     roles: Vec<String>,
     exp: i64,
     iat: i64,
+    // Warden before 0.x sent no authentication context: one factor.
+    #[serde(default)]
+    amr: Vec<String>,
+    #[serde(default)]
+    acr: Option<String>,
+    #[serde(default)]
+    auth_time: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +184,9 @@ async fn ask_warden(
             roles: answer.roles,
             expires_at: answer.exp,
             issued_at: answer.iat,
+            amr: answer.amr,
+            acr: answer.acr.unwrap_or_else(|| "aal1".to_owned()),
+            auth_time: answer.auth_time.unwrap_or(answer.iat),
         });
     }
     if status == reqwest::StatusCode::UNAUTHORIZED {
@@ -212,6 +222,9 @@ mod tests {
             roles: vec!["user".into()],
             expires_at: 0,
             issued_at: 0,
+            amr: vec!["pwd".into()],
+            acr: "aal1".into(),
+            auth_time: 0,
         }
     }
 

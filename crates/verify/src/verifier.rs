@@ -417,6 +417,12 @@ impl Verifier {
             )),
             _ => VerifyError::new(VerifyErrorKind::Invalid),
         })?;
+        let multi_factor = claims.is_multi_factor();
+        let auth_time = if claims.auth_time > 0 {
+            claims.auth_time
+        } else {
+            claims.iat
+        };
         let principal = Principal {
             user_id: Uuid::parse_str(&claims.sub)
                 .map_err(|_| VerifyError::new(VerifyErrorKind::Invalid))?,
@@ -425,6 +431,9 @@ impl Verifier {
             roles: claims.roles,
             expires_at: claims.exp,
             issued_at: claims.iat,
+            amr: claims.amr,
+            acr: if multi_factor { "aal2" } else { "aal1" }.to_owned(),
+            auth_time,
         };
         if let Some((c, key)) = cache {
             c.put(key, principal.clone(), keys, principal.expires_at);

@@ -6,7 +6,9 @@ use axum::Router;
 use axum::routing::get;
 use warden_token::revocation::{Revocation, RevocationKind};
 use warden_token::{AccessClaims, Algorithm, Audience, JwkSet, SigningKey};
-use warden_verify::{Principal, RequireRole, RevocationFeed, RoleName, Verifier, VerifyLayer};
+use warden_verify::{
+    Principal, RequireMfa, RequireRole, RevocationFeed, RoleName, Verifier, VerifyLayer,
+};
 
 struct Admin;
 impl RoleName for Admin {
@@ -37,6 +39,9 @@ fn token(key: &SigningKey, roles: &[&str]) -> (String, AccessClaims) {
         jti: "j".into(),
         sid: uuid::Uuid::now_v7().to_string(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
+        auth_time: now,
     };
     (key.sign(&claims).unwrap(), claims)
 }
@@ -222,6 +227,9 @@ async fn the_layer_guards_every_route_and_speaks_grpc_to_grpc_clients() {
             jti: "j".into(),
             sid: uuid::Uuid::now_v7().to_string(),
             roles: vec!["user".into()],
+            amr: vec!["pwd".into()],
+            acr: "aal1".into(),
+            auth_time: now - 1000,
         })
         .unwrap();
     let response = client
@@ -390,4 +398,75 @@ async fn the_layer_guards_a_tonic_server_with_grpc_statuses() {
     let no_role = grpc_check(&endpoint, Some(&user_token)).await.unwrap_err();
     assert_eq!(no_role.code(), tonic::Code::PermissionDenied);
     assert_eq!(no_role.message(), "forbidden");
+}
+
+async fn payments(RequireMfa(principal): RequireMfa) -> String {
+    format!("pay {}", principal.acr)
+}
+
+#[tokio::test]
+async fn require_mfa_answers_one_factor_with_the_rfc_9470_challenge() {
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let base = serve(
+        Router::new()
+            .route("/payments", get(payments))
+            .with_state(verifier(&key).await),
+    )
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (one_factor, claims) = token(&key, &["user"]);
+    let response = client
+        .get(format!("{base}/payments"))
+        .bearer_auth(&one_factor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_user_authentication\"")
+            && challenge.contains("acr_values=\"aal2\""),
+        "{challenge}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "insufficient_user_authentication");
+
+    // `aal2` alone, or `mfa` alone, is not enough: both must say so.
+    for (amr, acr) in [
+        (vec!["pwd", "otp"], "aal2"),
+        (vec!["pwd", "otp", "mfa"], "aal1"),
+    ] {
+        let token = key
+            .sign(&AccessClaims {
+                amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+                acr: acr.into(),
+                ..claims.clone()
+            })
+            .unwrap();
+        let response = client
+            .get(format!("{base}/payments"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{amr:?} {acr}");
+    }
+    let two_factors = key
+        .sign(&AccessClaims {
+            amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+            acr: "aal2".into(),
+            ..claims
+        })
+        .unwrap();
+    let response = client
+        .get(format!("{base}/payments"))
+        .bearer_auth(&two_factors)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "pay aal2");
 }

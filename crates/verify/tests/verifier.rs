@@ -147,6 +147,9 @@ fn claims(issuer: &str, clock: &FakeClock) -> AccessClaims {
         jti: uuid::Uuid::now_v7().to_string(),
         sid: uuid::Uuid::now_v7().to_string(),
         roles: vec!["user".into()],
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
+        auth_time: 0,
     }
 }
 

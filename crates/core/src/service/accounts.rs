@@ -6,7 +6,7 @@ use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::UserId;
 use crate::mail::{MailKind, QueuedMail};
-use crate::model::{Role, User};
+use crate::model::{AuthMethod, Role, User};
 use crate::ports::PasswordChange;
 
 impl AuthService {
@@ -40,7 +40,7 @@ impl AuthService {
         if self.settings.require_verified_email {
             return Ok((user, None));
         }
-        let tokens = self.open_session(&user, ctx).await?;
+        let tokens = self.open_session(&user, &[AuthMethod::Pwd], ctx).await?;
         Ok((user, Some(tokens)))
     }
 

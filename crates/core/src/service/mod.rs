@@ -5,7 +5,8 @@
 //! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin`,
 //! `feed` (the revocation feed), `lifecycle` (e-mail verification, e-mail
 //! change, deleting one's account), `recovery` (forgotten passwords) and
-//! `social` (social sign-in after the provider spoke).
+//! `social` (social sign-in after the provider spoke) and `mfa` (second
+//! factors and the second step of a sign-in).
 //! What they share lives here.
 
 mod accounts;
@@ -13,6 +14,7 @@ mod admin;
 mod backfill;
 mod feed;
 mod lifecycle;
+mod mfa;
 mod recovery;
 mod sessions;
 mod sign_in;
@@ -25,6 +27,10 @@ use chrono::{DateTime, Utc};
 use warden_token::{VerifiedCache, VerifierConfig};
 
 pub use backfill::{SkeletonBackfill, backfill_email_skeletons};
+pub use mfa::{
+    MFA_MAX_FAILURES, MFA_TOKEN_PREFIX, MFA_TOKEN_TTL, MfaStatus, REAUTH_WINDOW, SecondFactor,
+    TotpEnrolment,
+};
 pub use social::SocialAccount;
 
 use crate::accounts::Accounts;
@@ -35,7 +41,7 @@ use crate::ids::{SessionId, UserId};
 use crate::ip_limit::IpFailureLimit;
 use crate::keys::{KeyManager, KeyRing};
 use crate::links::LinkMailer;
-use crate::model::{Role, Session};
+use crate::model::{Authentication, Role, Session};
 use crate::opaque::OpaqueToken;
 use crate::password::{Password, PasswordHasher};
 use crate::ports::{Clock, Store};
@@ -103,12 +109,19 @@ pub struct Principal {
     pub issued_at: i64,
     /// JWT or session token.
     pub kind: TokenKind,
+    /// `amr`, `acr` and `auth_time`.
+    pub authentication: Authentication,
 }
 
 impl Principal {
     /// Whether the token carries `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the token's session presented two factors (`aal2`).
+    pub fn is_multi_factor(&self) -> bool {
+        self.authentication.is_multi_factor()
     }
 }
 
@@ -275,6 +288,7 @@ impl AuthService {
             .prune_links(now - chrono::Duration::hours(1))
             .await?;
         self.store.prune_exchange_codes(now).await?;
+        self.store.prune_mfa_challenges(now).await?;
         self.keys.reload().await
     }
 

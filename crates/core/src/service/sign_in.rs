@@ -8,7 +8,7 @@ use crate::email::Email;
 use crate::error::CoreError;
 use crate::events::DomainEvent;
 use crate::ids::{SessionId, UserId};
-use crate::model::{RefreshRecord, Session, User, UserStatus};
+use crate::model::{AuthMethod, Authentication, RefreshRecord, Session, User, UserStatus};
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
 use crate::password::Password;
 use crate::settings::AccessTokenKind;
@@ -104,7 +104,10 @@ impl AuthService {
             .await;
             return Err(CoreError::EmailNotVerified);
         }
-        let tokens = self.open_session(&user, ctx).await?;
+        if let Some(second_step) = self.second_step(&user, AuthMethod::Pwd, ctx).await? {
+            return Err(second_step);
+        }
+        let tokens = self.open_session(&user, &[AuthMethod::Pwd], ctx).await?;
         self.record(Audit::success("signin").actor(user.id).target(user.id), ctx)
             .await;
         Ok(tokens)
@@ -143,9 +146,11 @@ impl AuthService {
         Ok(CoreError::InvalidCredentials)
     }
 
+    /// Opens a session for `user`, who just authenticated with `methods`.
     pub(super) async fn open_session(
         &self,
         user: &User,
+        methods: &[AuthMethod],
         ctx: &RequestContext,
     ) -> Result<IssuedTokens, CoreError> {
         let now = self.clock.now();
@@ -161,6 +166,7 @@ impl AuthService {
                 .as_deref()
                 .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
             ip: ctx.ip.clone(),
+            authentication: Authentication::new(methods, now),
         };
         let refresh = OpaqueToken::generate(REFRESH_PREFIX);
         let record = RefreshRecord {
@@ -178,7 +184,7 @@ impl AuthService {
             .create_session(&session, &record, &[event])
             .await?;
         let (access_token, expires_in) = match self.settings.access_token_kind {
-            AccessTokenKind::Jwt => self.mint(user, session.id, now)?,
+            AccessTokenKind::Jwt => self.mint(user, &session, now)?,
             AccessTokenKind::Session => self.issue_session_token(session.id, now).await?,
         };
         Ok(IssuedTokens {

@@ -10,7 +10,7 @@ use crate::identity::{
     Refusal, decide, is_pkce_challenge,
 };
 use crate::ids::{IdentityId, UserId};
-use crate::model::{Role, User, UserStatus};
+use crate::model::{AuthMethod, Role, User, UserStatus};
 use crate::opaque::OpaqueToken;
 use crate::ports::{NewUser, Unlinked};
 use crate::service::{AuthService, IssuedTokens, RequestContext, role_names};
@@ -206,7 +206,15 @@ impl AuthService {
         account: &SocialAccount,
         ctx: &RequestContext,
     ) -> Result<IssuedTokens, CoreError> {
-        let tokens = self.open_session(&account.user, ctx).await?;
+        if let Some(second_step) = self
+            .second_step(&account.user, AuthMethod::Fed, ctx)
+            .await?
+        {
+            return Err(second_step);
+        }
+        let tokens = self
+            .open_session(&account.user, &[AuthMethod::Fed], ctx)
+            .await?;
         self.record(
             Audit::success("signin_social")
                 .actor(account.user.id)
@@ -274,7 +282,10 @@ impl AuthService {
         if user.status == UserStatus::Banned {
             return Err(CoreError::AccountBanned);
         }
-        let tokens = self.open_session(&user, ctx).await?;
+        if let Some(second_step) = self.second_step(&user, AuthMethod::Fed, ctx).await? {
+            return Err(second_step);
+        }
+        let tokens = self.open_session(&user, &[AuthMethod::Fed], ctx).await?;
         self.record(
             Audit::success("signin_social")
                 .actor(user.id)

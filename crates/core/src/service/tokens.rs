@@ -13,7 +13,8 @@ use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::SessionId;
 use crate::model::{
-    RefreshRecord, Revocation, RevocationKind, RotateOutcome, SessionTokenRecord, User, UserStatus,
+    AuthMethod, Authentication, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
+    SessionTokenRecord, User, UserStatus,
 };
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
 use crate::ports::ReuseRevocation;
@@ -116,7 +117,7 @@ impl AuthService {
         }
         let (access_token, expires_in) = match session_token {
             Some(issued) => issued,
-            None => self.mint(&user, session.id, now)?,
+            None => self.mint(&user, &session, now)?,
         };
         Ok(IssuedTokens {
             access_token,
@@ -139,6 +140,11 @@ impl AuthService {
     /// A user who holds the `admin` role now (read from the store, so a
     /// demotion or ban takes effect at once, whatever the token says).
     pub async fn authorize_admin(&self, who: &Principal) -> Result<User, CoreError> {
+        // Every transport's admin calls pass here, so `[mfa]
+        // required_for_roles` holds for gRPC's AdminService as for HTTP.
+        if self.needs_mfa_enrollment(who) {
+            return Err(CoreError::MfaEnrollmentRequired);
+        }
         let user = self.me(who).await?;
         if !user.has_role("admin") || user.status != UserStatus::Active {
             return Err(CoreError::Forbidden {
@@ -146,6 +152,19 @@ impl AuthService {
             });
         }
         Ok(user)
+    }
+
+    /// Whether `who` holds a role of `[mfa] required_for_roles` on a
+    /// one-factor token: such a caller reaches only enrolment (403
+    /// `mfa_enrollment_required` elsewhere). A holder who has a factor
+    /// signs in with it, so a one-factor token means there is none yet (or
+    /// the token predates it: signing in again fixes that).
+    pub fn needs_mfa_enrollment(&self, who: &Principal) -> bool {
+        !who.is_multi_factor()
+            && who
+                .roles
+                .iter()
+                .any(|r| self.settings.mfa_required_for_roles.contains(r))
     }
 
     /// The forward-auth decision for a request a proxy asks about: the
@@ -164,12 +183,17 @@ impl AuthService {
             return Ok(None);
         }
         let principal = self.validate(token.ok_or(CoreError::InvalidToken)?).await?;
-        if let Requirement::AnyRole(roles) = requirement
-            && !roles.iter().any(|r| principal.has_role(r))
-        {
+        if self.needs_mfa_enrollment(&principal) {
+            return Err(CoreError::MfaEnrollmentRequired);
+        }
+        let roles = requirement.roles();
+        if !roles.is_empty() && !roles.iter().any(|r| principal.has_role(r)) {
             return Err(CoreError::Forbidden {
-                any_of: roles.iter().map(|r| r.to_string()).collect(),
+                any_of: roles.to_vec(),
             });
+        }
+        if matches!(requirement, Requirement::MultiFactor(_)) && !principal.is_multi_factor() {
+            return Err(CoreError::InsufficientAuthentication);
         }
         if let Some(role) = role
             && !principal.has_role(role)
@@ -219,6 +243,7 @@ impl AuthService {
                     expires_at: owner.expires_at.timestamp(),
                     issued_at: owner.issued_at.timestamp(),
                     kind: TokenKind::Session,
+                    authentication: owner.authentication,
                 };
                 if ttl > chrono::Duration::zero() {
                     self.session_checks.insert(key, (principal.clone(), now));
@@ -301,10 +326,11 @@ impl AuthService {
     pub(super) fn mint(
         &self,
         user: &User,
-        session: SessionId,
+        session: &Session,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), CoreError> {
         let ttl = self.settings.access_token_ttl.num_seconds();
+        let authentication = &session.authentication;
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             sub: user.id.to_string(),
@@ -313,8 +339,15 @@ impl AuthService {
             iat: now.timestamp(),
             nbf: now.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
-            sid: session.to_string(),
+            sid: session.id.to_string(),
             roles: role_names(&user.roles),
+            amr: authentication
+                .amr()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            acr: authentication.acr().to_owned(),
+            auth_time: authentication.at.timestamp(),
         };
         let token = self
             .keys
@@ -327,6 +360,21 @@ impl AuthService {
 }
 
 fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
+    // A token minted before the claims existed has no `amr`: one factor.
+    let methods: Vec<AuthMethod> = claims
+        .amr
+        .iter()
+        .filter_map(|m| AuthMethod::parse(m))
+        .collect();
+    let auth_time = if claims.auth_time > 0 {
+        claims.auth_time
+    } else {
+        claims.iat
+    };
+    let authentication = Authentication::new(
+        &methods,
+        DateTime::from_timestamp(auth_time, 0).ok_or(CoreError::InvalidToken)?,
+    );
     Ok(Principal {
         user_id: claims.sub.parse().map_err(|_| CoreError::InvalidToken)?,
         session_id: claims.sid.parse().map_err(|_| CoreError::InvalidToken)?,
@@ -334,5 +382,6 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         expires_at: claims.exp,
         issued_at: claims.iat,
         kind: TokenKind::Jwt,
+        authentication,
     })
 }

@@ -427,3 +427,91 @@ async fn get_user_returns_the_callers_account() {
         "invalid_token",
     );
 }
+
+#[tokio::test]
+async fn sign_in_of_an_account_with_a_second_factor_continues_at_sign_in_mfa() {
+    use warden_core::mfa::{TotpSecret, totp_code_at};
+    use warden_core::ports::Clock as _;
+
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let started: Value = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/mfa/totp",
+            Some(&user.access),
+            Some(serde_json::json!({})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let step = || app.clock.now().timestamp() / 30;
+    let confirmed = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/mfa/totp/confirm",
+            Some(&user.access),
+            Some(serde_json::json!({"code": totp_code_at(&secret, step())})),
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    app.clock.advance(chrono::Duration::seconds(30));
+
+    let mut client = app.auth_client().await;
+    let first = client
+        .sign_in(pb::SignInRequest {
+            email: user.email.clone(),
+            password: STRONG_PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.tokens.is_none(), "no tokens before the second factor");
+    let challenge = first.mfa.expect("the second step");
+    assert!(challenge.mfa_token.starts_with("wmf_"));
+    assert_eq!(challenge.methods, ["totp", "recovery_code"]);
+
+    let second = |totp_code: Option<String>, recovery_code: Option<String>| pb::SignInMfaRequest {
+        mfa_token: challenge.mfa_token.clone(),
+        totp_code,
+        recovery_code,
+    };
+    assert_err(
+        client.sign_in_mfa(second(None, None)).await,
+        Code::InvalidArgument,
+        "invalid_request",
+    );
+    assert_err(
+        client
+            .sign_in_mfa(second(Some("000000".into()), None))
+            .await,
+        Code::Unauthenticated,
+        "invalid_mfa_code",
+    );
+    let tokens = client
+        .sign_in_mfa(second(Some(totp_code_at(&secret, step())), None))
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    let identity = client
+        .validate(pb::ValidateRequest {
+            token: tokens.access_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(identity.acr, "aal2");
+    assert_eq!(identity.amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(identity.auth_time, app.clock.now().timestamp());
+    assert_err(
+        client
+            .sign_in_mfa(second(Some(totp_code_at(&secret, step() + 1)), None))
+            .await,
+        Code::Unauthenticated,
+        "mfa_token_invalid",
+    );
+}

@@ -147,6 +147,7 @@ fn rule(prefix: &str, roles: &[&str], public: bool) -> VerifyRule {
         methods: Vec::new(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         public,
+        mfa: false,
     }
 }
 

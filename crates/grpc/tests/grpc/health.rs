@@ -94,7 +94,13 @@ async fn reflection_lists_and_describes_the_services() {
     assert_eq!(
         methods,
         [
-            "SignUp", "SignIn", "SignOut", "Refresh", "Validate", "GetUser"
+            "SignUp",
+            "SignIn",
+            "SignInMfa",
+            "SignOut",
+            "Refresh",
+            "Validate",
+            "GetUser"
         ]
     );
 }

@@ -41,6 +41,11 @@ impl CookieModeGuard {
     }
 }
 
+/// A cookie-mode sign-in must come from an allowed page.
+pub(crate) fn check_cookie_mode(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
+    CookieModeGuard::check(parts, state)
+}
+
 /// The request parts, for checks that need headers alongside a body extractor.
 pub struct RequestParts(pub Parts);
 
@@ -103,21 +108,29 @@ pub async fn signin(
     ApiJson(body): ApiJson<SigninRequest>,
 ) -> Result<Response, ApiError> {
     if mode.cookie {
-        CookieModeGuard::check(&parts, &state)?;
+        check_cookie_mode(&parts, &state)?;
     }
     let result = state.auth.sign_in(&body.email, &body.password, &ctx).await;
-    let tokens = match result {
+    let tokens = counted_sign_in(&state, result)?;
+    Ok(token_response(&state, jar, &tokens, mode.cookie))
+}
+
+/// A sign-in step's outcome, counted in `warden_signins_total`.
+pub(crate) fn counted_sign_in(
+    state: &AppState,
+    result: Result<warden_core::IssuedTokens, CoreError>,
+) -> Result<warden_core::IssuedTokens, ApiError> {
+    match result {
         Ok(tokens) => {
             state.metrics.record_signin("success");
-            tokens
+            Ok(tokens)
         }
         Err(err) => {
             let err = ApiError::from(err);
             state.metrics.record_signin(err.code());
-            return Err(err);
+            Err(err)
         }
-    };
-    Ok(token_response(&state, jar, &tokens, mode.cookie))
+    }
 }
 
 /// Exchange a refresh token for a new pair (rotation).
@@ -147,7 +160,7 @@ pub async fn refresh(
     Ok(token_response(&state, jar, &tokens, in_cookies))
 }
 
-fn token_response(
+pub(crate) fn token_response(
     state: &AppState,
     jar: CookieJar,
     tokens: &warden_core::IssuedTokens,
@@ -249,7 +262,9 @@ pub async fn me(
     who: Authenticated,
 ) -> Result<Json<UserBody>, ApiError> {
     let user = state.auth.me(&who.principal).await?;
-    Ok(Json(UserBody::from(&user)))
+    let mut body = UserBody::from(&user);
+    body.mfa = Some(state.auth.mfa_status(&user).await?.into());
+    Ok(Json(body))
 }
 
 /// The caller's live sessions.

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod lifecycle;
+pub mod mfa;
 pub mod ops;
 pub mod social;
 pub mod tokens;

@@ -326,6 +326,18 @@ pub async fn callback(
         };
     }
     match state.auth.open_social_session(&account, &ctx).await {
+        // The second step happens on the sign-in page's MFA step, which
+        // finds the token in its HttpOnly cookie.
+        Err(CoreError::MfaRequired { mfa_token, .. }) => {
+            state.metrics.record_social("mfa_required");
+            let jar = jar.add(crate::cookies::mfa_cookie(&mfa_token));
+            (
+                StatusCode::SEE_OTHER,
+                jar,
+                see_other(&with_param(&flow.redirect_to, "error", "mfa_required")),
+            )
+                .into_response()
+        }
         Ok(tokens) => {
             state.metrics.record_social("success");
             let jar = set_session_cookies(

@@ -53,6 +53,9 @@ pub async fn validate(
         exp: principal.expires_at,
         iat: principal.issued_at,
         token_type: principal.kind.token_type(),
+        amr: principal.authentication.amr(),
+        acr: principal.authentication.acr(),
+        auth_time: principal.authentication.at.timestamp(),
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
@@ -65,7 +68,9 @@ pub async fn validate(
     responses((status = 200, description = "The request may pass; the identity is in the headers (none on a public path)",
             headers(("X-Warden-User" = String, description = "User id"),
                 ("X-Warden-Session" = String, description = "Session id"),
-                ("X-Warden-Roles" = String, description = "Roles, comma-separated"))),
+                ("X-Warden-Roles" = String, description = "Roles, comma-separated"),
+                ("X-Warden-Acr" = String, description = "`aal1` (one factor) or `aal2` (two)"),
+                ("X-Warden-Amr" = String, description = "How the user authenticated, comma-separated RFC 8176 values"))),
         (status = 302, description = "A browser page load without a valid token, when `[verify] sign_in_url` is set: Location is the sign-in page with `rd`, where to come back to",
             headers(("Location" = String, description = "The sign-in page"))),
         BadRequest, Unauthorized, Forbidden, Unavailable))]
@@ -127,6 +132,8 @@ pub async fn verify(
         put("x-warden-user", principal.user_id.to_string());
         put("x-warden-session", principal.session_id.to_string());
         put("x-warden-roles", principal.roles.join(","));
+        put("x-warden-acr", principal.authentication.acr().to_owned());
+        put("x-warden-amr", principal.authentication.amr().join(","));
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((StatusCode::OK, headers).into_response())

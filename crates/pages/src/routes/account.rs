@@ -37,6 +37,39 @@ struct Page<'a> {
     identities: Vec<IdentityRow>,
     /// "Connect" buttons of the providers not linked yet.
     connect: Vec<social::ProviderButton>,
+    /// Two-step verification.
+    mfa: MfaView,
+}
+
+#[derive(Serialize, Default)]
+struct MfaView {
+    /// An authenticator app is on.
+    totp: bool,
+    recovery_codes_left: u32,
+    /// The forms need the current password (the sign-in is over 5 minutes old).
+    reauth: bool,
+    /// A secret waiting for its first code: the QR code and the key.
+    enrolment: Option<EnrolmentView>,
+    /// Recovery codes to show, this once.
+    recovery_codes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct EnrolmentView {
+    qr_svg: String,
+    /// The key in groups of four, for typing.
+    secret: String,
+}
+
+/// What the account page shows besides the account itself.
+#[derive(Default)]
+struct Shown<'a> {
+    /// The new address typed into the e-mail change form, kept.
+    new_email: &'a str,
+    /// Show the pending authenticator app's QR code.
+    enrolment: bool,
+    /// Recovery codes just made.
+    recovery_codes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -148,7 +181,7 @@ async fn render_account(
     errors: Errors,
     notice: Option<String>,
 ) -> Response {
-    render_account_with(state, who, token, status, errors, notice, "").await
+    render_account_with(state, who, token, status, errors, notice, Shown::default()).await
 }
 
 /// [`render_account`], keeping the new address typed into the e-mail
@@ -160,7 +193,7 @@ async fn render_account_with(
     status: StatusCode,
     errors: Errors,
     notice: Option<String>,
-    new_email: &str,
+    shown: Shown<'_>,
 ) -> Response {
     let user = state.app.auth.me(who).await;
     let sessions = state.app.auth.my_sessions(who).await;
@@ -196,6 +229,27 @@ async fn render_account_with(
             linked_at: i.created_at.to_rfc3339(),
         })
         .collect();
+    let status_now = state.app.auth.mfa_status(&user).await;
+    let enrolment = if shown.enrolment {
+        state.app.auth.pending_totp(who).await.map(|pending| {
+            pending.map(|e| EnrolmentView {
+                qr_svg: e.qr_svg,
+                secret: grouped(&e.secret),
+            })
+        })
+    } else {
+        Ok(None)
+    };
+    let (Ok(mfa_status), Ok(enrolment)) = (status_now, enrolment) else {
+        return unavailable(state);
+    };
+    let mfa = MfaView {
+        totp: mfa_status.totp,
+        recovery_codes_left: mfa_status.recovery_codes_left,
+        reauth: state.app.auth.needs_reauthentication(who),
+        enrolment,
+        recovery_codes: shown.recovery_codes,
+    };
     let page = Page {
         form: FormPage {
             csrf_token: token.value(),
@@ -206,9 +260,10 @@ async fn render_account_with(
         },
         user: UserView::from(&user),
         sessions: sessions.iter().map(SessionRow::from).collect(),
-        new_email,
+        new_email: shown.new_email,
         identities,
         connect,
+        mfa,
     };
     with_token(
         token,
@@ -435,7 +490,11 @@ pub async fn change_email(
     let missing = require(&form, &["new_email", "email_password"], catalogue);
     if !missing.is_empty() {
         let status = StatusCode::BAD_REQUEST;
-        return render_account_with(&state, &who, &token, status, missing, None, new_email).await;
+        let shown = Shown {
+            new_email,
+            ..Shown::default()
+        };
+        return render_account_with(&state, &who, &token, status, missing, None, shown).await;
     }
     let result = state
         .app
@@ -455,7 +514,11 @@ pub async fn change_email(
                 ("password", "email_password"),
             ];
             let (status, errors) = domain_error(&err, &fields, "new_email", catalogue);
-            render_account_with(&state, &who, &token, status, errors, None, new_email).await
+            let shown = Shown {
+                new_email,
+                ..Shown::default()
+            };
+            render_account_with(&state, &who, &token, status, errors, None, shown).await
         }
     }
 }
@@ -528,6 +591,202 @@ pub async fn sign_out(
         Ok(()) if everywhere => signed_out(&state, jar, "signed_out_everywhere"),
         Ok(()) => signed_out(&state, jar, "signed_out"),
         Err(_) => unavailable(&state),
+    }
+}
+
+/// `ABCD EFGH ...`: a base32 key in groups of four, easier to type.
+fn grouped(key: &str) -> String {
+    key.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `POST /account/mfa/totp`: a new authenticator-app secret, shown as a
+/// QR code to scan.
+pub async fn start_totp(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "mfa-heading").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let password = form.get("mfa_password").filter(|p| !p.is_empty());
+    match state.app.auth.start_totp(&who, password, &ctx).await {
+        Ok(_) => {
+            let shown = Shown {
+                enrolment: true,
+                ..Shown::default()
+            };
+            render_account_with(
+                &state,
+                &who,
+                &token,
+                StatusCode::OK,
+                Errors::default(),
+                None,
+                shown,
+            )
+            .await
+        }
+        Err(err) => {
+            let fields = [
+                ("current_password", "mfa_password"),
+                ("password", "mfa_password"),
+            ];
+            let (status, errors) =
+                domain_error(&err, &fields, "mfa-heading", &state.pages.catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/mfa/totp/confirm`: the first code turns the app on; the
+/// recovery codes are shown this once.
+pub async fn confirm_totp(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "totp_code").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    match state
+        .app
+        .auth
+        .confirm_totp(&who, form.text("totp_code"), &ctx)
+        .await
+    {
+        Ok(codes) => {
+            let shown = Shown {
+                recovery_codes: codes,
+                ..Shown::default()
+            };
+            let notice = Some(state.pages.catalogue.text("account.mfa_on_notice"));
+            render_account_with(
+                &state,
+                &who,
+                &token,
+                StatusCode::OK,
+                Errors::default(),
+                notice,
+                shown,
+            )
+            .await
+        }
+        Err(err) => {
+            let (status, errors) = domain_error(
+                &err,
+                &[("code", "totp_code")],
+                "totp_code",
+                &state.pages.catalogue,
+            );
+            let shown = Shown {
+                enrolment: true,
+                ..Shown::default()
+            };
+            render_account_with(&state, &who, &token, status, errors, None, shown).await
+        }
+    }
+}
+
+/// The factor a management form's code field holds: six digits are an app
+/// code, anything else a recovery code.
+fn factor_of(raw: &str) -> warden_core::SecondFactor<'_> {
+    let digits: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        warden_core::SecondFactor::Totp(raw)
+    } else {
+        warden_core::SecondFactor::RecoveryCode(raw)
+    }
+}
+
+/// `POST /account/mfa/totp/remove`: turns two-step verification off, given
+/// a code (and the password after 5 minutes).
+pub async fn remove_totp(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "remove_code").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    let missing = require(&form, &["remove_code"], catalogue);
+    if !missing.is_empty() {
+        return render_account(&state, &who, &token, StatusCode::BAD_REQUEST, missing, None).await;
+    }
+    let password = form.get("remove_password").filter(|p| !p.is_empty());
+    match state
+        .app
+        .auth
+        .remove_totp(&who, factor_of(form.text("remove_code")), password, &ctx)
+        .await
+    {
+        Ok(()) => redirect(&format!(
+            "{}{ACCOUNT}?notice=totp_removed",
+            state.pages.base
+        )),
+        Err(err) => {
+            let fields = [
+                ("code", "remove_code"),
+                ("current_password", "remove_password"),
+                ("password", "remove_password"),
+            ];
+            let (status, errors) = domain_error(&err, &fields, "remove_code", catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/mfa/recovery-codes`: a new set, given an app code.
+pub async fn new_recovery_codes(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "codes_code").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    match state
+        .app
+        .auth
+        .regenerate_recovery_codes(&who, form.text("codes_code"), &ctx)
+        .await
+    {
+        Ok(codes) => {
+            let shown = Shown {
+                recovery_codes: codes,
+                ..Shown::default()
+            };
+            let notice = Some(catalogue.text("notices.recovery_codes_new"));
+            render_account_with(
+                &state,
+                &who,
+                &token,
+                StatusCode::OK,
+                Errors::default(),
+                notice,
+                shown,
+            )
+            .await
+        }
+        Err(err) => {
+            let (status, errors) =
+                domain_error(&err, &[("code", "codes_code")], "codes_code", catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `rd`, error lists tied to fields, and the domain errors' page texts.
 
 pub mod account;
+pub mod mfa;
 pub mod recovery;
 pub mod signin;
 pub mod signup;
@@ -187,6 +188,16 @@ pub fn domain_error(
         CoreError::LastCredential => (
             fallback.to_owned(),
             catalogue.text("errors.last_credential"),
+        ),
+        CoreError::InvalidMfaCode { .. } => (on("code"), catalogue.text("errors.invalid_mfa_code")),
+        CoreError::MfaTokenInvalid => (fallback.to_owned(), catalogue.text("errors.mfa_expired")),
+        CoreError::ReauthenticationRequired => (
+            on("current_password"),
+            catalogue.text("errors.reauthentication_required"),
+        ),
+        CoreError::MfaAlreadyEnabled => (
+            fallback.to_owned(),
+            catalogue.text("errors.mfa_already_enabled"),
         ),
         CoreError::TooManyRequests { retry_after_secs } => (
             fallback.to_owned(),
@@ -396,6 +407,9 @@ pub fn notice(form: &Form, catalogue: &Catalogue) -> Option<String> {
         "verification_sent",
         "account_deleted",
         "identity_unlinked",
+        "mfa_expired",
+        "totp_removed",
+        "recovery_codes_new",
     ];
     NOTICES
         .contains(&name)

@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
+use warden_core::CoreError;
+use warden_http::cookies::MFA_COOKIE;
 use warden_http::extract::Client;
 
 use super::{
@@ -70,11 +72,21 @@ fn render_page(
 }
 
 /// `GET /signin[?rd=&notice=]`; a signed-in visitor goes straight on.
-pub async fn show(State(state): State<PageState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn show(
+    State(state): State<PageState>,
+    uri: Uri,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
     let q = query(&uri);
     let rd = return_to(&state, q.get("rd")).unwrap_or_default();
     match visitor(&state, &headers).await {
         Ok(Visitor::SignedIn(_)) => redirect(&after_sign_in(&state, &rd)),
+        // A social sign-in came back for its second step: the token is in
+        // the cookie the callback set.
+        Ok(_) if q.get("error") == Some("mfa_required") && jar.get(MFA_COOKIE).is_some() => {
+            redirect(&format!("{}/signin/mfa{}", state.pages.base, rd_query(&rd)))
+        }
         Ok(_) => {
             let token = Token::of(&headers);
             let notice = notice(&q, &state.pages.catalogue);
@@ -108,6 +120,10 @@ pub async fn submit(
         Ok(tokens) => {
             state.app.metrics.record_signin("success");
             signed_in(&state, jar, &tokens, &rd)
+        }
+        Err(CoreError::MfaRequired { mfa_token, .. }) => {
+            state.app.metrics.record_signin("mfa_required");
+            super::mfa::continue_at_mfa(&state, jar, &mfa_token, &rd)
         }
         Err(err) => {
             state.app.metrics.record_signin(err.code());

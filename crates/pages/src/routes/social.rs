@@ -30,6 +30,7 @@ const CODES: &[&str] = &[
     "sign_up_disabled",
     "account_banned",
     "identity_taken",
+    "mfa_required",
     "server_error",
 ];
 

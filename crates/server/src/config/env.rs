@@ -49,6 +49,7 @@ const SECTIONS: &[&str] = &[
     "signup",
     "links",
     "oauth",
+    "mfa",
 ];
 
 /// Merges the `WARDEN_*` variables of `env` over `figment`. Unknown

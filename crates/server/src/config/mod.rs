@@ -32,6 +32,7 @@ mod events;
 mod keys;
 mod listeners;
 mod mail;
+mod mfa;
 mod oauth;
 mod passwords;
 mod redact;
@@ -51,6 +52,7 @@ pub use listeners::{GrpcSection, HttpSection};
 use listeners::{RawGrpc, RawHttp};
 use mail::RawMail;
 pub use mail::{MailSection, MailTransportKind};
+pub use mfa::MfaSection;
 pub use oauth::{OAuthSection, ProviderSection};
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
@@ -129,6 +131,8 @@ pub struct Config {
     pub links: LinksSection,
     /// Social sign-in providers.
     pub oauth: OAuthSection,
+    /// `[mfa]`.
+    pub mfa: MfaSection,
 }
 
 impl Default for Config {
@@ -162,6 +166,7 @@ impl Default for Config {
             signup: SignupSection::default(),
             links: LinksSection::default(),
             oauth: OAuthSection::default(),
+            mfa: MfaSection::default(),
         }
     }
 }
@@ -206,6 +211,7 @@ pub struct RawConfig {
     signup: SignupSection,
     links: RawLinks,
     oauth: OAuthSection,
+    mfa: MfaSection,
 }
 
 impl Default for RawConfig {
@@ -250,6 +256,7 @@ impl From<&Config> for RawConfig {
             signup: config.signup.clone(),
             links: (&config.links).into(),
             oauth: config.oauth.clone(),
+            mfa: config.mfa.clone(),
         }
     }
 }
@@ -316,6 +323,7 @@ impl TryFrom<RawConfig> for Config {
             signup: raw.signup,
             links,
             oauth: raw.oauth,
+            mfa: raw.mfa,
         })
     }
 }

@@ -33,6 +33,11 @@ pub struct VerifyRule {
     /// No token needed; no identity passed on. Not with `roles`.
     #[serde(default)]
     pub public: bool,
+    /// The session must have presented a second factor (`aal2`); a
+    /// one-factor token gets 401 `insufficient_user_authentication`
+    /// (RFC 9470). Not with `public`.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 impl VerifyRule {
@@ -40,14 +45,19 @@ impl VerifyRule {
     pub fn policy(rules: &[VerifyRule]) -> anyhow::Result<AccessPolicy> {
         let mut parsed = Vec::with_capacity(rules.len());
         for rule in rules {
-            let requirement = match (rule.public, rule.roles.is_empty()) {
-                (true, false) => bail!(
+            let requirement = match (rule.public, rule.mfa, rule.roles.is_empty()) {
+                (true, true, _) => bail!(
+                    "verify rule {:?}: `public` and `mfa` exclude each other",
+                    rule.prefix
+                ),
+                (true, _, false) => bail!(
                     "verify rule {:?}: `public` and `roles` exclude each other",
                     rule.prefix
                 ),
-                (true, true) => Requirement::Public,
-                (false, true) => Requirement::SignedIn,
-                (false, false) => Requirement::AnyRole(rule.roles.clone()),
+                (true, false, true) => Requirement::Public,
+                (false, true, _) => Requirement::MultiFactor(rule.roles.clone()),
+                (false, false, true) => Requirement::SignedIn,
+                (false, false, false) => Requirement::AnyRole(rule.roles.clone()),
             };
             parsed.push(AccessRule {
                 prefix: rule.prefix.clone(),
@@ -61,16 +71,12 @@ impl VerifyRule {
 
 impl From<&AccessRule> for VerifyRule {
     fn from(rule: &AccessRule) -> Self {
-        let (public, roles) = match &rule.requirement {
-            Requirement::Public => (true, Vec::new()),
-            Requirement::SignedIn => (false, Vec::new()),
-            Requirement::AnyRole(roles) => (false, roles.clone()),
-        };
         Self {
             prefix: rule.prefix.clone(),
             methods: rule.methods.clone(),
-            roles,
-            public,
+            roles: rule.requirement.roles().to_vec(),
+            public: rule.requirement == Requirement::Public,
+            mfa: matches!(rule.requirement, Requirement::MultiFactor(_)),
         }
     }
 }

@@ -556,6 +556,7 @@ async fn paths_an_upstream_would_decode_differently_are_400_in_forward_auth() {
             methods: Vec::new(),
             roles: Vec::new(),
             public: true,
+            mfa: false,
         }])
         .unwrap();
     })

@@ -17,6 +17,7 @@ mod issuers;
 mod lifecycle;
 mod look_alikes;
 mod mail;
+mod mfa;
 mod newcomer;
 mod openapi_truth;
 mod operations;

@@ -24,6 +24,7 @@ fn rule(prefix: &str, roles: &[&str], public: bool, methods: &[&str]) -> VerifyR
         methods: methods.iter().map(|m| (*m).to_owned()).collect(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         public,
+        mfa: false,
     }
 }
 

@@ -155,6 +155,96 @@ async function lifecycle(browser, js) {
   await context.close();
 }
 
+// RFC 6238 (SHA-1, 6 digits, 30 s) from the base32 key the page shows:
+// what an authenticator app computes.
+function totp(key, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of key.replace(/\s+/g, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = require("crypto").createHmac("sha1", Buffer.from(bytes)).update(counter).digest();
+  const offset = mac[19] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return String(value).padStart(6, "0");
+}
+
+const nowStep = () => Math.floor(Date.now() / 30000);
+
+// Waits for a step later than `used`: a code is good once.
+async function nextStep(used) {
+  while (nowStep() <= used) await new Promise((r) => setTimeout(r, 250));
+  return nowStep();
+}
+
+async function secondFactors(browser, js) {
+  // axe needs scripts; the JavaScript-off run checks the same pages work.
+  const label = js ? "" : " (JavaScript off)";
+  const context = await browser.newContext({ javaScriptEnabled: js, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const address = email("mfa");
+  let key = "";
+  let usedStep = 0;
+  let codes = [];
+
+  await step("turn on an authenticator app from the account page" + label, async () => {
+    await signUp(page, address);
+    await Promise.all([page.waitForLoadState("load"), page.click("form[action$='/account/mfa/totp'] button[type=submit]")]);
+    await page.waitForSelector(".qr svg");
+    if (js) await axe(page, "/account, scanning the QR code" + label);
+    if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, "account-mfa-setup.png"), fullPage: true });
+    key = (await page.textContent("code.secret")).trim();
+    check(/^[A-Z2-7 ]{32,}$/.test(key), `a base32 key: ${key}`);
+    await page.fill("#totp_code", "000000");
+    await Promise.all([page.waitForLoadState("load"), page.click("form[action$='/confirm'] button[type=submit]")]);
+    await page.waitForSelector("#totp_code-error");
+    check(await page.isVisible(".qr svg"), "the QR code stays after a wrong code");
+    if (js) await axe(page, "/account, a wrong first code" + label);
+    usedStep = nowStep();
+    await page.fill("#totp_code", totp(key, usedStep));
+    await Promise.all([page.waitForLoadState("load"), page.click("form[action$='/confirm'] button[type=submit]")]);
+    await page.waitForSelector(".codes");
+    codes = await page.$$eval(".codes code", (nodes) => nodes.map((n) => n.textContent));
+    check(codes.length === 10, `ten recovery codes, got ${codes.length}`);
+    if (js) await axe(page, "/account, the recovery codes" + label);
+    if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, "account-mfa-codes.png"), fullPage: true });
+  });
+
+  await step("sign-in asks for the app's code after the password" + label, async () => {
+    await Promise.all([page.waitForURL(/\/signin\?notice=signed_out/), page.click(".bar button[type=submit]")]);
+    await page.fill("#email", address);
+    await page.fill("#password", PASSWORD);
+    await Promise.all([page.waitForURL(/\/signin\/mfa$/), page.click("form button[type=submit]")]);
+    check((await page.getAttribute("#totp_code", "autocomplete")) === "one-time-code", "autocomplete=one-time-code");
+    if (js) await axe(page, "/signin/mfa" + label);
+    if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, "signin-mfa.png"), fullPage: true });
+    await page.fill("#totp_code", "000000");
+    await Promise.all([page.waitForLoadState("load"), page.click("form button[type=submit]")]);
+    await page.waitForSelector("#totp_code-error");
+    if (js) await axe(page, "/signin/mfa with an error" + label);
+    if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, "signin-mfa-error.png"), fullPage: true });
+    usedStep = await nextStep(usedStep);
+    await page.fill("#totp_code", totp(key, usedStep));
+    await Promise.all([page.waitForURL(/\/account$/), page.click("form button[type=submit]")]);
+  });
+
+  await step("a recovery code signs in once" + label, async () => {
+    await Promise.all([page.waitForURL(/\/signin\?notice=signed_out/), page.click(".bar button[type=submit]")]);
+    await page.fill("#email", address);
+    await page.fill("#password", PASSWORD);
+    await Promise.all([page.waitForURL(/\/signin\/mfa$/), page.click("form button[type=submit]")]);
+    await Promise.all([page.waitForURL(/method=recovery/), page.click("a[href*='method=recovery']")]);
+    if (js) await axe(page, "/signin/mfa with a recovery code" + label);
+    await page.fill("#recovery_code", codes[0].toUpperCase());
+    await Promise.all([page.waitForURL(/\/account$/), page.click("form button[type=submit]")]);
+    check((await page.textContent("#mfa")).includes("Recovery codes left: 9"), "nine codes left");
+  });
+
+  await context.close();
+}
+
 async function journeys(browser, js) {
   const label = js ? "" : " (JavaScript off)";
   const context = await browser.newContext({ javaScriptEnabled: js });
@@ -398,6 +488,8 @@ async function cors(browser) {
     await journeys(browser, false);
     await lifecycle(browser, true);
     await lifecycle(browser, false);
+    await secondFactors(browser, true);
+    await secondFactors(browser, false);
     await keyboardOnly(browser);
     await accessibilityAndScreenshots(browser);
     await cors(browser);

@@ -17,7 +17,7 @@
 //! The functions live in one file per section of the port (`users`,
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
 //! relay, `audit`, `lockout`, `links` for mailed link tokens, `identities`
-//! for social sign-in, `mail` for the
+//! for social sign-in, `mfa` for second factors, `mail` for the
 //! mail queue, with its own list [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
@@ -25,8 +25,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use warden_core::model::{
-    OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role, Session, TokenHash, User,
-    UserStatus,
+    AuthMethod, Authentication, OutboxEvent, RefreshRecord, Revocation, RevocationKind, Role,
+    Session, TokenHash, User, UserStatus,
 };
 use warden_core::ports::{NewUser, Store};
 use warden_core::{Email, SessionId, UserId};
@@ -38,6 +38,7 @@ mod lease;
 mod links;
 mod lockout;
 mod mail;
+mod mfa;
 mod refresh;
 mod relay;
 mod revocations;
@@ -74,6 +75,12 @@ pub use self::mail::{
     mail_sent_or_given_up_leaves_the_queue,
     mail_values_are_encrypted_at_rest_and_erased_after_delivery,
 };
+pub use self::mfa::{
+    mfa_challenges_count_failures_and_are_taken_once,
+    recovery_codes_are_single_use_and_replaced_as_a_set,
+    second_factors_are_deleted_with_events_and_the_account, totp_pending_confirm_and_replace,
+    totp_steps_are_single_use_under_concurrency,
+};
 pub use self::refresh::{
     refresh_retry_within_the_grace_window, refresh_retry_within_the_grace_window_under_concurrency,
     refresh_rotation, refresh_rotation_is_single_use_under_concurrency, reuse_policy,
@@ -88,6 +95,7 @@ pub use self::revocations::revocations_active_filter;
 pub use self::sessions::{
     revoke_session_is_idempotent, revoke_user_sessions_keeps_one_and_replaces_hash,
     session_tokens_follow_their_session_and_user, sessions_create_find_list,
+    sessions_keep_their_authentication,
 };
 pub use self::users::{
     ForgetEmailSkeletons, legacy_emails_get_skeletons_at_start, users_create_and_find,
@@ -139,6 +147,13 @@ pub const ALL: &[&str] = &[
     "identities_unlink_keeps_the_last_credential",
     "identities_unlink_keeps_one_under_concurrency",
     "exchange_codes_are_single_use_and_expire",
+    // second factors (migration 0010)
+    "sessions_keep_their_authentication",
+    "totp_pending_confirm_and_replace",
+    "totp_steps_are_single_use_under_concurrency",
+    "recovery_codes_are_single_use_and_replaced_as_a_set",
+    "mfa_challenges_count_failures_and_are_taken_once",
+    "second_factors_are_deleted_with_events_and_the_account",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
@@ -189,6 +204,12 @@ macro_rules! contract_tests {
             identities_unlink_keeps_the_last_credential,
             identities_unlink_keeps_one_under_concurrency,
             exchange_codes_are_single_use_and_expire,
+            sessions_keep_their_authentication,
+            totp_pending_confirm_and_replace,
+            totp_steps_are_single_use_under_concurrency,
+            recovery_codes_are_single_use_and_replaced_as_a_set,
+            mfa_challenges_count_failures_and_are_taken_once,
+            second_factors_are_deleted_with_events_and_the_account,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -273,6 +294,7 @@ fn session(
         revoked_at: None,
         user_agent: Some("contract-test/1.0".into()),
         ip: Some("192.0.2.1".into()),
+        authentication: Authentication::new(&[AuthMethod::Pwd], created_at),
     };
     let refresh = RefreshRecord {
         token_hash: token("rt"),

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::json;
-use warden_core::model::{OutboxEvent, RevocationKind, Role, SessionTokenRecord, UserStatus};
+use warden_core::model::{
+    AuthMethod, Authentication, OutboxEvent, RevocationKind, Role, SessionTokenRecord, UserStatus,
+};
 use warden_core::ports::{PasswordChange, Store};
 use warden_core::{SessionId, StoreError, UserId};
 
@@ -493,4 +495,65 @@ pub async fn session_tokens_follow_their_session_and_user(store: Arc<dyn Store>)
             .unwrap()
             .is_none()
     );
+}
+
+/// A session keeps how its holder authenticated and when: the `amr` values
+/// (with `mfa` for two factors) and `auth_time` read back from the session
+/// and through its session tokens.
+pub async fn sessions_keep_their_authentication(store: Arc<dyn Store>) {
+    let now = base_time();
+    let user = create_user(&*store, "mia@example.com", now).await;
+    let (mut two_factor, refresh) = session(user.id, now, Duration::days(30));
+    let auth_time = now - Duration::seconds(90);
+    two_factor.authentication = Authentication::new(&[AuthMethod::Pwd, AuthMethod::Otp], auth_time);
+    store
+        .create_session(&two_factor, &refresh, &[])
+        .await
+        .expect("create session");
+
+    let found = store
+        .find_session(two_factor.id)
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(found, two_factor);
+    assert_eq!(found.authentication.amr(), ["pwd", "otp", "mfa"]);
+    assert_eq!(found.authentication.at, auth_time);
+    assert!(found.authentication.is_multi_factor());
+    let by_refresh = store
+        .find_session_by_refresh(&refresh.token_hash)
+        .await
+        .expect("by refresh")
+        .expect("stored");
+    assert_eq!(by_refresh.authentication, two_factor.authentication);
+
+    let record = SessionTokenRecord {
+        token_hash: token("wst-mfa"),
+        session_id: two_factor.id,
+        created_at: now,
+        expires_at: now + Duration::minutes(15),
+    };
+    store
+        .create_session_token(&record)
+        .await
+        .expect("create token");
+    let owner = store
+        .find_session_token(&record.token_hash)
+        .await
+        .expect("find token")
+        .expect("stored");
+    assert_eq!(owner.authentication, two_factor.authentication);
+    assert_eq!(owner.authentication.amr(), ["pwd", "otp", "mfa"]);
+    assert_eq!(owner.authentication.at, auth_time);
+
+    // One factor reads back as one factor.
+    let (single, _) = create_session(&*store, user.id, now, Duration::days(30)).await;
+    let found = store
+        .find_session(single.id)
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(found.authentication.amr(), ["pwd"]);
+    assert_eq!(found.authentication.at, now);
+    assert!(!found.authentication.is_multi_factor());
 }

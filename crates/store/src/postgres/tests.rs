@@ -188,6 +188,7 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "link_token",
                 "login_throttle",
                 "mail_queue",
+                "mfa_challenge",
                 "oauth_exchange_code",
                 "outbox",
                 "refresh_token",
@@ -199,6 +200,8 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "signing_key",
                 "user_account",
                 "user_identity",
+                "user_recovery_code",
+                "user_totp",
             ]
         );
         // The schema works.
@@ -452,6 +455,10 @@ async fn a_deadlock_is_retried() {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            authentication: warden_core::model::Authentication::new(
+                &[warden_core::model::AuthMethod::Pwd],
+                now,
+            ),
         };
         let first = RefreshRecord {
             token_hash: warden_core::model::TokenHash("dl-first".into()),

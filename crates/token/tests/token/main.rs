@@ -56,6 +56,9 @@ fn claims() -> AccessClaims {
         jti: "jti-1".into(),
         sid: "sid-1".into(),
         roles: vec!["admin".into(), "user".into()],
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
+        auth_time: 0,
     }
 }
 

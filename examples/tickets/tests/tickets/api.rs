@@ -66,6 +66,9 @@ impl Api {
                 jti: Uuid::now_v7().to_string(),
                 sid: Uuid::now_v7().to_string(),
                 roles: roles.iter().map(|r| r.to_string()).collect(),
+                amr: vec!["pwd".into()],
+                acr: "aal1".into(),
+                auth_time: 0,
             })
             .unwrap()
     }
@@ -251,6 +254,9 @@ async fn without_a_valid_token_every_ticket_route_is_401() {
             jti: "forged".into(),
             sid: Uuid::now_v7().to_string(),
             roles: vec!["admin".into()],
+            amr: vec!["pwd".into()],
+            acr: "aal1".into(),
+            auth_time: 0,
         })
         .unwrap();
     for bad in [

@@ -92,6 +92,8 @@ async fn guards_the_upstream(kind: Kind) {
                 ("X-Warden-User", "admin"),
                 ("X-Warden-Roles", "admin"),
                 ("X-Warden-Session", "forged"),
+                ("X-Warden-Acr", "aal2"),
+                ("X-Warden-Amr", "pwd,otp,mfa"),
             ],
         )
         .await;
@@ -104,18 +106,31 @@ async fn guards_the_upstream(kind: Kind) {
     );
     assert_eq!(seen["headers"]["x-warden-session"], json!([alice_sid]));
     assert_eq!(seen["headers"]["x-warden-roles"], json!(["user"]));
+    // A one-factor token: the client's claim of a second factor is gone.
+    assert_eq!(seen["headers"]["x-warden-acr"], json!(["aal1"]), "{kind:?}");
+    assert_eq!(seen["headers"]["x-warden-amr"], json!(["pwd"]), "{kind:?}");
 
     // A public path: no token needed, and no identity, whatever the client sent.
     let reply = proxy
         .send(
             "GET",
             "/public/page",
-            &[("X-Warden-User", "admin"), ("X-Warden-Roles", "admin")],
+            &[
+                ("X-Warden-User", "admin"),
+                ("X-Warden-Roles", "admin"),
+                ("X-Warden-Acr", "aal2"),
+            ],
         )
         .await;
     assert_eq!(reply.status, 200, "{kind:?}: {reply:?}");
     let headers = reply.report()["headers"].clone();
-    for name in ["x-warden-user", "x-warden-session", "x-warden-roles"] {
+    for name in [
+        "x-warden-user",
+        "x-warden-session",
+        "x-warden-roles",
+        "x-warden-acr",
+        "x-warden-amr",
+    ] {
         assert!(headers.get(name).is_none(), "{kind:?}: {name} in {headers}");
     }
 

@@ -329,3 +329,51 @@ async fn cookie_mode_needs_the_csrf_token_for_state_changes() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(s.echo.last().headers.contains_key("x-warden-user"));
 }
+
+#[tokio::test]
+async fn an_mfa_route_lets_only_two_factor_tokens_through() {
+    let s = setup_routes(spawn_app().await, "", |echo| {
+        format!(
+            "\n[[route]]\nprefix = \"/payments/\"\nupstream = \"{}\"\nmfa = true\n",
+            echo.url()
+        )
+    })
+    .await;
+    let enrolled = crate::mfa::enrolled(&s.warden).await;
+    let one_factor = s
+        .client
+        .get(s.gateway.url("/payments/send"))
+        .bearer_auth(&enrolled.user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one_factor.status(), StatusCode::UNAUTHORIZED);
+    let challenge = one_factor.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_user_authentication\"")
+            && challenge.contains("acr_values=\"aal2\""),
+        "{challenge}"
+    );
+    let body: Value = one_factor.json().await.unwrap();
+    assert_eq!(body["code"], "insufficient_user_authentication");
+
+    let tokens = crate::mfa::two_factor_tokens(&s.warden, &enrolled).await;
+    let response = s
+        .client
+        .get(s.gateway.url("/payments/send"))
+        .bearer_auth(&tokens.access)
+        .header("x-warden-acr", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = s.echo.last();
+    assert_eq!(seen.headers["x-warden-acr"], "aal2");
+    assert_eq!(seen.headers["x-warden-amr"], "pwd,otp,mfa");
+    // Other routes take one factor and say so.
+    s.get("/api/tickets/1", Some(&enrolled.user.access)).await;
+    assert_eq!(s.echo.last().headers["x-warden-acr"], "aal1");
+}

@@ -3,6 +3,7 @@
 //! hashed assets and CORS. `browser.rs` drives the same pages in chromium.
 
 mod lifecycle;
+mod mfa;
 
 use std::collections::BTreeMap;
 

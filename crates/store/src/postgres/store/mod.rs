@@ -8,6 +8,7 @@ mod keys;
 mod links;
 mod lockout;
 mod mail;
+mod mfa;
 mod revocations;
 mod sessions;
 mod users;

@@ -58,7 +58,7 @@ impl SessionStore for PgStore {
         }
         pg_tx!(self, |tx| {
             let sql = format!(
-                "INSERT INTO session ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                "INSERT INTO session ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             );
             sqlx::query(&sql)
                 .bind(session.id.to_string())
@@ -69,6 +69,8 @@ impl SessionStore for PgStore {
                 .bind(session.revoked_at.map(to_millis))
                 .bind(session.user_agent.as_deref())
                 .bind(session.ip.as_deref())
+                .bind(session.authentication.stored())
+                .bind(to_millis(session.authentication.at))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(

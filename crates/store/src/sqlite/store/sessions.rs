@@ -35,8 +35,9 @@ impl SessionStore for SqliteStore {
             ));
         }
         write_tx!(self, |tx| {
-            let sql =
-                format!("INSERT INTO session ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+            let sql = format!(
+                "INSERT INTO session ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            );
             sqlx::query(&sql)
                 .bind(session.id.to_string())
                 .bind(session.user_id.to_string())
@@ -46,6 +47,8 @@ impl SessionStore for SqliteStore {
                 .bind(session.revoked_at.map(to_millis))
                 .bind(session.user_agent.as_deref())
                 .bind(session.ip.as_deref())
+                .bind(session.authentication.stored())
+                .bind(to_millis(session.authentication.at))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(

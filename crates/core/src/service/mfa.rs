@@ -1,0 +1,585 @@
+//! Second factors: enrolling and removing an authenticator app (TOTP),
+//! recovery codes, and the second step of a sign-in.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{AuthService, IssuedTokens, Principal, RequestContext};
+use crate::audit::Audit;
+use crate::error::CoreError;
+use crate::events::DomainEvent;
+use crate::mail::{MailKind, QueuedMail};
+use crate::mfa::{
+    RecoveryCode, TotpSecret, generate_recovery_codes, normalize_recovery_code, otpauth_uri,
+    parse_totp_code, qr_svg, recovery_code_hash, verify_totp,
+};
+use crate::model::{AuthMethod, MfaChallenge, User, UserStatus};
+use crate::opaque::OpaqueToken;
+use crate::ports::CodeUse;
+
+/// Prefix of the token of a sign-in waiting for its second factor.
+pub const MFA_TOKEN_PREFIX: &str = "wmf_";
+/// How long the second step may take.
+pub const MFA_TOKEN_TTL: Duration = Duration::minutes(5);
+/// Wrong codes that void an `mfa_token`.
+pub const MFA_MAX_FAILURES: u32 = 5;
+/// How recent a sign-in stands in for the current password.
+pub const REAUTH_WINDOW: Duration = Duration::minutes(5);
+
+/// A TOTP secret waiting for its first code.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    /// The secret in base32, for typing into an app.
+    pub secret: String,
+    /// The `otpauth://` URI the QR code holds.
+    pub otpauth_uri: String,
+    /// The QR code, as SVG.
+    pub qr_svg: String,
+}
+
+/// The second factor a caller offers.
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactor<'a> {
+    /// A code from the authenticator app.
+    Totp(&'a str),
+    /// One of the recovery codes.
+    RecoveryCode(&'a str),
+}
+
+/// What an account has of second factors (the `mfa` of the `user` object).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MfaStatus {
+    /// A confirmed authenticator app.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u32,
+}
+
+impl MfaStatus {
+    /// Whether the account has any second factor.
+    pub fn enabled(&self) -> bool {
+        self.totp
+    }
+}
+
+impl AuthService {
+    /// What second factors the caller's account has.
+    pub async fn mfa_status(&self, user: &User) -> Result<MfaStatus, CoreError> {
+        let totp = self
+            .store
+            .find_totp(user.id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let recovery_codes_left = if totp {
+            self.store.count_recovery_codes(user.id).await?
+        } else {
+            0
+        };
+        Ok(MfaStatus {
+            totp,
+            recovery_codes_left,
+        })
+    }
+
+    /// The authenticator app waiting for its first code, if one is: what
+    /// a page shows again after a wrong code.
+    pub async fn pending_totp(&self, who: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
+        let user = self.me(who).await?;
+        let Some(factor) = self
+            .store
+            .find_totp(user.id)
+            .await?
+            .filter(|t| t.confirmed_at.is_none())
+        else {
+            return Ok(None);
+        };
+        let secret = TotpSecret::from_bytes(factor.secret.to_vec())
+            .ok_or_else(|| CoreError::Unexpected("stored TOTP secret has a bad length".into()))?;
+        Ok(Some(self.enrolment(&secret, &user)?))
+    }
+
+    fn enrolment(&self, secret: &TotpSecret, user: &User) -> Result<TotpEnrolment, CoreError> {
+        let uri = otpauth_uri(secret, &self.settings.totp_issuer, user.email.as_str());
+        let qr_svg = qr_svg(&uri).ok_or_else(|| {
+            CoreError::Unexpected("the otpauth URI does not fit a QR code".into())
+        })?;
+        Ok(TotpEnrolment {
+            secret: secret.base32(),
+            qr_svg,
+            otpauth_uri: uri,
+        })
+    }
+
+    /// Whether a sensitive change by `who` needs the current password now
+    /// (their sign-in is older than [`REAUTH_WINDOW`]).
+    pub fn needs_reauthentication(&self, who: &Principal) -> bool {
+        !is_recent(who.authentication.at, self.clock.now())
+    }
+
+    /// Starts enrolling an authenticator app: a new secret, pending until
+    /// [`AuthService::confirm_totp`]. Needs a recent sign-in or the
+    /// current password.
+    pub async fn start_totp(
+        &self,
+        who: &Principal,
+        current_password: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<TotpEnrolment, CoreError> {
+        self.reauthenticate(who, current_password, "mfa_enrol", ctx)
+            .await?;
+        let user = self.me(who).await?;
+        if self
+            .store
+            .find_totp(user.id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some())
+        {
+            return Err(CoreError::MfaAlreadyEnabled);
+        }
+        let secret = TotpSecret::generate();
+        let now = self.clock.now();
+        self.store
+            .put_pending_totp(user.id, secret.as_bytes(), now)
+            .await
+            .map_err(|e| match e {
+                crate::error::StoreError::Conflict => CoreError::MfaAlreadyEnabled,
+                e => e.into(),
+            })?;
+        self.enrolment(&secret, &user)
+    }
+
+    /// Confirms the pending authenticator app with its first code; returns
+    /// the ten recovery codes, which are shown this once.
+    pub async fn confirm_totp(
+        &self,
+        who: &Principal,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
+        let user = self.me(who).await?;
+        let code = parse_totp_code(code).ok_or_else(|| invalid_code(false))?;
+        let factor = self
+            .store
+            .find_totp(user.id)
+            .await?
+            .filter(|t| t.confirmed_at.is_none())
+            .ok_or(CoreError::NotFound("pending authenticator app"))?;
+        let secret = TotpSecret::from_bytes(factor.secret.to_vec())
+            .ok_or_else(|| CoreError::Unexpected("stored TOTP secret has a bad length".into()))?;
+        let now = self.clock.now();
+        self.check_code_throttle(&user, ctx).await?;
+        let Some(step) = verify_totp(&secret, &code, now.timestamp(), None) else {
+            self.count_wrong_code(&user, ctx).await?;
+            self.record(
+                Audit::failure("mfa_enrol")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail("wrong_code"),
+                ctx,
+            )
+            .await;
+            return Err(invalid_code(false));
+        };
+        let codes = generate_recovery_codes();
+        let salt = user.id.to_string();
+        let hashes: Vec<String> = codes.iter().map(|c| c.hash(&salt)).collect();
+        let (events, mail) = self.mfa_change(&user, "totp_enabled", now);
+        self.store
+            .confirm_totp(user.id, step, &hashes, now, &events, &mail)
+            .await
+            .map_err(|e| match e {
+                crate::error::StoreError::NotFound => {
+                    CoreError::NotFound("pending authenticator app")
+                }
+                e => e.into(),
+            })?;
+        self.record(
+            Audit::success("mfa_enrol")
+                .actor(user.id)
+                .target(user.id)
+                .detail("totp"),
+            ctx,
+        )
+        .await;
+        Ok(codes.iter().map(RecoveryCode::display).collect())
+    }
+
+    /// Removes the authenticator app and the recovery codes, given a code
+    /// of either and a recent sign-in or the current password.
+    pub async fn remove_totp(
+        &self,
+        who: &Principal,
+        factor: SecondFactor<'_>,
+        current_password: Option<&str>,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        self.reauthenticate(who, current_password, "mfa_remove", ctx)
+            .await?;
+        let user = self.me(who).await?;
+        if !self.mfa_status(&user).await?.totp {
+            return Err(CoreError::NotFound("authenticator app"));
+        }
+        self.check_code_throttle(&user, ctx).await?;
+        if !self.spend_factor(&user, factor).await? {
+            self.count_wrong_code(&user, ctx).await?;
+            self.record(
+                Audit::failure("mfa_remove")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail("wrong_code"),
+                ctx,
+            )
+            .await;
+            return Err(invalid_code(false));
+        }
+        let now = self.clock.now();
+        let (events, mail) = self.mfa_change(&user, "totp_disabled", now);
+        self.store
+            .delete_second_factors(user.id, &events, &mail)
+            .await?;
+        self.record(
+            Audit::success("mfa_remove")
+                .actor(user.id)
+                .target(user.id)
+                .detail("totp"),
+            ctx,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// A new set of recovery codes (the old set is void), given a code
+    /// from the authenticator app.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        who: &Principal,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<String>, CoreError> {
+        let user = self.me(who).await?;
+        if !self.mfa_status(&user).await?.totp {
+            return Err(CoreError::NotFound("authenticator app"));
+        }
+        self.check_code_throttle(&user, ctx).await?;
+        if !self.spend_factor(&user, SecondFactor::Totp(code)).await? {
+            self.count_wrong_code(&user, ctx).await?;
+            return Err(invalid_code(false));
+        }
+        let now = self.clock.now();
+        let codes = generate_recovery_codes();
+        let salt = user.id.to_string();
+        let hashes: Vec<String> = codes.iter().map(|c| c.hash(&salt)).collect();
+        self.store
+            .replace_recovery_codes(user.id, &hashes, now)
+            .await?;
+        let (events, mail) = self.mfa_change(&user, "recovery_codes_regenerated", now);
+        self.store.append_outbox(&events).await?;
+        self.store.enqueue_mail(&mail).await?;
+        self.record(
+            Audit::success("mfa_recovery_codes")
+                .actor(user.id)
+                .target(user.id),
+            ctx,
+        )
+        .await;
+        Ok(codes.iter().map(RecoveryCode::display).collect())
+    }
+
+    /// An admin (already authorised) removes every second factor of
+    /// `user_id` (a lost phone) and ends their sessions; the owner is told
+    /// by mail.
+    pub async fn admin_reset_mfa(
+        &self,
+        admin: crate::ids::UserId,
+        user_id: crate::ids::UserId,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let user = self
+            .store
+            .find_user_by_id(user_id)
+            .await?
+            .ok_or(CoreError::NotFound("user"))?;
+        let now = self.clock.now();
+        let (events, mail) = self.mfa_change(&user, "reset_by_admin", now);
+        self.store
+            .delete_second_factors(user.id, &events, &mail)
+            .await?;
+        self.revoke_all_sessions(user.id, None, now, None).await?;
+        self.record(
+            Audit::success("mfa_reset").actor(admin).target(user.id),
+            ctx,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// After a right first factor: the account's second factors, if it has
+    /// any, as the `mfa_required` refusal carrying a new `mfa_token`.
+    pub(super) async fn second_step(
+        &self,
+        user: &User,
+        first_factor: AuthMethod,
+        ctx: &RequestContext,
+    ) -> Result<Option<CoreError>, CoreError> {
+        if !self.mfa_status(user).await?.enabled() {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let token = OpaqueToken::generate(MFA_TOKEN_PREFIX);
+        self.store
+            .create_mfa_challenge(&MfaChallenge {
+                token_hash: token.hash(),
+                user_id: user.id,
+                first_factor: vec![first_factor],
+                created_at: now,
+                expires_at: now + MFA_TOKEN_TTL,
+                failures: 0,
+            })
+            .await?;
+        self.record(
+            Audit::success("signin")
+                .actor(user.id)
+                .target(user.id)
+                .detail("mfa_required"),
+            ctx,
+        )
+        .await;
+        Ok(Some(CoreError::MfaRequired {
+            mfa_token: token.expose().to_owned(),
+            methods: vec!["totp", "recovery_code"],
+        }))
+    }
+
+    /// The second step of a sign-in: the `mfa_token` of the first and a
+    /// code. Wrong codes count toward the account's lockout, and five void
+    /// the token.
+    pub async fn sign_in_mfa(
+        &self,
+        mfa_token: &str,
+        factor: SecondFactor<'_>,
+        ctx: &RequestContext,
+    ) -> Result<IssuedTokens, CoreError> {
+        let token =
+            OpaqueToken::parse(mfa_token, MFA_TOKEN_PREFIX).ok_or(CoreError::MfaTokenInvalid)?;
+        let now = self.clock.now();
+        let ip = ctx.ip.as_deref().unwrap_or("unknown");
+        if let Some(retry_after_secs) = self.ip_limit.check(ip, now) {
+            return Err(CoreError::TooManyAttempts { retry_after_secs });
+        }
+        let hash = token.hash();
+        let challenge = self
+            .store
+            .find_mfa_challenge(&hash, now, MFA_MAX_FAILURES)
+            .await?
+            .ok_or(CoreError::MfaTokenInvalid)?;
+        let user = self
+            .store
+            .find_user_by_id(challenge.user_id)
+            .await?
+            .ok_or(CoreError::MfaTokenInvalid)?;
+        self.check_code_throttle(&user, ctx).await?;
+        if user.status == UserStatus::Banned {
+            return Err(CoreError::AccountBanned);
+        }
+        let method = match factor {
+            SecondFactor::Totp(_) => AuthMethod::Otp,
+            SecondFactor::RecoveryCode(_) => AuthMethod::Otp,
+        };
+        if !self.spend_factor(&user, factor).await? {
+            let failures = self.store.record_mfa_failure(&hash).await?;
+            self.count_wrong_code(&user, ctx).await?;
+            self.record(
+                Audit::failure("signin_mfa")
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail(if failures >= MFA_MAX_FAILURES {
+                        "wrong_code_token_void"
+                    } else {
+                        "wrong_code"
+                    }),
+                ctx,
+            )
+            .await;
+            return Err(invalid_code(true));
+        }
+        // Spent after the code, so a code tried on a token a concurrent
+        // request just used is not a free guess.
+        if !self
+            .store
+            .take_mfa_challenge(&hash, now, MFA_MAX_FAILURES)
+            .await?
+        {
+            return Err(CoreError::MfaTokenInvalid);
+        }
+        self.store.clear_login_failures(user.email.as_str()).await?;
+        let mut methods = challenge.first_factor.clone();
+        methods.push(method);
+        let tokens = self.open_session(&user, &methods, ctx).await?;
+        self.record(
+            Audit::success("signin")
+                .actor(user.id)
+                .target(user.id)
+                .detail(match factor {
+                    SecondFactor::Totp(_) => "totp",
+                    SecondFactor::RecoveryCode(_) => "recovery_code",
+                }),
+            ctx,
+        )
+        .await;
+        Ok(tokens)
+    }
+
+    /// Refuses while the account or the client is locked out: codes are
+    /// guessed against the same lockout as passwords, wherever they are
+    /// typed.
+    async fn check_code_throttle(
+        &self,
+        user: &User,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        let ip = ctx.ip.as_deref().unwrap_or("unknown");
+        if let Some(retry_after_secs) = self.ip_limit.check(ip, now) {
+            return Err(CoreError::TooManyAttempts { retry_after_secs });
+        }
+        let throttle = self.store.find_login_throttle(user.email.as_str()).await?;
+        match throttle.locked_until.filter(|until| *until > now) {
+            Some(until) => Err(CoreError::TooManyAttempts {
+                retry_after_secs: (until - now).num_seconds().max(1) as u64,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong code toward the account's lockout and the client's.
+    async fn count_wrong_code(&self, user: &User, ctx: &RequestContext) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        self.ip_limit
+            .record_failure(ctx.ip.as_deref().unwrap_or("unknown"), now);
+        self.store
+            .record_login_failure(user.email.as_str(), now, &self.settings.lockout)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks and spends a code: a TOTP step is good once, a recovery code
+    /// once. `false` for a wrong, spent or malformed code.
+    async fn spend_factor(&self, user: &User, factor: SecondFactor<'_>) -> Result<bool, CoreError> {
+        let now = self.clock.now();
+        match factor {
+            SecondFactor::Totp(raw) => {
+                let Some(code) = parse_totp_code(raw) else {
+                    return Ok(false);
+                };
+                let Some(stored) = self
+                    .store
+                    .find_totp(user.id)
+                    .await?
+                    .filter(|t| t.confirmed_at.is_some())
+                else {
+                    return Ok(false);
+                };
+                let secret = TotpSecret::from_bytes(stored.secret.to_vec()).ok_or_else(|| {
+                    CoreError::Unexpected("stored TOTP secret has a bad length".into())
+                })?;
+                let Some(step) = verify_totp(&secret, &code, now.timestamp(), stored.last_step)
+                else {
+                    return Ok(false);
+                };
+                Ok(self.store.use_totp_step(user.id, step).await? == CodeUse::Accepted)
+            }
+            SecondFactor::RecoveryCode(raw) => {
+                let Some(code) = normalize_recovery_code(raw) else {
+                    return Ok(false);
+                };
+                let used = self
+                    .store
+                    .use_recovery_code(
+                        user.id,
+                        &recovery_code_hash(&user.id.to_string(), &code),
+                        now,
+                    )
+                    .await?;
+                Ok(used == Some(CodeUse::Accepted))
+            }
+        }
+    }
+
+    /// A sensitive change: the caller signed in within [`REAUTH_WINDOW`],
+    /// or gives the current password now.
+    pub(super) async fn reauthenticate(
+        &self,
+        who: &Principal,
+        current_password: Option<&str>,
+        action: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        if is_recent(who.authentication.at, now) {
+            return Ok(());
+        }
+        match current_password {
+            Some(password) if !password.is_empty() => self
+                .check_current_password(who, password, action, ctx)
+                .await
+                .map(|_| ()),
+            _ => Err(CoreError::ReauthenticationRequired),
+        }
+    }
+
+    /// The `user.mfa_changed` event and the `mfa_changed` notice.
+    fn mfa_change(
+        &self,
+        user: &User,
+        change: &'static str,
+        now: DateTime<Utc>,
+    ) -> (Vec<crate::model::OutboxEvent>, Vec<QueuedMail>) {
+        let event = DomainEvent::MfaChanged {
+            user_id: user.id,
+            change,
+        }
+        .into_outbox(now);
+        let notice = QueuedMail::new(MailKind::MfaChanged, user.email.as_str(), now)
+            .for_user(user.id)
+            .with("change", change_words(change));
+        (vec![event], vec![notice])
+    }
+}
+
+fn is_recent(auth_time: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    auth_time <= now && now - auth_time <= REAUTH_WINDOW
+}
+
+fn invalid_code(during_sign_in: bool) -> CoreError {
+    CoreError::InvalidMfaCode { during_sign_in }
+}
+
+/// What the notice says happened.
+fn change_words(change: &str) -> &'static str {
+    match change {
+        "totp_enabled" => "an authenticator app was added",
+        "totp_disabled" => "the authenticator app was removed",
+        "recovery_codes_regenerated" => "new recovery codes were made; the old ones no longer work",
+        "reset_by_admin" => "an administrator removed every second factor",
+        _ => "a second factor changed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_is_recent_for_five_minutes() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert!(is_recent(now, now));
+        assert!(is_recent(now - Duration::minutes(5), now));
+        assert!(!is_recent(
+            now - Duration::minutes(5) - Duration::seconds(1),
+            now
+        ));
+        assert!(
+            !is_recent(now + Duration::seconds(1), now),
+            "future auth_time"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+-- Second factors (front-door contract, section 5).
+--
+-- session.amr / auth_time: how the session's holder authenticated (RFC 8176
+-- values, comma-separated) and when, so a refreshed token carries the same
+-- `amr`, `acr` and `auth_time` as the first. Sessions from before this
+-- migration all began with a password (or a provider, which they cannot
+-- tell apart any more: `pwd` is the conservative reading) at creation.
+--
+-- user_totp: one TOTP secret per account, AES-256-GCM-sealed under the
+-- key-encryption key (bound to the user id), pending until a first code
+-- confirms it. last_step is the last time step a code was accepted for: a
+-- code is good once.
+--
+-- user_recovery_code: ten single-use codes per account, stored as the
+-- SHA-256 of codes with 80 bits of entropy, so a leak of the table does not
+-- reveal them.
+--
+-- mfa_challenge: the `wmf_` tokens of sign-ins waiting for their second
+-- factor, stored hashed; five wrong codes or one use void one.
+ALTER TABLE session ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+ALTER TABLE session ADD COLUMN auth_time INTEGER NULL;
+
+CREATE TABLE user_totp (
+    user_id           TEXT    NOT NULL PRIMARY KEY REFERENCES user_account (user_id) ON DELETE CASCADE,
+    secret_nonce      BLOB    NOT NULL,
+    secret_ciphertext BLOB    NOT NULL,
+    created_at        INTEGER NOT NULL,
+    confirmed_at      INTEGER NULL,
+    last_step         INTEGER NULL
+);
+
+CREATE TABLE user_recovery_code (
+    user_id    TEXT    NOT NULL REFERENCES user_account (user_id) ON DELETE CASCADE,
+    code_hash  TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    used_at    INTEGER NULL,
+    PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE mfa_challenge (
+    token_hash TEXT    NOT NULL PRIMARY KEY,
+    user_id    TEXT    NOT NULL REFERENCES user_account (user_id) ON DELETE CASCADE,
+    amr        TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    failures   INTEGER NOT NULL DEFAULT 0,
+    used_at    INTEGER NULL
+);
+
+CREATE INDEX mfa_challenge_expires_at_idx ON mfa_challenge (expires_at);
+CREATE INDEX mfa_challenge_user_id_idx ON mfa_challenge (user_id);
