@@ -623,3 +623,45 @@ async fn a_role_that_requires_a_second_factor_reaches_only_enrolment_until_it_ha
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn wrong_codes_while_managing_factors_count_toward_the_lockout_too() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    for _ in 0..5 {
+        assert_problem(
+            call(
+                &app,
+                Method::POST,
+                "/v1/mfa/recovery-codes",
+                &enrolled.user,
+                json!({"code": "000000"}),
+            )
+            .await,
+            400,
+            "invalid_mfa_code",
+        )
+        .await;
+    }
+    // Locked now: even the right code waits, and so does the password.
+    let right = code(&enrolled.secret, step(&app));
+    assert_problem(
+        call(
+            &app,
+            Method::POST,
+            "/v1/mfa/recovery-codes",
+            &enrolled.user,
+            json!({"code": right}),
+        )
+        .await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+    assert_problem(
+        app.signin(&enrolled.user.email, STRONG_PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+}

@@ -588,3 +588,84 @@ async fn the_account_page_disconnects_a_provider_but_not_the_last_way_in() {
     let unknown = post_form(&app, "/account/identities/not-a-uuid/unlink", &mut jar, &[]).await;
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn a_social_sign_in_says_fed_and_an_account_with_an_app_is_asked_for_its_code() {
+    use warden_core::mfa::{TotpSecret, totp_code_at};
+    use warden_core::ports::Clock as _;
+
+    let op = OidcProvider::start().await;
+    let app = app_with(&op, |_| {}).await;
+    let person = Person::verified(&unique_email());
+    let mut jar = Jar::default();
+    let done = sign_in(&app, &op, &person, "redirect_to=%2Faccount", &mut jar).await;
+    assert_eq!(location(&done), "/account");
+    let access = jar.get("__Host-warden_at").unwrap().to_owned();
+    let claims: Value = app.validate(&access).await.json().await.unwrap();
+    assert_eq!(claims["amr"], json!(["fed"]));
+    assert_eq!(claims["acr"], "aal1");
+
+    // The account adds an app (a fresh sign-in: no password needed, and it
+    // has none).
+    let step = || app.clock.now().timestamp() / 30;
+    let started: Value = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/mfa/totp",
+            Some(&access),
+            Some(json!({})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let confirmed = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/mfa/totp/confirm",
+            Some(&access),
+            Some(json!({"code": totp_code_at(&secret, step())})),
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    app.clock.advance(chrono::Duration::seconds(30));
+
+    // The browser flow comes back without a session, for the code step.
+    let mut browser = Jar::default();
+    let back = sign_in(&app, &op, &person, "redirect_to=%2Fsignin", &mut browser).await;
+    assert_eq!(back.status(), 303);
+    assert_eq!(location(&back), "/signin?error=mfa_required");
+    assert!(browser.get("__Host-warden_at").is_none(), "no session yet");
+    assert!(
+        browser
+            .get("__Host-warden_mfa")
+            .is_some_and(|t| t.starts_with("wmf_"))
+    );
+    let page = get(&app, "/signin?error=mfa_required", &mut browser).await;
+    assert_eq!(location(&page), "/signin/mfa");
+    get(&app, "/signin/mfa", &mut browser).await;
+    let code = totp_code_at(&secret, step());
+    let done = post_form(&app, "/signin/mfa", &mut browser, &[("totp_code", &code)]).await;
+    assert_eq!(location(&done), "/account");
+    let access = browser.get("__Host-warden_at").unwrap().to_owned();
+    let claims: Value = app.validate(&access).await.json().await.unwrap();
+    assert_eq!(claims["amr"], json!(["otp", "fed", "mfa"]));
+    assert_eq!(claims["acr"], "aal2");
+
+    // An app's code exchange gets the API's second step instead of tokens.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let query = "redirect_to=https%3A%2F%2Fapp.warden.test%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    let done = sign_in(&app, &op, &person, query, &mut Jar::default()).await;
+    let code = query_param(location(&done), "code").unwrap();
+    let refused = app
+        .post(
+            "/v1/oauth/exchange",
+            json!({"code": code, "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "mfa_required");
+    assert!(body["mfa_token"].as_str().unwrap().starts_with("wmf_"));
+}
