@@ -61,6 +61,7 @@ impl AuthRejection {
 
     /// The gRPC status code of the same refusal: `UNAUTHENTICATED` (16),
     /// `PERMISSION_DENIED` (7) or `UNAVAILABLE` (14).
+    #[cfg(feature = "tower")]
     pub(crate) fn grpc_status(&self) -> &'static str {
         match self.status {
             StatusCode::FORBIDDEN => "7",

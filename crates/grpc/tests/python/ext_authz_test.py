@@ -143,6 +143,8 @@ class Suite:
             "x-warden-user": self.user_id,
             "x-warden-session": self.session,
             "x-warden-roles": "user",
+            "x-warden-acr": "aal1",
+            "x-warden-amr": "pwd",
         }, headers
         assert list(ok.headers_to_remove) == ["x-warden-debug"], ok.headers_to_remove
 

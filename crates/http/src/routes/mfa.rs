@@ -66,7 +66,7 @@ pub async fn signin_mfa(
 /// pending until confirmed with a first code. Needs a sign-in within the
 /// last 5 minutes or `current_password`.
 #[utoipa::path(post, path = "/v1/mfa/totp", tag = "mfa", security(("bearer" = [])), request_body = Option<TotpStartRequest>,
-    responses((status = 200, body = TotpStartResponse), JsonBodyErrors, Unauthorized, Conflict, Unavailable))]
+    responses((status = 200, body = TotpStartResponse), JsonBodyErrors, Unauthorized, Forbidden, Conflict, Unavailable))]
 pub async fn start_totp(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -89,7 +89,7 @@ pub async fn start_totp(
 /// Confirm the pending authenticator app with its first code; answers the
 /// ten recovery codes, shown this once.
 #[utoipa::path(post, path = "/v1/mfa/totp/confirm", tag = "mfa", security(("bearer" = [])), request_body = MfaCodeRequest,
-    responses((status = 200, body = RecoveryCodesBody), JsonBodyErrors, Unauthorized, NotFound, Unavailable))]
+    responses((status = 200, body = RecoveryCodesBody), JsonBodyErrors, Unauthorized, Forbidden, NotFound, TooManyRequests, Unavailable))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -106,7 +106,7 @@ pub async fn confirm_totp(
 /// Remove the authenticator app and the recovery codes, given a code of
 /// either; needs a sign-in within the last 5 minutes or `current_password`.
 #[utoipa::path(delete, path = "/v1/mfa/totp", tag = "mfa", security(("bearer" = [])), request_body = TotpRemoveRequest,
-    responses((status = 204), JsonBodyErrors, Unauthorized, NotFound, Unavailable))]
+    responses((status = 204), JsonBodyErrors, Unauthorized, Forbidden, NotFound, TooManyRequests, Unavailable))]
 pub async fn remove_totp(
     State(state): State<AppState>,
     Client(ctx): Client,
@@ -129,7 +129,7 @@ pub async fn remove_totp(
 /// A new set of recovery codes (the old set stops working), given a code
 /// from the authenticator app.
 #[utoipa::path(post, path = "/v1/mfa/recovery-codes", tag = "mfa", security(("bearer" = [])), request_body = MfaCodeRequest,
-    responses((status = 200, body = RecoveryCodesBody), JsonBodyErrors, Unauthorized, NotFound, Unavailable))]
+    responses((status = 200, body = RecoveryCodesBody), JsonBodyErrors, Unauthorized, Forbidden, NotFound, TooManyRequests, Unavailable))]
 pub async fn recovery_codes(
     State(state): State<AppState>,
     Client(ctx): Client,
