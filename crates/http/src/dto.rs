@@ -136,16 +136,19 @@ pub struct ResetPasswordRequest {
 pub struct EmailChangeRequest {
     /// The address to move to; a link is mailed there.
     pub new_email: String,
-    /// The password in use.
-    pub current_password: String,
+    /// The password in use; may be left out within 5 minutes of signing
+    /// in (else 401 `reauthentication_required`).
+    pub current_password: Option<String>,
 }
 
 /// `DELETE /v1/me`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteMeRequest {
-    /// The password in use.
-    pub current_password: String,
+    /// The password in use; may be left out within 5 minutes of signing
+    /// in (else 401 `reauthentication_required`), which is how an account
+    /// without a password (social sign-in) confirms.
+    pub current_password: Option<String>,
 }
 
 /// `202` of the endpoints that queue a mail: the same body whatever

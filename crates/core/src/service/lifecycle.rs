@@ -198,15 +198,14 @@ impl AuthService {
         &self,
         who: &Principal,
         new_email: &str,
-        current_password: &str,
+        current_password: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let new_email =
             Email::parse(new_email).map_err(|e| FieldError::new("new_email", e.message))?;
-        let creds = self
-            .check_current_password(who, current_password, "email_change", ctx)
+        self.reauthenticate(who, current_password, "email_change", ctx)
             .await?;
-        let user = creds.user;
+        let user = self.me(who).await?;
         if new_email == user.email {
             return Err(FieldError::new("new_email", "is the account's address already").into());
         }
@@ -245,10 +244,10 @@ impl AuthService {
     pub async fn delete_me(
         &self,
         who: &Principal,
-        current_password: &str,
+        current_password: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.check_current_password(who, current_password, "delete", ctx)
+        self.reauthenticate(who, current_password, "delete", ctx)
             .await?;
         let now = self.clock.now();
         let revocation = self.user_revocation(who.user_id, now);

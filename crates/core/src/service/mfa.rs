@@ -504,8 +504,9 @@ impl AuthService {
         }
     }
 
-    /// A sensitive change: the caller signed in within [`REAUTH_WINDOW`],
-    /// or gives the current password now.
+    /// A sensitive change (a factor, the address, deleting the account):
+    /// the caller gives the current password now, or signed in within
+    /// [`REAUTH_WINDOW`].
     pub(super) async fn reauthenticate(
         &self,
         who: &Principal,
@@ -513,16 +514,15 @@ impl AuthService {
         action: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let now = self.clock.now();
-        if is_recent(who.authentication.at, now) {
-            return Ok(());
-        }
-        match current_password {
-            Some(password) if !password.is_empty() => self
+        // A password given is checked even within the window: a wrong one
+        // is refused, never ignored.
+        match current_password.filter(|p| !p.is_empty()) {
+            Some(password) => self
                 .check_current_password(who, password, action, ctx)
                 .await
                 .map(|_| ()),
-            _ => Err(CoreError::ReauthenticationRequired),
+            None if is_recent(who.authentication.at, self.clock.now()) => Ok(()),
+            None => Err(CoreError::ReauthenticationRequired),
         }
     }
 

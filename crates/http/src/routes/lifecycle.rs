@@ -115,7 +115,7 @@ pub async fn change_email(
         .request_email_change(
             &who.principal,
             &body.new_email,
-            &body.current_password,
+            body.current_password.as_deref(),
             &ctx,
         )
         .await?;
@@ -136,7 +136,7 @@ pub async fn delete_me(
 ) -> Result<Response, ApiError> {
     state
         .auth
-        .delete_me(&who.principal, &body.current_password, &ctx)
+        .delete_me(&who.principal, body.current_password.as_deref(), &ctx)
         .await?;
     let refresh_path = crate::cookies::refresh_path(&state.auth.settings().issuer);
     Ok((

@@ -499,7 +499,7 @@ pub async fn change_email(
     let result = state
         .app
         .auth
-        .request_email_change(&who, new_email, form.text("email_password"), &ctx)
+        .request_email_change(&who, new_email, form.get("email_password"), &ctx)
         .await;
     match result {
         Ok(()) => redirect(&format!(
@@ -544,7 +544,7 @@ pub async fn delete_account(
     match state
         .app
         .auth
-        .delete_me(&who, form.text("delete_password"), &ctx)
+        .delete_me(&who, form.get("delete_password"), &ctx)
         .await
     {
         Ok(()) => signed_out(&state, jar, "account_deleted"),
