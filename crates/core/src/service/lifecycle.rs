@@ -203,7 +203,7 @@ impl AuthService {
     ) -> Result<(), CoreError> {
         let new_email =
             Email::parse(new_email).map_err(|e| FieldError::new("new_email", e.message))?;
-        self.reauthenticate(who, current_password, "email_change", ctx)
+        self.confirm_owner(who, current_password, "email_change", ctx)
             .await?;
         let user = self.me(who).await?;
         if new_email == user.email {
@@ -247,7 +247,7 @@ impl AuthService {
         current_password: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        self.reauthenticate(who, current_password, "delete", ctx)
+        self.confirm_owner(who, current_password, "delete", ctx)
             .await?;
         let now = self.clock.now();
         let revocation = self.user_revocation(who.user_id, now);
@@ -290,6 +290,9 @@ impl AuthService {
             .find_credentials_by_id(who.user_id)
             .await?
             .ok_or(CoreError::TokenRevoked)?;
+        // A session's holder guesses against the same lockout as a
+        // stranger at the sign-in page.
+        self.check_code_throttle(&creds.user, ctx).await?;
         // An account without a password (social sign-in) cannot prove
         // itself this way: it sets one through a reset link first.
         let is_match = if creds.user.has_password {
@@ -302,6 +305,7 @@ impl AuthService {
             false
         };
         if !is_match {
+            self.count_wrong_code(&creds.user, ctx).await?;
             self.record(
                 Audit::failure(action)
                     .actor(who.user_id)

@@ -166,9 +166,8 @@ impl AuthService {
         let secret = TotpSecret::from_bytes(factor.secret.to_vec())
             .ok_or_else(|| CoreError::Unexpected("stored TOTP secret has a bad length".into()))?;
         let now = self.clock.now();
-        self.check_code_throttle(&user, ctx).await?;
+        self.reserve_guess(&user, ctx).await?;
         let Some(step) = verify_totp(&secret, &code, now.timestamp(), None) else {
-            self.count_wrong_code(&user, ctx).await?;
             self.record(
                 Audit::failure("mfa_enrol")
                     .actor(user.id)
@@ -192,6 +191,7 @@ impl AuthService {
                 }
                 e => e.into(),
             })?;
+        self.store.clear_login_failures(user.email.as_str()).await?;
         self.record(
             Audit::success("mfa_enrol")
                 .actor(user.id)
@@ -218,9 +218,8 @@ impl AuthService {
         if !self.mfa_status(&user).await?.totp {
             return Err(CoreError::NotFound("authenticator app"));
         }
-        self.check_code_throttle(&user, ctx).await?;
+        self.reserve_guess(&user, ctx).await?;
         if !self.spend_factor(&user, factor).await? {
-            self.count_wrong_code(&user, ctx).await?;
             self.record(
                 Audit::failure("mfa_remove")
                     .actor(user.id)
@@ -236,6 +235,7 @@ impl AuthService {
         self.store
             .delete_second_factors(user.id, &events, &mail)
             .await?;
+        self.store.clear_login_failures(user.email.as_str()).await?;
         self.record(
             Audit::success("mfa_remove")
                 .actor(user.id)
@@ -259,11 +259,11 @@ impl AuthService {
         if !self.mfa_status(&user).await?.totp {
             return Err(CoreError::NotFound("authenticator app"));
         }
-        self.check_code_throttle(&user, ctx).await?;
+        self.reserve_guess(&user, ctx).await?;
         if !self.spend_factor(&user, SecondFactor::Totp(code)).await? {
-            self.count_wrong_code(&user, ctx).await?;
             return Err(invalid_code(false));
         }
+        self.store.clear_login_failures(user.email.as_str()).await?;
         let now = self.clock.now();
         let codes = generate_recovery_codes();
         let salt = user.id.to_string();
@@ -380,12 +380,14 @@ impl AuthService {
         if user.status == UserStatus::Banned {
             return Err(CoreError::AccountBanned);
         }
-        let method = match factor {
-            SecondFactor::Totp(_) => AuthMethod::Otp,
-            SecondFactor::RecoveryCode(_) => AuthMethod::Otp,
-        };
+        // Every attempt takes one of the token's five before its code is
+        // checked, so concurrent guesses cannot outrun the limit.
+        let attempts = self.store.record_mfa_failure(&hash).await?;
+        if attempts > MFA_MAX_FAILURES {
+            return Err(CoreError::MfaTokenInvalid);
+        }
         if !self.spend_factor(&user, factor).await? {
-            let failures = self.store.record_mfa_failure(&hash).await?;
+            let failures = attempts;
             self.count_wrong_code(&user, ctx).await?;
             self.record(
                 Audit::failure("signin_mfa")
@@ -403,16 +405,18 @@ impl AuthService {
         }
         // Spent after the code, so a code tried on a token a concurrent
         // request just used is not a free guess.
+        // This attempt's own count is in `failures` already: one more.
         if !self
             .store
-            .take_mfa_challenge(&hash, now, MFA_MAX_FAILURES)
+            .take_mfa_challenge(&hash, now, MFA_MAX_FAILURES + 1)
             .await?
         {
             return Err(CoreError::MfaTokenInvalid);
         }
         self.store.clear_login_failures(user.email.as_str()).await?;
         let mut methods = challenge.first_factor.clone();
-        methods.push(method);
+        // An app code and a recovery code are both one-time codes.
+        methods.push(AuthMethod::Otp);
         let tokens = self.open_session(&user, &methods, ctx).await?;
         self.record(
             Audit::success("signin")
@@ -431,7 +435,7 @@ impl AuthService {
     /// Refuses while the account or the client is locked out: codes are
     /// guessed against the same lockout as passwords, wherever they are
     /// typed.
-    async fn check_code_throttle(
+    pub(super) async fn check_code_throttle(
         &self,
         user: &User,
         ctx: &RequestContext,
@@ -450,8 +454,23 @@ impl AuthService {
         }
     }
 
+    /// Takes a guess before a code is checked: the attempt is counted
+    /// toward the account's lockout and the client's first, and refused if
+    /// that locks the account. Concurrent guesses each take their own, so
+    /// a burst cannot outrun the lockout; a right code clears the count
+    /// again (`clear_login_failures`).
+    async fn reserve_guess(&self, user: &User, ctx: &RequestContext) -> Result<(), CoreError> {
+        self.check_code_throttle(user, ctx).await?;
+        self.count_wrong_code(user, ctx).await?;
+        self.check_code_throttle(user, ctx).await
+    }
+
     /// Counts a wrong code toward the account's lockout and the client's.
-    async fn count_wrong_code(&self, user: &User, ctx: &RequestContext) -> Result<(), CoreError> {
+    pub(super) async fn count_wrong_code(
+        &self,
+        user: &User,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
         let now = self.clock.now();
         self.ip_limit
             .record_failure(ctx.ip.as_deref().unwrap_or("unknown"), now);
@@ -523,6 +542,23 @@ impl AuthService {
                 .map(|_| ()),
             None if is_recent(who.authentication.at, self.clock.now()) => Ok(()),
             None => Err(CoreError::ReauthenticationRequired),
+        }
+    }
+
+    /// Moving the address or deleting the account: an account with a
+    /// password gives it (the contract's `current_password`), one without
+    /// (social sign-in) signs in within [`REAUTH_WINDOW`].
+    pub(super) async fn confirm_owner(
+        &self,
+        who: &Principal,
+        current_password: Option<&str>,
+        action: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let user = self.me(who).await?;
+        match current_password.filter(|p| !p.is_empty()) {
+            None if user.has_password => Err(CoreError::ReauthenticationRequired),
+            given => self.reauthenticate(who, given, action, ctx).await,
         }
     }
 

@@ -75,9 +75,6 @@ impl AuthService {
                 return Err(self.failed_sign_in(&email, known, reason, ctx, now).await?);
             }
         };
-        if throttle.failures > 0 {
-            self.store.clear_login_failures(email.as_str()).await?;
-        }
         if user.status == UserStatus::Banned {
             self.record(
                 Audit::failure("signin")
@@ -104,8 +101,14 @@ impl AuthService {
             .await;
             return Err(CoreError::EmailNotVerified);
         }
+        // The lockout's count is cleared only once a session opens: a right
+        // password in front of a second factor must not reset the count of
+        // wrong codes, or each new sign-in would buy more guesses.
         if let Some(second_step) = self.second_step(&user, AuthMethod::Pwd, ctx).await? {
             return Err(second_step);
+        }
+        if throttle.failures > 0 {
+            self.store.clear_login_failures(email.as_str()).await?;
         }
         let tokens = self.open_session(&user, &[AuthMethod::Pwd], ctx).await?;
         self.record(Audit::success("signin").actor(user.id).target(user.id), ctx)

@@ -146,6 +146,18 @@ impl AuthService {
             return Err(CoreError::MfaEnrollmentRequired);
         }
         let user = self.me(who).await?;
+        // The roles granted now, not the token's: a one-factor token minted
+        // before a promotion must not pass as an admin's.
+        if !who.is_multi_factor()
+            && user.roles.iter().any(|r| {
+                self.settings
+                    .mfa_required_for_roles
+                    .iter()
+                    .any(|n| n == r.as_str())
+            })
+        {
+            return Err(CoreError::MfaEnrollmentRequired);
+        }
         if !user.has_role("admin") || user.status != UserStatus::Active {
             return Err(CoreError::Forbidden {
                 any_of: vec!["admin".to_owned()],

@@ -338,6 +338,29 @@ async fn five_wrong_codes_void_the_mfa_token_and_count_toward_the_lockout() {
 }
 
 #[tokio::test]
+async fn a_right_password_does_not_wipe_the_count_of_wrong_codes() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let first = first_step(&app, &enrolled.user.email).await;
+    for _ in 0..3 {
+        let wrong = second_step(&app, &first, "totp_code", "000000").await;
+        assert_problem(wrong, 401, "invalid_mfa_code").await;
+    }
+    // Signing in again with the password buys no fresh guesses.
+    let second = first_step(&app, &enrolled.user.email).await;
+    for _ in 0..2 {
+        let wrong = second_step(&app, &second, "totp_code", "000000").await;
+        assert_problem(wrong, 401, "invalid_mfa_code").await;
+    }
+    assert_problem(
+        app.signin(&enrolled.user.email, STRONG_PASSWORD).await,
+        429,
+        "too_many_attempts",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_second_step_refuses_bad_input_clearly() {
     let app = spawn_app().await;
     let enrolled = enrolled(&app).await;
@@ -628,7 +651,10 @@ async fn a_role_that_requires_a_second_factor_reaches_only_enrolment_until_it_ha
 async fn wrong_codes_while_managing_factors_count_toward_the_lockout_too() {
     let app = spawn_app().await;
     let enrolled = enrolled(&app).await;
-    for _ in 0..5 {
+    // Each attempt is counted before its code is checked (so a burst of
+    // concurrent guesses cannot outrun the lockout): four wrong codes, and
+    // the fifth attempt finds the account locked.
+    for _ in 0..4 {
         assert_problem(
             call(
                 &app,
@@ -643,7 +669,8 @@ async fn wrong_codes_while_managing_factors_count_toward_the_lockout_too() {
         )
         .await;
     }
-    // Locked now: even the right code waits, and so does the password.
+    // Locked at the fifth attempt: even the right code waits, and so does
+    // the password.
     let right = code(&enrolled.secret, step(&app));
     assert_problem(
         call(

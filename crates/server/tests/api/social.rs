@@ -669,3 +669,40 @@ async fn a_social_sign_in_says_fed_and_an_account_with_an_app_is_asked_for_its_c
     assert_eq!(body["code"], "mfa_required");
     assert!(body["mfa_token"].as_str().unwrap().starts_with("wmf_"));
 }
+
+#[tokio::test]
+async fn an_account_without_a_password_deletes_itself_with_a_recent_sign_in() {
+    let op = OidcProvider::start().await;
+    let app = app_with(&op, |_| {}).await;
+    let person = Person::verified(&unique_email());
+    let mut jar = Jar::default();
+    sign_in(&app, &op, &person, "redirect_to=%2Faccount", &mut jar).await;
+    let access = jar.get("__Host-warden_at").unwrap().to_owned();
+    app.clock.advance(chrono::Duration::minutes(6));
+    let stale = app
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/me",
+            Some(&access),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(stale.status(), 401);
+    assert_eq!(
+        stale.json::<Value>().await.unwrap()["code"],
+        "reauthentication_required"
+    );
+    // Signing in again (at the provider) is how it confirms.
+    let mut fresh = Jar::default();
+    sign_in(&app, &op, &person, "redirect_to=%2Faccount", &mut fresh).await;
+    let access = fresh.get("__Host-warden_at").unwrap().to_owned();
+    let deleted = app
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/me",
+            Some(&access),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+}
