@@ -127,10 +127,10 @@ impl AccessPolicy {
         let given = rules.clone();
         let mut entries: Vec<(String, String, Entry)> = Vec::new();
         for rule in rules {
-            if let Requirement::AnyRole(roles) | Requirement::MultiFactor(roles) = &rule.requirement
-                && (matches!(rule.requirement, Requirement::AnyRole(_)) && roles.is_empty()
-                    || roles.iter().any(|r| r.trim().is_empty()))
-            {
+            // Roles are optional on a two-factor rule, never empty names.
+            let roles = rule.requirement.roles();
+            let needs_one = matches!(rule.requirement, Requirement::AnyRole(_));
+            if (needs_one && roles.is_empty()) || roles.iter().any(|r| r.trim().is_empty()) {
                 return Err(RuleError(format!(
                     "verify rule {:?}: roles must name at least one role, none empty",
                     rule.prefix

@@ -12,7 +12,7 @@ use crate::mfa::{
     RecoveryCode, TotpSecret, generate_recovery_codes, normalize_recovery_code, otpauth_uri,
     parse_totp_code, qr_svg, recovery_code_hash, verify_totp,
 };
-use crate::model::{AuthMethod, MfaChallenge, User, UserStatus};
+use crate::model::{AuthMethod, MfaChallenge, TotpFactor, User, UserStatus};
 use crate::opaque::OpaqueToken;
 use crate::ports::CodeUse;
 
@@ -84,17 +84,21 @@ impl AuthService {
     /// a page shows again after a wrong code.
     pub async fn pending_totp(&self, who: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
         let user = self.me(who).await?;
-        let Some(factor) = self
-            .store
+        match self.pending_secret(&user).await? {
+            Some(secret) => Ok(Some(self.enrolment(&secret, &user)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The secret of the account's authenticator app waiting for its first
+    /// code, if one is.
+    async fn pending_secret(&self, user: &User) -> Result<Option<TotpSecret>, CoreError> {
+        self.store
             .find_totp(user.id)
             .await?
             .filter(|t| t.confirmed_at.is_none())
-        else {
-            return Ok(None);
-        };
-        let secret = TotpSecret::from_bytes(factor.secret.to_vec())
-            .ok_or_else(|| CoreError::Unexpected("stored TOTP secret has a bad length".into()))?;
-        Ok(Some(self.enrolment(&secret, &user)?))
+            .map(|t| secret_of(&t))
+            .transpose()
     }
 
     fn enrolment(&self, secret: &TotpSecret, user: &User) -> Result<TotpEnrolment, CoreError> {
@@ -157,14 +161,10 @@ impl AuthService {
     ) -> Result<Vec<String>, CoreError> {
         let user = self.me(who).await?;
         let code = parse_totp_code(code).ok_or_else(|| invalid_code(false))?;
-        let factor = self
-            .store
-            .find_totp(user.id)
+        let secret = self
+            .pending_secret(&user)
             .await?
-            .filter(|t| t.confirmed_at.is_none())
             .ok_or(CoreError::NotFound("pending authenticator app"))?;
-        let secret = TotpSecret::from_bytes(factor.secret.to_vec())
-            .ok_or_else(|| CoreError::Unexpected("stored TOTP secret has a bad length".into()))?;
         let now = self.clock.now();
         self.reserve_guess(&user, ctx).await?;
         let Some(step) = verify_totp(&secret, &code, now.timestamp(), None) else {
@@ -387,13 +387,12 @@ impl AuthService {
             return Err(CoreError::MfaTokenInvalid);
         }
         if !self.spend_factor(&user, factor).await? {
-            let failures = attempts;
             self.count_wrong_code(&user, ctx).await?;
             self.record(
                 Audit::failure("signin_mfa")
                     .actor(user.id)
                     .target(user.id)
-                    .detail(if failures >= MFA_MAX_FAILURES {
+                    .detail(if attempts >= MFA_MAX_FAILURES {
                         "wrong_code_token_void"
                     } else {
                         "wrong_code"
@@ -497,9 +496,7 @@ impl AuthService {
                 else {
                     return Ok(false);
                 };
-                let secret = TotpSecret::from_bytes(stored.secret.to_vec()).ok_or_else(|| {
-                    CoreError::Unexpected("stored TOTP secret has a bad length".into())
-                })?;
+                let secret = secret_of(&stored)?;
                 let Some(step) = verify_totp(&secret, &code, now.timestamp(), stored.last_step)
                 else {
                     return Ok(false);
@@ -579,6 +576,12 @@ impl AuthService {
             .with("change", change_words(change));
         (vec![event], vec![notice])
     }
+}
+
+/// A stored secret as the TOTP functions take it.
+fn secret_of(factor: &TotpFactor) -> Result<TotpSecret, CoreError> {
+    TotpSecret::from_bytes(factor.secret.to_vec())
+        .ok_or_else(|| CoreError::Unexpected("stored TOTP secret has a bad length".into()))
 }
 
 fn is_recent(auth_time: DateTime<Utc>, now: DateTime<Utc>) -> bool {
