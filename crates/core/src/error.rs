@@ -172,6 +172,10 @@ pub enum CoreError {
     /// The account has this second factor already.
     #[error("second factor already enabled")]
     MfaAlreadyEnabled,
+    /// A passkey registration the browser answered wrongly, late, or for a
+    /// credential registered already.
+    #[error("invalid passkey credential")]
+    InvalidCredential,
     /// The password-hashing pool is saturated.
     #[error("overloaded")]
     Overloaded,
@@ -242,6 +246,7 @@ impl CoreError {
             CoreError::InsufficientAuthentication => "insufficient_user_authentication",
             CoreError::MfaEnrollmentRequired => "mfa_enrollment_required",
             CoreError::MfaAlreadyEnabled => "mfa_already_enabled",
+            CoreError::InvalidCredential => "invalid_credential",
             CoreError::Overloaded => "overloaded",
             CoreError::StoreUnavailable => "store_unavailable",
             CoreError::Unexpected(_) => "internal_error",
@@ -251,9 +256,10 @@ impl CoreError {
     /// The kind, which decides the status on every transport.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CoreError::InvalidInput(_) | CoreError::InvalidLink | CoreError::InvalidGrant => {
-                ErrorKind::InvalidRequest
-            }
+            CoreError::InvalidInput(_)
+            | CoreError::InvalidLink
+            | CoreError::InvalidGrant
+            | CoreError::InvalidCredential => ErrorKind::InvalidRequest,
             CoreError::SocialRefused(refusal) => match refusal {
                 crate::identity::Refusal::AccountExists
                 | crate::identity::Refusal::IdentityTaken => ErrorKind::Conflict,
@@ -369,6 +375,11 @@ impl CoreError {
             CoreError::MfaAlreadyEnabled => {
                 "an authenticator app is set up already; remove it first to set up another".into()
             }
+            CoreError::InvalidCredential => {
+                "the passkey could not be registered: the ceremony expired, was answered for \
+                 another site, or the passkey is registered already; try again"
+                    .into()
+            }
             CoreError::Overloaded => "too many sign-ins at once; retry shortly".into(),
             CoreError::StoreUnavailable => "the database is unreachable; retry shortly".into(),
             CoreError::Unexpected(_) => "something went wrong on our side".into(),
@@ -454,6 +465,7 @@ mod tests {
             CoreError::InsufficientAuthentication,
             CoreError::MfaEnrollmentRequired,
             CoreError::MfaAlreadyEnabled,
+            CoreError::InvalidCredential,
             CoreError::Overloaded,
             CoreError::StoreUnavailable,
         ];

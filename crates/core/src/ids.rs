@@ -74,3 +74,7 @@ uuid_id!(
     /// A linked identity's identifier (social sign-in).
     IdentityId
 );
+uuid_id!(
+    /// A passkey's identifier (not the authenticator's credential id).
+    PasskeyId
+);

@@ -10,7 +10,7 @@ use crate::identity::{
     Assertion, AuthorizationRequest, ExchangeCode, Identity, IdentityKey, ProviderCallback,
     ProviderFailure,
 };
-use crate::ids::{AuditId, IdentityId, MailId, SessionId, UserId};
+use crate::ids::{AuditId, IdentityId, MailId, PasskeyId, SessionId, UserId};
 use crate::links::{LinkPurpose, LinkRecord, SendOutcome, SendThrottle};
 use crate::mail::{DueMail, QueuedMail};
 use crate::model::{
@@ -18,6 +18,7 @@ use crate::model::{
     RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
     TokenHash, TotpFactor, User, UserCredentials, UserStatus,
 };
+use crate::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 
 /// The source of "now". Time is an input so expiry is testable without
 /// sleeping. One trait for Warden and warden-verify, kept in warden-token
@@ -122,6 +123,7 @@ pub trait Store:
     + LinkStore
     + IdentityStore
     + MfaStore
+    + PasskeyStore
     + Send
     + Sync
     + 'static
@@ -506,6 +508,67 @@ pub enum CodeUse {
     Spent,
 }
 
+/// Passkeys and the ceremonies in flight: the `user_passkey` and
+/// `webauthn_challenge` tables.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// The account's passkeys, oldest first.
+    async fn list_passkeys(&self, user: UserId) -> Result<Vec<StoredPasskey>, StoreError>;
+    /// The passkey with this credential id, whoever's it is.
+    async fn find_passkey(&self, credential_id: &str) -> Result<Option<StoredPasskey>, StoreError>;
+    /// Adds a passkey, with `recovery_codes` (hashes) when it is the
+    /// account's first second factor, the events and the mail, in one
+    /// transaction. `Conflict` when the credential id is registered
+    /// already (to any account); `NotFound` when the account is gone.
+    async fn insert_passkey(
+        &self,
+        passkey: &StoredPasskey,
+        recovery_codes: &[String],
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<(), StoreError>;
+    /// Records a sign-in with a passkey: its new state (the counter moved)
+    /// and when.
+    async fn touch_passkey(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Removes one of the account's passkeys unless it is the last way to
+    /// sign in (no password, no identity, no other passkey). When it was
+    /// the last second factor (no other passkey, no authenticator app),
+    /// the recovery codes and the sign-ins waiting for a factor go too.
+    /// The events and mail are written only when it went.
+    async fn delete_passkey(
+        &self,
+        user: UserId,
+        id: PasskeyId,
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<PasskeyRemoval, StoreError>;
+    /// Removes every passkey of the account (an admin's reset); returns
+    /// how many went.
+    async fn delete_passkeys(&self, user: UserId) -> Result<u64, StoreError>;
+    /// Keeps the state of a ceremony under `key` until `expires_at`,
+    /// replacing one under the same key.
+    async fn put_webauthn_challenge(
+        &self,
+        key: &str,
+        challenge: &WebauthnChallenge,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Takes (deletes and returns) the state under `key` if it has not
+    /// expired: a ceremony is answered once.
+    async fn take_webauthn_challenge(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebauthnChallenge>, StoreError>;
+    /// Deletes states that expired before `before`; returns how many.
+    async fn prune_webauthn_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// Second factors: the `user_totp`, `user_recovery_code` and
 /// `mfa_challenge` tables.
 #[async_trait]
@@ -643,6 +706,6 @@ pub trait LockoutStore: Send + Sync {
 pub mod prelude {
     pub use super::{
         AuditStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore, MailStore, MfaStore,
-        RevocationStore, SessionStore, Store, UserStore,
+        PasskeyStore, RevocationStore, SessionStore, Store, UserStore,
     };
 }

@@ -7,6 +7,7 @@ use warden_token::Algorithm;
 use crate::access::AccessPolicy;
 use crate::links::{LinkLifetimes, SendLimit};
 use crate::model::LockoutPolicy;
+use crate::passkeys::WebauthnSettings;
 use crate::password::PasswordPolicy;
 
 /// What kind of access token sign-in and refresh issue; configured as
@@ -83,12 +84,15 @@ pub struct AuthSettings {
     /// Roles whose holders must have a second factor (`[mfa]
     /// required_for_roles`).
     pub mfa_required_for_roles: Vec<String>,
+    /// Where passkeys are bound and used (`[webauthn]`).
+    pub webauthn: WebauthnSettings,
 }
 
 impl AuthSettings {
     /// Defaults for an issuer URL.
     pub fn new(issuer: impl Into<String>) -> Self {
         let issuer = issuer.into();
+        let webauthn = WebauthnSettings::for_public_url(&issuer, "Warden");
         Self {
             public_url: issuer.trim_end_matches('/').to_owned(),
             issuer,
@@ -113,6 +117,7 @@ impl AuthSettings {
             forgot_per_ip_per_minute: 20,
             totp_issuer: "Warden".into(),
             mfa_required_for_roles: Vec::new(),
+            webauthn,
         }
     }
 

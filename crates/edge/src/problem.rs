@@ -43,6 +43,7 @@ pub fn title(code: &str) -> &'static str {
         "insufficient_user_authentication" => "Insufficient user authentication",
         "mfa_enrollment_required" => "Second factor enrolment required",
         "mfa_already_enabled" => "Second factor already enabled",
+        "invalid_credential" => "Invalid passkey",
         "account_exists" => "Account exists",
         "identity_taken" => "Identity taken",
         "email_not_verified_by_provider" => "E-mail not verified by provider",

@@ -38,6 +38,10 @@ pub struct SigninMfaRequest {
     pub totp_code: Option<String>,
     /// One of the recovery codes.
     pub recovery_code: Option<String>,
+    /// A passkey's answer (`PublicKeyCredential` as JSON) to the options of
+    /// `POST /v1/webauthn/signin/options` with this `mfa_token`.
+    #[schema(value_type = Option<Object>)]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 /// `POST /v1/mfa/totp`.
@@ -262,7 +266,7 @@ impl From<warden_core::MfaStatus> for MfaBody {
     fn from(status: warden_core::MfaStatus) -> Self {
         Self {
             totp: status.totp,
-            passkeys: 0,
+            passkeys: status.passkeys,
             recovery_codes_left: status.recovery_codes_left,
         }
     }

@@ -70,6 +70,18 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/v1/mfa/totp/confirm", post(routes::mfa::confirm_totp))
         .route("/v1/mfa/recovery-codes", post(routes::mfa::recovery_codes))
         .route("/v1/admin/users/{id}/mfa", delete(routes::mfa::admin_reset))
+        .route(
+            "/v1/webauthn/register/options",
+            post(routes::passkeys::register_options),
+        )
+        .route("/v1/webauthn/register", post(routes::passkeys::register))
+        .route(
+            "/v1/webauthn/signin/options",
+            post(routes::passkeys::signin_options),
+        )
+        .route("/v1/webauthn/signin", post(routes::passkeys::signin))
+        .route("/v1/me/passkeys", get(routes::passkeys::list))
+        .route("/v1/me/passkeys/{id}", delete(routes::passkeys::delete))
         .route("/v1/token/refresh", post(routes::accounts::refresh))
         .route("/v1/token/revoke", post(routes::accounts::revoke_refresh))
         .route("/v1/signout", post(routes::accounts::signout))

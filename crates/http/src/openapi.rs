@@ -48,6 +48,8 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
         routes::social::unlink,
         routes::mfa::signin_mfa, routes::mfa::start_totp, routes::mfa::confirm_totp,
         routes::mfa::remove_totp, routes::mfa::recovery_codes, routes::mfa::admin_reset,
+        routes::passkeys::register_options, routes::passkeys::register, routes::passkeys::list,
+        routes::passkeys::delete, routes::passkeys::signin_options, routes::passkeys::signin,
     ),
     components(schemas(problem::Problem, dto::TokensBody, dto::UserBody)),
     modifiers(&BearerAuth, &ProblemResponses)

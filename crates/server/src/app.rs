@@ -153,6 +153,10 @@ pub fn auth_settings(config: &Config) -> AuthSettings {
     settings.forgot_per_ip_per_minute = config.links.forgot_per_ip_per_minute;
     settings.totp_issuer = config.ui.branding.product_name.clone();
     settings.mfa_required_for_roles = config.mfa.required_for_roles.clone();
+    // Checked when the configuration loaded; the defaults stand otherwise.
+    if let Ok(webauthn) = config.webauthn() {
+        settings.webauthn = webauthn;
+    }
     settings
 }
 

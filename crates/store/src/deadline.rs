@@ -19,12 +19,13 @@ use warden_core::model::{
     RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
     TokenHash, TotpFactor, User, UserCredentials, UserStatus,
 };
+use warden_core::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 use warden_core::ports::{
     AuditStore, CodeUse, IdentityStore, KeyStore, LinkCompletion, LinkStore, LockoutStore,
-    MailStore, MfaStore, NewUser, PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn,
-    SessionStore, Store, Unlinked, UserStore,
+    MailStore, MfaStore, NewUser, PasskeyStore, PasswordChange, ReuseRevocation, RevocationStore,
+    SessionEventFn, SessionStore, Store, Unlinked, UserStore,
 };
-use warden_core::{AuditId, Email, IdentityId, MailId, SessionId, StoreError, UserId};
+use warden_core::{AuditId, Email, IdentityId, MailId, PasskeyId, SessionId, StoreError, UserId};
 
 /// Wraps a store so that every call ends within `limit` (when set) and is
 /// one `store.<operation>` span: the boundary every adapter sits behind.
@@ -818,5 +819,99 @@ impl LinkStore for Deadline {
     async fn prune_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.within("prune_links", self.inner.prune_links(before))
             .await
+    }
+}
+
+#[async_trait]
+impl PasskeyStore for Deadline {
+    async fn list_passkeys(&self, user: UserId) -> Result<Vec<StoredPasskey>, StoreError> {
+        self.within("list_passkeys", self.inner.list_passkeys(user))
+            .await
+    }
+
+    async fn find_passkey(&self, credential_id: &str) -> Result<Option<StoredPasskey>, StoreError> {
+        self.within("find_passkey", self.inner.find_passkey(credential_id))
+            .await
+    }
+
+    async fn insert_passkey(
+        &self,
+        passkey: &StoredPasskey,
+        recovery_codes: &[String],
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<(), StoreError> {
+        self.within(
+            "insert_passkey",
+            self.inner
+                .insert_passkey(passkey, recovery_codes, events, mail),
+        )
+        .await
+    }
+
+    async fn touch_passkey(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.within(
+            "touch_passkey",
+            self.inner.touch_passkey(id, credential, at),
+        )
+        .await
+    }
+
+    async fn delete_passkey(
+        &self,
+        user: UserId,
+        id: PasskeyId,
+        events: &[OutboxEvent],
+        mail: &[QueuedMail],
+    ) -> Result<PasskeyRemoval, StoreError> {
+        self.within(
+            "delete_passkey",
+            self.inner.delete_passkey(user, id, events, mail),
+        )
+        .await
+    }
+
+    async fn delete_passkeys(&self, user: UserId) -> Result<u64, StoreError> {
+        self.within("delete_passkeys", self.inner.delete_passkeys(user))
+            .await
+    }
+
+    async fn put_webauthn_challenge(
+        &self,
+        key: &str,
+        challenge: &WebauthnChallenge,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.within(
+            "put_webauthn_challenge",
+            self.inner
+                .put_webauthn_challenge(key, challenge, expires_at),
+        )
+        .await
+    }
+
+    async fn take_webauthn_challenge(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WebauthnChallenge>, StoreError> {
+        self.within(
+            "take_webauthn_challenge",
+            self.inner.take_webauthn_challenge(key, now),
+        )
+        .await
+    }
+
+    async fn prune_webauthn_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within(
+            "prune_webauthn_challenges",
+            self.inner.prune_webauthn_challenges(before),
+        )
+        .await
     }
 }

@@ -13,7 +13,8 @@ use warden_core::model::{
     Role, Session, SessionTokenOwner, StoredSigningKey, TotpFactor, User, UserCredentials,
     UserStatus,
 };
-use warden_core::{AuditId, Email, EventId, IdentityId, SessionId, StoreError, UserId};
+use warden_core::passkeys::{StoredPasskey, WebauthnChallenge};
+use warden_core::{AuditId, Email, EventId, IdentityId, PasskeyId, SessionId, StoreError, UserId};
 
 /// A text column.
 ///
@@ -796,4 +797,68 @@ pub(crate) fn clip_mail_error(error: &str) -> &str {
         end -= 1;
     }
     &error[..end]
+}
+
+pub(crate) const PASSKEY_COLUMNS: &str =
+    "passkey_id, user_id, credential_id, name, credential, synced, created_at, last_used_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PasskeyRow {
+    passkey_id: Text,
+    user_id: Text,
+    credential_id: Text,
+    name: Text,
+    credential: Text,
+    synced: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl TryFrom<PasskeyRow> for StoredPasskey {
+    type Error = StoreError;
+    fn try_from(row: PasskeyRow) -> Result<Self, Self::Error> {
+        Ok(StoredPasskey {
+            id: PasskeyId::from_uuid(parse_uuid(&row.passkey_id)?),
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            credential_id: row.credential_id.into_string(),
+            name: row.name.into_string(),
+            credential: row.credential.into_string(),
+            synced: row.synced,
+            created_at: from_millis(row.created_at)?,
+            last_used_at: row.last_used_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebauthnChallengeRow {
+    user_id: Option<Text>,
+    state: Text,
+    expires_at: i64,
+}
+
+/// The columns a take returns (`DELETE ... RETURNING`).
+pub(crate) const WEBAUTHN_CHALLENGE_COLUMNS: &str = "user_id, state, expires_at";
+
+/// The state a take deleted, if it had not expired by `now`.
+pub(crate) fn live_challenge(
+    row: Option<WebauthnChallengeRow>,
+    now: DateTime<Utc>,
+) -> Result<Option<WebauthnChallenge>, StoreError> {
+    row.filter(|row| row.expires_at > to_millis(now))
+        .map(WebauthnChallenge::try_from)
+        .transpose()
+}
+
+impl TryFrom<WebauthnChallengeRow> for WebauthnChallenge {
+    type Error = StoreError;
+    fn try_from(row: WebauthnChallengeRow) -> Result<Self, Self::Error> {
+        Ok(WebauthnChallenge {
+            user_id: row
+                .user_id
+                .map(|id| parse_uuid(&id).map(UserId::from_uuid))
+                .transpose()?,
+            state: row.state.into_string(),
+        })
+    }
 }

@@ -26,6 +26,7 @@ pub use warden_store::testing::{ServerKind, TestDatabase};
 pub mod bus;
 pub mod gateway;
 pub mod oidc;
+pub mod passkey;
 pub mod process;
 pub mod proxy;
 pub mod smtp;

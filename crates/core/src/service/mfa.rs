@@ -43,6 +43,8 @@ pub enum SecondFactor<'a> {
     Totp(&'a str),
     /// One of the recovery codes.
     RecoveryCode(&'a str),
+    /// A passkey's answer to the options made for the `mfa_token`.
+    Passkey(&'a serde_json::Value),
 }
 
 /// What an account has of second factors (the `mfa` of the `user` object).
@@ -50,6 +52,8 @@ pub enum SecondFactor<'a> {
 pub struct MfaStatus {
     /// A confirmed authenticator app.
     pub totp: bool,
+    /// Registered passkeys.
+    pub passkeys: u32,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
 }
@@ -57,7 +61,22 @@ pub struct MfaStatus {
 impl MfaStatus {
     /// Whether the account has any second factor.
     pub fn enabled(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
+    }
+
+    /// The `methods` of an `mfa_required` refusal.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        if self.totp {
+            methods.push("totp");
+        }
+        if self.passkeys > 0 {
+            methods.push("webauthn");
+        }
+        if self.recovery_codes_left > 0 {
+            methods.push("recovery_code");
+        }
+        methods
     }
 }
 
@@ -69,13 +88,16 @@ impl AuthService {
             .find_totp(user.id)
             .await?
             .is_some_and(|t| t.confirmed_at.is_some());
-        let recovery_codes_left = if totp {
+        let passkeys =
+            u32::try_from(self.store.list_passkeys(user.id).await?.len()).unwrap_or(u32::MAX);
+        let recovery_codes_left = if totp || passkeys > 0 {
             self.store.count_recovery_codes(user.id).await?
         } else {
             0
         };
         Ok(MfaStatus {
             totp,
+            passkeys,
             recovery_codes_left,
         })
     }
@@ -300,6 +322,7 @@ impl AuthService {
             .ok_or(CoreError::NotFound("user"))?;
         let now = self.clock.now();
         let (events, mail) = self.mfa_change(&user, "reset_by_admin", now);
+        self.store.delete_passkeys(user.id).await?;
         self.store
             .delete_second_factors(user.id, &events, &mail)
             .await?;
@@ -320,7 +343,8 @@ impl AuthService {
         first_factor: AuthMethod,
         ctx: &RequestContext,
     ) -> Result<Option<CoreError>, CoreError> {
-        if !self.mfa_status(user).await?.enabled() {
+        let status = self.mfa_status(user).await?;
+        if !status.enabled() {
             return Ok(None);
         }
         let now = self.clock.now();
@@ -345,7 +369,7 @@ impl AuthService {
         .await;
         Ok(Some(CoreError::MfaRequired {
             mfa_token: token.expose().to_owned(),
-            methods: vec!["totp", "recovery_code"],
+            methods: status.methods(),
         }))
     }
 
@@ -386,7 +410,14 @@ impl AuthService {
         if attempts > MFA_MAX_FAILURES {
             return Err(CoreError::MfaTokenInvalid);
         }
-        if !self.spend_factor(&user, factor).await? {
+        let proved = match factor {
+            SecondFactor::Passkey(answer) => self.spend_passkey(&user, &hash, answer).await?,
+            _ => self
+                .spend_factor(&user, factor)
+                .await?
+                .then_some(AuthMethod::Otp),
+        };
+        let Some(second) = proved else {
             self.count_wrong_code(&user, ctx).await?;
             self.record(
                 Audit::failure("signin_mfa")
@@ -401,7 +432,7 @@ impl AuthService {
             )
             .await;
             return Err(invalid_code(true));
-        }
+        };
         // Spent after the code, so a code tried on a token a concurrent
         // request just used is not a free guess.
         // This attempt's own count is in `failures` already: one more.
@@ -414,8 +445,9 @@ impl AuthService {
         }
         self.store.clear_login_failures(user.email.as_str()).await?;
         let mut methods = challenge.first_factor.clone();
-        // An app code and a recovery code are both one-time codes.
-        methods.push(AuthMethod::Otp);
+        // An app code and a recovery code are both one-time codes (`otp`);
+        // a passkey is a key (`hwk` or `swk`).
+        methods.push(second);
         let tokens = self.open_session(&user, &methods, ctx).await?;
         self.record(
             Audit::success("signin")
@@ -424,6 +456,7 @@ impl AuthService {
                 .detail(match factor {
                     SecondFactor::Totp(_) => "totp",
                     SecondFactor::RecoveryCode(_) => "recovery_code",
+                    SecondFactor::Passkey(_) => "passkey",
                 }),
             ctx,
         )
@@ -517,6 +550,8 @@ impl AuthService {
                     .await?;
                 Ok(used == Some(CodeUse::Accepted))
             }
+            // A passkey answers a ceremony of the second step only.
+            SecondFactor::Passkey(_) => Ok(false),
         }
     }
 
@@ -560,7 +595,7 @@ impl AuthService {
     }
 
     /// The `user.mfa_changed` event and the `mfa_changed` notice.
-    fn mfa_change(
+    pub(super) fn mfa_change(
         &self,
         user: &User,
         change: &'static str,
@@ -599,6 +634,8 @@ fn change_words(change: &str) -> &'static str {
         "totp_disabled" => "the authenticator app was removed",
         "recovery_codes_regenerated" => "new recovery codes were made; the old ones no longer work",
         "reset_by_admin" => "an administrator removed every second factor",
+        "passkey_added" => "a passkey was added",
+        "passkey_removed" => "a passkey was removed",
         _ => "a second factor changed",
     }
 }

@@ -15,6 +15,7 @@ mod backfill;
 mod feed;
 mod lifecycle;
 mod mfa;
+mod passkeys;
 mod recovery;
 mod sessions;
 mod sign_in;
@@ -31,6 +32,7 @@ pub use mfa::{
     MFA_MAX_FAILURES, MFA_TOKEN_PREFIX, MFA_TOKEN_TTL, MfaStatus, REAUTH_WINDOW, SecondFactor,
     TotpEnrolment,
 };
+pub use passkeys::{PASSKEY_CHALLENGE_PREFIX, PasskeyOptions, RegisteredPasskey};
 pub use social::SocialAccount;
 
 use crate::accounts::Accounts;
@@ -171,6 +173,8 @@ pub struct AuthService {
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
     settings: AuthSettings,
+    /// Runs the passkey ceremonies (`[webauthn]`).
+    relying_party: crate::passkeys::RelyingParty,
     /// Where [`AuthService::follow_revocations`] continues reading.
     feed_cursor: tokio::sync::Mutex<Option<String>>,
 }
@@ -205,6 +209,8 @@ impl AuthService {
             settings.key_activation_delay,
         )
         .await?;
+        let relying_party = crate::passkeys::RelyingParty::new(&settings.webauthn)
+            .map_err(|e| CoreError::Unexpected(format!("[webauthn]: {e}")))?;
         backfill_email_skeletons(&*store).await?;
         let denylist = Arc::new(DenyList::new());
         for revocation in store.list_active_revocations(clock.now()).await? {
@@ -227,6 +233,7 @@ impl AuthService {
             keys,
             denylist,
             settings,
+            relying_party,
             feed_cursor: tokio::sync::Mutex::new(None),
         })
     }
@@ -289,6 +296,7 @@ impl AuthService {
             .await?;
         self.store.prune_exchange_codes(now).await?;
         self.store.prune_mfa_challenges(now).await?;
+        self.store.prune_webauthn_challenges(now).await?;
         self.keys.reload().await
     }
 

@@ -37,7 +37,7 @@ fn one_factor<'a>(
 }
 
 /// The second step of a sign-in: the `mfa_token` of `mfa_required` and a
-/// code. Wrong codes count toward the account's lockout; five void the
+/// code, or a passkey's answer to the options made for the token. Wrong codes count toward the account's lockout; five void the
 /// token.
 #[utoipa::path(post, path = "/v1/signin/mfa", tag = "mfa", params(CookieMode), request_body = SigninMfaRequest,
     responses((status = 200, body = TokensBody), JsonBodyErrors, Unauthorized, Forbidden, TooManyRequests, Unavailable))]
@@ -52,11 +52,15 @@ pub async fn signin_mfa(
     if mode.cookie {
         super::accounts::check_cookie_mode(&parts, &state)?;
     }
-    let factor = one_factor(
-        body.totp_code.as_deref(),
-        body.recovery_code.as_deref(),
-        "totp_code",
-    )?;
+    let factor = match (&body.webauthn, &body.totp_code, &body.recovery_code) {
+        (Some(answer), None, None) => SecondFactor::Passkey(answer),
+        (Some(_), _, _) => {
+            return Err(ApiError::invalid_request(
+                "give exactly one of `totp_code`, `recovery_code` and `webauthn`",
+            ));
+        }
+        (None, totp, recovery) => one_factor(totp.as_deref(), recovery.as_deref(), "totp_code")?,
+    };
     let result = state.auth.sign_in_mfa(&body.mfa_token, factor, &ctx).await;
     let tokens = counted_sign_in(&state, result)?;
     Ok(token_response(&state, jar, &tokens, mode.cookie))

@@ -50,6 +50,7 @@ const SECTIONS: &[&str] = &[
     "links",
     "oauth",
     "mfa",
+    "webauthn",
 ];
 
 /// Merges the `WARDEN_*` variables of `env` over `figment`. Unknown

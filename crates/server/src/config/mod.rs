@@ -41,6 +41,7 @@ mod telemetry;
 mod tokens;
 mod ui;
 mod verify;
+mod webauthn;
 
 pub use database::DatabaseSection;
 use database::RawDatabase;
@@ -66,6 +67,7 @@ use ui::RawUi;
 pub use ui::UiSection;
 use verify::RawVerify;
 pub use verify::{SignInRedirect, VerifyRule, VerifySection};
+pub use webauthn::WebauthnSection;
 
 /// Everything `warden serve` can be told, parsed: what [`Config::load`]
 /// returns once every layer is merged and every value checked. Built from
@@ -133,6 +135,8 @@ pub struct Config {
     pub oauth: OAuthSection,
     /// `[mfa]`.
     pub mfa: MfaSection,
+    /// `[webauthn]`.
+    pub webauthn: WebauthnSection,
 }
 
 impl Default for Config {
@@ -167,6 +171,7 @@ impl Default for Config {
             links: LinksSection::default(),
             oauth: OAuthSection::default(),
             mfa: MfaSection::default(),
+            webauthn: WebauthnSection::default(),
         }
     }
 }
@@ -212,6 +217,7 @@ pub struct RawConfig {
     links: RawLinks,
     oauth: OAuthSection,
     mfa: MfaSection,
+    webauthn: WebauthnSection,
 }
 
 impl Default for RawConfig {
@@ -257,6 +263,7 @@ impl From<&Config> for RawConfig {
             links: (&config.links).into(),
             oauth: config.oauth.clone(),
             mfa: config.mfa.clone(),
+            webauthn: config.webauthn.clone(),
         }
     }
 }
@@ -294,7 +301,7 @@ impl TryFrom<RawConfig> for Config {
         let links = LinksSection::try_from(raw.links)?;
         let public_url = signup::parse_public_url(raw.public_url)?;
         raw.oauth.validate()?;
-        Ok(Self {
+        let config = Self {
             warnings: Vec::new(),
             data_dir: raw.data_dir,
             database_url: raw.database_url,
@@ -324,7 +331,10 @@ impl TryFrom<RawConfig> for Config {
             links,
             oauth: raw.oauth,
             mfa: raw.mfa,
-        })
+            webauthn: raw.webauthn,
+        };
+        config.webauthn()?;
+        Ok(config)
     }
 }
 
@@ -485,6 +495,29 @@ impl Config {
     /// the issuer.
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| self.issuer())
+    }
+
+    /// Where passkeys are bound and used: `[webauthn]`, each unset value
+    /// following `public_url` (its host, or `localhost` for an address,
+    /// which WebAuthn does not take; its origin) and `[ui] product_name`.
+    /// An error names a relying party its origins do not belong to.
+    pub fn webauthn(&self) -> anyhow::Result<warden_core::passkeys::WebauthnSettings> {
+        let mut settings = warden_core::passkeys::WebauthnSettings::for_public_url(
+            &self.public_url(),
+            self.webauthn
+                .rp_name
+                .as_deref()
+                .unwrap_or(&self.ui.branding.product_name),
+        );
+        if let Some(rp_id) = &self.webauthn.rp_id {
+            settings.rp_id = rp_id.clone();
+        }
+        if !self.webauthn.origins.is_empty() {
+            settings.origins = self.webauthn.origins.clone();
+        }
+        warden_core::passkeys::RelyingParty::new(&settings)
+            .map_err(|e| anyhow::anyhow!("[webauthn]: {e}"))?;
+        Ok(settings)
     }
 
     /// Whether the database is the embedded SQLite file (single process).

@@ -24,6 +24,7 @@ mod operations;
 #[cfg(feature = "otel")]
 mod otel;
 mod pages;
+mod passkeys;
 mod propagation;
 mod readiness;
 mod refresh;

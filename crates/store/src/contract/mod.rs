@@ -17,7 +17,7 @@
 //! The functions live in one file per section of the port (`users`,
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
 //! relay, `audit`, `lockout`, `links` for mailed link tokens, `identities`
-//! for social sign-in, `mfa` for second factors, `mail` for the
+//! for social sign-in, `mfa` for second factors, `passkeys`, `mail` for the
 //! mail queue, with its own list [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
@@ -39,6 +39,7 @@ mod links;
 mod lockout;
 mod mail;
 mod mfa;
+mod passkeys;
 mod refresh;
 mod relay;
 mod revocations;
@@ -80,6 +81,10 @@ pub use self::mfa::{
     recovery_codes_are_single_use_and_replaced_as_a_set,
     second_factors_are_deleted_with_events_and_the_account, totp_pending_confirm_and_replace,
     totp_steps_are_single_use_under_concurrency,
+};
+pub use self::passkeys::{
+    passkeys_count_as_a_credential_when_unlinking, passkeys_delete_keeps_the_last_credential,
+    passkeys_register_list_find_and_touch, webauthn_challenges_are_taken_once_and_expire,
 };
 pub use self::refresh::{
     refresh_retry_within_the_grace_window, refresh_retry_within_the_grace_window_under_concurrency,
@@ -154,6 +159,11 @@ pub const ALL: &[&str] = &[
     "recovery_codes_are_single_use_and_replaced_as_a_set",
     "mfa_challenges_count_failures_and_are_taken_once",
     "second_factors_are_deleted_with_events_and_the_account",
+    // passkeys (migration 0011)
+    "passkeys_register_list_find_and_touch",
+    "passkeys_delete_keeps_the_last_credential",
+    "passkeys_count_as_a_credential_when_unlinking",
+    "webauthn_challenges_are_taken_once_and_expire",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
@@ -210,6 +220,10 @@ macro_rules! contract_tests {
             recovery_codes_are_single_use_and_replaced_as_a_set,
             mfa_challenges_count_failures_and_are_taken_once,
             second_factors_are_deleted_with_events_and_the_account,
+            passkeys_register_list_find_and_touch,
+            passkeys_delete_keeps_the_last_credential,
+            passkeys_count_as_a_credential_when_unlinking,
+            webauthn_challenges_are_taken_once_and_expire,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

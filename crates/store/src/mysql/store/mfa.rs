@@ -21,7 +21,7 @@ use crate::rows::{
 
 /// Stores `hashes` as the account's recovery codes, inside the caller's
 /// transaction, after voiding (deleting) the old set.
-async fn put_recovery_codes(
+pub(super) async fn put_recovery_codes(
     conn: &mut MySqlConnection,
     user_id: &str,
     hashes: &[String],
@@ -172,16 +172,26 @@ impl MfaStore for MySqlStore {
                 .bind(&user_id)
                 .execute(&mut *tx)
                 .await?;
-            let codes = sqlx::query("DELETE FROM user_recovery_code WHERE user_id = ?")
-                .bind(&user_id)
-                .execute(&mut *tx)
-                .await?;
+            // Passkeys left are second factors still: the codes and the
+            // sign-ins waiting for a factor stay with them.
+            let codes = sqlx::query(
+                "DELETE FROM user_recovery_code WHERE user_id = ? \
+                 AND NOT EXISTS (SELECT 1 FROM user_passkey WHERE user_id = ?)",
+            )
+            .bind(&user_id)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
             // A sign-in waiting for a factor the account no longer has
             // cannot finish.
-            sqlx::query("DELETE FROM mfa_challenge WHERE user_id = ? AND used_at IS NULL")
-                .bind(&user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM mfa_challenge WHERE user_id = ? AND used_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM user_passkey WHERE user_id = ?)",
+            )
+            .bind(&user_id)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
             let existed = totp.rows_affected() + codes.rows_affected() > 0;
             if existed {
                 queue_in(&mut tx, &self.cipher, mail).await?;

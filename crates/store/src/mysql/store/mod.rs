@@ -9,6 +9,7 @@ mod links;
 mod lockout;
 mod mail;
 mod mfa;
+mod passkeys;
 mod revocations;
 mod sessions;
 mod users;

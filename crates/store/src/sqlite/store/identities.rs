@@ -156,9 +156,14 @@ impl IdentityStore for SqliteStore {
                     .bind(&user)
                     .fetch_all(&mut *tx)
                     .await?;
+            let (passkeys,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM user_passkey WHERE user_id = ?")
+                    .bind(&user)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if !identities.iter().any(|(each,)| **each == *id) {
                 Unlinked::NotFound
-            } else if !has_password && identities.len() == 1 {
+            } else if !has_password && identities.len() == 1 && passkeys == 0 {
                 Unlinked::LastCredential
             } else {
                 sqlx::query("DELETE FROM user_identity WHERE identity_id = ? AND user_id = ?")
