@@ -291,11 +291,32 @@ impl Authentication {
     }
 }
 
+/// Which stored TOTP secret a [`TotpFactor`] was read from: the nonce the
+/// store sealed it with, fresh for every secret it takes. A secret stored
+/// since (a restarted enrolment) never has the identity of one read before,
+/// which `created_at` could not promise (two enrolments in one millisecond).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpSecretId(Vec<u8>);
+
+impl TotpSecretId {
+    /// The identity the store keeps for a secret.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// As the store keeps it.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// An account's TOTP factor as stored.
 #[derive(Clone)]
 pub struct TotpFactor {
     /// The shared secret (the store keeps it sealed).
     pub secret: zeroize::Zeroizing<Vec<u8>>,
+    /// Which stored secret this is (what confirming it is bound to).
+    pub id: TotpSecretId,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When a first code confirmed it; until then it does not count.
@@ -308,6 +329,7 @@ impl std::fmt::Debug for TotpFactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TotpFactor")
             .field("secret", &"[redacted]")
+            .field("id", &self.id)
             .field("created_at", &self.created_at)
             .field("confirmed_at", &self.confirmed_at)
             .field("last_step", &self.last_step)

@@ -16,7 +16,7 @@ use crate::mail::{DueMail, QueuedMail};
 use crate::model::{
     AuditEntry, LockoutPolicy, MfaChallenge, OutboxEvent, RefreshRecord, Revocation, Role,
     RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
-    TokenHash, TotpFactor, User, UserCredentials, UserStatus,
+    TokenHash, TotpFactor, TotpSecretId, User, UserCredentials, UserStatus,
 };
 use crate::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 
@@ -583,12 +583,16 @@ pub trait MfaStore: Send + Sync {
         secret: &[u8],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Confirms the pending secret with the code of `step` and replaces the
-    /// recovery codes with `recovery_hashes`, with `events` and `mail`, in
-    /// one transaction. `NotFound` when nothing is pending.
+    /// Confirms the pending secret `secret` (the one a code was checked
+    /// against) with the code of `step` and replaces the recovery codes with
+    /// `recovery_hashes`, with `events` and `mail`, in one transaction.
+    /// `NotFound` when nothing is pending, or when the pending secret is
+    /// another one (an enrolment restarted since `secret` was read).
+    #[allow(clippy::too_many_arguments)]
     async fn confirm_totp(
         &self,
         user: UserId,
+        secret: &TotpSecretId,
         step: i64,
         recovery_hashes: &[String],
         at: DateTime<Utc>,

@@ -238,7 +238,9 @@ impl FromRequestParts<AppState> for Authenticated {
         if credential == Credential::Cookie && !is_safe(&parts.method) {
             check_csrf(parts, state)?;
         }
-        if state.auth.needs_mfa_enrollment(&principal) && !enrollment_allows(parts.uri.path()) {
+        if !enrollment_allows(parts.uri.path())
+            && state.auth.needs_mfa_enrollment(&principal).await?
+        {
             return Err(CoreError::MfaEnrollmentRequired.into());
         }
         Ok(Authenticated {

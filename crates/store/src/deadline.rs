@@ -17,7 +17,7 @@ use warden_core::mail::{DueMail, QueuedMail};
 use warden_core::model::{
     AuditEntry, LockoutPolicy, MfaChallenge, OutboxEvent, RefreshRecord, Revocation, Role,
     RotateOutcome, Session, SessionTokenOwner, SessionTokenRecord, StoredSigningKey, ThrottleState,
-    TokenHash, TotpFactor, User, UserCredentials, UserStatus,
+    TokenHash, TotpFactor, TotpSecretId, User, UserCredentials, UserStatus,
 };
 use warden_core::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 use warden_core::ports::{
@@ -665,6 +665,7 @@ impl MfaStore for Deadline {
     async fn confirm_totp(
         &self,
         user: UserId,
+        secret: &TotpSecretId,
         step: i64,
         recovery_hashes: &[String],
         at: DateTime<Utc>,
@@ -674,7 +675,7 @@ impl MfaStore for Deadline {
         self.within(
             "confirm_totp",
             self.inner
-                .confirm_totp(user, step, recovery_hashes, at, events, mail),
+                .confirm_totp(user, secret, step, recovery_hashes, at, events, mail),
         )
         .await
     }

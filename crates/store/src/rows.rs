@@ -10,8 +10,8 @@ use warden_core::links::{LinkPurpose, LinkRecord, SendState};
 use warden_core::model::TokenHash;
 use warden_core::model::{
     AuditEntry, AuthMethod, Authentication, MfaChallenge, OutboxEvent, Revocation, RevocationKind,
-    Role, Session, SessionTokenOwner, StoredSigningKey, TotpFactor, User, UserCredentials,
-    UserStatus,
+    Role, Session, SessionTokenOwner, StoredSigningKey, TotpFactor, TotpSecretId, User,
+    UserCredentials, UserStatus,
 };
 use warden_core::passkeys::{StoredPasskey, WebauthnChallenge};
 use warden_core::{AuditId, Email, EventId, IdentityId, PasskeyId, SessionId, StoreError, UserId};
@@ -604,6 +604,8 @@ impl TotpRow {
         };
         Ok(TotpFactor {
             secret: cipher.open_totp(user, &sealed)?,
+            // A fresh nonce seals every secret stored.
+            id: TotpSecretId::new(sealed.nonce),
             created_at: from_millis(self.created_at)?,
             confirmed_at: opt_from_millis(self.confirmed_at)?,
             last_step: self.last_step,

@@ -12,7 +12,7 @@ use crate::mfa::{
     RecoveryCode, TotpSecret, generate_recovery_codes, normalize_recovery_code, otpauth_uri,
     parse_totp_code, qr_svg, recovery_code_hash, verify_totp,
 };
-use crate::model::{AuthMethod, MfaChallenge, TotpFactor, User, UserStatus};
+use crate::model::{AuthMethod, MfaChallenge, TotpFactor, TotpSecretId, User, UserStatus};
 use crate::opaque::OpaqueToken;
 use crate::ports::CodeUse;
 
@@ -107,19 +107,22 @@ impl AuthService {
     pub async fn pending_totp(&self, who: &Principal) -> Result<Option<TotpEnrolment>, CoreError> {
         let user = self.me(who).await?;
         match self.pending_secret(&user).await? {
-            Some(secret) => Ok(Some(self.enrolment(&secret, &user)?)),
+            Some((secret, _)) => Ok(Some(self.enrolment(&secret, &user)?)),
             None => Ok(None),
         }
     }
 
     /// The secret of the account's authenticator app waiting for its first
-    /// code, if one is.
-    async fn pending_secret(&self, user: &User) -> Result<Option<TotpSecret>, CoreError> {
+    /// code, if one is, and which stored secret it is.
+    async fn pending_secret(
+        &self,
+        user: &User,
+    ) -> Result<Option<(TotpSecret, TotpSecretId)>, CoreError> {
         self.store
             .find_totp(user.id)
             .await?
             .filter(|t| t.confirmed_at.is_none())
-            .map(|t| secret_of(&t))
+            .map(|t| Ok((secret_of(&t)?, t.id)))
             .transpose()
     }
 
@@ -183,7 +186,7 @@ impl AuthService {
     ) -> Result<Vec<String>, CoreError> {
         let user = self.me(who).await?;
         let code = parse_totp_code(code).ok_or_else(|| invalid_code(false))?;
-        let secret = self
+        let (secret, secret_id) = self
             .pending_secret(&user)
             .await?
             .ok_or(CoreError::NotFound("pending authenticator app"))?;
@@ -204,8 +207,10 @@ impl AuthService {
         let salt = user.id.to_string();
         let hashes: Vec<String> = codes.iter().map(|c| c.hash(&salt)).collect();
         let (events, mail) = self.mfa_change(&user, "totp_enabled", now);
+        // Bound to the secret the code was checked against: an enrolment
+        // restarted meanwhile stored another, which this code cannot confirm.
         self.store
-            .confirm_totp(user.id, step, &hashes, now, &events, &mail)
+            .confirm_totp(user.id, &secret_id, step, &hashes, now, &events, &mail)
             .await
             .map_err(|e| match e {
                 crate::error::StoreError::NotFound => {

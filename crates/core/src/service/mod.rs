@@ -172,6 +172,9 @@ pub struct AuthService {
     verified: Option<VerifiedCache<Principal, KeyRing>>,
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
+    /// Whether a user holds a role of `[mfa] required_for_roles`, and when
+    /// the store said so (each kept for `session_cache_ttl` at most).
+    gated_role_checks: quick_cache::sync::Cache<UserId, (bool, DateTime<Utc>)>,
     settings: AuthSettings,
     /// Runs the passkey ceremonies (`[webauthn]`).
     relying_party: crate::passkeys::RelyingParty,
@@ -227,6 +230,7 @@ impl AuthService {
             forgot_ip_limit: IpFailureLimit::new(settings.forgot_per_ip_per_minute),
             verified: VerifiedCache::new(VERIFIED_CACHE_ENTRIES),
             session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
+            gated_role_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
             store,
             clock,
             hasher,

@@ -13,8 +13,8 @@ use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::SessionId;
 use crate::model::{
-    AuthMethod, Authentication, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
-    SessionTokenRecord, User, UserStatus,
+    AuthMethod, Authentication, RefreshRecord, Revocation, RevocationKind, Role, RotateOutcome,
+    Session, SessionTokenRecord, User, UserStatus,
 };
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX, SESSION_PREFIX};
 use crate::ports::ReuseRevocation;
@@ -140,22 +140,13 @@ impl AuthService {
     /// A user who holds the `admin` role now (read from the store, so a
     /// demotion or ban takes effect at once, whatever the token says).
     pub async fn authorize_admin(&self, who: &Principal) -> Result<User, CoreError> {
-        // Every transport's admin calls pass here, so `[mfa]
-        // required_for_roles` holds for gRPC's AdminService as for HTTP.
-        if self.needs_mfa_enrollment(who) {
-            return Err(CoreError::MfaEnrollmentRequired);
-        }
         let user = self.me(who).await?;
-        // The roles granted now, not the token's: a one-factor token minted
-        // before a promotion must not pass as an admin's.
-        if !who.is_multi_factor()
-            && user.roles.iter().any(|r| {
-                self.settings
-                    .mfa_required_for_roles
-                    .iter()
-                    .any(|n| n == r.as_str())
-            })
-        {
+        // Every transport's admin calls pass here, so `[mfa]
+        // required_for_roles` holds for gRPC's AdminService as for HTTP. The
+        // roles granted now, not the token's: a one-factor token carries no
+        // gated role (`token_roles`), and one minted before a promotion must
+        // not pass as an admin's either.
+        if !who.is_multi_factor() && self.holds_gated_role(&user.roles) {
             return Err(CoreError::MfaEnrollmentRequired);
         }
         if !user.has_role("admin") || user.status != UserStatus::Active {
@@ -171,12 +162,41 @@ impl AuthService {
     /// `mfa_enrollment_required` elsewhere). A holder who has a factor
     /// signs in with it, so a one-factor token means there is none yet (or
     /// the token predates it: signing in again fixes that).
-    pub fn needs_mfa_enrollment(&self, who: &Principal) -> bool {
-        !who.is_multi_factor()
-            && who
-                .roles
+    ///
+    /// The roles are the account's, read from the store (and remembered for
+    /// `session_cache_ttl`): a one-factor token leaves the gated roles out
+    /// (`token_roles`), so it cannot say. Two-factor tokens, and every token
+    /// when no role is gated, need no read.
+    pub async fn needs_mfa_enrollment(&self, who: &Principal) -> Result<bool, CoreError> {
+        if who.is_multi_factor() || self.settings.mfa_required_for_roles.is_empty() {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let ttl = self.settings.session_cache_ttl;
+        if let Some((held, checked_at)) = self.gated_role_checks.get(&who.user_id)
+            && now < checked_at + ttl
+        {
+            return Ok(held);
+        }
+        let held = self
+            .store
+            .find_user_by_id(who.user_id)
+            .await?
+            .is_some_and(|user| self.holds_gated_role(&user.roles));
+        if ttl > chrono::Duration::zero() {
+            self.gated_role_checks.insert(who.user_id, (held, now));
+        }
+        Ok(held)
+    }
+
+    /// Whether `roles` include one of `[mfa] required_for_roles`.
+    fn holds_gated_role(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| {
+            self.settings
+                .mfa_required_for_roles
                 .iter()
-                .any(|r| self.settings.mfa_required_for_roles.contains(r))
+                .any(|g| g == r.as_str())
+        })
     }
 
     /// The forward-auth decision for a request a proxy asks about: the
@@ -195,7 +215,7 @@ impl AuthService {
             return Ok(None);
         }
         let principal = self.validate(token.ok_or(CoreError::InvalidToken)?).await?;
-        if self.needs_mfa_enrollment(&principal) {
+        if self.needs_mfa_enrollment(&principal).await? {
             return Err(CoreError::MfaEnrollmentRequired);
         }
         let roles = requirement.roles();
@@ -251,7 +271,11 @@ impl AuthService {
                 let principal = Principal {
                     user_id: owner.user_id,
                     session_id: owner.session_id,
-                    roles: role_names(&owner.roles),
+                    roles: token_roles(
+                        role_names(&owner.roles),
+                        &self.settings.mfa_required_for_roles,
+                        &owner.authentication,
+                    ),
                     expires_at: owner.expires_at.timestamp(),
                     issued_at: owner.issued_at.timestamp(),
                     kind: TokenKind::Session,
@@ -299,7 +323,14 @@ impl AuthService {
                     },
                     _ => CoreError::InvalidToken,
                 })?;
-                let principal = principal_of(claims)?;
+                let mut principal = principal_of(claims)?;
+                // A token minted before one-factor tokens left gated roles
+                // out reads as one minted now.
+                principal.roles = token_roles(
+                    principal.roles,
+                    &self.settings.mfa_required_for_roles,
+                    &principal.authentication,
+                );
                 if let Some((c, digest)) = cache {
                     c.put(digest, principal.clone(), ring, principal.expires_at);
                 }
@@ -352,7 +383,11 @@ impl AuthService {
             nbf: now.timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
             sid: session.id.to_string(),
-            roles: role_names(&user.roles),
+            roles: token_roles(
+                role_names(&user.roles),
+                &self.settings.mfa_required_for_roles,
+                authentication,
+            ),
             amr: authentication
                 .amr()
                 .into_iter()
@@ -369,6 +404,24 @@ impl AuthService {
             .map_err(|e| CoreError::Unexpected(format!("signing failed: {e}")))?;
         Ok((token, ttl))
     }
+}
+
+/// The roles a token of a session authenticated as `authentication`
+/// carries: all of `roles`, but on one factor none that `[mfa]
+/// required_for_roles` names (`gated`). Whoever reads the token downstream
+/// (`/v1/validate`'s callers, the gateway, warden-verify) sees its roles and
+/// cannot know that setting, so a gated role it sees must already stand for
+/// two factors. Warden's own gate reads the account's roles instead
+/// (`needs_mfa_enrollment`).
+pub(crate) fn token_roles(
+    roles: Vec<String>,
+    gated: &[String],
+    authentication: &Authentication,
+) -> Vec<String> {
+    if authentication.is_multi_factor() || gated.is_empty() {
+        return roles;
+    }
+    roles.into_iter().filter(|r| !gated.contains(r)).collect()
 }
 
 fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
@@ -396,4 +449,46 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         kind: TokenKind::Jwt,
         authentication,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn roles(names: &[&str]) -> Vec<String> {
+        names.iter().map(|r| (*r).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_one_factor_token_leaves_the_gated_roles_out() {
+        let one = Authentication::new(&[AuthMethod::Pwd], Utc::now());
+        let gated = roles(&["admin", "auditor"]);
+        assert_eq!(
+            token_roles(roles(&["admin", "user", "auditor"]), &gated, &one),
+            roles(&["user"])
+        );
+        let social = Authentication::new(&[AuthMethod::Fed], Utc::now());
+        assert_eq!(
+            token_roles(roles(&["admin"]), &gated, &social),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn two_factors_or_no_gated_role_keep_every_role() {
+        let two = Authentication::new(&[AuthMethod::Pwd, AuthMethod::Otp], Utc::now());
+        assert!(two.is_multi_factor());
+        let gated = roles(&["admin"]);
+        assert_eq!(
+            token_roles(roles(&["admin", "user"]), &gated, &two),
+            roles(&["admin", "user"])
+        );
+        let one = Authentication::new(&[AuthMethod::Pwd], Utc::now());
+        assert_eq!(
+            token_roles(roles(&["admin", "user"]), &[], &one),
+            roles(&["admin", "user"])
+        );
+    }
 }

@@ -56,7 +56,11 @@ async fn start_totp(app: &TestApp, who: &Tokens) -> TotpSecret {
 /// Signs up, enrols an authenticator app and moves the clock a step on,
 /// so the confirming code is not the next one asked for.
 pub(crate) async fn enrolled(app: &TestApp) -> Enrolled {
-    let user = app.new_user().await;
+    enrol(app, app.new_user().await).await
+}
+
+/// Enrols an authenticator app for `user` and moves the clock a step on.
+async fn enrol(app: &TestApp, user: Tokens) -> Enrolled {
     let secret = start_totp(app, &user).await;
     let response = call(
         app,
@@ -616,22 +620,7 @@ async fn a_role_that_requires_a_second_factor_reaches_only_enrolment_until_it_ha
         app.get_auth("/v1/me", &admin.access).await.status(),
         StatusCode::OK
     );
-    let secret = start_totp(&app, &admin).await;
-    let response = call(
-        &app,
-        Method::POST,
-        "/v1/mfa/totp/confirm",
-        &admin,
-        json!({"code": code(&secret, step(&app))}),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    app.clock.advance(Duration::seconds(30));
-    let enrolled = Enrolled {
-        user: admin.clone(),
-        secret,
-        recovery_codes: Vec::new(),
-    };
+    let enrolled = enrol(&app, admin.clone()).await;
     let tokens = two_factor_tokens(&app, &enrolled).await;
     assert_eq!(
         app.get_auth("/v1/admin/users", &tokens.access)
@@ -645,6 +634,127 @@ async fn a_role_that_requires_a_second_factor_reaches_only_enrolment_until_it_ha
         app.get_auth("/v1/sessions", &user.access).await.status(),
         StatusCode::OK
     );
+}
+
+/// The `roles` claim of a JWT, read as a downstream service would.
+fn roles_in(jwt: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let claims: warden_token::AccessClaims = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("access claims");
+    claims.roles
+}
+
+/// What a service embedding warden-verify answers on a route requiring
+/// `admin` (`VerifyLayer::require_any_role`), checking the JWT locally.
+async fn admin_route_status(app: &TestApp, access: &str) -> StatusCode {
+    use tower::ServiceExt as _;
+    let verifier = warden_verify::Verifier::builder()
+        .issuer(warden_testkit::ISSUER)
+        .endpoint(app.url(""))
+        .revocations(warden_verify::RevocationFeed::disabled())
+        .clock(std::sync::Arc::new(app.clock.clone()))
+        .build()
+        .await
+        .expect("verifier");
+    let route = axum::Router::new()
+        .route("/admin", axum::routing::get(|| async { "admin only" }))
+        .layer(warden_verify::VerifyLayer::new(verifier).require_any_role(["admin"]));
+    let request = axum::http::Request::get("/admin")
+        .header("authorization", format!("Bearer {access}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let status = route.oneshot(request).await.unwrap().status();
+    StatusCode::from_u16(status.as_u16()).unwrap()
+}
+
+fn has_role(roles: &Value, role: &str) -> bool {
+    roles.as_array().unwrap().iter().any(|r| r == role)
+}
+
+/// Warden's own API still asks `admin`, signed in with one factor, to
+/// enrol (it reads the account's roles); once they have, their tokens of a
+/// sign-in with both factors.
+async fn enrol_when_asked(app: &TestApp, admin: &Tokens) -> Tokens {
+    assert_problem(
+        app.get_auth("/v1/sessions", &admin.access).await,
+        403,
+        "mfa_enrollment_required",
+    )
+    .await;
+    let enrolled = enrol(app, admin.clone()).await;
+    two_factor_tokens(app, &enrolled).await
+}
+
+/// Downstream verifiers cannot know `[mfa] required_for_roles`, so a token
+/// of a one-factor session leaves those roles out (and its refresh does
+/// too): `/v1/validate`, gRPC `Validate` and warden-verify see a plain user.
+/// Signed in with both factors, the same account's token carries them.
+#[tokio::test]
+async fn a_one_factor_token_leaves_out_the_roles_that_need_a_second_factor() {
+    let app = spawn_app_with(|config| config.mfa.required_for_roles = vec!["admin".into()]).await;
+    let admin = app.new_admin().await;
+    assert_eq!(roles_in(&admin.access), ["user"]);
+    let seen = validated(&app, &admin.access).await;
+    assert_eq!(seen["acr"], "aal1");
+    assert!(!has_role(&seen["roles"], "admin"), "{seen}");
+    let mut grpc = app.auth_client().await;
+    let principal = grpc
+        .validate(warden_grpc::pb::ValidateRequest {
+            token: admin.access.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(principal.roles, ["user"]);
+    assert_eq!(
+        admin_route_status(&app, &admin.access).await,
+        StatusCode::FORBIDDEN
+    );
+    let refreshed = app.refresh(&admin.refresh).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed = tokens_of(&admin.email, &refreshed.json().await.unwrap());
+    assert_eq!(roles_in(&refreshed.access), ["user"]);
+    // The account keeps the role.
+    assert!(has_role(&me(&app, &admin).await["roles"], "admin"));
+
+    let tokens = enrol_when_asked(&app, &admin).await;
+    assert!(roles_in(&tokens.access).contains(&"admin".to_owned()));
+    let seen = validated(&app, &tokens.access).await;
+    assert_eq!(seen["acr"], "aal2");
+    assert!(has_role(&seen["roles"], "admin"), "{seen}");
+    assert_eq!(
+        admin_route_status(&app, &tokens.access).await,
+        StatusCode::OK
+    );
+    let refreshed = app.refresh(&tokens.refresh).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed = tokens_of(&admin.email, &refreshed.json().await.unwrap());
+    assert!(roles_in(&refreshed.access).contains(&"admin".to_owned()));
+}
+
+/// The same rule for opaque `wst_` session tokens, whose roles
+/// `/v1/validate` reads from the store.
+#[tokio::test]
+async fn a_one_factor_session_token_validates_without_the_gated_roles() {
+    let app = spawn_app_with(|config| {
+        config.mfa.required_for_roles = vec!["admin".into()];
+        config.tokens.access = warden_core::AccessTokenKind::Session;
+    })
+    .await;
+    let admin = app.new_admin().await;
+    assert!(admin.access.starts_with("wst_"), "{}", admin.access);
+    let seen = validated(&app, &admin.access).await;
+    assert!(!has_role(&seen["roles"], "admin"), "{seen}");
+    assert!(has_role(&seen["roles"], "user"), "{seen}");
+
+    let tokens = enrol_when_asked(&app, &admin).await;
+    let seen = validated(&app, &tokens.access).await;
+    assert!(has_role(&seen["roles"], "admin"), "{seen}");
 }
 
 #[tokio::test]

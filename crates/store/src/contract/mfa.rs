@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use warden_core::mail::{MailKind, QueuedMail};
-use warden_core::model::{AuthMethod, MfaChallenge, Revocation, RevocationKind, User};
+use warden_core::model::{
+    AuthMethod, MfaChallenge, Revocation, RevocationKind, TotpFactor, TotpSecretId, User,
+};
 use warden_core::ports::{CodeUse, Store};
 use warden_core::{StoreError, UserId};
 
@@ -34,14 +36,21 @@ async fn queued_kinds(store: &dyn Store, now: DateTime<Utc>) -> Vec<(MailKind, S
         .collect()
 }
 
+/// The TOTP factor stored for `user` now (its `id` is what confirming
+/// binds to).
+async fn stored_totp(store: &dyn Store, user: UserId) -> TotpFactor {
+    store.find_totp(user).await.expect("find").expect("stored")
+}
+
 /// Gives `user` a confirmed TOTP secret (accepted for `step`) and `codes`.
 async fn enroll(store: &dyn Store, user: &User, step: i64, codes: &[String], at: DateTime<Utc>) {
     store
         .put_pending_totp(user.id, b"12345678901234567890", at)
         .await
         .expect("put pending");
+    let secret = stored_totp(store, user.id).await.id;
     store
-        .confirm_totp(user.id, step, codes, at, &[], &[])
+        .confirm_totp(user.id, &secret, step, codes, at, &[], &[])
         .await
         .expect("confirm");
 }
@@ -79,6 +88,7 @@ pub async fn totp_pending_confirm_and_replace(store: Arc<dyn Store>) {
     let err = store
         .confirm_totp(
             ada.id,
+            &TotpSecretId::new(vec![0; 12]),
             1,
             &code_hashes(10),
             now,
@@ -131,6 +141,7 @@ pub async fn totp_pending_confirm_and_replace(store: Arc<dyn Store>) {
     store
         .confirm_totp(
             ada.id,
+            &pending.id,
             1_000,
             &code_hashes(10),
             confirmed_at,
@@ -162,7 +173,7 @@ pub async fn totp_pending_confirm_and_replace(store: Arc<dyn Store>) {
         .expect_err("confirmed secret replaced");
     assert!(matches!(err, StoreError::Conflict), "{err:?}");
     let err = store
-        .confirm_totp(ada.id, 1_001, &code_hashes(10), now, &[], &[])
+        .confirm_totp(ada.id, &pending.id, 1_001, &code_hashes(10), now, &[], &[])
         .await
         .expect_err("confirmed twice");
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -195,6 +206,57 @@ pub async fn totp_pending_confirm_and_replace(store: Arc<dyn Store>) {
     );
 }
 
+/// Confirming is bound to the secret the code was checked against: once
+/// the enrolment restarted (a new pending secret, even in the same
+/// millisecond), a confirmation naming the old secret is `NotFound` and
+/// changes nothing; the new one still confirms with its own identity.
+pub async fn totp_confirm_is_bound_to_the_secret_it_checked(store: Arc<dyn Store>) {
+    let now = base_time();
+    let ada = create_user(&*store, "ada@example.com", now).await;
+    store
+        .put_pending_totp(ada.id, b"first secret", now)
+        .await
+        .expect("put pending");
+    let checked = stored_totp(&*store, ada.id).await.id;
+    // A restart between the read and the confirmation, at the same instant.
+    store
+        .put_pending_totp(ada.id, b"second secret", now)
+        .await
+        .expect("restart");
+    let current = stored_totp(&*store, ada.id).await.id;
+    assert_ne!(checked, current, "two stored secrets share an identity");
+
+    let err = store
+        .confirm_totp(
+            ada.id,
+            &checked,
+            1_000,
+            &code_hashes(10),
+            now,
+            &[event("user.mfa_enabled", now)],
+            &[notice(&ada, now)],
+        )
+        .await
+        .expect_err("a stale secret confirmed");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let factor = stored_totp(&*store, ada.id).await;
+    assert_eq!(factor.secret.as_slice(), b"second secret");
+    assert_eq!(factor.confirmed_at, None);
+    assert_eq!(factor.last_step, None);
+    assert_eq!(store.count_recovery_codes(ada.id).await.expect("count"), 0);
+    assert!(outbox(&*store).await.is_empty());
+    assert!(queued_kinds(&*store, now).await.is_empty());
+
+    store
+        .confirm_totp(ada.id, &current, 1_000, &code_hashes(10), now, &[], &[])
+        .await
+        .expect("confirm the current secret");
+    let factor = stored_totp(&*store, ada.id).await;
+    assert_eq!(factor.secret.as_slice(), b"second secret");
+    assert_eq!(factor.confirmed_at, Some(now));
+    assert_eq!(factor.last_step, Some(1_000));
+}
+
 /// A TOTP step is accepted once: never again, never an older one, and of
 /// concurrent callers with one step exactly one wins. A pending secret
 /// accepts nothing.
@@ -215,8 +277,9 @@ pub async fn totp_steps_are_single_use_under_concurrency(store: Arc<dyn Store>) 
         CodeUse::Spent,
         "a pending secret accepted a code"
     );
+    let secret = stored_totp(&*store, ada.id).await.id;
     store
-        .confirm_totp(ada.id, 100, &code_hashes(10), now, &[], &[])
+        .confirm_totp(ada.id, &secret, 100, &code_hashes(10), now, &[], &[])
         .await
         .expect("confirm");
 

@@ -79,7 +79,8 @@ pub use self::mail::{
 pub use self::mfa::{
     mfa_challenges_count_failures_and_are_taken_once,
     recovery_codes_are_single_use_and_replaced_as_a_set,
-    second_factors_are_deleted_with_events_and_the_account, totp_pending_confirm_and_replace,
+    second_factors_are_deleted_with_events_and_the_account,
+    totp_confirm_is_bound_to_the_secret_it_checked, totp_pending_confirm_and_replace,
     totp_steps_are_single_use_under_concurrency,
 };
 pub use self::passkeys::{
@@ -155,6 +156,7 @@ pub const ALL: &[&str] = &[
     // second factors (migration 0010)
     "sessions_keep_their_authentication",
     "totp_pending_confirm_and_replace",
+    "totp_confirm_is_bound_to_the_secret_it_checked",
     "totp_steps_are_single_use_under_concurrency",
     "recovery_codes_are_single_use_and_replaced_as_a_set",
     "mfa_challenges_count_failures_and_are_taken_once",
@@ -216,6 +218,7 @@ macro_rules! contract_tests {
             exchange_codes_are_single_use_and_expire,
             sessions_keep_their_authentication,
             totp_pending_confirm_and_replace,
+            totp_confirm_is_bound_to_the_secret_it_checked,
             totp_steps_are_single_use_under_concurrency,
             recovery_codes_are_single_use_and_replaced_as_a_set,
             mfa_challenges_count_failures_and_are_taken_once,

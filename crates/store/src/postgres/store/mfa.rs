@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use warden_core::mail::QueuedMail;
-use warden_core::model::{MfaChallenge, OutboxEvent, TokenHash, TotpFactor};
+use warden_core::model::{MfaChallenge, OutboxEvent, TokenHash, TotpFactor, TotpSecretId};
 use warden_core::ports::{CodeUse, MfaStore};
 use warden_core::{StoreError, UserId};
 
@@ -106,6 +106,7 @@ impl MfaStore for PgStore {
     async fn confirm_totp(
         &self,
         user: UserId,
+        secret: &TotpSecretId,
         step: i64,
         recovery_hashes: &[String],
         at: DateTime<Utc>,
@@ -120,11 +121,12 @@ impl MfaStore for PgStore {
             }
             let confirmed = sqlx::query(
                 "UPDATE user_totp SET confirmed_at = $1, last_step = $2 \
-                 WHERE user_id = $3 AND confirmed_at IS NULL",
+                 WHERE user_id = $3 AND confirmed_at IS NULL AND secret_nonce = $4",
             )
             .bind(at_ms)
             .bind(step)
             .bind(&user_id)
+            .bind(secret.as_bytes())
             .execute(&mut *tx)
             .await?;
             if confirmed.rows_affected() == 0 {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use warden_core::mail::QueuedMail;
-use warden_core::model::{MfaChallenge, OutboxEvent, TokenHash, TotpFactor};
+use warden_core::model::{MfaChallenge, OutboxEvent, TokenHash, TotpFactor, TotpSecretId};
 use warden_core::ports::{CodeUse, MfaStore};
 use warden_core::{StoreError, UserId};
 
@@ -104,6 +104,7 @@ impl MfaStore for SqliteStore {
     async fn confirm_totp(
         &self,
         user: UserId,
+        secret: &TotpSecretId,
         step: i64,
         recovery_hashes: &[String],
         at: DateTime<Utc>,
@@ -118,11 +119,12 @@ impl MfaStore for SqliteStore {
             }
             let confirmed = sqlx::query(
                 "UPDATE user_totp SET confirmed_at = ?, last_step = ? \
-                 WHERE user_id = ? AND confirmed_at IS NULL",
+                 WHERE user_id = ? AND confirmed_at IS NULL AND secret_nonce = ?",
             )
             .bind(at_ms)
             .bind(step)
             .bind(&user_id)
+            .bind(secret.as_bytes())
             .execute(&mut *tx)
             .await?;
             if confirmed.rows_affected() == 0 {
