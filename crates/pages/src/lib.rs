@@ -190,6 +190,16 @@ where
             "/account/mfa/recovery-codes",
             post(routes::account::new_recovery_codes),
         )
+        .route("/account/passkeys", post(routes::account::add_passkey))
+        .route(
+            "/account/passkeys/options",
+            post(routes::account::passkey_options),
+        )
+        .route(
+            "/account/passkeys/{id}/remove",
+            post(routes::account::remove_passkey),
+        )
+        .route("/signin/passkey", post(routes::signin::passkey))
         .route(
             "/forgot-password",
             get(routes::recovery::show_forgot).post(routes::recovery::submit_forgot),

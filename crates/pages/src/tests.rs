@@ -80,13 +80,17 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
         )
         .unwrap();
         let mfa_states = [
-            context! { totp => false, recovery_codes_left => 0, reauth => with_errors, recovery_codes => Vec::<String>::new(), enrolment => () },
+            context! { enabled => false, totp => false, passkeys => Vec::<minijinja::Value>::new(), recovery_codes_left => 0, reauth => with_errors, recovery_codes => Vec::<String>::new(), enrolment => () },
             context! {
-                totp => false, recovery_codes_left => 0, reauth => false, recovery_codes => Vec::<String>::new(),
+                enabled => false, totp => false, passkeys => Vec::<minijinja::Value>::new(), recovery_codes_left => 0, reauth => false, recovery_codes => Vec::<String>::new(),
                 enrolment => context! { qr_svg => qr, secret => "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP" },
             },
             context! {
-                totp => true, recovery_codes_left => 10, reauth => with_errors,
+                enabled => true, totp => true, recovery_codes_left => 10, reauth => with_errors,
+                passkeys => vec![
+                    context! { id => "0190c0de-0000-7000-8000-000000000001", name => "Work laptop", synced => false, added_on => "5 Dec 2026", added_at => "2026-12-05T10:00:00Z", last_used_on => "6 Dec 2026" },
+                    context! { id => "0190c0de-0000-7000-8000-000000000002", name => "Phone", synced => true, added_on => "6 Dec 2026", added_at => "2026-12-06T10:00:00Z", last_used_on => () },
+                ],
                 recovery_codes => vec!["k3m9-x7qd-2hfa-p0zr"; 10], enrolment => (),
             },
         ];
@@ -96,10 +100,17 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
                 context! { ..common.clone(), ..context! { user => user.clone(), sessions => vec![session.clone()], new_email => "new@example.com", identities => identities.clone(), connect => providers.clone(), mfa => mfa } },
             ));
         }
-        for recovery in [false, true] {
+        let options = r#"{"publicKey":{"challenge":"AAAA","rpId":"warden.test","allowCredentials":[],"userVerification":"required"}}"#;
+        for (recovery, totp, passkey_options) in [
+            (false, true, None),
+            (true, true, None),
+            (false, true, Some(options)),
+            (false, false, Some(options)),
+            (true, false, Some(options)),
+        ] {
             out.push((
                 "mfa.html",
-                context! { ..common.clone(), ..context! { recovery => recovery, recovery_query => "?rd=%2Fapp&method=recovery" } },
+                context! { ..common.clone(), ..context! { recovery => recovery, totp => totp, passkey_options => passkey_options, recovery_query => "?rd=%2Fapp&method=recovery" } },
             ));
         }
         out.push((

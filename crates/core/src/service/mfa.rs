@@ -12,7 +12,9 @@ use crate::mfa::{
     RecoveryCode, TotpSecret, generate_recovery_codes, normalize_recovery_code, otpauth_uri,
     parse_totp_code, qr_svg, recovery_code_hash, verify_totp,
 };
-use crate::model::{AuthMethod, MfaChallenge, TotpFactor, TotpSecretId, User, UserStatus};
+use crate::model::{
+    AuthMethod, MfaChallenge, TokenHash, TotpFactor, TotpSecretId, User, UserStatus,
+};
 use crate::opaque::OpaqueToken;
 use crate::ports::CodeUse;
 
@@ -100,6 +102,31 @@ impl AuthService {
             passkeys,
             recovery_codes_left,
         })
+    }
+
+    /// What the account behind a live `mfa_token` has of second factors
+    /// (what the second step's page offers).
+    pub async fn mfa_status_of_token(&self, mfa_token: &str) -> Result<MfaStatus, CoreError> {
+        let token =
+            OpaqueToken::parse(mfa_token, MFA_TOKEN_PREFIX).ok_or(CoreError::MfaTokenInvalid)?;
+        let (_, user) = self.live_challenge(&token.hash()).await?;
+        self.mfa_status(&user).await
+    }
+
+    /// The sign-in waiting for its second step under `hash`, and its
+    /// account, while the token is unspent, unexpired and not voided.
+    async fn live_challenge(&self, hash: &TokenHash) -> Result<(MfaChallenge, User), CoreError> {
+        let challenge = self
+            .store
+            .find_mfa_challenge(hash, self.clock.now(), MFA_MAX_FAILURES)
+            .await?
+            .ok_or(CoreError::MfaTokenInvalid)?;
+        let user = self
+            .store
+            .find_user_by_id(challenge.user_id)
+            .await?
+            .ok_or(CoreError::MfaTokenInvalid)?;
+        Ok((challenge, user))
     }
 
     /// The authenticator app waiting for its first code, if one is: what
@@ -395,16 +422,7 @@ impl AuthService {
             return Err(CoreError::TooManyAttempts { retry_after_secs });
         }
         let hash = token.hash();
-        let challenge = self
-            .store
-            .find_mfa_challenge(&hash, now, MFA_MAX_FAILURES)
-            .await?
-            .ok_or(CoreError::MfaTokenInvalid)?;
-        let user = self
-            .store
-            .find_user_by_id(challenge.user_id)
-            .await?
-            .ok_or(CoreError::MfaTokenInvalid)?;
+        let (challenge, user) = self.live_challenge(&hash).await?;
         self.check_code_throttle(&user, ctx).await?;
         if user.status == UserStatus::Banned {
             return Err(CoreError::AccountBanned);

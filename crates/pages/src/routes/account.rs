@@ -1,5 +1,6 @@
 //! `/account`: the profile, the password change, the sessions with revoke,
-//! the connected sign-in providers, and signing out (one session or all).
+//! the connected sign-in providers, two-step verification and passkeys,
+//! and signing out (one session or all).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use warden_core::{CoreError, IdentityId, Principal, SessionId, SessionView, User};
+use warden_core::{CoreError, IdentityId, PasskeyId, Principal, SessionId, SessionView, User};
 use warden_http::cookies::{clear_session_cookies, refresh_path};
 use warden_http::extract::Client;
 
@@ -43,8 +44,12 @@ struct Page<'a> {
 
 #[derive(Serialize, Default)]
 struct MfaView {
+    /// Any second factor is on (an app or a passkey).
+    enabled: bool,
     /// An authenticator app is on.
     totp: bool,
+    /// The passkeys, oldest first.
+    passkeys: Vec<PasskeyRow>,
     recovery_codes_left: u32,
     /// The forms need the current password (the sign-in is over 5 minutes old).
     reauth: bool,
@@ -52,6 +57,16 @@ struct MfaView {
     enrolment: Option<EnrolmentView>,
     /// Recovery codes to show, this once.
     recovery_codes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PasskeyRow {
+    id: String,
+    name: String,
+    synced: bool,
+    added_on: String,
+    added_at: String,
+    last_used_on: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -240,11 +255,24 @@ async fn render_account_with(
     } else {
         Ok(None)
     };
-    let (Ok(mfa_status), Ok(enrolment)) = (status_now, enrolment) else {
+    let passkeys = state.app.auth.passkeys(who).await;
+    let (Ok(mfa_status), Ok(enrolment), Ok(passkeys)) = (status_now, enrolment, passkeys) else {
         return unavailable(state);
     };
     let mfa = MfaView {
+        enabled: mfa_status.enabled(),
         totp: mfa_status.totp,
+        passkeys: passkeys
+            .iter()
+            .map(|p| PasskeyRow {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+                synced: p.synced,
+                added_on: day(p.created_at),
+                added_at: p.created_at.to_rfc3339(),
+                last_used_on: p.last_used_at.map(day),
+            })
+            .collect(),
         recovery_codes_left: mfa_status.recovery_codes_left,
         reauth: state.app.auth.needs_reauthentication(who),
         enrolment,
@@ -785,6 +813,153 @@ pub async fn new_recovery_codes(
         Err(err) => {
             let (status, errors) =
                 domain_error(&err, &[("code", "codes_code")], "codes_code", catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/passkeys/options` (the page's script): creation options
+/// for `navigator.credentials.create()`, as JSON. Any refusal is a bare
+/// status; the script then posts the form, and `add_passkey` shows why.
+pub async fn passkey_options(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, _) = match signed_in_form(&state, &headers, body, "passkey_name").await {
+        Ok(ok) => ok,
+        Err(_) => return StatusCode::FORBIDDEN.into_response(),
+    };
+    let password = form.get("passkey_password").filter(|p| !p.is_empty());
+    match state
+        .app
+        .auth
+        .passkey_registration_options(&who, password, &ctx)
+        .await
+    {
+        Ok(options) => (
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            axum::Json(options),
+        )
+            .into_response(),
+        Err(err) => warden_http::problem::status_of(err.kind()).into_response(),
+    }
+}
+
+/// `POST /account/passkeys`: the browser's new passkey (filled in by the
+/// page's script). Without one (no script, or the options were refused)
+/// the page says why.
+pub async fn add_passkey(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "passkey_name").await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    let fields = [
+        ("current_password", "passkey_password"),
+        ("password", "passkey_password"),
+    ];
+    let raw = form.text("credential").trim();
+    if raw.is_empty() {
+        // Run the first half here, so a wrong or missing password shows.
+        let password = form.get("passkey_password").filter(|p| !p.is_empty());
+        let error = match state
+            .app
+            .auth
+            .passkey_registration_options(&who, password, &ctx)
+            .await
+        {
+            Err(err) => domain_error(&err, &fields, "passkey_name", catalogue),
+            Ok(_) => (
+                StatusCode::BAD_REQUEST,
+                Errors::one("passkey_name", catalogue.text("errors.passkey_not_created")),
+            ),
+        };
+        return render_account(&state, &who, &token, error.0, error.1, None).await;
+    }
+    let credential: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+    let name = form.get("passkey_name");
+    match state
+        .app
+        .auth
+        .register_passkey(&who, &credential, name, &ctx)
+        .await
+    {
+        Ok(registered) => {
+            let shown = Shown {
+                recovery_codes: registered.recovery_codes.unwrap_or_default(),
+                ..Shown::default()
+            };
+            let notice = Some(catalogue.text("account.passkey_added_notice"));
+            render_account_with(
+                &state,
+                &who,
+                &token,
+                StatusCode::OK,
+                Errors::default(),
+                notice,
+                shown,
+            )
+            .await
+        }
+        Err(CoreError::InvalidCredential) => {
+            let errors = Errors::one("passkey_name", catalogue.text("errors.invalid_credential"));
+            render_account(&state, &who, &token, StatusCode::BAD_REQUEST, errors, None).await
+        }
+        Err(err) => {
+            let (status, errors) = domain_error(&err, &fields, "passkey_name", catalogue);
+            render_account(&state, &who, &token, status, errors, None).await
+        }
+    }
+}
+
+/// `POST /account/passkeys/{id}/remove` (the password after 5 minutes).
+pub async fn remove_passkey(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (who, form, token) = match signed_in_form(&state, &headers, body, "passkeys-heading").await
+    {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let catalogue = &state.pages.catalogue;
+    let Ok(id) = id.parse::<PasskeyId>() else {
+        let errors = Errors::one("passkeys-heading", catalogue.text("errors.passkey_gone"));
+        return render_account(&state, &who, &token, StatusCode::NOT_FOUND, errors, None).await;
+    };
+    let password = form
+        .get("remove_passkey_password")
+        .filter(|p| !p.is_empty());
+    match state
+        .app
+        .auth
+        .delete_passkey(&who, id, password, &ctx)
+        .await
+    {
+        Ok(()) => redirect(&format!(
+            "{}{ACCOUNT}?notice=passkey_removed",
+            state.pages.base
+        )),
+        Err(CoreError::NotFound(_)) => {
+            let errors = Errors::one("passkeys-heading", catalogue.text("errors.passkey_gone"));
+            render_account(&state, &who, &token, StatusCode::NOT_FOUND, errors, None).await
+        }
+        Err(err) => {
+            let fields = [
+                ("current_password", "remove_passkey_password"),
+                ("password", "remove_passkey_password"),
+            ];
+            let (status, errors) = domain_error(&err, &fields, "passkeys-heading", catalogue);
             render_account(&state, &who, &token, status, errors, None).await
         }
     }

@@ -1,7 +1,8 @@
 //! `/signin/mfa`: the second step of a sign-in, for an account with an
-//! authenticator app. The first step (the password, or a social provider)
-//! left the `wmf_` token in an HttpOnly cookie; this page asks for a code
-//! from the app, or one of the recovery codes.
+//! authenticator app or a passkey. The first step (the password, or a
+//! social provider) left the `wmf_` token in an HttpOnly cookie; this page
+//! asks for a code from the app, one of the recovery codes, or (with a
+//! script) the passkey, whose options it carries.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -27,6 +28,10 @@ struct Page<'a> {
     form: FormPage<'a>,
     recovery: bool,
     recovery_query: String,
+    /// Request options for the account's passkeys (JSON), when it has any.
+    passkey_options: Option<String>,
+    /// The account has an authenticator app (else: a passkey only).
+    totp: bool,
 }
 
 fn render_page(
@@ -36,7 +41,9 @@ fn render_page(
     rd: &str,
     recovery: bool,
     errors: Errors,
+    passkey: PasskeyStep,
 ) -> Response {
+    let passkey_options = passkey.options;
     let rd_query = rd_query(rd);
     let recovery_query = if rd_query.is_empty() {
         "?method=recovery".to_owned()
@@ -53,11 +60,46 @@ fn render_page(
         },
         recovery,
         recovery_query,
+        totp: passkey_options.is_none() || passkey.totp,
+        passkey_options,
     };
     with_token(
         token,
         render::page(&state.pages.env, "mfa.html", status, page),
     )
+}
+
+/// What the page offers besides codes: the passkey ceremony's options
+/// (JSON) when the account has passkeys, and whether it has an app.
+#[derive(Default)]
+struct PasskeyStep {
+    options: Option<String>,
+    totp: bool,
+}
+
+/// Options for the account's passkeys, for the page's script; none when
+/// it has none (or they cannot be made now: the codes still work).
+async fn passkey_options(state: &PageState, mfa_token: &str) -> PasskeyStep {
+    let totp = state
+        .app
+        .auth
+        .mfa_status_of_token(mfa_token)
+        .await
+        .map_or(true, |status| status.totp);
+    let options = match state
+        .app
+        .auth
+        .passkey_sign_in_options(Some(mfa_token))
+        .await
+    {
+        Ok(options) => serde_json::to_string(&options.options).ok(),
+        Err(CoreError::NotFound(_) | CoreError::MfaTokenInvalid) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "passkey options for the second step");
+            None
+        }
+    };
+    PasskeyStep { options, totp }
 }
 
 /// Where a first step that needs a second one goes: the token in its
@@ -86,11 +128,12 @@ pub async fn show(
 ) -> Response {
     let q = query(&uri);
     let rd = return_to(&state, q.get("rd")).unwrap_or_default();
-    if jar.get(MFA_COOKIE).is_none() {
+    let Some(mfa_token) = jar.get(MFA_COOKIE).map(|c| c.value().to_owned()) else {
         return start_over(&state, &rd);
-    }
+    };
     let token = Token::of(&headers);
     let recovery = q.get("method") == Some("recovery");
+    let passkey = passkey_options(&state, &mfa_token).await;
     render_page(
         &state,
         &token,
@@ -98,6 +141,7 @@ pub async fn show(
         &rd,
         recovery,
         Errors::default(),
+        passkey,
     )
 }
 
@@ -112,11 +156,29 @@ pub async fn submit(
     let token = Token::of(&headers);
     let (form, rd) = match signed_out_form(&state, &headers, body, &[]).await {
         Ok(ok) => ok,
-        Err(r) => return render_page(&state, &token, r.status, &r.rd, false, r.errors),
+        Err(r) => {
+            let passkey = match jar.get(MFA_COOKIE) {
+                Some(cookie) => passkey_options(&state, cookie.value()).await,
+                None => PasskeyStep::default(),
+            };
+            return render_page(&state, &token, r.status, &r.rd, false, r.errors, passkey);
+        }
     };
     let Some(mfa_token) = jar.get(MFA_COOKIE).map(|c| c.value().to_owned()) else {
         return start_over(&state, &rd);
     };
+    if let Some(answer) = form.get("webauthn").filter(|a| !a.trim().is_empty()) {
+        let answer: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
+        let result = state
+            .app
+            .auth
+            .sign_in_mfa(&mfa_token, SecondFactor::Passkey(&answer), &ctx)
+            .await;
+        return finish(
+            &state, &token, jar, &rd, false, "passkey", &mfa_token, result,
+        )
+        .await;
+    }
     let recovery = form.get("recovery_code").is_some();
     let (field, factor) = if recovery {
         (
@@ -128,6 +190,7 @@ pub async fn submit(
     };
     if form.text(field).trim().is_empty() {
         let errors = Errors::one(field, state.pages.catalogue.text("errors.required"));
+        let passkey = passkey_options(&state, &mfa_token).await;
         return render_page(
             &state,
             &token,
@@ -135,22 +198,50 @@ pub async fn submit(
             &rd,
             recovery,
             errors,
+            passkey,
         );
     }
-    match state.app.auth.sign_in_mfa(&mfa_token, factor, &ctx).await {
+    let result = state.app.auth.sign_in_mfa(&mfa_token, factor, &ctx).await;
+    finish(
+        &state, &token, jar, &rd, recovery, field, &mfa_token, result,
+    )
+    .await
+}
+
+/// Signed in, back to the start, or the page again with the error on
+/// `field` (and fresh passkey options: a ceremony is answered once).
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: &PageState,
+    token: &Token,
+    jar: CookieJar,
+    rd: &str,
+    recovery: bool,
+    field: &str,
+    mfa_token: &str,
+    result: Result<warden_core::IssuedTokens, CoreError>,
+) -> Response {
+    match result {
         Ok(tokens) => {
             state.app.metrics.record_signin("success");
-            signed_in(&state, jar.add(clear_mfa_cookie()), &tokens, &rd)
+            signed_in(state, jar.add(clear_mfa_cookie()), &tokens, rd)
         }
         Err(CoreError::MfaTokenInvalid) => {
             state.app.metrics.record_signin("mfa_token_invalid");
-            start_over(&state, &rd)
+            start_over(state, rd)
         }
         Err(err) => {
             state.app.metrics.record_signin(err.code());
-            let (status, errors) =
-                domain_error(&err, &[("code", field)], field, &state.pages.catalogue);
-            render_page(&state, &token, status, &rd, recovery, errors)
+            let catalogue = &state.pages.catalogue;
+            let (status, errors) = match err {
+                CoreError::InvalidMfaCode { .. } if field == "passkey" => (
+                    StatusCode::UNAUTHORIZED,
+                    Errors::one("passkey", catalogue.text("mfa.passkey_failed")),
+                ),
+                err => domain_error(&err, &[("code", field)], field, catalogue),
+            };
+            let passkey = passkey_options(state, mfa_token).await;
+            render_page(state, token, status, rd, recovery, errors, passkey)
         }
     }
 }

@@ -409,6 +409,7 @@ pub fn notice(form: &Form, catalogue: &Catalogue) -> Option<String> {
         "identity_unlinked",
         "mfa_expired",
         "totp_removed",
+        "passkey_removed",
         "recovery_codes_new",
     ];
     NOTICES

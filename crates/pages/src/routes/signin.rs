@@ -133,3 +133,45 @@ pub async fn submit(
         }
     }
 }
+
+/// `POST /signin/passkey`: the page's script ran a passkey ceremony (the
+/// options came from `POST /v1/webauthn/signin/options`) and posts the
+/// answer here, so a success sets the cookies like a password does.
+pub async fn passkey(
+    State(state): State<PageState>,
+    Client(ctx): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Body,
+) -> Response {
+    let token = Token::of(&headers);
+    let (form, rd) = match signed_out_form(&state, &headers, body, &[]).await {
+        Ok(ok) => ok,
+        Err(r) => return render_page(&state, &token, r.status, &r.rd, "", None, r.errors),
+    };
+    let credential: serde_json::Value =
+        serde_json::from_str(form.text("credential")).unwrap_or_default();
+    match state
+        .app
+        .auth
+        .sign_in_with_passkey(form.text("challenge_id"), &credential, &ctx)
+        .await
+    {
+        Ok(tokens) => {
+            state.app.metrics.record_signin("success");
+            signed_in(&state, jar, &tokens, &rd)
+        }
+        Err(err) => {
+            state.app.metrics.record_signin(err.code());
+            let catalogue = &state.pages.catalogue;
+            let (status, errors) = match err {
+                CoreError::InvalidCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    Errors::one("passkey", catalogue.text("signin.passkey_failed")),
+                ),
+                err => domain_error(&err, &[], "passkey", catalogue),
+            };
+            render_page(&state, &token, status, &rd, "", None, errors)
+        }
+    }
+}

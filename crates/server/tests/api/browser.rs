@@ -103,6 +103,9 @@ fn the_hosted_pages_work_in_a_real_browser() {
         "forgot-password-phone-light",
         "forgot-password-sent-desktop-light",
         "link-spent-phone-dark",
+        "account-passkeys",
+        "signin-passkey",
+        "signin-mfa-passkey",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }

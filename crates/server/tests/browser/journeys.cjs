@@ -245,6 +245,94 @@ async function secondFactors(browser, js) {
   await context.close();
 }
 
+// Passkeys with Chromium's virtual authenticator (DevTools protocol,
+// through Playwright's CDP session): internal transport, resident keys,
+// user verification on. WebAuthn takes no IP address as relying party, so
+// these pages are opened at localhost, the binary's default rp_id.
+const AUTHENTICATOR = {
+  protocol: "ctap2",
+  transport: "internal",
+  hasResidentKey: true,
+  hasUserVerification: true,
+  isUserVerified: true,
+  automaticPresenceSimulation: true,
+};
+
+async function withAuthenticator(context) {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: AUTHENTICATOR });
+  return { page, cdp, authenticatorId };
+}
+
+async function passkeys(browser) {
+  const LOCAL = BASE.replace("127.0.0.1", "localhost");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, cdp, authenticatorId } = await withAuthenticator(context);
+  const address = email("passkey");
+
+  await step("add a passkey on the account page", async () => {
+    await page.goto(`${LOCAL}/signup`);
+    await page.fill("#email", address);
+    await page.fill("#password", PASSWORD);
+    await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
+    check(await page.isVisible("form[data-passkey-register]"), "the add form shows where passkeys work");
+    check(!(await page.isVisible("[data-passkey-unsupported]")), "no 'needs JavaScript' hint");
+    await page.fill("#passkey_name", "Test laptop");
+    await Promise.all([page.waitForLoadState("load"), page.click("form[data-passkey-register] button[type=submit]")]);
+    await page.waitForSelector(".codes");
+    check((await page.textContent("#passkeys")).includes("Test laptop"), "the passkey is listed by name");
+    check((await page.textContent(".notice")).includes("passkey is ready"), "a notice says it worked");
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    check(credentials.length === 1 && credentials[0].isResidentCredential, "one discoverable credential on the authenticator");
+    await axe(page, "/account with a passkey");
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "account-passkeys.png"), fullPage: true });
+  });
+
+  await step("sign in with the passkey: no address, no password", async () => {
+    await Promise.all([page.waitForURL(/\/signin\?notice=signed_out/), page.click(".bar button[type=submit]")]);
+    check(await page.isVisible("form[data-passkey-signin] button"), "a 'Sign in with a passkey' button");
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "signin-passkey.png"), fullPage: true });
+    await Promise.all([page.waitForURL(/\/account$/), page.click("form[data-passkey-signin] button")]);
+    check((await page.textContent("main")).includes(address), "signed in to the passkey's account");
+    check((await page.textContent("#passkeys")).includes("last used"), "the list shows it was used");
+  });
+
+  await step("a browser without the passkey cannot sign in with it", async () => {
+    const other = await browser.newContext();
+    const { page: stranger } = await withAuthenticator(other);
+    await stranger.goto(`${LOCAL}/signin`);
+    await Promise.all([stranger.waitForURL(/\/signin\/passkey$/), stranger.click("form[data-passkey-signin] button")]);
+    await stranger.waitForSelector(".summary");
+    check((await stranger.textContent(".summary")).includes("didn't sign you in"), "the page says the passkey did not work");
+    const cookies = await other.cookies();
+    check(!cookies.some((c) => /session|access|refresh/.test(c.name)), `no session cookie: ${cookies.map((c) => c.name)}`);
+    await axe(stranger, "/signin after a refused passkey");
+    await other.close();
+  });
+
+  await step("after the password, the passkey is the second step", async () => {
+    await Promise.all([page.waitForURL(/\/signin\?notice=signed_out/), page.click(".bar button[type=submit]")]);
+    await page.fill("#email", address);
+    await page.fill("#password", PASSWORD);
+    await Promise.all([page.waitForURL(/\/signin\/mfa$/), page.click("form[action$='/signin'] button[type=submit]")]);
+    check((await page.textContent("main")).includes("Confirm with your passkey"), "the page asks for the passkey");
+    check(!(await page.isVisible("#totp_code")), "no app-code field for an account without an app");
+    await axe(page, "/signin/mfa with a passkey");
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "signin-mfa-passkey.png"), fullPage: true });
+    await Promise.all([page.waitForURL(/\/account$/), page.click("form[data-passkey-mfa] button")]);
+  });
+
+  await step("remove the passkey", async () => {
+    const form = "#passkeys form[action$='/remove']";
+    await Promise.all([page.waitForURL(/notice=passkey_removed/), page.click(`${form} button`)]);
+    check((await page.textContent("#passkeys")).includes("No passkeys yet"), "the list is empty");
+  });
+
+  await context.close();
+}
+
 async function journeys(browser, js) {
   const label = js ? "" : " (JavaScript off)";
   const context = await browser.newContext({ javaScriptEnabled: js });
@@ -490,6 +578,7 @@ async function cors(browser) {
     await lifecycle(browser, false);
     await secondFactors(browser, true);
     await secondFactors(browser, false);
+    await passkeys(browser);
     await keyboardOnly(browser);
     await accessibilityAndScreenshots(browser);
     await cors(browser);

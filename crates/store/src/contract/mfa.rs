@@ -43,7 +43,13 @@ async fn stored_totp(store: &dyn Store, user: UserId) -> TotpFactor {
 }
 
 /// Gives `user` a confirmed TOTP secret (accepted for `step`) and `codes`.
-async fn enroll(store: &dyn Store, user: &User, step: i64, codes: &[String], at: DateTime<Utc>) {
+pub(super) async fn enroll(
+    store: &dyn Store,
+    user: &User,
+    step: i64,
+    codes: &[String],
+    at: DateTime<Utc>,
+) {
     store
         .put_pending_totp(user.id, b"12345678901234567890", at)
         .await

@@ -208,14 +208,7 @@ pub async fn passkeys_delete_keeps_the_last_credential(store: Arc<dyn Store>) {
     // A confirmed authenticator app keeps the codes when the last passkey
     // goes; removing the app keeps them while a passkey is left.
     let gus = create_user(&*store, "gus@example.com", now).await;
-    store
-        .put_pending_totp(gus.id, b"12345678901234567890", now)
-        .await
-        .expect("pending");
-    store
-        .confirm_totp(gus.id, 1, &hashes(10), now, &[], &[])
-        .await
-        .expect("confirm");
+    super::mfa::enroll(&*store, &gus, 1, &hashes(10), now).await;
     let gus_key = passkey(&gus, "Gus", now);
     store
         .insert_passkey(&gus_key, &[], &[], &[])

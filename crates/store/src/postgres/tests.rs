@@ -200,8 +200,10 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "signing_key",
                 "user_account",
                 "user_identity",
+                "user_passkey",
                 "user_recovery_code",
                 "user_totp",
+                "webauthn_challenge",
             ]
         );
         // The schema works.
