@@ -206,6 +206,10 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Finds a session (live or not).
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// Records that a live session's holder presented more factors
+    /// (`amr`, as [`crate::model::Authentication::stored`] writes it): the
+    /// next refresh carries them. Returns whether a live session changed.
+    async fn set_session_amr(&self, id: SessionId, amr: &str) -> Result<bool, StoreError>;
     /// The user's sessions that are not revoked and not past `expires_at` at `now`.
     async fn list_sessions(
         &self,

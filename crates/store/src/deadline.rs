@@ -234,6 +234,11 @@ impl SessionStore for Deadline {
         .await
     }
 
+    async fn set_session_amr(&self, id: SessionId, amr: &str) -> Result<bool, StoreError> {
+        self.within("set_session_amr", self.inner.set_session_amr(id, amr))
+            .await
+    }
+
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         self.within("find_session", self.inner.find_session(id))
             .await

@@ -113,6 +113,26 @@ impl AuthService {
         self.mfa_status(&user).await
     }
 
+    /// The caller's session now has `method` too: a factor enrolled in it
+    /// was just proved (the app's first code, a passkey's ceremony), so the
+    /// next refresh carries two factors without signing in again.
+    /// `auth_time` stays: enrolling is not signing in.
+    pub(super) async fn add_session_method(
+        &self,
+        who: &Principal,
+        method: AuthMethod,
+    ) -> Result<(), CoreError> {
+        let mut methods = who.authentication.methods().to_vec();
+        methods.push(method);
+        let upgraded = crate::model::Authentication::new(&methods, who.authentication.at);
+        if upgraded.is_multi_factor() && !who.authentication.is_multi_factor() {
+            self.store
+                .set_session_amr(who.session_id, &upgraded.stored())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The sign-in waiting for its second step under `hash`, and its
     /// account, while the token is unspent, unexpired and not voided.
     async fn live_challenge(&self, hash: &TokenHash) -> Result<(MfaChallenge, User), CoreError> {
@@ -246,6 +266,7 @@ impl AuthService {
                 e => e.into(),
             })?;
         self.store.clear_login_failures(user.email.as_str()).await?;
+        self.add_session_method(who, AuthMethod::Otp).await?;
         self.record(
             Audit::success("mfa_enrol")
                 .actor(user.id)

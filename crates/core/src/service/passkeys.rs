@@ -156,6 +156,7 @@ impl AuthService {
                 crate::error::StoreError::Conflict => CoreError::InvalidCredential,
                 e => e.into(),
             })?;
+        self.add_session_method(who, passkey.method()).await?;
         self.record(
             Audit::success("passkey_register")
                 .actor(user.id)

@@ -565,23 +565,38 @@ pub async fn delete_account(
         Err(response) => return response,
     };
     let catalogue = &state.pages.catalogue;
-    let missing = require(&form, &["delete_password"], catalogue);
+    // An account without a password (social sign-in, passkeys) confirms by
+    // typing; the service then asks for a sign-in within 5 minutes.
+    let has_password = match state.app.auth.me(&who).await {
+        Ok(user) => user.has_password,
+        Err(_) => return unavailable(&state),
+    };
+    let field = if has_password {
+        "delete_password"
+    } else {
+        "delete_confirm"
+    };
+    let missing = require(&form, &[field], catalogue);
     if !missing.is_empty() {
         return render_account(&state, &who, &token, StatusCode::BAD_REQUEST, missing, None).await;
     }
-    match state
-        .app
-        .auth
-        .delete_me(&who, form.get("delete_password"), &ctx)
-        .await
-    {
+    if !has_password && form.text("delete_confirm").trim() != "DELETE" {
+        let errors = Errors::one("delete_confirm", catalogue.text("errors.delete_confirm"));
+        return render_account(&state, &who, &token, StatusCode::BAD_REQUEST, errors, None).await;
+    }
+    let password = if has_password {
+        form.get("delete_password")
+    } else {
+        None
+    };
+    match state.app.auth.delete_me(&who, password, &ctx).await {
         Ok(()) => signed_out(&state, jar, "account_deleted"),
         Err(err) => {
             let fields = [
                 ("current_password", "delete_password"),
                 ("password", "delete_password"),
             ];
-            let (status, errors) = domain_error(&err, &fields, "delete_password", catalogue);
+            let (status, errors) = domain_error(&err, &fields, field, catalogue);
             render_account(&state, &who, &token, status, errors, None).await
         }
     }

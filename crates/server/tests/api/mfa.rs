@@ -802,3 +802,16 @@ async fn wrong_codes_while_managing_factors_count_toward_the_lockout_too() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn confirming_the_app_makes_the_session_two_factor_at_its_next_refresh() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    assert_eq!(validated(&app, &enrolled.user.access).await["acr"], "aal1");
+    let response = app.refresh(&enrolled.user.refresh).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let refreshed = tokens_of(&enrolled.user.email, &response.json().await.unwrap());
+    let claims = validated(&app, &refreshed.access).await;
+    assert_eq!(claims["acr"], "aal2");
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+}

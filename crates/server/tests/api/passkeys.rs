@@ -565,3 +565,21 @@ async fn an_admin_reset_removes_passkeys_too() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn registering_a_passkey_makes_the_session_two_factor_at_its_next_refresh() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    assert_eq!(validated(&app, &user.access).await["acr"], "aal1");
+    let mut key = SoftPasskey::new(ISSUER);
+    register(&app, &user, &mut key, "Key").await;
+    // The token in hand says what it said; the refreshed one has both.
+    assert_eq!(validated(&app, &user.access).await["acr"], "aal1");
+    let refreshed = tokens_of(
+        &user.email,
+        &json_of(app.refresh(&user.refresh).await, StatusCode::OK).await,
+    );
+    let claims = validated(&app, &refreshed.access).await;
+    assert_eq!(claims["acr"], "aal2");
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]));
+}

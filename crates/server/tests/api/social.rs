@@ -706,3 +706,65 @@ async fn an_account_without_a_password_deletes_itself_with_a_recent_sign_in() {
         .await;
     assert_eq!(deleted.status(), 204);
 }
+
+#[tokio::test]
+async fn the_account_page_deletes_an_account_without_a_password_by_typed_confirmation() {
+    let op = OidcProvider::start().await;
+    let app = app_with(&op, |_| {}).await;
+    let address = unique_email();
+    let person = Person::verified(&address);
+    let mut jar = Jar::default();
+    sign_in(&app, &op, &person, "redirect_to=%2Faccount", &mut jar).await;
+    let page = get(&app, "/account", &mut jar).await.text().await.unwrap();
+    assert!(
+        page.contains(r#"id="delete_confirm""#),
+        "the card asks to type DELETE"
+    );
+    assert!(
+        !page.contains(r#"id="delete_password""#),
+        "no password field without a password"
+    );
+
+    let typo = post_form(
+        &app,
+        "/account/delete",
+        &mut jar,
+        &[("delete_confirm", "delete")],
+    )
+    .await;
+    assert_eq!(typo.status(), 400);
+    assert!(
+        typo.text()
+            .await
+            .unwrap()
+            .contains(r#"id="delete_confirm-error""#)
+    );
+    assert_eq!(me(&app, &jar).await["email"], address.as_str());
+
+    // An old sign-in shows how to confirm instead of the form.
+    app.clock.advance(chrono::Duration::minutes(6));
+    let page = get(&app, "/account", &mut jar).await.text().await.unwrap();
+    assert!(!page.contains(r#"id="delete_confirm""#));
+    assert!(page.contains("sign in again"), "{page}");
+    let stale = post_form(
+        &app,
+        "/account/delete",
+        &mut jar,
+        &[("delete_confirm", "DELETE")],
+    )
+    .await;
+    assert_eq!(stale.status(), 401);
+
+    let mut fresh = Jar::default();
+    sign_in(&app, &op, &person, "redirect_to=%2Faccount", &mut fresh).await;
+    get(&app, "/account", &mut fresh).await;
+    let done = post_form(
+        &app,
+        "/account/delete",
+        &mut fresh,
+        &[("delete_confirm", "DELETE")],
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/signin?notice=account_deleted");
+}

@@ -556,4 +556,37 @@ pub async fn sessions_keep_their_authentication(store: Arc<dyn Store>) {
     assert_eq!(found.authentication.amr(), ["pwd"]);
     assert_eq!(found.authentication.at, now);
     assert!(!found.authentication.is_multi_factor());
+
+    // A factor enrolled in a session is added to it; `auth_time` stays,
+    // and a revoked session is not changed.
+    assert!(
+        store
+            .set_session_amr(single.id, "pwd,otp,mfa")
+            .await
+            .expect("set amr")
+    );
+    let found = store
+        .find_session(single.id)
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(found.authentication.amr(), ["pwd", "otp", "mfa"]);
+    assert_eq!(found.authentication.at, now);
+    let revocation = session_revocation(two_factor.id, now + Duration::minutes(15));
+    store
+        .revoke_session(two_factor.id, now, &revocation, &[])
+        .await
+        .expect("revoke");
+    assert!(
+        !store
+            .set_session_amr(two_factor.id, "pwd")
+            .await
+            .expect("set amr")
+    );
+    assert!(
+        !store
+            .set_session_amr(warden_core::SessionId::new(), "pwd")
+            .await
+            .expect("set amr")
+    );
 }

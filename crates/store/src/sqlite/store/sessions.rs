@@ -212,6 +212,18 @@ impl SessionStore for SqliteStore {
         })
     }
 
+    async fn set_session_amr(&self, id: SessionId, amr: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let done = retry(|| {
+            sqlx::query("UPDATE session SET amr = ? WHERE session_id = ? AND revoked_at IS NULL")
+                .bind(amr)
+                .bind(&id)
+                .execute(&self.pool)
+        })
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn revoke_session(
         &self,
         id: SessionId,
