@@ -212,8 +212,13 @@ pub async fn passkeys_delete_keeps_the_last_credential(store: Arc<dyn Store>) {
         .put_pending_totp(gus.id, b"12345678901234567890", now)
         .await
         .expect("pending");
+    let pending = store
+        .find_totp(gus.id)
+        .await
+        .expect("find")
+        .expect("pending");
     store
-        .confirm_totp(gus.id, 1, &hashes(10), now, &[], &[])
+        .confirm_totp(gus.id, &pending.id, 1, &hashes(10), now, &[], &[])
         .await
         .expect("confirm");
     let gus_key = passkey(&gus, "Gus", now);
