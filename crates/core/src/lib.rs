@@ -20,6 +20,7 @@ pub use ids::{AuditId, EventId, IdentityId, MailId, PasskeyId, SessionId, UserId
 pub mod access;
 pub mod accounts;
 mod audit;
+pub mod clients;
 pub mod denylist;
 pub mod identity;
 pub mod ip_limit;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::clients::{ClientId, ClientSecretHash, OAuthClient};
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::identity::{
@@ -107,7 +108,7 @@ pub struct LinkCompletion<'a> {
 
 /// Persistence for everything the domain keeps: one port made of a sub-trait
 /// per section (users, sessions, keys, revocations and the outbox, audit,
-/// lockout, the mail queue), so an adapter implements and a reader compares one section at a
+/// lockout, the mail queue, OAuth clients), so an adapter implements and a reader compares one section at a
 /// time. Every method that changes state other services must learn of takes
 /// the outbox events to write in the same transaction. Call sites bring the
 /// methods into scope with `use warden_core::ports::prelude::*;`.
@@ -124,6 +125,7 @@ pub trait Store:
     + IdentityStore
     + MfaStore
     + PasskeyStore
+    + ClientStore
     + Send
     + Sync
     + 'static
@@ -655,6 +657,53 @@ pub trait MfaStore: Send + Sync {
     async fn prune_mfa_challenges(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// The OAuth 2.0 / OpenID Connect clients Warden serves as a provider:
+/// the `oauth_client` table. Every change is written with its `events` in
+/// one transaction.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Registers a client; `Conflict` when its id is taken.
+    async fn create_client(
+        &self,
+        client: &OAuthClient,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// The client with this id.
+    async fn find_client(&self, id: &ClientId) -> Result<Option<OAuthClient>, StoreError>;
+    /// Clients ordered by id (byte order), after `after`.
+    async fn list_clients(
+        &self,
+        after: Option<&ClientId>,
+        limit: u32,
+    ) -> Result<Vec<OAuthClient>, StoreError>;
+    /// Stores the client's settings (name, redirect and post-logout
+    /// redirect URIs, grants, scopes, `first_party`, ID-token algorithm)
+    /// and `updated_at`; its kind, secret and `created_at` are never
+    /// changed here. `NotFound` if no such client.
+    async fn update_client(
+        &self,
+        client: &OAuthClient,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// Replaces the secret of a confidential client with `hash`, rotated
+    /// at `at`: the old secret stops working when this commits. `NotFound`
+    /// if no such client, or if it is public (it has no secret to rotate).
+    async fn rotate_client_secret(
+        &self,
+        id: &ClientId,
+        hash: &ClientSecretHash,
+        at: DateTime<Utc>,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError>;
+    /// Deletes the client; whether it existed. The events are written only
+    /// when it did.
+    async fn delete_client(
+        &self,
+        id: &ClientId,
+        events: &[OutboxEvent],
+    ) -> Result<bool, StoreError>;
+}
+
 /// A configured OAuth2 / OpenID Connect provider (`[[oauth.provider]]`),
 /// as social sign-in uses it. The adapter does the protocol (discovery,
 /// PKCE, the code exchange, ID-token verification against the provider's
@@ -713,7 +762,7 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore, MailStore, MfaStore,
-        PasskeyStore, RevocationStore, SessionStore, Store, UserStore,
+        AuditStore, ClientStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore,
+        MailStore, MfaStore, PasskeyStore, RevocationStore, SessionStore, Store, UserStore,
     };
 }

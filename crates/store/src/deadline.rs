@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tracing::Instrument as _;
+use warden_core::clients::{ClientId, ClientSecretHash, OAuthClient};
 use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkRecord, SendOutcome, SendThrottle};
 use warden_core::mail::{DueMail, QueuedMail};
@@ -21,9 +22,9 @@ use warden_core::model::{
 };
 use warden_core::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 use warden_core::ports::{
-    AuditStore, CodeUse, IdentityStore, KeyStore, LinkCompletion, LinkStore, LockoutStore,
-    MailStore, MfaStore, NewUser, PasskeyStore, PasswordChange, ReuseRevocation, RevocationStore,
-    SessionEventFn, SessionStore, Store, Unlinked, UserStore,
+    AuditStore, ClientStore, CodeUse, IdentityStore, KeyStore, LinkCompletion, LinkStore,
+    LockoutStore, MailStore, MfaStore, NewUser, PasskeyStore, PasswordChange, ReuseRevocation,
+    RevocationStore, SessionEventFn, SessionStore, Store, Unlinked, UserStore,
 };
 use warden_core::{AuditId, Email, IdentityId, MailId, PasskeyId, SessionId, StoreError, UserId};
 
@@ -824,6 +825,63 @@ impl LinkStore for Deadline {
 
     async fn prune_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.within("prune_links", self.inner.prune_links(before))
+            .await
+    }
+}
+
+#[async_trait]
+impl ClientStore for Deadline {
+    async fn create_client(
+        &self,
+        client: &OAuthClient,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        self.within("create_client", self.inner.create_client(client, events))
+            .await
+    }
+
+    async fn find_client(&self, id: &ClientId) -> Result<Option<OAuthClient>, StoreError> {
+        self.within("find_client", self.inner.find_client(id)).await
+    }
+
+    async fn list_clients(
+        &self,
+        after: Option<&ClientId>,
+        limit: u32,
+    ) -> Result<Vec<OAuthClient>, StoreError> {
+        self.within("list_clients", self.inner.list_clients(after, limit))
+            .await
+    }
+
+    async fn update_client(
+        &self,
+        client: &OAuthClient,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        self.within("update_client", self.inner.update_client(client, events))
+            .await
+    }
+
+    async fn rotate_client_secret(
+        &self,
+        id: &ClientId,
+        hash: &ClientSecretHash,
+        at: DateTime<Utc>,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        self.within(
+            "rotate_client_secret",
+            self.inner.rotate_client_secret(id, hash, at, events),
+        )
+        .await
+    }
+
+    async fn delete_client(
+        &self,
+        id: &ClientId,
+        events: &[OutboxEvent],
+    ) -> Result<bool, StoreError> {
+        self.within("delete_client", self.inner.delete_client(id, events))
             .await
     }
 }

@@ -5,6 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use warden_core::clients::{
+    ClientId, ClientKind, ClientSecretHash, GrantType, OAuthClient, RedirectUri, Scope,
+};
 use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkPurpose, LinkRecord, SendState};
 use warden_core::model::TokenHash;
@@ -861,6 +864,120 @@ impl TryFrom<WebauthnChallengeRow> for WebauthnChallenge {
                 .map(|id| parse_uuid(&id).map(UserId::from_uuid))
                 .transpose()?,
             state: row.state.into_string(),
+        })
+    }
+}
+
+/// The columns of `oauth_client` that [`ClientRow`] reads.
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, kind, redirect_uris, \
+     post_logout_redirect_uris, grant_types, scopes, first_party, id_token_alg, secret_hash, \
+     created_at, updated_at, secret_rotated_at";
+
+/// A row of `oauth_client`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    client_id: Text,
+    name: Text,
+    kind: Text,
+    redirect_uris: Text,
+    post_logout_redirect_uris: Text,
+    grant_types: Text,
+    scopes: Text,
+    first_party: bool,
+    id_token_alg: Text,
+    secret_hash: Option<Text>,
+    created_at: i64,
+    updated_at: i64,
+    secret_rotated_at: Option<i64>,
+}
+
+/// A client's lists as `oauth_client` keeps them: JSON arrays of strings.
+pub(crate) struct ClientLists {
+    pub(crate) redirect_uris: String,
+    pub(crate) post_logout_redirect_uris: String,
+    pub(crate) grant_types: String,
+    pub(crate) scopes: String,
+}
+
+impl ClientLists {
+    pub(crate) fn of(client: &OAuthClient) -> Result<Self, StoreError> {
+        Ok(Self {
+            redirect_uris: strings_to_json(client.redirect_uris.iter().map(RedirectUri::as_str))?,
+            post_logout_redirect_uris: strings_to_json(
+                client
+                    .post_logout_redirect_uris
+                    .iter()
+                    .map(RedirectUri::as_str),
+            )?,
+            grant_types: strings_to_json(client.grant_types.iter().map(GrantType::as_str))?,
+            scopes: strings_to_json(client.scopes.iter().map(Scope::as_str))?,
+        })
+    }
+}
+
+fn strings_to_json<'a>(items: impl Iterator<Item = &'a str>) -> Result<String, StoreError> {
+    serde_json::to_string(&items.collect::<Vec<_>>())
+        .map_err(|err| StoreError::Unexpected(format!("client list: {err}")))
+}
+
+/// A stored JSON array of strings, each parsed by `parse`.
+fn list_from_json<T, E>(
+    column: &str,
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>, StoreError> {
+    let items: Vec<String> = serde_json::from_str(raw).map_err(|err| {
+        StoreError::Unexpected(format!(
+            "stored {column} is not a JSON array of strings: {err}"
+        ))
+    })?;
+    items
+        .iter()
+        .map(|item| {
+            parse(item)
+                .map_err(|_| StoreError::Unexpected(format!("stored {column} {item:?} is invalid")))
+        })
+        .collect()
+}
+
+impl TryFrom<ClientRow> for OAuthClient {
+    type Error = StoreError;
+    fn try_from(row: ClientRow) -> Result<Self, Self::Error> {
+        let invalid = |column: &str| {
+            StoreError::Unexpected(format!(
+                "stored {column} of client {:?} is invalid",
+                row.client_id.0
+            ))
+        };
+        Ok(OAuthClient {
+            id: ClientId::parse(&row.client_id).ok_or_else(|| invalid("client_id"))?,
+            name: row.name.to_string(),
+            kind: ClientKind::parse(&row.kind).ok_or_else(|| invalid("kind"))?,
+            redirect_uris: list_from_json("redirect_uris", &row.redirect_uris, RedirectUri::parse)?,
+            post_logout_redirect_uris: list_from_json(
+                "post_logout_redirect_uris",
+                &row.post_logout_redirect_uris,
+                RedirectUri::parse,
+            )?,
+            grant_types: list_from_json("grant_types", &row.grant_types, |g| {
+                GrantType::parse(g).ok_or(())
+            })?,
+            scopes: list_from_json("scopes", &row.scopes, Scope::parse)?,
+            first_party: row.first_party,
+            id_token_alg: row
+                .id_token_alg
+                .parse()
+                .map_err(|_| invalid("id_token_alg"))?,
+            secret_hash: row
+                .secret_hash
+                .as_deref()
+                .map(|hash| {
+                    ClientSecretHash::from_stored(hash).ok_or_else(|| invalid("secret_hash"))
+                })
+                .transpose()?,
+            created_at: from_millis(row.created_at)?,
+            updated_at: from_millis(row.updated_at)?,
+            secret_rotated_at: opt_from_millis(row.secret_rotated_at)?,
         })
     }
 }

@@ -17,7 +17,8 @@
 //! The functions live in one file per section of the port (`users`,
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
 //! relay, `audit`, `lockout`, `links` for mailed link tokens, `identities`
-//! for social sign-in, `mfa` for second factors, `passkeys`, `mail` for the
+//! for social sign-in, `mfa` for second factors, `passkeys`, `clients` for
+//! the OAuth clients of Warden as a provider, `mail` for the
 //! mail queue, with its own list [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
@@ -32,6 +33,7 @@ use warden_core::ports::{NewUser, Store};
 use warden_core::{Email, SessionId, UserId};
 
 mod audit;
+mod clients;
 mod identities;
 mod keys;
 mod lease;
@@ -47,6 +49,11 @@ mod sessions;
 mod users;
 
 pub use self::audit::audit_pages_newest_first;
+pub use self::clients::{
+    clients_create_find_and_list_in_pages, clients_delete_reports_whether_it_existed,
+    clients_duplicate_id_is_a_conflict, clients_rotate_secret_replaces_the_hash,
+    clients_update_changes_settings_only,
+};
 pub use self::identities::{
     exchange_codes_are_single_use_and_expire, identities_link_find_list_and_touch,
     identities_sign_up_atomically_and_go_with_the_account,
@@ -166,6 +173,12 @@ pub const ALL: &[&str] = &[
     "passkeys_delete_keeps_the_last_credential",
     "passkeys_count_as_a_credential_when_unlinking",
     "webauthn_challenges_are_taken_once_and_expire",
+    // OAuth clients (migration 0012)
+    "clients_create_find_and_list_in_pages",
+    "clients_duplicate_id_is_a_conflict",
+    "clients_update_changes_settings_only",
+    "clients_rotate_secret_replaces_the_hash",
+    "clients_delete_reports_whether_it_existed",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
@@ -227,6 +240,11 @@ macro_rules! contract_tests {
             passkeys_delete_keeps_the_last_credential,
             passkeys_count_as_a_credential_when_unlinking,
             webauthn_challenges_are_taken_once_and_expire,
+            clients_create_find_and_list_in_pages,
+            clients_duplicate_id_is_a_conflict,
+            clients_update_changes_settings_only,
+            clients_rotate_secret_replaces_the_hash,
+            clients_delete_reports_whether_it_existed,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -189,6 +189,7 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "login_throttle",
                 "mail_queue",
                 "mfa_challenge",
+                "oauth_client",
                 "oauth_exchange_code",
                 "outbox",
                 "refresh_token",

@@ -3,6 +3,7 @@
 //! reads side by side across backends. Helpers shared by the sections live here.
 
 mod audit;
+mod clients;
 mod identities;
 mod keys;
 mod links;
