@@ -169,6 +169,9 @@ pub struct AuthService {
     ip_limit: IpFailureLimit,
     /// Password-reset requests per client IP.
     forgot_ip_limit: IpFailureLimit,
+    /// Password-less passkey ceremonies started per client IP (each is a
+    /// stored state until it is answered or expires).
+    ceremony_ip_limit: IpFailureLimit,
     verified: Option<VerifiedCache<Principal, KeyRing>>,
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
@@ -228,6 +231,7 @@ impl AuthService {
             ),
             ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
             forgot_ip_limit: IpFailureLimit::new(settings.forgot_per_ip_per_minute),
+            ceremony_ip_limit: IpFailureLimit::new(passkeys::CEREMONIES_PER_IP_PER_MINUTE),
             verified: VerifiedCache::new(VERIFIED_CACHE_ENTRIES),
             session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
             gated_role_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),

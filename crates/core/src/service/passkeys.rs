@@ -15,6 +15,11 @@ use crate::passkeys::{
     CEREMONY_TTL, CeremonyError, PasskeyRemoval, StoredPasskey, WebauthnChallenge, clean_name,
 };
 
+/// Password-less ceremonies one client IP may start per minute: each keeps
+/// a state in the store for five minutes, so an unauthenticated caller
+/// must not make them without bound.
+pub const CEREMONIES_PER_IP_PER_MINUTE: u32 = 120;
+
 /// Prefix of a password-less sign-in's `challenge_id`.
 pub const PASSKEY_CHALLENGE_PREFIX: &str = "wpc_";
 
@@ -213,10 +218,16 @@ impl AuthService {
     pub async fn passkey_sign_in_options(
         &self,
         mfa_token: Option<&str>,
+        ctx: &RequestContext,
     ) -> Result<PasskeyOptions, CoreError> {
         let now = self.clock.now();
         match mfa_token {
             None => {
+                let ip = ctx.ip.as_deref().unwrap_or("unknown");
+                if let Some(retry_after_secs) = self.ceremony_ip_limit.check(ip, now) {
+                    return Err(CoreError::TooManyRequests { retry_after_secs });
+                }
+                self.ceremony_ip_limit.record_failure(ip, now);
                 let (options, state) = self
                     .relying_party
                     .start_discoverable()

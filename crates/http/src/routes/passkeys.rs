@@ -214,15 +214,16 @@ pub async fn delete(
 /// second step (answer at `POST /v1/signin/mfa` with `webauthn`).
 #[utoipa::path(post, path = "/v1/webauthn/signin/options", tag = "passkeys",
     request_body = Option<PasskeySigninOptionsRequest>,
-    responses((status = 200, body = PasskeySigninOptionsBody), JsonBodyErrors, Unauthorized, NotFound, Unavailable))]
+    responses((status = 200, body = PasskeySigninOptionsBody), JsonBodyErrors, Unauthorized, NotFound, TooManyRequests, Unavailable))]
 pub async fn signin_options(
     State(state): State<AppState>,
+    Client(ctx): Client,
     OptionalJson(body): OptionalJson<PasskeySigninOptionsRequest>,
 ) -> Result<Response, ApiError> {
     let body = body.unwrap_or_default();
     let options = state
         .auth
-        .passkey_sign_in_options(body.mfa_token.as_deref())
+        .passkey_sign_in_options(body.mfa_token.as_deref(), &ctx)
         .await?;
     let public_key = options
         .options

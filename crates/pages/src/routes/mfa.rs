@@ -89,7 +89,7 @@ async fn passkey_options(state: &PageState, mfa_token: &str) -> PasskeyStep {
     let options = match state
         .app
         .auth
-        .passkey_sign_in_options(Some(mfa_token))
+        .passkey_sign_in_options(Some(mfa_token), &warden_core::RequestContext::default())
         .await
     {
         Ok(options) => serde_json::to_string(&options.options).ok(),

@@ -583,3 +583,18 @@ async fn registering_a_passkey_makes_the_session_two_factor_at_its_next_refresh(
     assert_eq!(claims["acr"], "aal2");
     assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]));
 }
+
+#[tokio::test]
+async fn one_client_starts_a_bounded_number_of_passkey_ceremonies() {
+    let app = spawn_app().await;
+    for _ in 0..120 {
+        let response = app.post("/v1/webauthn/signin/options", json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let refused = app.post("/v1/webauthn/signin/options", json!({})).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_problem(refused, 429, "too_many_requests").await;
+    app.clock.advance(Duration::minutes(1));
+    let again = app.post("/v1/webauthn/signin/options", json!({})).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
