@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::clients::{ClientId, ClientKind};
 use crate::ids::{IdentityId, SessionId, UserId};
 use crate::model::OutboxEvent;
 
@@ -127,6 +128,33 @@ pub enum DomainEvent {
         /// or `reset_by_admin`.
         change: &'static str,
     },
+    /// `client.created`: an OAuth client was registered.
+    ClientCreated {
+        /// Its `client_id`.
+        client_id: ClientId,
+        /// Its name.
+        name: String,
+        /// Public or confidential.
+        kind: ClientKind,
+    },
+    /// `client.updated`: a client's settings changed.
+    ClientUpdated {
+        /// Its `client_id`.
+        client_id: ClientId,
+        /// Its name now.
+        name: String,
+    },
+    /// `client.secret_rotated`: a confidential client's secret was
+    /// replaced; the old one no longer authenticates it.
+    ClientSecretRotated {
+        /// Its `client_id`.
+        client_id: ClientId,
+    },
+    /// `client.deleted`.
+    ClientDeleted {
+        /// Its `client_id`.
+        client_id: ClientId,
+    },
 }
 
 impl DomainEvent {
@@ -150,6 +178,10 @@ impl DomainEvent {
             DomainEvent::IdentityUnlinked { .. } => "user.identity_unlinked",
             DomainEvent::UserDeleted { .. } => "user.deleted",
             DomainEvent::MfaChanged { .. } => "user.mfa_changed",
+            DomainEvent::ClientCreated { .. } => "client.created",
+            DomainEvent::ClientUpdated { .. } => "client.updated",
+            DomainEvent::ClientSecretRotated { .. } => "client.secret_rotated",
+            DomainEvent::ClientDeleted { .. } => "client.deleted",
         }
     }
 
@@ -213,6 +245,18 @@ impl DomainEvent {
             } => json!({"user_id": user_id, "not_before": not_before, "until": until}),
             DomainEvent::MfaChanged { user_id, change } => {
                 json!({"user_id": user_id, "change": change})
+            }
+            DomainEvent::ClientCreated {
+                client_id,
+                name,
+                kind,
+            } => json!({"client_id": client_id.as_str(), "name": name, "type": kind.as_str()}),
+            DomainEvent::ClientUpdated { client_id, name } => {
+                json!({"client_id": client_id.as_str(), "name": name})
+            }
+            DomainEvent::ClientSecretRotated { client_id }
+            | DomainEvent::ClientDeleted { client_id } => {
+                json!({"client_id": client_id.as_str()})
             }
         }
     }
@@ -433,6 +477,40 @@ mod tests {
             },
             "user.email_changed",
             json!({"user_id": user, "email": "ada@example.org"}),
+        );
+    }
+
+    #[test]
+    fn client_events_carry_the_client_id_and_never_a_secret() {
+        let id = ClientId::parse("grafana").unwrap();
+        assert_same(
+            DomainEvent::ClientCreated {
+                client_id: id.clone(),
+                name: "Grafana".into(),
+                kind: ClientKind::Confidential,
+            },
+            "client.created",
+            json!({"client_id": "grafana", "name": "Grafana", "type": "confidential"}),
+        );
+        assert_same(
+            DomainEvent::ClientUpdated {
+                client_id: id.clone(),
+                name: "Grafana 2".into(),
+            },
+            "client.updated",
+            json!({"client_id": "grafana", "name": "Grafana 2"}),
+        );
+        assert_same(
+            DomainEvent::ClientSecretRotated {
+                client_id: id.clone(),
+            },
+            "client.secret_rotated",
+            json!({"client_id": "grafana"}),
+        );
+        assert_same(
+            DomainEvent::ClientDeleted { client_id: id },
+            "client.deleted",
+            json!({"client_id": "grafana"}),
         );
     }
 }

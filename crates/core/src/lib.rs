@@ -41,7 +41,7 @@ pub use model::{Role, Session, User, UserStatus};
 pub use password::{HashParams, Password, PasswordHasher, PasswordPolicy, PoolLimits};
 pub use readiness::{Readiness, ReadinessMonitor};
 pub use service::{
-    AuthService, IssuedTokens, MFA_TOKEN_TTL, MfaStatus, Page, Principal, RequestContext,
-    SecondFactor, SessionView, TokenKind, TotpEnrolment,
+    AuthService, ClientRegistry, IssuedTokens, MFA_TOKEN_TTL, MfaStatus, Page, Principal,
+    RequestContext, SecondFactor, SessionView, TokenKind, TotpEnrolment,
 };
 pub use settings::{AccessTokenKind, AuthSettings};

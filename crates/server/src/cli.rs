@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use warden_core::clients::{ClientKind, ClientSettings, GrantType, OAuthClient};
 use warden_core::ports::{Clock as _, Store, SystemClock};
-use warden_core::{Accounts, RequestContext, Role};
+use warden_core::{Accounts, ClientRegistry, RequestContext, Role};
 
 use crate::app;
 use crate::config::{
@@ -61,6 +62,12 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCommand,
     },
+    /// Manage the OAuth clients Warden serves as a provider.
+    Client {
+        /// Action.
+        #[command(subcommand)]
+        action: ClientCommand,
+    },
     /// Manage signing keys.
     Keys {
         /// Action.
@@ -96,6 +103,59 @@ pub enum UserCommand {
         #[arg(long)]
         username: Option<String>,
     },
+}
+
+/// `warden client ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id, and a confidential client's secret
+    /// this once (only its hash is kept).
+    Add {
+        /// Shown on the consent page.
+        #[arg(long)]
+        name: String,
+        /// `public` (browser or native app, PKCE) or `confidential` (holds a secret).
+        #[arg(long = "type", value_parser = parse_client_kind)]
+        kind: ClientKind,
+        /// Where sign-in may return to (repeatable); matched exactly.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where sign-out may return to (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// `authorization_code`, `refresh_token` or `client_credentials`
+        /// (repeatable); `authorization_code` when none is given.
+        #[arg(long = "grant", value_parser = parse_grant)]
+        grants: Vec<GrantType>,
+        /// A scope it may ask for (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Operated by whoever runs Warden: no consent page.
+        #[arg(long)]
+        first_party: bool,
+    },
+    /// List the clients.
+    List,
+    /// Give a confidential client a new secret (printed this once); the old one stops working.
+    RotateSecret {
+        /// Its client id.
+        id: String,
+    },
+    /// Delete a client.
+    Delete {
+        /// Its client id.
+        id: String,
+    },
+}
+
+fn parse_client_kind(raw: &str) -> Result<ClientKind, String> {
+    ClientKind::parse(raw).ok_or_else(|| "expected `public` or `confidential`".to_owned())
+}
+
+fn parse_grant(raw: &str) -> Result<GrantType, String> {
+    GrantType::parse(raw).ok_or_else(|| {
+        "expected `authorization_code`, `refresh_token` or `client_credentials`".to_owned()
+    })
 }
 
 /// `warden keys ...`.
@@ -178,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     username,
                 },
         } => user_add(&config, &email, &roles, username.as_deref()).await,
+        Command::Client { action } => client(&config, action).await,
         Command::Keys { action } => {
             let store = app::open_store(&config).await?;
             store.migrate().await.context("applying migrations")?;
@@ -329,9 +390,7 @@ async fn user_add(
     // Said before creating anything: a command run from the wrong directory
     // would otherwise fill a new, empty data dir without a word.
     let new_data_dir = config.is_embedded_database() && !config.data_dir.exists();
-    let store = app::open_store_without_signing(config).await?;
-    store.migrate().await.context("applying migrations")?;
-    let store: Arc<dyn Store> = store.into_store_with(&app::store_options(config));
+    let store = open_store(config).await?;
     let settings = app::auth_settings(config);
     let accounts = Accounts::new(
         store,
@@ -351,13 +410,20 @@ async fn user_add(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created user {} <{}>", user.id, user.email);
+    say_where(config, new_data_dir, "this user");
+    Ok(())
+}
+
+/// Says on stderr which data dir or database a command used; `what` names
+/// what a new data dir now holds.
+fn say_where(config: &Config, new_data_dir: bool, what: &str) {
     if config.is_embedded_database() {
         let dir =
             std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
         let dir = dir.display();
         if new_data_dir {
             eprintln!(
-                "data dir {dir} was new and now holds this user; if your server uses another one, \
+                "data dir {dir} was new and now holds {what}; if your server uses another one, \
                  pass --data-dir or WARDEN_DATA_DIR"
             );
         } else {
@@ -366,5 +432,108 @@ async fn user_add(
     } else {
         eprintln!("in database {}", app::redact_url(&config.database_url()));
     }
+}
+
+/// The store, migrated, without the signing keys: what the commands that
+/// manage accounts and clients need, so they run against a shared database
+/// without the key-encryption key.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = app::open_store_without_signing(config).await?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store.into_store_with(&app::store_options(config)))
+}
+
+async fn client(config: &Config, action: ClientCommand) -> anyhow::Result<()> {
+    let new_data_dir = config.is_embedded_database() && !config.data_dir.exists();
+    // Only `add` and `list` get as far as saying where they ran with a new
+    // data dir: the others fail first, as the client is not there.
+    let held = match action {
+        ClientCommand::Add { .. } => "this client",
+        _ => "no clients",
+    };
+    let clients = ClientRegistry::new(open_store(config).await?, Arc::new(SystemClock));
+    let ctx = RequestContext::default();
+    let failed = |e: warden_core::CoreError| anyhow::anyhow!("{e}");
+    match action {
+        ClientCommand::Add {
+            name,
+            kind,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grants,
+            scopes,
+            first_party,
+        } => {
+            let defaults = ClientSettings::default();
+            let settings = ClientSettings {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grant_types: if grants.is_empty() {
+                    defaults.grant_types
+                } else {
+                    grants
+                },
+                scopes,
+                first_party,
+                ..defaults
+            };
+            let (client, secret) = clients
+                .create(None, kind, settings, &ctx)
+                .await
+                .map_err(failed)?;
+            println!("client_id {}", client.id);
+            if let Some(secret) = secret {
+                println!("client_secret {}", secret.expose());
+                eprintln!("the secret is shown this once: Warden keeps only its hash");
+            }
+        }
+        ClientCommand::List => {
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = clients
+                    .list(cursor.as_deref(), Some(warden_core::service::MAX_PAGE))
+                    .await
+                    .map_err(failed)?;
+                for client in &page.items {
+                    println!("{}", client_line(client));
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        ClientCommand::RotateSecret { id } => {
+            let (client, secret) = clients
+                .rotate_secret(None, &id, &ctx)
+                .await
+                .map_err(failed)?;
+            println!("client_secret {}", secret.expose());
+            eprintln!(
+                "client {} has a new secret, shown this once; the old one no longer works",
+                client.id
+            );
+        }
+        ClientCommand::Delete { id } => {
+            clients.delete(None, &id, &ctx).await.map_err(failed)?;
+            println!("deleted client {id}");
+        }
+    }
+    say_where(config, new_data_dir, held);
     Ok(())
+}
+
+/// One client of `warden client list`: id, type, name, grants, redirect URIs.
+fn client_line(client: &OAuthClient) -> String {
+    let grants: Vec<&str> = client.grant_types.iter().map(GrantType::as_str).collect();
+    let uris: Vec<&str> = client.redirect_uris.iter().map(|u| u.as_str()).collect();
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        client.id,
+        client.kind.as_str(),
+        client.name,
+        grants.join(","),
+        uris.join(" ")
+    )
 }

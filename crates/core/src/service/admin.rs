@@ -247,14 +247,14 @@ impl AuthService {
     }
 }
 
-fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
+pub(super) fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
     move |e| match e {
         StoreError::NotFound => CoreError::NotFound(what),
         other => other.into(),
     }
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, CoreError> {
+pub(super) fn page_limit(limit: Option<u32>) -> Result<u32, CoreError> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
@@ -264,7 +264,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, CoreError> {
     }
 }
 
-fn next_cursor<T>(
+pub(super) fn next_cursor<T>(
     items: &mut Vec<T>,
     limit: u32,
     cursor_of: impl Fn(&T) -> String,

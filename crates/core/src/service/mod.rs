@@ -5,13 +5,15 @@
 //! `sign_in`, `tokens` (issuing and validating), `sessions`, `admin`,
 //! `feed` (the revocation feed), `lifecycle` (e-mail verification, e-mail
 //! change, deleting one's account), `recovery` (forgotten passwords) and
-//! `social` (social sign-in after the provider spoke) and `mfa` (second
-//! factors and the second step of a sign-in).
+//! `social` (social sign-in after the provider spoke), `mfa` (second
+//! factors and the second step of a sign-in) and `clients` (the OAuth
+//! clients Warden serves as a provider).
 //! What they share lives here.
 
 mod accounts;
 mod admin;
 mod backfill;
+mod clients;
 mod feed;
 mod lifecycle;
 mod mfa;
@@ -28,6 +30,7 @@ use chrono::{DateTime, Utc};
 use warden_token::{VerifiedCache, VerifierConfig};
 
 pub use backfill::{SkeletonBackfill, backfill_email_skeletons};
+pub use clients::ClientRegistry;
 pub use mfa::{
     MFA_MAX_FAILURES, MFA_TOKEN_PREFIX, MFA_TOKEN_TTL, MfaStatus, REAUTH_WINDOW, SecondFactor,
     TotpEnrolment,

@@ -9,6 +9,7 @@ use axum_extra::extract::CookieJar;
 use warden_core::SecondFactor;
 
 use super::accounts::{RequestParts, counted_sign_in, token_response};
+use super::no_store;
 use crate::dto::{
     CookieMode, MfaCodeRequest, RecoveryCodesBody, SigninMfaRequest, TokensBody, TotpRemoveRequest,
     TotpStartRequest, TotpStartResponse,
@@ -171,8 +172,4 @@ pub async fn admin_reset(
 /// Recovery codes, which the answer shows this once: never cached.
 fn shown_once(recovery_codes: Vec<String>) -> Response {
     (no_store(), Json(RecoveryCodesBody { recovery_codes })).into_response()
-}
-
-fn no_store() -> [(axum::http::header::HeaderName, &'static str); 1] {
-    [(axum::http::header::CACHE_CONTROL, "no-store")]
 }

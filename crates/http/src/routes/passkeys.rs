@@ -14,6 +14,7 @@ use warden_core::PasskeyId;
 use warden_core::passkeys::StoredPasskey;
 
 use super::accounts::{RequestParts, counted_sign_in, token_response};
+use super::no_store;
 use crate::dto::{CookieMode, TokensBody};
 use crate::extract::{ApiJson, ApiQuery, Authenticated, Client, OptionalJson};
 use crate::openapi::{
@@ -260,8 +261,4 @@ pub async fn signin(
         .await;
     let tokens = counted_sign_in(&state, result)?;
     Ok(token_response(&state, jar, &tokens, mode.cookie))
-}
-
-fn no_store() -> [(axum::http::header::HeaderName, &'static str); 1] {
-    [(axum::http::header::CACHE_CONTROL, "no-store")]
 }

@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod binary;
 mod browser;
+mod clients;
 mod cookies;
 mod edge;
 mod faults;

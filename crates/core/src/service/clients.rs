@@ -1,0 +1,190 @@
+//! Managing the OAuth clients Warden serves as a provider (front-door
+//! contract, section 7): register, list, read, change settings, rotate a
+//! confidential client's secret, delete. The admin API reaches these through
+//! [`AuthService::clients`]; `warden client ...` builds a [`ClientRegistry`]
+//! over the store alone, as `warden user add` does with `Accounts`: none of
+//! it needs the signing keys.
+
+use std::sync::Arc;
+
+use super::admin::{next_cursor, not_found, page_limit};
+use super::{AuthService, Page, RequestContext};
+use crate::audit::Audit;
+use crate::clients::{ClientId, ClientKind, ClientSecret, ClientSettings, OAuthClient};
+use crate::error::{CoreError, FieldError};
+use crate::events::DomainEvent;
+use crate::ids::UserId;
+use crate::ports::{Clock, Store};
+
+/// The client use cases over a store and a clock. Every change writes its
+/// `client.*` event with it and an audit entry naming who acted (`None`:
+/// the command line, run by whoever has the database).
+#[derive(Clone)]
+pub struct ClientRegistry {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthService {
+    /// The client registry, over this service's store and clock.
+    pub fn clients(&self) -> ClientRegistry {
+        ClientRegistry::new(self.store.clone(), self.clock.clone())
+    }
+}
+
+impl ClientRegistry {
+    /// The registry over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// Registers a client; a confidential one comes with its secret, which
+    /// is returned here and never again.
+    pub async fn create(
+        &self,
+        actor: Option<UserId>,
+        kind: ClientKind,
+        settings: ClientSettings,
+        ctx: &RequestContext,
+    ) -> Result<(OAuthClient, Option<ClientSecret>), CoreError> {
+        let now = self.clock.now();
+        // The id is 131 random bits: a taken one is not the caller's doing
+        // and never happens in practice, so it stays an unexpected error.
+        let (client, secret) = OAuthClient::register(kind, settings, now)?;
+        let event = DomainEvent::ClientCreated {
+            client_id: client.id.clone(),
+            name: client.name.clone(),
+            kind,
+        }
+        .into_outbox(now);
+        self.store.create_client(&client, &[event]).await?;
+        self.audit("client_create", actor, &client.id, ctx).await;
+        Ok((client, secret))
+    }
+
+    /// A page of clients ordered by id.
+    pub async fn list(
+        &self,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<OAuthClient>, CoreError> {
+        let after = cursor
+            .map(|c| ClientId::parse(c).ok_or(FieldError::new("cursor", "is not a valid cursor")))
+            .transpose()?;
+        let limit = page_limit(limit)?;
+        let mut clients = self.store.list_clients(after.as_ref(), limit + 1).await?;
+        let next_cursor = next_cursor(&mut clients, limit, |c| c.id.to_string());
+        Ok(Page {
+            items: clients,
+            next_cursor,
+        })
+    }
+
+    /// The client named `id`.
+    pub async fn get(&self, id: &str) -> Result<OAuthClient, CoreError> {
+        let id = client_id(id)?;
+        self.store
+            .find_client(&id)
+            .await?
+            .ok_or(CoreError::NotFound("client"))
+    }
+
+    /// Replaces a client's settings, checked as at registration; its id,
+    /// kind and secret stay.
+    pub async fn update(
+        &self,
+        actor: Option<UserId>,
+        id: &str,
+        settings: ClientSettings,
+        ctx: &RequestContext,
+    ) -> Result<OAuthClient, CoreError> {
+        let current = self.get(id).await?;
+        let now = self.clock.now();
+        let client = current.with_settings(settings, now)?;
+        let event = DomainEvent::ClientUpdated {
+            client_id: client.id.clone(),
+            name: client.name.clone(),
+        }
+        .into_outbox(now);
+        self.store
+            .update_client(&client, &[event])
+            .await
+            .map_err(not_found("client"))?;
+        self.audit("client_update", actor, &client.id, ctx).await;
+        Ok(client)
+    }
+
+    /// Gives a confidential client a new secret, returned here and never
+    /// again; the old one stops working at once.
+    pub async fn rotate_secret(
+        &self,
+        actor: Option<UserId>,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(OAuthClient, ClientSecret), CoreError> {
+        let mut client = self.get(id).await?;
+        if client.kind == ClientKind::Public {
+            return Err(FieldError::new(
+                "client_id",
+                "names a public client, which has no secret to rotate",
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let secret = ClientSecret::generate();
+        let hash = secret.hash();
+        let event = DomainEvent::ClientSecretRotated {
+            client_id: client.id.clone(),
+        }
+        .into_outbox(now);
+        self.store
+            .rotate_client_secret(&client.id, &hash, now, &[event])
+            .await
+            .map_err(not_found("client"))?;
+        self.audit("client_secret_rotate", actor, &client.id, ctx)
+            .await;
+        client.secret_hash = Some(hash);
+        client.secret_rotated_at = Some(now);
+        Ok((client, secret))
+    }
+
+    /// Deletes a client.
+    pub async fn delete(
+        &self,
+        actor: Option<UserId>,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let id = client_id(id)?;
+        let event = DomainEvent::ClientDeleted {
+            client_id: id.clone(),
+        }
+        .into_outbox(self.clock.now());
+        if !self.store.delete_client(&id, &[event]).await? {
+            return Err(CoreError::NotFound("client"));
+        }
+        self.audit("client_delete", actor, &id, ctx).await;
+        Ok(())
+    }
+
+    /// The audit log's target column holds users; the client goes in the
+    /// detail.
+    async fn audit(
+        &self,
+        action: &str,
+        actor: Option<UserId>,
+        client: &ClientId,
+        ctx: &RequestContext,
+    ) {
+        Audit::success(action)
+            .actor(actor)
+            .detail(client.as_str())
+            .record(&*self.store, &*self.clock, ctx)
+            .await;
+    }
+}
+
+/// An id that cannot name a client names none: 404, as an unknown one.
+fn client_id(raw: &str) -> Result<ClientId, CoreError> {
+    ClientId::parse(raw).ok_or(CoreError::NotFound("client"))
+}
