@@ -208,14 +208,14 @@ impl RelyingParty {
         &self,
         credential: &Value,
         state: &str,
-    ) -> Result<RegisteredPasskey, CeremonyError> {
+    ) -> Result<VerifiedRegistration, CeremonyError> {
         let credential: RegisterPublicKeyCredential = from_value(credential)?;
         let state: PasskeyRegistration = from_json(state)?;
         let passkey = self
             .webauthn
             .finish_passkey_registration(&credential, &state)
             .map_err(|e| CeremonyError::Refused(e.to_string()))?;
-        Ok(RegisteredPasskey {
+        Ok(VerifiedRegistration {
             credential_id: encode_credential_id(passkey.cred_id()),
             synced: passkey_is_synced(&passkey),
             credential: to_json(&passkey)?,
@@ -315,7 +315,7 @@ impl RelyingParty {
 
 /// What a finished registration hands the store.
 #[derive(Debug, Clone)]
-pub struct RegisteredPasskey {
+pub struct VerifiedRegistration {
     /// The authenticator's credential id, base64url.
     pub credential_id: String,
     /// Backup-eligible (synced).

@@ -144,9 +144,8 @@ impl AuthService {
             last_used_at: None,
         };
         // Codes come with the first factor, so losing the passkey does not
-        // lock the account's owner out; an account with codes keeps them.
-        let codes =
-            (!status.enabled() && status.recovery_codes_left == 0).then(generate_recovery_codes);
+        // lock the account's owner out; later factors keep the set.
+        let codes = (!status.enabled()).then(generate_recovery_codes);
         let salt = user.id.to_string();
         let hashes: Vec<String> = codes
             .iter()

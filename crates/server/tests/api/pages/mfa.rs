@@ -193,3 +193,36 @@ async fn the_account_page_turns_the_app_off_with_a_code() {
     .await;
     assert_eq!(location(&response), "/account");
 }
+
+#[tokio::test]
+async fn the_passkey_forms_say_why_without_a_browser_answer_or_a_passkey() {
+    let app = spawn_app().await;
+    let (_, mut jar) = signed_in(&app).await;
+    let account = get(&app, "/account", &mut jar).await.text().await.unwrap();
+    assert!(
+        account.contains("data-passkey-register"),
+        "the add form is on the page"
+    );
+    // Posted without the script's answer (no JavaScript): the page says so.
+    let added = post_form(
+        &app,
+        "/account/passkeys",
+        &mut jar,
+        &[("passkey_name", "Laptop")],
+    )
+    .await;
+    assert_eq!(added.status(), 400);
+    let html = added.text().await.unwrap();
+    assert!(
+        html.contains("create a passkey. Please try again"),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="passkey_name-error""#));
+    // Removing one that is not there, or not an id at all.
+    for id in ["0190c0de-0000-7000-8000-000000000001", "not-an-id"] {
+        let path = format!("/account/passkeys/{id}/remove");
+        let gone = post_form(&app, &path, &mut jar, &[]).await;
+        assert_eq!(gone.status(), 404);
+        assert!(gone.text().await.unwrap().contains("already been removed"));
+    }
+}
