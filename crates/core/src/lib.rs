@@ -30,6 +30,7 @@ pub mod mail;
 pub mod mfa;
 pub mod opaque;
 pub mod passkeys;
+pub mod provider;
 pub mod password;
 pub mod readiness;
 pub mod relay;
