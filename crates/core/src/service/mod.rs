@@ -6,8 +6,10 @@
 //! `feed` (the revocation feed), `lifecycle` (e-mail verification, e-mail
 //! change, deleting one's account), `recovery` (forgotten passwords) and
 //! `social` (social sign-in after the provider spoke), `mfa` (second
-//! factors and the second step of a sign-in) and `clients` (the OAuth
-//! clients Warden serves as a provider).
+//! factors and the second step of a sign-in), `clients` (the OAuth
+//! clients Warden serves as a provider) and `provider` (Warden as an OAuth
+//! 2.0 / OpenID Connect provider: authorization, the token endpoint's
+//! grants, userinfo, introspection, revocation).
 //! What they share lives here.
 
 mod accounts;
@@ -18,6 +20,7 @@ mod feed;
 mod lifecycle;
 mod mfa;
 mod passkeys;
+mod provider;
 mod recovery;
 mod sessions;
 mod sign_in;
@@ -36,6 +39,11 @@ pub use mfa::{
     TotpEnrolment,
 };
 pub use passkeys::{PASSKEY_CHALLENGE_PREFIX, PasskeyOptions, RegisteredPasskey};
+pub use provider::{
+    AuthorizationRequest, AuthorizeFailure, AuthorizeParams, ClientCredentials, LogoutRequest,
+    OAuthTokens,
+    ProviderError, TokenActivity, error_redirect, with_query,
+};
 pub use social::SocialAccount;
 
 use crate::accounts::Accounts;
@@ -116,6 +124,11 @@ pub struct Principal {
     pub kind: TokenKind,
     /// `amr`, `acr` and `auth_time`.
     pub authentication: Authentication,
+    /// The OAuth client the token was issued to (`client_id`); `None` for
+    /// Warden's own sign-ins.
+    pub client_id: Option<String>,
+    /// The scopes granted to that client (`scope`), space-separated.
+    pub scope: Option<String>,
 }
 
 impl Principal {

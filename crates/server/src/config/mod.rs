@@ -33,6 +33,7 @@ mod keys;
 mod listeners;
 mod mail;
 mod mfa;
+mod provider;
 mod oauth;
 mod passwords;
 mod redact;
@@ -54,6 +55,7 @@ use listeners::{RawGrpc, RawHttp};
 use mail::RawMail;
 pub use mail::{MailSection, MailTransportKind};
 pub use mfa::MfaSection;
+pub use provider::ProviderSection;
 pub use oauth::{OAuthSection, ProviderSection};
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
@@ -135,6 +137,8 @@ pub struct Config {
     pub oauth: OAuthSection,
     /// `[mfa]`.
     pub mfa: MfaSection,
+    /// `[provider]`.
+    pub provider: ProviderSection,
     /// `[webauthn]`.
     pub webauthn: WebauthnSection,
 }
@@ -171,6 +175,7 @@ impl Default for Config {
             links: LinksSection::default(),
             oauth: OAuthSection::default(),
             mfa: MfaSection::default(),
+            provider: ProviderSection::default(),
             webauthn: WebauthnSection::default(),
         }
     }
@@ -217,6 +222,7 @@ pub struct RawConfig {
     links: RawLinks,
     oauth: OAuthSection,
     mfa: MfaSection,
+    provider: ProviderSection,
     webauthn: WebauthnSection,
 }
 
@@ -263,6 +269,7 @@ impl From<&Config> for RawConfig {
             links: (&config.links).into(),
             oauth: config.oauth.clone(),
             mfa: config.mfa.clone(),
+            provider: config.provider.clone(),
             webauthn: config.webauthn.clone(),
         }
     }
@@ -331,6 +338,7 @@ impl TryFrom<RawConfig> for Config {
             links,
             oauth: raw.oauth,
             mfa: raw.mfa,
+            provider: raw.provider,
             webauthn: raw.webauthn,
         };
         config.webauthn()?;
