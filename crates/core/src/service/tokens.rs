@@ -424,6 +424,8 @@ impl AuthService {
                 .collect(),
             acr: authentication.acr().to_owned(),
             auth_time: authentication.at.timestamp(),
+            client_id: None,
+            scope: None,
         };
         let token = self
             .keys
