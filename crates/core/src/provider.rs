@@ -47,6 +47,9 @@ pub struct AuthorizationCode {
 }
 
 /// What presenting a code to the store did.
+// Made once per code exchange and matched at once: boxing the grant
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
     /// No such code (or it was deleted after expiry).
@@ -167,7 +170,11 @@ impl ScopeSet {
 
     /// The space-separated form.
     pub fn to_param(&self) -> String {
-        self.0.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -265,7 +272,10 @@ mod tests {
         assert!(Prompt::parse("none").unwrap().none);
         let both = Prompt::parse("login consent").unwrap();
         assert!(both.login && both.consent && !both.none);
-        assert_eq!(Prompt::parse("none login").unwrap_err().code, "invalid_request");
+        assert_eq!(
+            Prompt::parse("none login").unwrap_err().code,
+            "invalid_request"
+        );
         assert_eq!(Prompt::parse("bogus").unwrap_err().code, "invalid_request");
         assert_eq!(Prompt::parse("").unwrap(), Prompt::default());
     }

@@ -41,8 +41,7 @@ pub use mfa::{
 pub use passkeys::{PASSKEY_CHALLENGE_PREFIX, PasskeyOptions, RegisteredPasskey};
 pub use provider::{
     AuthorizationRequest, AuthorizeFailure, AuthorizeParams, ClientCredentials, LogoutRequest,
-    OAuthTokens,
-    ProviderError, TokenActivity, error_redirect, with_query,
+    OAuthTokens, ProviderError, TokenActivity, error_redirect, with_query,
 };
 pub use social::SocialAccount;
 

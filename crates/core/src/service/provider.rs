@@ -721,7 +721,9 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<(), ProviderError> {
         let session = if let Some(presented) = OpaqueToken::parse(token, REFRESH_PREFIX) {
-            self.store.find_session_by_refresh(&presented.hash()).await?
+            self.store
+                .find_session_by_refresh(&presented.hash())
+                .await?
         } else {
             match self.validate(token).await {
                 Ok(who) if who.client_id.as_deref() == Some(caller.id.as_str()) => {
@@ -841,10 +843,7 @@ impl AuthService {
                     .into_iter()
                     .map(str::to_owned)
                     .collect(),
-                at_hash: Some(warden_token::token_hash(
-                    client.id_token_alg,
-                    &access_token,
-                )),
+                at_hash: Some(warden_token::token_hash(client.id_token_alg, &access_token)),
                 sid: Some(browser_session.to_string()),
                 azp: None,
                 email: None,
@@ -929,7 +928,9 @@ impl AuthService {
             None => None,
             Some(uri) => {
                 let registered = client.as_ref().is_some_and(|c| {
-                    c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri)
+                    c.post_logout_redirect_uris
+                        .iter()
+                        .any(|r| r.as_str() == uri)
                 });
                 if !registered {
                     return Err("post_logout_redirect_uri");
@@ -970,11 +971,11 @@ fn add_profile_claims(claims: &mut serde_json::Value, user: &User, scope: &Scope
         claims["email"] = user.email.as_str().into();
         claims["email_verified"] = user.email_verified.into();
     }
-    if scope.contains("profile") {
-        if let Some(name) = &user.username {
-            claims["preferred_username"] = name.as_str().into();
-            claims["name"] = name.as_str().into();
-        }
+    if scope.contains("profile")
+        && let Some(name) = &user.username
+    {
+        claims["preferred_username"] = name.as_str().into();
+        claims["name"] = name.as_str().into();
     }
 }
 
@@ -1030,7 +1031,10 @@ mod tests {
     #[test]
     fn query_parameters_are_added_encoded() {
         assert_eq!(
-            with_query("https://a.example/cb", &[("code", "woc_x"), ("state", "a b&c")]),
+            with_query(
+                "https://a.example/cb",
+                &[("code", "woc_x"), ("state", "a b&c")]
+            ),
             "https://a.example/cb?code=woc_x&state=a%20b%26c"
         );
         assert_eq!(

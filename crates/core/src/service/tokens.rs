@@ -424,8 +424,8 @@ impl AuthService {
                 .collect(),
             acr: authentication.acr().to_owned(),
             auth_time: authentication.at.timestamp(),
-            client_id: None,
-            scope: None,
+            client_id: session.client_id.as_ref().map(ToString::to_string),
+            scope: session.scope.clone(),
         };
         let token = self
             .keys

@@ -226,7 +226,9 @@ pub async fn token(
         )
         .into()),
     };
-    state.metrics.record_oauth_token(grant_label(grant_type), result.is_ok());
+    state
+        .metrics
+        .record_oauth_token(grant_label(grant_type), result.is_ok());
     match result {
         Ok(tokens) => token_response(&tokens),
         Err(err) => provider_error(err),
@@ -321,7 +323,8 @@ pub async fn userinfo(
 
 /// An RFC 6750 error: the challenge header, and the same as JSON.
 fn bearer_error(status: StatusCode, code: &str, description: &str) -> Response {
-    let challenge = format!("Bearer realm=\"warden\", error=\"{code}\", error_description=\"{description}\"");
+    let challenge =
+        format!("Bearer realm=\"warden\", error=\"{code}\", error_description=\"{description}\"");
     let mut response = (
         status,
         no_store(),
@@ -451,9 +454,14 @@ mod tests {
 
     #[test]
     fn a_parameter_sent_twice_is_refused() {
-        let err = Params::read(&headers(&[FORM]), b"code=a&code=b").err().unwrap();
+        let err = Params::read(&headers(&[FORM]), b"code=a&code=b")
+            .err()
+            .unwrap();
         assert_eq!(err.code, "invalid_request");
-        assert!(Params::read(&headers(&[]), b"code=a").is_err(), "no content type");
+        assert!(
+            Params::read(&headers(&[]), b"code=a").is_err(),
+            "no content type"
+        );
         let ok = Params::read(&headers(&[FORM]), b"code=a&state=").unwrap();
         assert_eq!(ok.get("code"), Some("a"));
         assert_eq!(ok.get("state"), None, "empty means absent");

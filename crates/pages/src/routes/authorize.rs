@@ -65,7 +65,10 @@ pub async fn show(
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
     let who = match visitor(&state, &headers).await {
         Ok(Visitor::SignedIn(who))
-            if !state.app.auth.needs_sign_in(&who, &request, signed_in_after) =>
+            if !state
+                .app
+                .auth
+                .needs_sign_in(&who, &request, signed_in_after) =>
         {
             who
         }
@@ -228,7 +231,12 @@ fn back_with_error(
 }
 
 /// A 303 to the client, or after a form the page that goes on by itself.
-pub(crate) fn go_back(state: &PageState, client: &str, location: &str, from_form: bool) -> Response {
+pub(crate) fn go_back(
+    state: &PageState,
+    client: &str,
+    location: &str,
+    from_form: bool,
+) -> Response {
     if !from_form {
         return redirect(location);
     }

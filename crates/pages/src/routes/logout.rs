@@ -120,7 +120,10 @@ fn done(state: &PageState, jar: CookieJar, request: &LogoutRequest, from_form: b
     let jar = clear_session_cookies(jar, &refresh_path(&state.app.auth.settings().issuer));
     let name = request.client.as_ref().map_or("", |c| c.name.as_str());
     match &request.redirect {
-        Some(location) => (jar, super::authorize::go_back(state, name, location, from_form))
+        Some(location) => (
+            jar,
+            super::authorize::go_back(state, name, location, from_form),
+        )
             .into_response(),
         None => (
             jar,
@@ -145,12 +148,7 @@ struct ConfirmPage<'a> {
     errors: Errors,
 }
 
-fn confirm_page(
-    state: &PageState,
-    token: &Token,
-    q: &Form,
-    request: &LogoutRequest,
-) -> Response {
+fn confirm_page(state: &PageState, token: &Token, q: &Form, request: &LogoutRequest) -> Response {
     let catalogue = &state.pages.catalogue;
     let lead = match &request.client {
         Some(client) => catalogue

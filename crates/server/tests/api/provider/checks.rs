@@ -15,7 +15,14 @@ async fn prompt_none_answers_at_once_signed_in_or_not() {
     let (_, mut jar, admin) = person_and_admin(&app).await;
     let client = web_app(&app, &admin, true).await;
     let (_, challenge) = pkce();
-    code_for(&app, &mut jar, &client.id, &challenge, &[("prompt", "none")]).await;
+    code_for(
+        &app,
+        &mut jar,
+        &client.id,
+        &challenge,
+        &[("prompt", "none")],
+    )
+    .await;
 
     let mut nobody = Jar::default();
     let response = get(
@@ -38,7 +45,10 @@ async fn prompt_none_answers_at_once_signed_in_or_not() {
     )
     .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(callback_params(location(&response))["error"], "consent_required");
+    assert_eq!(
+        callback_params(location(&response))["error"],
+        "consent_required"
+    );
 }
 
 #[tokio::test]
@@ -51,7 +61,12 @@ async fn prompt_login_and_max_age_send_a_signed_in_person_to_sign_in_again() {
     app.clock.advance(Duration::seconds(5));
 
     for extra in [("prompt", "login"), ("max_age", "1")] {
-        let response = get(&app, &code_request(&client.id, &challenge, &[extra]), &mut jar).await;
+        let response = get(
+            &app,
+            &code_request(&client.id, &challenge, &[extra]),
+            &mut jar,
+        )
+        .await;
         assert_eq!(response.status(), 303, "{extra:?}");
         let to_sign_in = location(&response).to_owned();
         assert!(to_sign_in.starts_with("/signin?rd="), "{to_sign_in}");
@@ -70,7 +85,11 @@ async fn prompt_login_and_max_age_send_a_signed_in_person_to_sign_in_again() {
             &app,
             "/signin",
             &mut jar,
-            &[("email", &email), ("password", STRONG_PASSWORD), ("rd", &rd)],
+            &[
+                ("email", &email),
+                ("password", STRONG_PASSWORD),
+                ("rd", &rd),
+            ],
         )
         .await;
         assert_eq!(signed.status(), 303);
@@ -175,7 +194,12 @@ async fn an_unregistered_or_slightly_different_redirect_uri_is_never_redirected_
         assert!(html.contains("hasn't registered"), "{html}");
     }
     // An unknown client: the same, never a redirect.
-    let response = get(&app, &code_request("nosuchclient", &challenge, &[]), &mut jar).await;
+    let response = get(
+        &app,
+        &code_request("nosuchclient", &challenge, &[]),
+        &mut jar,
+    )
+    .await;
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
 }
@@ -190,7 +214,10 @@ async fn request_errors_go_back_to_the_client_with_state() {
     for (extra, error) in [
         (("response_type", ""), "invalid_request"),
         (("response_type", "token"), "unsupported_response_type"),
-        (("response_type", "code id_token"), "unsupported_response_type"),
+        (
+            ("response_type", "code id_token"),
+            "unsupported_response_type",
+        ),
         (("scope", "openid admin:everything"), "invalid_scope"),
         (("code_challenge_method", "plain"), "invalid_request"),
         (("code_challenge", ""), "invalid_request"),
@@ -198,7 +225,12 @@ async fn request_errors_go_back_to_the_client_with_state() {
         (("max_age", "-1"), "invalid_request"),
         (("request", "eyJ.x.y"), "request_not_supported"),
     ] {
-        let response = get(&app, &code_request(&client.id, &challenge, &[extra]), &mut jar).await;
+        let response = get(
+            &app,
+            &code_request(&client.id, &challenge, &[extra]),
+            &mut jar,
+        )
+        .await;
         assert_eq!(response.status(), 303, "{extra:?}");
         let params = callback_params(location(&response));
         assert_eq!(params["error"], error, "{extra:?}");
@@ -321,11 +353,20 @@ async fn the_token_endpoint_authenticates_clients_and_says_why_not() {
     assert_eq!(post.status(), 200);
 
     for (body, error) in [
-        ("grant_type=password&username=a&password=b", "unsupported_grant_type"),
+        (
+            "grant_type=password&username=a&password=b",
+            "unsupported_grant_type",
+        ),
         ("code=x", "invalid_request"),
-        ("grant_type=authorization_code&grant_type=authorization_code", "invalid_request"),
+        (
+            "grant_type=authorization_code&grant_type=authorization_code",
+            "invalid_request",
+        ),
         ("grant_type=authorization_code", "invalid_request"),
-        ("grant_type=authorization_code&code=woc_nope&redirect_uri=x", "invalid_grant"),
+        (
+            "grant_type=authorization_code&code=woc_nope&redirect_uri=x",
+            "invalid_grant",
+        ),
     ] {
         let response = app
             .client
@@ -347,5 +388,10 @@ async fn the_token_endpoint_authenticates_clients_and_says_why_not() {
         .await
         .unwrap();
     let body: Value = assert_oauth_error(json_body, 400, "invalid_request").await;
-    assert!(body["error_description"].as_str().unwrap().contains("urlencoded"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("urlencoded")
+    );
 }

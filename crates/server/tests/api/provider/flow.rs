@@ -20,7 +20,12 @@ async fn a_first_party_app_gets_tokens_an_id_token_and_userinfo() {
     let tokens = exchange(&app, &client, &code, &verifier).await;
     assert_eq!(tokens["scope"], "email openid");
     let access = tokens["access_token"].as_str().unwrap();
-    assert!(tokens["refresh_token"].as_str().unwrap().starts_with("wrt_"));
+    assert!(
+        tokens["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("wrt_")
+    );
     let id = verified_id_token(&app, tokens["id_token"].as_str().unwrap(), &client.id).await;
     assert_eq!(id["nonce"], "n-456");
     assert_eq!(id["email"], email.as_str());
@@ -31,7 +36,11 @@ async fn a_first_party_app_gets_tokens_an_id_token_and_userinfo() {
     assert!(id["auth_time"].as_i64().unwrap() > 0);
     assert!(id["sid"].is_string());
     let header = jsonwebtoken::decode_header(tokens["id_token"].as_str().unwrap()).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256, "the client's default");
+    assert_eq!(
+        header.alg,
+        jsonwebtoken::Algorithm::RS256,
+        "the client's default"
+    );
 
     // The access token is a Warden token like any other, scoped.
     let validated: Value = app.validate(access).await.json().await.unwrap();
@@ -78,7 +87,14 @@ async fn userinfo_refuses_what_is_not_an_openid_token() {
     );
     let client = web_app(&app, &admin, true).await;
     let (verifier, challenge) = pkce();
-    let code = code_for(&app, &mut jar, &client.id, &challenge, &[("scope", "email")]).await;
+    let code = code_for(
+        &app,
+        &mut jar,
+        &client.id,
+        &challenge,
+        &[("scope", "email")],
+    )
+    .await;
     let tokens = exchange(&app, &client, &code, &verifier).await;
     assert!(tokens.get("id_token").is_none(), "no openid, no ID token");
     let response = app
@@ -111,7 +127,10 @@ async fn a_third_party_app_asks_for_consent_once_and_a_refusal_goes_back_as_acce
     let page = get(&app, &ask, &mut jar).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Allow Tickets to use your Warden account?"), "{html}");
+    assert!(
+        html.contains("Allow Tickets to use your Warden account?"),
+        "{html}"
+    );
     assert!(html.contains("See your email address"), "{html}");
     assert!(html.contains(&email), "the page says who is signed in");
 
@@ -159,7 +178,14 @@ async fn a_third_party_app_asks_for_consent_once_and_a_refusal_goes_back_as_acce
     exchange(&app, &client, &code, &verifier).await;
 
     // Remembered: the same scopes (or fewer) go straight back.
-    code_for(&app, &mut jar, &client.id, &challenge, &[("scope", "openid")]).await;
+    code_for(
+        &app,
+        &mut jar,
+        &client.id,
+        &challenge,
+        &[("scope", "openid")],
+    )
+    .await;
     // More scopes, or prompt=consent, ask again.
     let more = get(
         &app,
@@ -267,7 +293,10 @@ async fn discovery_lists_what_exists() {
         assert_ne!(response.status(), 404, "{key}");
     }
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert!(
         doc["id_token_signing_alg_values_supported"]
             .as_array()

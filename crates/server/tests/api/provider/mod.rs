@@ -29,7 +29,12 @@ pub(crate) struct Registered {
 /// Registers a client through the admin API.
 pub(crate) async fn register(app: &TestApp, admin: &Tokens, body: Value) -> Registered {
     let response = app
-        .call(Method::POST, "/v1/admin/clients", Some(&admin.access), Some(body))
+        .call(
+            Method::POST,
+            "/v1/admin/clients",
+            Some(&admin.access),
+            Some(body),
+        )
         .await;
     let status = response.status();
     let body: Value = response.json().await.unwrap();
@@ -60,7 +65,11 @@ pub(crate) async fn web_app(app: &TestApp, admin: &Tokens, first_party: bool) ->
 
 /// A PKCE pair: (verifier, S256 challenge).
 pub(crate) fn pkce() -> (String, String) {
-    let verifier = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let challenge =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&verifier));
     (verifier, challenge)
@@ -76,11 +85,7 @@ pub(crate) fn authorize_path(params: &[(&str, &str)]) -> String {
 }
 
 /// The usual code request with PKCE, plus `extra`.
-pub(crate) fn code_request(
-    client: &str,
-    challenge: &str,
-    extra: &[(&str, &str)],
-) -> String {
+pub(crate) fn code_request(client: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("response_type", "code"),
         ("client_id", client),
@@ -139,11 +144,7 @@ pub(crate) async fn code_for(
 }
 
 /// `POST /oauth2/token` with Basic credentials (when a secret is given).
-pub(crate) async fn token(
-    app: &TestApp,
-    client: &Registered,
-    fields: &[(&str, &str)],
-) -> Response {
+pub(crate) async fn token(app: &TestApp, client: &Registered, fields: &[(&str, &str)]) -> Response {
     let mut request = app.client.post(app.url("/oauth2/token"));
     let mut fields = fields.to_vec();
     match &client.secret {

@@ -56,7 +56,10 @@ async fn a_service_gets_a_scoped_token_of_its_own_and_no_refresh_token() {
     let narrower = token(
         &app,
         &billing,
-        &[("grant_type", "client_credentials"), ("scope", "tickets:read")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "tickets:read"),
+        ],
     )
     .await;
     let narrower: Value = narrower.json().await.unwrap();
@@ -64,7 +67,10 @@ async fn a_service_gets_a_scoped_token_of_its_own_and_no_refresh_token() {
     let wider = token(
         &app,
         &billing,
-        &[("grant_type", "client_credentials"), ("scope", "openid tickets:read")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "openid tickets:read"),
+        ],
     )
     .await;
     assert_oauth_error(wider, 400, "invalid_scope").await;
@@ -110,7 +116,12 @@ async fn introspection_describes_live_access_tokens_to_confidential_clients() {
     assert_eq!(body["active"], true, "{body}");
     assert_eq!(body["sub"], billing.id.as_str());
 
-    for junk in ["", "nonsense", "wrt_abc", tokens["refresh_token"].as_str().unwrap()] {
+    for junk in [
+        "",
+        "nonsense",
+        "wrt_abc",
+        tokens["refresh_token"].as_str().unwrap(),
+    ] {
         let response = introspect(&app, &billing, junk).await;
         if junk.is_empty() {
             assert_oauth_error(response, 400, "invalid_request").await;
