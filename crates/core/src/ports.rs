@@ -712,8 +712,7 @@ pub trait ClientStore: Send + Sync {
 #[async_trait]
 pub trait GrantStore: Send + Sync {
     /// Stores a new authorization code.
-    async fn create_authorization_code(&self, code: &AuthorizationCode)
-    -> Result<(), StoreError>;
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
     /// Marks the code used by an exchange that opens session `issued`, at
     /// `now`. Exactly one of any number of concurrent calls with the same
     /// code gets `Redeemed` (a conditional update, never read-then-write);
