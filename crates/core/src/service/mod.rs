@@ -297,9 +297,9 @@ impl AuthService {
     }
 
     /// Periodic upkeep: picks up key rotations, retires keys, forgets old
-    /// revocations, deletes expired session tokens, and prunes published
-    /// outbox events no feed reader can still need (every revocation they
-    /// carry has expired).
+    /// revocations, deletes expired session tokens and authorization
+    /// codes, and prunes published outbox events no feed reader can still
+    /// need (every revocation they carry has expired).
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.clock.now();
         self.denylist.prune(now);
@@ -318,6 +318,12 @@ impl AuthService {
             .prune_links(now - chrono::Duration::hours(1))
             .await?;
         self.store.prune_exchange_codes(now).await?;
+        // An hour past expiry, a replayed authorization code is still
+        // recognised as one (and the session it opened revoked) rather
+        // than unknown.
+        self.store
+            .delete_expired_authorization_codes(now - chrono::Duration::hours(1))
+            .await?;
         self.store.prune_mfa_challenges(now).await?;
         self.store.prune_webauthn_challenges(now).await?;
         self.keys.reload().await
