@@ -807,7 +807,8 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, ClientStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore,
-        MailStore, MfaStore, PasskeyStore, RevocationStore, SessionStore, Store, UserStore,
+        AuditStore, ClientStore, Clock, GrantStore, IdentityStore, KeyStore, LinkStore,
+        LockoutStore, MailStore, MfaStore, PasskeyStore, RevocationStore, SessionStore, Store,
+        UserStore,
     };
 }

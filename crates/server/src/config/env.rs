@@ -50,7 +50,7 @@ const SECTIONS: &[&str] = &[
     "links",
     "oauth",
     "mfa",
-    "provider",
+    "oauth2",
     "webauthn",
 ];
 

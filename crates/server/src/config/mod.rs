@@ -34,8 +34,8 @@ mod listeners;
 mod mail;
 mod mfa;
 mod oauth;
+mod oauth2;
 mod passwords;
-mod provider;
 mod redact;
 mod signup;
 mod telemetry;
@@ -56,9 +56,9 @@ use mail::RawMail;
 pub use mail::{MailSection, MailTransportKind};
 pub use mfa::MfaSection;
 pub use oauth::{OAuthSection, ProviderSection};
+pub use oauth2::OAuth2Section;
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
-pub use provider::ProviderSection;
 pub use redact::{Secret, redact_url};
 use signup::RawLinks;
 pub use signup::{LinksSection, SignupSection};
@@ -137,8 +137,8 @@ pub struct Config {
     pub oauth: OAuthSection,
     /// `[mfa]`.
     pub mfa: MfaSection,
-    /// `[provider]`.
-    pub provider: ProviderSection,
+    /// `[oauth2]`: Warden as an OpenID provider.
+    pub oauth2: OAuth2Section,
     /// `[webauthn]`.
     pub webauthn: WebauthnSection,
 }
@@ -175,7 +175,7 @@ impl Default for Config {
             links: LinksSection::default(),
             oauth: OAuthSection::default(),
             mfa: MfaSection::default(),
-            provider: ProviderSection::default(),
+            oauth2: OAuth2Section::default(),
             webauthn: WebauthnSection::default(),
         }
     }
@@ -222,7 +222,7 @@ pub struct RawConfig {
     links: RawLinks,
     oauth: OAuthSection,
     mfa: MfaSection,
-    provider: ProviderSection,
+    oauth2: OAuth2Section,
     webauthn: WebauthnSection,
 }
 
@@ -269,7 +269,7 @@ impl From<&Config> for RawConfig {
             links: (&config.links).into(),
             oauth: config.oauth.clone(),
             mfa: config.mfa.clone(),
-            provider: config.provider.clone(),
+            oauth2: config.oauth2.clone(),
             webauthn: config.webauthn.clone(),
         }
     }
@@ -338,7 +338,7 @@ impl TryFrom<RawConfig> for Config {
             links,
             oauth: raw.oauth,
             mfa: raw.mfa,
-            provider: raw.provider,
+            oauth2: raw.oauth2,
             webauthn: raw.webauthn,
         };
         config.webauthn()?;

@@ -191,7 +191,7 @@ async fn an_unregistered_or_slightly_different_redirect_uri_is_never_redirected_
         assert_eq!(response.status(), 400, "{uri}");
         assert!(response.headers().get("location").is_none(), "{uri}");
         let html = response.text().await.unwrap();
-        assert!(html.contains("hasn't registered"), "{html}");
+        assert!(html.contains("address it hasn&#39;t registered"), "{html}");
     }
     // An unknown client: the same, never a redirect.
     let response = get(

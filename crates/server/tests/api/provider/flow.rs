@@ -289,7 +289,7 @@ async fn discovery_lists_what_exists() {
         let url = doc[key].as_str().unwrap();
         assert_eq!(url, format!("{}{path}", issuer.trim_end_matches('/')));
         // Every advertised endpoint answers (never 404).
-        let response = app.client.get(url).send().await.unwrap();
+        let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_ne!(response.status(), 404, "{key}");
     }
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
