@@ -359,9 +359,11 @@ async fn consent_page(
             .replace("{client}", client)
             .replace("{product}", &product)
     };
-    let scopes = request
-        .scope
-        .iter()
+    // Who they are first, then what else the app sees.
+    let mut ordered: Vec<&str> = request.scope.iter().collect();
+    ordered.sort_by_key(|s| *s != "openid");
+    let scopes = ordered
+        .into_iter()
         .map(|scope| match scope {
             "openid" | "profile" | "email" | "offline_access" => {
                 fill(&format!("consent.scope_{scope}"))
