@@ -31,6 +31,7 @@ pub mod mfa;
 pub mod opaque;
 pub mod passkeys;
 pub mod password;
+pub mod provider;
 pub mod readiness;
 pub mod relay;
 pub mod service;

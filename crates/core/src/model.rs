@@ -161,6 +161,12 @@ pub struct Session {
     pub ip: Option<String>,
     /// How its holder proved who they are, and when.
     pub authentication: Authentication,
+    /// The OAuth client it was opened for (authorization-code grant);
+    /// `None` for Warden's own sign-ins. Its refresh tokens work only for
+    /// that client at `/oauth2/token`, never at `/v1/token`.
+    pub client_id: Option<crate::clients::ClientId>,
+    /// The scopes granted to that client, space-separated.
+    pub scope: Option<String>,
 }
 
 impl Session {

@@ -20,6 +20,7 @@ use crate::model::{
     TokenHash, TotpFactor, TotpSecretId, User, UserCredentials, UserStatus,
 };
 use crate::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
+use crate::provider::{AuthorizationCode, Consent, Redemption};
 
 /// The source of "now". Time is an input so expiry is testable without
 /// sleeping. One trait for Warden and warden-verify, kept in warden-token
@@ -126,6 +127,7 @@ pub trait Store:
     + MfaStore
     + PasskeyStore
     + ClientStore
+    + GrantStore
     + Send
     + Sync
     + 'static
@@ -704,6 +706,49 @@ pub trait ClientStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// What Warden as an OAuth provider keeps: authorization codes, consents,
+/// and the sessions it opened for clients (a session's `client_id`, set by
+/// `create_session`).
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new authorization code.
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Marks the code used by an exchange that opens session `issued`, at
+    /// `now`. Exactly one of any number of concurrent calls with the same
+    /// code gets `Redeemed` (a conditional update, never read-then-write);
+    /// later ones get `Replayed` with the first one's session.
+    async fn redeem_authorization_code(
+        &self,
+        code: &TokenHash,
+        issued: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError>;
+    /// Deletes codes that expired before `before` (used or not); how many.
+    async fn delete_expired_authorization_codes(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// The user's consent for the client, if any.
+    async fn find_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError>;
+    /// Stores the consent, replacing the user's earlier one for the client.
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// Revokes every live session opened for `client` (a deleted or
+    /// disabled client), as `revoke_user_sessions` does for a user: each
+    /// gets a session revocation valid until `until` and the event
+    /// `event_for` builds, in one transaction. Returns the revoked ids.
+    async fn revoke_client_sessions(
+        &self,
+        client: &ClientId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        event_for: SessionEventFn<'_>,
+    ) -> Result<Vec<SessionId>, StoreError>;
+}
+
 /// A configured OAuth2 / OpenID Connect provider (`[[oauth.provider]]`),
 /// as social sign-in uses it. The adapter does the protocol (discovery,
 /// PKCE, the code exchange, ID-token verification against the provider's
@@ -762,7 +807,8 @@ pub trait LockoutStore: Send + Sync {
 /// brings the store's methods into scope whichever section they belong to.
 pub mod prelude {
     pub use super::{
-        AuditStore, ClientStore, Clock, IdentityStore, KeyStore, LinkStore, LockoutStore,
-        MailStore, MfaStore, PasskeyStore, RevocationStore, SessionStore, Store, UserStore,
+        AuditStore, ClientStore, Clock, GrantStore, IdentityStore, KeyStore, LinkStore,
+        LockoutStore, MailStore, MfaStore, PasskeyStore, RevocationStore, SessionStore, Store,
+        UserStore,
     };
 }

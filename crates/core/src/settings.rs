@@ -76,6 +76,10 @@ pub struct AuthSettings {
     pub link_lifetimes: LinkLifetimes,
     /// How often a link may be mailed per address or account.
     pub link_send_limit: SendLimit,
+    /// Whether every authorization request of Warden as an OAuth provider
+    /// must carry a PKCE challenge (`[oauth2] require_pkce`, default true;
+    /// public clients need one regardless).
+    pub oauth_require_pkce: bool,
     /// Password-reset requests allowed per client IP per minute (0: no limit).
     pub forgot_per_ip_per_minute: u32,
     /// The issuer name authenticator apps show next to a TOTP entry
@@ -115,6 +119,7 @@ impl AuthSettings {
             link_lifetimes: LinkLifetimes::default(),
             link_send_limit: SendLimit::default(),
             forgot_per_ip_per_minute: 20,
+            oauth_require_pkce: true,
             totp_issuer: "Warden".into(),
             mfa_required_for_roles: Vec::new(),
             webauthn,

@@ -145,6 +145,13 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             "/v1/admin/clients/{id}/secret",
             post(routes::clients::rotate_client_secret),
         )
+        .route("/oauth2/token", post(routes::provider::token))
+        .route(
+            "/oauth2/userinfo",
+            get(routes::provider::userinfo).post(routes::provider::userinfo),
+        )
+        .route("/oauth2/introspect", post(routes::provider::introspect))
+        .route("/oauth2/revoke", post(routes::provider::revoke))
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
         .route("/metrics", get(routes::ops::metrics))

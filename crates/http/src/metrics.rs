@@ -55,6 +55,16 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Labels of token-endpoint requests: the grant (one of the three, or
+/// `other`) and whether tokens were issued.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrantLabels {
+    /// `authorization_code`, `refresh_token`, `client_credentials`, `other`.
+    pub grant: &'static str,
+    /// `success` or `failure`.
+    pub outcome: &'static str,
+}
+
 /// Labels of readiness metrics: the dependency (`store`, `bus`), a fixed set.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CheckLabels {
@@ -95,6 +105,8 @@ pub struct Metrics {
     pub signins: Family<OutcomeLabels, Counter>,
     /// Social sign-in outcomes (callbacks).
     pub social_signins: Family<OutcomeLabels, Counter>,
+    /// `/oauth2/token` requests by grant and outcome.
+    pub oauth_tokens: Family<GrantLabels, Counter>,
     /// Requests in the password-hashing pool.
     pub hash_queue_depth: Gauge,
     /// Deny-list entries.
@@ -134,6 +146,7 @@ impl Metrics {
         });
         let signins = Family::<OutcomeLabels, Counter>::default();
         let social_signins = Family::<OutcomeLabels, Counter>::default();
+        let oauth_tokens = Family::<GrantLabels, Counter>::default();
         let hash_queue_depth = Gauge::default();
         let denylist_entries = Gauge::default();
         let outbox_published = Counter::default();
@@ -228,6 +241,11 @@ impl Metrics {
             social_signins.clone(),
         );
         registry.register(
+            "oauth_token_requests",
+            "OAuth token-endpoint requests by grant and outcome",
+            oauth_tokens.clone(),
+        );
+        registry.register(
             "password_hash_queue_depth",
             "Requests in the password-hashing pool",
             hash_queue_depth.clone(),
@@ -245,6 +263,7 @@ impl Metrics {
             grpc_latency,
             signins,
             social_signins,
+            oauth_tokens,
             hash_queue_depth,
             denylist_entries,
             outbox_published,
@@ -328,6 +347,16 @@ impl Metrics {
         self.signins
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one token-endpoint request (`grant` from a fixed set).
+    pub fn record_oauth_token(&self, grant: &'static str, issued: bool) {
+        self.oauth_tokens
+            .get_or_create(&GrantLabels {
+                grant,
+                outcome: if issued { "success" } else { "failure" },
             })
             .inc();
     }

@@ -80,6 +80,8 @@ pub struct Pages {
     /// The issuer's path: links and redirects are prefixed with it, so the
     /// pages work behind a gateway prefix.
     base: String,
+    /// `[ui] product_name`, for texts built in code.
+    product: String,
 }
 
 impl Pages {
@@ -120,6 +122,7 @@ impl Pages {
             assets,
             csp,
             base,
+            product: branding.product_name.clone(),
         })
     }
 
@@ -160,6 +163,14 @@ where
         .route(
             "/signin",
             get(routes::signin::show).post(routes::signin::submit),
+        )
+        .route(
+            "/oauth2/logout",
+            get(routes::logout::show).post(routes::logout::confirm),
+        )
+        .route(
+            "/oauth2/authorize",
+            get(routes::authorize::show).post(routes::authorize::decide),
         )
         .route(
             "/signin/mfa",

@@ -130,8 +130,36 @@ fn samples() -> Vec<(&'static str, minijinja::Value)> {
         out.push((
             "message.html",
             context! {
-                heading => "Not found", text => "Nothing here.", errors => errs,
+                heading => "Not found", text => "Nothing here.", errors => errs.clone(),
                 link => context! { href => "/signin", text => "Back to sign in" },
+            },
+        ));
+        let hidden = vec![
+            context! { name => "client_id", value => "3kTq" },
+            context! { name => "state", value => "a\"b" },
+        ];
+        out.push((
+            "consent.html",
+            context! {
+                csrf_token => "t", heading => "Allow Tickets?", lead => "Tickets asks.",
+                scopes => vec!["Know who you are", "See your email address"],
+                redirect_note => "You go back to https://tickets.example.com.",
+                signed_in_as => "Signed in as a@b.co.", fields => hidden.clone(),
+                errors => errs.clone(), field_errors => fields.clone(),
+            },
+        ));
+        out.push((
+            "logout.html",
+            context! {
+                csrf_token => "t", lead => "Sign out?", fields => hidden,
+                errors => errs.clone(), field_errors => fields.clone(),
+            },
+        ));
+        out.push((
+            "continue.html",
+            context! {
+                location => "https://tickets.example.com/cb?code=woc_x&state=s",
+                text => "Taking you back to Tickets…", errors => errs.clone(),
             },
         ));
     }

@@ -153,6 +153,7 @@ pub fn auth_settings(config: &Config) -> AuthSettings {
     settings.forgot_per_ip_per_minute = config.links.forgot_per_ip_per_minute;
     settings.totp_issuer = config.ui.branding.product_name.clone();
     settings.mfa_required_for_roles = config.mfa.required_for_roles.clone();
+    settings.oauth_require_pkce = config.oauth2.require_pkce;
     // Checked when the configuration loaded; the defaults stand otherwise.
     if let Ok(webauthn) = config.webauthn() {
         settings.webauthn = webauthn;

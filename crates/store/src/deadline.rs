@@ -22,10 +22,11 @@ use warden_core::model::{
 };
 use warden_core::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 use warden_core::ports::{
-    AuditStore, ClientStore, CodeUse, IdentityStore, KeyStore, LinkCompletion, LinkStore,
-    LockoutStore, MailStore, MfaStore, NewUser, PasskeyStore, PasswordChange, ReuseRevocation,
-    RevocationStore, SessionEventFn, SessionStore, Store, Unlinked, UserStore,
+    AuditStore, ClientStore, CodeUse, GrantStore, IdentityStore, KeyStore, LinkCompletion,
+    LinkStore, LockoutStore, MailStore, MfaStore, NewUser, PasskeyStore, PasswordChange,
+    ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store, Unlinked, UserStore,
 };
+use warden_core::provider::{AuthorizationCode, Consent, Redemption};
 use warden_core::{AuditId, Email, IdentityId, MailId, PasskeyId, SessionId, StoreError, UserId};
 
 /// Wraps a store so that every call ends within `limit` (when set) and is
@@ -883,6 +884,70 @@ impl ClientStore for Deadline {
     ) -> Result<bool, StoreError> {
         self.within("delete_client", self.inner.delete_client(id, events))
             .await
+    }
+}
+
+#[async_trait]
+impl GrantStore for Deadline {
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        self.within(
+            "create_authorization_code",
+            self.inner.create_authorization_code(code),
+        )
+        .await
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        code: &TokenHash,
+        issued: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError> {
+        self.within(
+            "redeem_authorization_code",
+            self.inner.redeem_authorization_code(code, issued, now),
+        )
+        .await
+    }
+
+    async fn delete_expired_authorization_codes(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.within(
+            "delete_expired_authorization_codes",
+            self.inner.delete_expired_authorization_codes(before),
+        )
+        .await
+    }
+
+    async fn find_consent(
+        &self,
+        user: UserId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError> {
+        self.within("find_consent", self.inner.find_consent(user, client))
+            .await
+    }
+
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        self.within("save_consent", self.inner.save_consent(consent))
+            .await
+    }
+
+    async fn revoke_client_sessions(
+        &self,
+        client: &ClientId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        event_for: SessionEventFn<'_>,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        self.within(
+            "revoke_client_sessions",
+            self.inner
+                .revoke_client_sessions(client, now, until, event_for),
+        )
+        .await
     }
 }
 

@@ -17,6 +17,7 @@ use warden_core::model::{
     UserCredentials, UserStatus,
 };
 use warden_core::passkeys::{StoredPasskey, WebauthnChallenge};
+use warden_core::provider::{AuthorizationCode, Consent, Redemption};
 use warden_core::{AuditId, Email, EventId, IdentityId, PasskeyId, SessionId, StoreError, UserId};
 
 /// A text column.
@@ -231,7 +232,7 @@ impl TryFrom<CredentialsRow> for UserCredentials {
 
 /// The columns of `session`.
 pub(crate) const SESSION_COLUMNS: &str = "session_id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, \
-     auth_time";
+     auth_time, client_id, scope";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
@@ -245,6 +246,8 @@ pub(crate) struct SessionRow {
     ip: Option<Text>,
     amr: Text,
     auth_time: Option<i64>,
+    client_id: Option<Text>,
+    scope: Option<Text>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -260,6 +263,8 @@ impl TryFrom<SessionRow> for Session {
             user_agent: row.user_agent.map(String::from),
             ip: row.ip.map(String::from),
             authentication: authentication(&row.amr, row.auth_time, row.created_at)?,
+            client_id: row.client_id.as_deref().map(parse_client_id).transpose()?,
+            scope: row.scope.map(String::from),
         })
     }
 }
@@ -978,6 +983,94 @@ impl TryFrom<ClientRow> for OAuthClient {
             created_at: from_millis(row.created_at)?,
             updated_at: from_millis(row.updated_at)?,
             secret_rotated_at: opt_from_millis(row.secret_rotated_at)?,
+        })
+    }
+}
+
+/// A stored client id back as a `ClientId`.
+fn parse_client_id(raw: &str) -> Result<ClientId, StoreError> {
+    ClientId::parse(raw)
+        .ok_or_else(|| StoreError::Unexpected(format!("stored client id {raw:?} is invalid")))
+}
+
+/// The columns of `oauth_authorization_code` that [`AuthorizationCodeRow`]
+/// reads, in the order every adapter inserts them.
+pub(crate) const AUTHORIZATION_CODE_COLUMNS: &str = "code_hash, client_id, user_id, \
+     browser_session_id, redirect_uri, scope, nonce, code_challenge, amr, auth_time, created_at, \
+     expires_at";
+
+/// A row of `oauth_authorization_code`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthorizationCodeRow {
+    code_hash: Text,
+    client_id: Text,
+    user_id: Text,
+    browser_session_id: Text,
+    redirect_uri: Text,
+    scope: Text,
+    nonce: Option<Text>,
+    code_challenge: Option<Text>,
+    amr: Text,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<AuthorizationCodeRow> for AuthorizationCode {
+    type Error = StoreError;
+    fn try_from(row: AuthorizationCodeRow) -> Result<Self, Self::Error> {
+        Ok(AuthorizationCode {
+            code_hash: TokenHash(row.code_hash.into_string()),
+            client_id: parse_client_id(&row.client_id)?,
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            browser_session: SessionId::from_uuid(parse_uuid(&row.browser_session_id)?),
+            redirect_uri: row.redirect_uri.into_string(),
+            scope: row.scope.into_string(),
+            nonce: row.nonce.map(Text::into_string),
+            code_challenge: row.code_challenge.map(Text::into_string),
+            authentication: Authentication::from_stored(&row.amr, from_millis(row.auth_time)?),
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+        })
+    }
+}
+
+/// What a redemption that lost (its conditional update matched no row)
+/// found on reading the code back: no code, or the session the first
+/// exchange opened.
+pub(crate) fn lost_redemption(issued: Option<Option<Text>>) -> Result<Redemption, StoreError> {
+    match issued {
+        None => Ok(Redemption::NotFound),
+        Some(Some(issued)) => Ok(Redemption::Replayed {
+            issued: SessionId::from_uuid(parse_uuid(&issued)?),
+        }),
+        // The update sets used_at and issued_session_id together.
+        Some(None) => Err(StoreError::Unexpected(
+            "a used authorization code names no session".into(),
+        )),
+    }
+}
+
+/// The columns of `oauth_consent`.
+pub(crate) const CONSENT_COLUMNS: &str = "user_id, client_id, scope, granted_at";
+
+/// A row of `oauth_consent`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    user_id: Text,
+    client_id: Text,
+    scope: Text,
+    granted_at: i64,
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(row: ConsentRow) -> Result<Self, Self::Error> {
+        Ok(Consent {
+            user_id: UserId::from_uuid(parse_uuid(&row.user_id)?),
+            client_id: parse_client_id(&row.client_id)?,
+            scope: row.scope.into_string(),
+            granted_at: from_millis(row.granted_at)?,
         })
     }
 }

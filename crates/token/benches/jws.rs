@@ -23,6 +23,8 @@ fn claims() -> AccessClaims {
         amr: vec!["pwd".into()],
         acr: "aal1".into(),
         auth_time: 0,
+        client_id: None,
+        scope: None,
     }
 }
 

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The claims of a Warden access token. All members but the three of
-/// authentication context are required when decoding; unknown extra claims
-/// are ignored. `amr`, `acr` and `auth_time` may be missing from tokens
-/// minted before Warden emitted them: such a token reads as one factor.
+/// authentication context and the two of OAuth are required when decoding;
+/// unknown extra claims are ignored. `amr`, `acr` and `auth_time` may be
+/// missing from tokens minted before Warden emitted them: such a token
+/// reads as one factor. `client_id` and `scope` are present only on tokens
+/// issued to an OAuth client, so a first-party token stays as it was.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// Issuer.
@@ -36,6 +38,15 @@ pub struct AccessClaims {
     /// When the subject authenticated, Unix seconds (0: unknown).
     #[serde(default)]
     pub auth_time: i64,
+    /// The OAuth client the token was issued to (RFC 9068 section 2.2),
+    /// for tokens issued through the authorization server; a service
+    /// token (client credentials) also has it as `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The granted scopes, space-separated (RFC 9068 section 2.2.3), for
+    /// tokens issued through the authorization server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 fn single_factor() -> String {
@@ -98,6 +109,28 @@ mod tests {
         assert!(!two.is_multi_factor(), "amr alone does not make aal2");
         two.acr = "aal2".into();
         assert!(two.is_multi_factor());
+    }
+
+    #[test]
+    fn oauth_claims_appear_only_when_set() {
+        let old = r#"{"iss":"i","sub":"s","aud":"a","exp":2,"iat":1,"nbf":1,"jti":"j","sid":"x","roles":[]}"#;
+        let mut claims: AccessClaims = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (claims.client_id.as_deref(), claims.scope.as_deref()),
+            (None, None)
+        );
+        let json = serde_json::to_value(&claims).unwrap();
+        assert!(json.get("client_id").is_none() && json.get("scope").is_none());
+
+        claims.client_id = Some("app".into());
+        claims.scope = Some("openid profile".into());
+        let json = serde_json::to_value(&claims).unwrap();
+        assert_eq!(json["client_id"], "app");
+        assert_eq!(json["scope"], "openid profile");
+        assert_eq!(
+            serde_json::from_value::<AccessClaims>(json).unwrap(),
+            claims
+        );
     }
 
     #[test]

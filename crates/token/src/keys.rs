@@ -25,8 +25,9 @@ use zeroize::Zeroizing;
 
 use crate::algorithm::Algorithm;
 use crate::claims::AccessClaims;
+use crate::id_token::IdTokenClaims;
 use crate::jwk::{Jwk, PublicKey};
-use crate::{MAX_RSA_BITS, MAX_TOKEN_LEN, MIN_RSA_BITS, TOKEN_TYPE, b64};
+use crate::{ID_TOKEN_TYPE, MAX_RSA_BITS, MAX_TOKEN_LEN, MIN_RSA_BITS, TOKEN_TYPE, b64};
 
 /// Errors about keys: generation, parsing, JWK validation and signing.
 /// Messages never contain key material.
@@ -200,9 +201,23 @@ impl SigningKey {
 
     /// Sign `claims` as a compact JWS with header `{alg, typ: "at+jwt", kid}`.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
+        self.sign_claims(TOKEN_TYPE, claims)
+    }
+
+    /// Sign `claims` as an OpenID Connect ID token: a compact JWS with
+    /// header `{alg, typ: "JWT", kid}`. The `typ` differs from an access
+    /// token's, so [`Verifier`](crate::Verifier) never takes an ID token
+    /// for an access token, whichever key signed it.
+    pub fn sign_id_token(&self, claims: &IdTokenClaims) -> Result<String, KeyError> {
+        self.sign_claims(ID_TOKEN_TYPE, claims)
+    }
+
+    /// Generic rather than over `&dyn Serialize`, so each kind of claims
+    /// serializes as directly as access tokens always did.
+    fn sign_claims<C: Serialize>(&self, typ: &'static str, claims: &C) -> Result<String, KeyError> {
         let header = Header {
             alg: self.alg.as_str(),
-            typ: TOKEN_TYPE,
+            typ,
             kid: &self.kid,
         };
         let header = serde_json::to_vec(&header).map_err(|_| KeyError::Serialize)?;

@@ -7,7 +7,9 @@
 //!
 //! Supported algorithms are `EdDSA` (Ed25519), `ES256` (P-256) and `RS256`
 //! (RSA PKCS#1 v1.5 with SHA-256, at least 2048-bit keys). Tokens carry the
-//! header `{"alg", "typ": "at+jwt", "kid"}` and nothing else.
+//! header `{"alg", "typ": "at+jwt", "kid"}` and nothing else; OpenID Connect
+//! ID tokens ([`IdTokenClaims`]), which Warden signs but never accepts as
+//! credentials, carry `{"alg", "typ": "JWT", "kid"}`.
 //!
 //! # Example
 //!
@@ -29,6 +31,8 @@
 //!     amr: vec!["pwd".into()],
 //!     acr: "aal1".into(),
 //!     auth_time: 0,
+//!     client_id: None,
+//!     scope: None,
 //! };
 //! let token = key.sign(&claims)?;
 //!
@@ -48,6 +52,7 @@
 mod algorithm;
 mod claims;
 pub mod clock;
+mod id_token;
 mod jwk;
 mod keys;
 pub mod revocation;
@@ -57,6 +62,7 @@ mod verify;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::{AccessClaims, Audience};
 pub use clock::{Clock, FakeClock, SystemClock};
+pub use id_token::{IdTokenClaims, token_hash};
 pub use jwk::{Jwk, JwkSet};
 pub use keys::{KeyError, SigningKey};
 pub use verified::{TokenDigest, VerifiedCache, token_digest};
@@ -65,9 +71,15 @@ pub use verify::{MAX_LEEWAY_SECS, Verifier, VerifierConfig, VerifyError};
 /// The JOSE `typ` header value of every Warden access token (RFC 9068).
 pub const TOKEN_TYPE: &str = "at+jwt";
 
+/// The JOSE `typ` header value of every ID token Warden signs: the one
+/// RFC 7519 section 5.1 recommends, as OpenID Connect names none. Being
+/// other than [`TOKEN_TYPE`], it keeps an ID token from passing as an
+/// access token (RFC 8725 section 3.11).
+pub const ID_TOKEN_TYPE: &str = "JWT";
+
 /// Maximum accepted length of a compact-serialized token, in bytes.
 /// Longer tokens are rejected before any parsing, and [`SigningKey::sign`]
-/// refuses to produce them.
+/// and [`SigningKey::sign_id_token`] refuse to produce them.
 pub const MAX_TOKEN_LEN: usize = 8192;
 
 /// Minimum accepted RSA modulus size in bits.

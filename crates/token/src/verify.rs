@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::algorithm::Algorithm;
 use crate::claims::AccessClaims;
+use crate::id_token::IdTokenClaims;
 use crate::jwk::{Jwk, JwkSet};
 use crate::keys::KeyError;
 use crate::{MAX_TOKEN_LEN, TOKEN_TYPE, b64};
@@ -258,6 +259,67 @@ impl Verifier {
 
     /// Verify `token` at Unix time `now_unix` and return its claims.
     pub fn verify(&self, token: &str, now_unix: i64) -> Result<AccessClaims, VerifyError> {
+        let payload = self.signed_payload(token, is_token_type)?;
+        // 4. Claims: a JSON object (not an array) with exact types.
+        if payload.trim_ascii_start().first() != Some(&b'{') {
+            return Err(VerifyError::InvalidClaims);
+        }
+        let claims: AccessClaims =
+            serde_json::from_slice(&payload).map_err(|_| VerifyError::InvalidClaims)?;
+
+        // 5. Time, issuer, audience.
+        let leeway = i64::try_from(self.config.leeway_secs).unwrap_or(0);
+        if claims.exp <= now_unix.saturating_sub(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        let latest = now_unix.saturating_add(leeway);
+        if claims.nbf > latest || claims.iat > latest {
+            return Err(VerifyError::NotYetValid);
+        }
+        if claims.iss != self.config.issuer {
+            return Err(VerifyError::WrongIssuer {
+                issued_by: claims.iss.chars().take(MAX_ISSUER_SHOWN).collect(),
+                expected: self.config.issuer.clone(),
+            });
+        }
+        if !claims.aud.contains(&self.config.audience) {
+            return Err(VerifyError::WrongAudience);
+        }
+        Ok(claims)
+    }
+
+    /// Checks an ID token this issuer signed, as `id_token_hint` presents
+    /// it at logout (OpenID Connect RP-Initiated Logout 1.0, section 2):
+    /// the signature by a published key and the issuer, not the expiry (a
+    /// hint may be old) nor the audience (it is a client's).
+    pub fn verify_id_token_hint(
+        &self,
+        token: &str,
+        _now_unix: i64,
+    ) -> Result<IdTokenClaims, VerifyError> {
+        let payload = self.signed_payload(token, |typ| typ == crate::ID_TOKEN_TYPE)?;
+        if payload.trim_ascii_start().first() != Some(&b'{') {
+            return Err(VerifyError::InvalidClaims);
+        }
+        let claims: IdTokenClaims =
+            serde_json::from_slice(&payload).map_err(|_| VerifyError::InvalidClaims)?;
+        if claims.iss != self.config.issuer {
+            return Err(VerifyError::WrongIssuer {
+                issued_by: claims.iss.chars().take(MAX_ISSUER_SHOWN).collect(),
+                expected: self.config.issuer.clone(),
+            });
+        }
+        Ok(claims)
+    }
+
+    /// Steps 1 to 3 of every check: size and shape, the header (`typ` as
+    /// `accept_type` says, a known `alg` matching the key's, no forbidden
+    /// member), and the signature by the `kid`'s key. The payload's bytes.
+    fn signed_payload(
+        &self,
+        token: &str,
+        accept_type: impl Fn(&str) -> bool,
+    ) -> Result<Vec<u8>, VerifyError> {
         // 1. Size and shape.
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLong);
@@ -279,7 +341,7 @@ impl Verifier {
         let StrictObject(header) =
             serde_json::from_slice(&header).map_err(|_| VerifyError::Malformed)?;
         match header.get("typ") {
-            Some(Value::String(typ)) if is_token_type(typ) => {}
+            Some(Value::String(typ)) if accept_type(typ) => {}
             _ => return Err(VerifyError::WrongType),
         }
         let alg = match header.get("alg") {
@@ -318,32 +380,7 @@ impl Verifier {
             return Err(VerifyError::BadSignature);
         }
 
-        // 4. Claims: a JSON object (not an array) with exact types.
-        if payload.trim_ascii_start().first() != Some(&b'{') {
-            return Err(VerifyError::InvalidClaims);
-        }
-        let claims: AccessClaims =
-            serde_json::from_slice(&payload).map_err(|_| VerifyError::InvalidClaims)?;
-
-        // 5. Time, issuer, audience.
-        let leeway = i64::try_from(self.config.leeway_secs).unwrap_or(0);
-        if claims.exp <= now_unix.saturating_sub(leeway) {
-            return Err(VerifyError::Expired);
-        }
-        let latest = now_unix.saturating_add(leeway);
-        if claims.nbf > latest || claims.iat > latest {
-            return Err(VerifyError::NotYetValid);
-        }
-        if claims.iss != self.config.issuer {
-            return Err(VerifyError::WrongIssuer {
-                issued_by: claims.iss.chars().take(MAX_ISSUER_SHOWN).collect(),
-                expected: self.config.issuer.clone(),
-            });
-        }
-        if !claims.aud.contains(&self.config.audience) {
-            return Err(VerifyError::WrongAudience);
-        }
-        Ok(claims)
+        Ok(payload)
     }
 }
 

@@ -21,6 +21,8 @@ fn token(key: &SigningKey) -> String {
         amr: vec!["pwd".into()],
         acr: "aal1".into(),
         auth_time: 0,
+        client_id: None,
+        scope: None,
     })
     .expect("sign")
 }

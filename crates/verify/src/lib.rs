@@ -36,6 +36,8 @@
 //!     amr: vec!["pwd".into()],
 //!     acr: "aal1".into(),
 //!     auth_time: 0,
+//!     client_id: None,
+//!     scope: None,
 //! })?;
 //!
 //! // What your service does.

@@ -42,6 +42,8 @@ fn token(key: &SigningKey, roles: &[&str]) -> (String, AccessClaims) {
         amr: vec!["pwd".into()],
         acr: "aal1".into(),
         auth_time: now,
+        client_id: None,
+        scope: None,
     };
     (key.sign(&claims).unwrap(), claims)
 }
@@ -230,6 +232,8 @@ async fn the_layer_guards_every_route_and_speaks_grpc_to_grpc_clients() {
             amr: vec!["pwd".into()],
             acr: "aal1".into(),
             auth_time: now - 1000,
+            client_id: None,
+            scope: None,
         })
         .unwrap();
     let response = client

@@ -150,6 +150,8 @@ fn claims(issuer: &str, clock: &FakeClock) -> AccessClaims {
         amr: vec!["pwd".into()],
         acr: "aal1".into(),
         auth_time: 0,
+        client_id: None,
+        scope: None,
     }
 }
 

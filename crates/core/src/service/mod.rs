@@ -6,8 +6,10 @@
 //! `feed` (the revocation feed), `lifecycle` (e-mail verification, e-mail
 //! change, deleting one's account), `recovery` (forgotten passwords) and
 //! `social` (social sign-in after the provider spoke), `mfa` (second
-//! factors and the second step of a sign-in) and `clients` (the OAuth
-//! clients Warden serves as a provider).
+//! factors and the second step of a sign-in), `clients` (the OAuth
+//! clients Warden serves as a provider) and `provider` (Warden as an OAuth
+//! 2.0 / OpenID Connect provider: authorization, the token endpoint's
+//! grants, userinfo, introspection, revocation).
 //! What they share lives here.
 
 mod accounts;
@@ -18,6 +20,7 @@ mod feed;
 mod lifecycle;
 mod mfa;
 mod passkeys;
+mod provider;
 mod recovery;
 mod sessions;
 mod sign_in;
@@ -36,6 +39,10 @@ pub use mfa::{
     TotpEnrolment,
 };
 pub use passkeys::{PASSKEY_CHALLENGE_PREFIX, PasskeyOptions, RegisteredPasskey};
+pub use provider::{
+    AuthorizationRequest, AuthorizeFailure, AuthorizeParams, ClientCredentials, LogoutRequest,
+    OAuthTokens, ProviderError, TokenActivity, error_redirect, with_query,
+};
 pub use social::SocialAccount;
 
 use crate::accounts::Accounts;
@@ -116,6 +123,11 @@ pub struct Principal {
     pub kind: TokenKind,
     /// `amr`, `acr` and `auth_time`.
     pub authentication: Authentication,
+    /// The OAuth client the token was issued to (`client_id`); `None` for
+    /// Warden's own sign-ins.
+    pub client_id: Option<String>,
+    /// The scopes granted to that client (`scope`), space-separated.
+    pub scope: Option<String>,
 }
 
 impl Principal {
@@ -285,9 +297,9 @@ impl AuthService {
     }
 
     /// Periodic upkeep: picks up key rotations, retires keys, forgets old
-    /// revocations, deletes expired session tokens, and prunes published
-    /// outbox events no feed reader can still need (every revocation they
-    /// carry has expired).
+    /// revocations, deletes expired session tokens and authorization
+    /// codes, and prunes published outbox events no feed reader can still
+    /// need (every revocation they carry has expired).
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.clock.now();
         self.denylist.prune(now);
@@ -306,6 +318,12 @@ impl AuthService {
             .prune_links(now - chrono::Duration::hours(1))
             .await?;
         self.store.prune_exchange_codes(now).await?;
+        // An hour past expiry, a replayed authorization code is still
+        // recognised as one (and the session it opened revoked) rather
+        // than unknown.
+        self.store
+            .delete_expired_authorization_codes(now - chrono::Duration::hours(1))
+            .await?;
         self.store.prune_mfa_challenges(now).await?;
         self.store.prune_webauthn_challenges(now).await?;
         self.keys.reload().await

@@ -121,7 +121,7 @@ impl AuthService {
         Ok(())
     }
 
-    async fn revoke_session(
+    pub(super) async fn revoke_session(
         &self,
         session: SessionId,
         user: UserId,

@@ -170,6 +170,8 @@ impl AuthService {
                 .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
             ip: ctx.ip.clone(),
             authentication: Authentication::new(methods, now),
+            client_id: None,
+            scope: None,
         };
         let refresh = OpaqueToken::generate(REFRESH_PREFIX);
         let record = RefreshRecord {

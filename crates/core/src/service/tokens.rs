@@ -27,6 +27,33 @@ impl AuthService {
         refresh_token: &str,
         ctx: &RequestContext,
     ) -> Result<IssuedTokens, CoreError> {
+        let (user, session, next, session_token) =
+            self.rotate_refresh(refresh_token, None, ctx).await?;
+        let now = self.clock.now();
+        let (access_token, expires_in) = match session_token {
+            Some(issued) => issued,
+            None => self.mint(&user, &session, now)?,
+        };
+        Ok(IssuedTokens {
+            access_token,
+            expires_in,
+            refresh_token: next,
+            session_id: session.id,
+        })
+    }
+
+    /// Rotates a refresh token of a session opened for `client` (`None`:
+    /// Warden's own sign-ins; a token of another kind of session is
+    /// unknown here). Returns the user, the session, the new refresh token
+    /// and, in session-token mode for Warden's own sessions, the new
+    /// access token.
+    #[allow(clippy::type_complexity)]
+    pub(super) async fn rotate_refresh(
+        &self,
+        refresh_token: &str,
+        client: Option<&crate::clients::ClientId>,
+        ctx: &RequestContext,
+    ) -> Result<(User, Session, OpaqueToken, Option<(String, i64)>), CoreError> {
         let presented = OpaqueToken::parse(refresh_token, REFRESH_PREFIX)
             .ok_or(CoreError::InvalidRefreshToken)?;
         let hash = presented.hash();
@@ -43,11 +70,20 @@ impl AuthService {
         if !session.is_live(now, self.settings.idle_timeout) {
             return Err(CoreError::InvalidRefreshToken);
         }
+        // A client's refresh token works only for that client (RFC 6749
+        // section 6): at /v1/token it would turn a scoped grant into a
+        // full session.
+        if session.client_id.as_ref() != client {
+            return Err(CoreError::InvalidRefreshToken);
+        }
         // A session token only needs the session, so it is stored before
         // the rotation: a store failure then leaves the refresh token unused.
+        // Clients always get JWTs (they carry `client_id` and `scope`).
         let session_token = match self.settings.access_token_kind {
-            AccessTokenKind::Session => Some(self.issue_session_token(session_id, now).await?),
-            AccessTokenKind::Jwt => None,
+            AccessTokenKind::Session if client.is_none() => {
+                Some(self.issue_session_token(session_id, now).await?)
+            }
+            _ => None,
         };
         let next = OpaqueToken::generate(REFRESH_PREFIX);
         let record = RefreshRecord {
@@ -115,16 +151,7 @@ impl AuthService {
             )
             .await;
         }
-        let (access_token, expires_in) = match session_token {
-            Some(issued) => issued,
-            None => self.mint(&user, &session, now)?,
-        };
-        Ok(IssuedTokens {
-            access_token,
-            expires_in,
-            refresh_token: next,
-            session_id: session.id,
-        })
+        Ok((user, session, next, session_token))
     }
 
     /// Checks an access token of either kind: a JWT (signature, claims) or
@@ -280,6 +307,8 @@ impl AuthService {
                     issued_at: owner.issued_at.timestamp(),
                     kind: TokenKind::Session,
                     authentication: owner.authentication,
+                    client_id: None,
+                    scope: None,
                 };
                 if ttl > chrono::Duration::zero() {
                     self.session_checks.insert(key, (principal.clone(), now));
@@ -395,6 +424,8 @@ impl AuthService {
                 .collect(),
             acr: authentication.acr().to_owned(),
             auth_time: authentication.at.timestamp(),
+            client_id: session.client_id.as_ref().map(ToString::to_string),
+            scope: session.scope.clone(),
         };
         let token = self
             .keys
@@ -448,6 +479,8 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         issued_at: claims.iat,
         kind: TokenKind::Jwt,
         authentication,
+        client_id: claims.client_id,
+        scope: claims.scope,
     })
 }
 

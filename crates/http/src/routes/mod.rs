@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod mfa;
 pub mod ops;
 pub mod passkeys;
+pub mod provider;
 pub mod social;
 pub mod tokens;
 

@@ -106,19 +106,45 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// OpenID discovery: the issuer and its keys, which is all JWT libraries
-/// need. Nothing else is advertised until it exists (no ID tokens, no
-/// OAuth2 token endpoint yet): a client that trusts discovery must never be
-/// sent to an endpoint that does not speak the protocol it names.
+/// OpenID discovery (OpenID Connect Discovery 1.0, RFC 8414): exactly
+/// what exists, no more; a client that trusts discovery must never be sent
+/// to an endpoint that does not speak the protocol it names.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery", responses((status = 200, body = Object, description = "OpenID Provider metadata")))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Response {
     let settings = state.auth.settings();
     let issuer = settings.issuer.trim_end_matches('/');
+    let mut scopes: Vec<&str> = warden_core::provider::STANDARD_SCOPES.to_vec();
+    scopes.sort_unstable();
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(json!({
             "issuer": settings.issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+            "token_endpoint": format!("{issuer}/oauth2/token"),
+            "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+            "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+            "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+            "end_session_endpoint": format!("{issuer}/oauth2/logout"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "EdDSA", "ES256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": scopes,
+            "claims_supported": [
+                "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
+                "at_hash", "sid", "email", "email_verified", "name", "preferred_username"
+            ],
+            "prompt_values_supported": ["none", "login", "consent"],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "authorization_response_iss_parameter_supported": true,
         })),
     )
         .into_response()

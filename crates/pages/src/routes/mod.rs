@@ -2,6 +2,8 @@
 //! `rd`, error lists tied to fields, and the domain errors' page texts.
 
 pub mod account;
+pub mod authorize;
+pub mod logout;
 pub mod mfa;
 pub mod recovery;
 pub mod signin;

@@ -80,8 +80,12 @@ pub async fn show(
 ) -> Response {
     let q = query(&uri);
     let rd = return_to(&state, q.get("rd")).unwrap_or_default();
+    // An OpenID client may ask for a fresh sign-in (`prompt=login`,
+    // `max_age`): the form shows even to a signed-in visitor then.
+    let again = q.get("prompt") == Some("login");
+    let hint = q.get("login_hint").filter(|h| h.len() <= 320).unwrap_or("");
     match visitor(&state, &headers).await {
-        Ok(Visitor::SignedIn(_)) => redirect(&after_sign_in(&state, &rd)),
+        Ok(Visitor::SignedIn(_)) if !again => redirect(&after_sign_in(&state, &rd)),
         // A social sign-in came back for its second step: the token is in
         // the cookie the callback set.
         Ok(_) if q.get("error") == Some("mfa_required") && jar.get(MFA_COOKIE).is_some() => {
@@ -91,7 +95,7 @@ pub async fn show(
             let token = Token::of(&headers);
             let notice = notice(&q, &state.pages.catalogue);
             let errors = social::flow_error(&q, &state.pages.catalogue).unwrap_or_default();
-            render_page(&state, &token, StatusCode::OK, &rd, "", notice, errors)
+            render_page(&state, &token, StatusCode::OK, &rd, hint, notice, errors)
         }
         Err(_) => unavailable(&state),
     }

@@ -50,6 +50,7 @@ const SECTIONS: &[&str] = &[
     "links",
     "oauth",
     "mfa",
+    "oauth2",
     "webauthn",
 ];
 

@@ -34,6 +34,7 @@ mod listeners;
 mod mail;
 mod mfa;
 mod oauth;
+mod oauth2;
 mod passwords;
 mod redact;
 mod signup;
@@ -55,6 +56,7 @@ use mail::RawMail;
 pub use mail::{MailSection, MailTransportKind};
 pub use mfa::MfaSection;
 pub use oauth::{OAuthSection, ProviderSection};
+pub use oauth2::OAuth2Section;
 use passwords::RawSignin;
 pub use passwords::{PasswordsSection, SigninSection};
 pub use redact::{Secret, redact_url};
@@ -135,6 +137,8 @@ pub struct Config {
     pub oauth: OAuthSection,
     /// `[mfa]`.
     pub mfa: MfaSection,
+    /// `[oauth2]`: Warden as an OpenID provider.
+    pub oauth2: OAuth2Section,
     /// `[webauthn]`.
     pub webauthn: WebauthnSection,
 }
@@ -171,6 +175,7 @@ impl Default for Config {
             links: LinksSection::default(),
             oauth: OAuthSection::default(),
             mfa: MfaSection::default(),
+            oauth2: OAuth2Section::default(),
             webauthn: WebauthnSection::default(),
         }
     }
@@ -217,6 +222,7 @@ pub struct RawConfig {
     links: RawLinks,
     oauth: OAuthSection,
     mfa: MfaSection,
+    oauth2: OAuth2Section,
     webauthn: WebauthnSection,
 }
 
@@ -263,6 +269,7 @@ impl From<&Config> for RawConfig {
             links: (&config.links).into(),
             oauth: config.oauth.clone(),
             mfa: config.mfa.clone(),
+            oauth2: config.oauth2.clone(),
             webauthn: config.webauthn.clone(),
         }
     }
@@ -331,6 +338,7 @@ impl TryFrom<RawConfig> for Config {
             links,
             oauth: raw.oauth,
             mfa: raw.mfa,
+            oauth2: raw.oauth2,
             webauthn: raw.webauthn,
         };
         config.webauthn()?;

@@ -66,6 +66,20 @@ fn the_hosted_pages_work_in_a_real_browser() {
     let other = free_port();
     let stranger = free_port();
     let other_origin = format!("http://127.0.0.1:{other}");
+    // A third-party OpenID client, registered before the server starts
+    // (the command line works on the store directly), for the consent page.
+    let registered = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["client", "add", "--name", "Tickets", "--type", "public"])
+        .args(["--redirect-uri", &format!("http://127.0.0.1:{stranger}/cb")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("warden client add runs");
+    assert!(registered.status.success(), "{registered:?}");
+    let client_id = String::from_utf8_lossy(&registered.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id ").map(str::to_owned))
+        .expect("a client id");
     let server = start_with(
         dir.path(),
         &format!("127.0.0.1:{port}"),
@@ -86,6 +100,7 @@ fn the_hosted_pages_work_in_a_real_browser() {
         .env("WARDEN_URL", &server.base)
         .env("WARDEN_OTHER_PORT", other.to_string())
         .env("WARDEN_STRANGER_PORT", stranger.to_string())
+        .env("WARDEN_OIDC_CLIENT", &client_id)
         .env("WARDEN_TEST_NODE_MODULES", &modules)
         .env("WARDEN_TEST_CHROMIUM", &chromium)
         .env("WARDEN_SCREENSHOTS", &shots)
@@ -106,6 +121,8 @@ fn the_hosted_pages_work_in_a_real_browser() {
         "account-passkeys",
         "signin-passkey",
         "signin-mfa-passkey",
+        "consent-desktop-light",
+        "consent-phone-dark",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }

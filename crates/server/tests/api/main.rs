@@ -27,6 +27,7 @@ mod otel;
 mod pages;
 mod passkeys;
 mod propagation;
+mod provider;
 mod readiness;
 mod refresh;
 mod refresh_grace;

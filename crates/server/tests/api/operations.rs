@@ -235,9 +235,27 @@ async fn openid_discovery_names_the_issuer_and_the_jwks() {
         doc["jwks_uri"],
         format!("{}/.well-known/jwks.json", ISSUER.trim_end_matches('/'))
     );
-    // Only what exists: no OAuth2 grants, token endpoint or ID tokens yet.
-    let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["issuer", "jwks_uri"], "{doc}");
+    // Only what exists: the endpoints of the OpenID provider, each of
+    // which `provider::flow::discovery_lists_what_exists` calls.
+    let endpoints: Vec<&String> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.ends_with("_endpoint"))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            "authorization_endpoint",
+            "end_session_endpoint",
+            "introspection_endpoint",
+            "revocation_endpoint",
+            "token_endpoint",
+            "userinfo_endpoint"
+        ],
+        "{doc}"
+    );
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
     // Tokens carry the advertised issuer.
     let user = app.new_user().await;
     use base64::Engine as _;

@@ -25,6 +25,7 @@ const OTHER_PORT = Number(process.env.WARDEN_OTHER_PORT);
 const STRANGER_PORT = Number(process.env.WARDEN_STRANGER_PORT);
 const SHOTS = process.env.WARDEN_SCREENSHOTS;
 const MAIL_DIR = process.env.WARDEN_MAIL_DIR;
+const OIDC_CLIENT = process.env.WARDEN_OIDC_CLIENT;
 const PASSWORD = "correct horse battery staple 9!";
 const NEW_PASSWORD = "another long passphrase for tests 42";
 
@@ -499,6 +500,45 @@ async function accessibilityAndScreenshots(browser) {
   }
 }
 
+// Warden as an OpenID provider, seen by the person: an app (a public,
+// third-party client) sends them to /oauth2/authorize; they are signed in,
+// so the consent page asks; "Allow" goes back to the app with a code (by
+// the page that moves on by itself, which also works without JavaScript);
+// the next time no page is shown.
+async function openIdConsent(browser, js) {
+  const callback = `http://127.0.0.1:${STRANGER_PORT}/cb`;
+  const authorize = `${BASE}/oauth2/authorize?` + new URLSearchParams({
+    response_type: "code", client_id: OIDC_CLIENT, redirect_uri: callback,
+    scope: "openid email", state: "st-1", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+  });
+  const label = js ? "" : " (no JavaScript)";
+  for (const [device, viewport, scheme] of js
+    ? [["desktop", { width: 1280, height: 800 }, "light"], ["phone", { width: 390, height: 844 }, "dark"]]
+    : [["desktop", { width: 1280, height: 800 }, "light"]]) {
+    const context = await browser.newContext({ javaScriptEnabled: js, viewport, colorScheme: scheme });
+    const page = await context.newPage();
+    await step(`consent to an OpenID client, ${device} ${scheme}${label}`, async () => {
+      await signUp(page, email("consent"));
+      await page.goto(authorize);
+      check((await page.textContent("h1")).includes("Allow Tickets"), "the consent page asks about the app");
+      check((await page.textContent(".scopes")).includes("email address"), "it lists what the app will see");
+      if (js) await axe(page, `/oauth2/authorize consent (${device}, ${scheme})`);
+      if (SHOTS && js) await page.screenshot({ path: path.join(SHOTS, `consent-${device}-${scheme}.png`), fullPage: true });
+      const back = page.waitForRequest((r) => r.url().startsWith(callback), { timeout: 10000 });
+      await page.click("button[value=allow]");
+      const url = new URL((await back).url());
+      check(url.searchParams.get("code").startsWith("woc_"), "back at the app with a code");
+      check(url.searchParams.get("state") === "st-1", "and the app's state");
+      // Remembered: straight back the next time.
+      const again = page.waitForRequest((r) => r.url().startsWith(callback), { timeout: 10000 });
+      await page.goto(authorize).catch(() => {});
+      check(new URL((await again).url()).searchParams.get("code").startsWith("woc_"), "no second consent");
+    });
+    await context.close();
+  }
+}
+
 function serveOtherOrigin(port) {
   // A page of a browser app on another origin, calling Warden with CORS.
   const html = `<!doctype html><html lang="en"><head><title>App</title></head><body><h1>App</h1></body></html>`;
@@ -581,6 +621,8 @@ async function cors(browser) {
     await passkeys(browser);
     await keyboardOnly(browser);
     await accessibilityAndScreenshots(browser);
+    await openIdConsent(browser, true);
+    await openIdConsent(browser, false);
     await cors(browser);
   } finally {
     await browser.close();

@@ -29,7 +29,7 @@ fn settings(name: &str) -> ClientSettings {
 
 /// A client of `kind` under `id` (when given), registered at `at`, with
 /// its secret.
-fn client(
+pub(super) fn client(
     kind: ClientKind,
     id: Option<&str>,
     name: &str,

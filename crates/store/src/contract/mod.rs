@@ -18,7 +18,8 @@
 //! `sessions`, `refresh`, `keys`, `revocations`, `relay` for the outbox and its
 //! relay, `audit`, `lockout`, `links` for mailed link tokens, `identities`
 //! for social sign-in, `mfa` for second factors, `passkeys`, `clients` for
-//! the OAuth clients of Warden as a provider, `mail` for the
+//! the OAuth clients of Warden as a provider, `grants` for what it grants
+//! them (authorization codes, consents, client sessions), `mail` for the
 //! mail queue, with its own list [`MAIL`] and macro) and are re-exported here, so
 //! `warden_store::contract::<name>` names each one; the shared fixtures are
 //! below.
@@ -34,6 +35,7 @@ use warden_core::{Email, SessionId, UserId};
 
 mod audit;
 mod clients;
+mod grants;
 mod identities;
 mod keys;
 mod lease;
@@ -53,6 +55,13 @@ pub use self::clients::{
     clients_create_find_and_list_in_pages, clients_delete_reports_whether_it_existed,
     clients_duplicate_id_is_a_conflict, clients_rotate_secret_replaces_the_hash,
     clients_update_changes_settings_only,
+};
+pub use self::grants::{
+    authorization_code_redemption_is_single_use_under_concurrency,
+    authorization_codes_are_redeemed_once_and_replays_name_the_first_session,
+    client_sessions_keep_their_client_and_scope, consents_are_saved_replaced_and_found,
+    expired_authorization_codes_are_deleted, grants_go_with_their_client_and_user,
+    revoke_client_sessions_revokes_only_that_clients_live_sessions,
 };
 pub use self::identities::{
     exchange_codes_are_single_use_and_expire, identities_link_find_list_and_touch,
@@ -179,6 +188,14 @@ pub const ALL: &[&str] = &[
     "clients_update_changes_settings_only",
     "clients_rotate_secret_replaces_the_hash",
     "clients_delete_reports_whether_it_existed",
+    // the provider's grants (migration 0013)
+    "authorization_codes_are_redeemed_once_and_replays_name_the_first_session",
+    "authorization_code_redemption_is_single_use_under_concurrency",
+    "expired_authorization_codes_are_deleted",
+    "consents_are_saved_replaced_and_found",
+    "grants_go_with_their_client_and_user",
+    "client_sessions_keep_their_client_and_scope",
+    "revoke_client_sessions_revokes_only_that_clients_live_sessions",
 ];
 
 /// Generates one test per contract function for an adapter. `$with_store`
@@ -245,6 +262,13 @@ macro_rules! contract_tests {
             clients_update_changes_settings_only,
             clients_rotate_secret_replaces_the_hash,
             clients_delete_reports_whether_it_existed,
+            authorization_codes_are_redeemed_once_and_replays_name_the_first_session,
+            authorization_code_redemption_is_single_use_under_concurrency,
+            expired_authorization_codes_are_deleted,
+            consents_are_saved_replaced_and_found,
+            grants_go_with_their_client_and_user,
+            client_sessions_keep_their_client_and_scope,
+            revoke_client_sessions_revokes_only_that_clients_live_sessions,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -330,6 +354,8 @@ fn session(
         user_agent: Some("contract-test/1.0".into()),
         ip: Some("192.0.2.1".into()),
         authentication: Authentication::new(&[AuthMethod::Pwd], created_at),
+        client_id: None,
+        scope: None,
     };
     let refresh = RefreshRecord {
         token_hash: token("rt"),

@@ -189,7 +189,9 @@ async fn concurrent_migrations_on_an_empty_database_both_succeed() {
                 "login_throttle",
                 "mail_queue",
                 "mfa_challenge",
+                "oauth_authorization_code",
                 "oauth_client",
+                "oauth_consent",
                 "oauth_exchange_code",
                 "outbox",
                 "refresh_token",
@@ -462,6 +464,8 @@ async fn a_deadlock_is_retried() {
                 &[warden_core::model::AuthMethod::Pwd],
                 now,
             ),
+            client_id: None,
+            scope: None,
         };
         let first = RefreshRecord {
             token_hash: warden_core::model::TokenHash("dl-first".into()),

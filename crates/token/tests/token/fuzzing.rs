@@ -51,6 +51,13 @@ fn model_accepts(k: &SigningKey, token_len: usize, h: &Value, p: &Value, now: i6
     if !context_typed {
         return false;
     }
+    // The OAuth claims may be missing or null, never mistyped.
+    let oauth_typed = ["client_id", "scope"]
+        .iter()
+        .all(|n| p.get(*n).is_none_or(|v| v.is_string() || v.is_null()));
+    if !oauth_typed {
+        return false;
+    }
     exp > now - LEEWAY
         && nbf <= now + LEEWAY
         && iat <= now + LEEWAY
@@ -111,6 +118,10 @@ fn mutations(k: &SigningKey) -> Vec<(String, Value, Value)> {
     }
     for (name, v) in [
         ("scope", json!("admin")),
+        ("scope", json!(["admin"])),
+        ("scope", json!(null)),
+        ("client_id", json!("app")),
+        ("client_id", json!(1)),
         ("roles2", json!(["root"])),
         ("", json!(1)),
     ] {
@@ -188,17 +199,22 @@ fn claim_fuzzing() {
             assert_eq!(got.is_ok(), expected, "{}: {what}: {got:?}", k.algorithm());
             if let Ok(claims) = got {
                 accepted_resigned += 1;
+                let oauth =
+                    usize::from(claims.client_id.is_some()) + usize::from(claims.scope.is_some());
                 assert_eq!(
                     serde_json::to_value(&claims)
                         .unwrap()
                         .as_object()
                         .unwrap()
                         .len(),
-                    12
+                    12 + oauth
                 );
                 let mut expected_claims = p.clone();
                 let expected = expected_claims.as_object_mut().unwrap();
-                expected.retain(|name, _| p0.as_object().unwrap().contains_key(name));
+                expected.retain(|name, v| {
+                    p0.as_object().unwrap().contains_key(name)
+                        || (["client_id", "scope"].contains(&name.as_str()) && !v.is_null())
+                });
                 // What a missing authentication context decodes as.
                 expected.entry("amr").or_insert(json!([]));
                 expected.entry("acr").or_insert(json!("aal1"));

@@ -33,6 +33,74 @@ fn sign_and_verify_all_algorithms() {
 }
 
 #[test]
+fn id_tokens_sign_with_every_algorithm_and_never_pass_as_access_tokens() {
+    let v = verifier();
+    for k in keys() {
+        let access = k.sign(&claims()).unwrap();
+        let id = IdTokenClaims {
+            iss: ISS.into(),
+            sub: "user-42".into(),
+            aud: "client-1".into(),
+            exp: NOW + 300,
+            iat: NOW,
+            auth_time: NOW - 5,
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            acr: "aal1".into(),
+            amr: vec!["pwd".into()],
+            at_hash: Some(token_hash(k.algorithm(), &access)),
+            sid: Some("s-1".into()),
+            azp: None,
+            email: None,
+            email_verified: None,
+        };
+        let token = k.sign_id_token(&id).unwrap();
+        let (h, _, _) = split(&token);
+        let h: Value = serde_json::from_slice(&B64.decode(h).unwrap()).unwrap();
+        assert_eq!(
+            h,
+            json!({"alg": k.algorithm().as_str(), "typ": ID_TOKEN_TYPE, "kid": k.kid()}),
+            "header must be exactly alg/typ/kid"
+        );
+        // A relying party's library (jsonwebtoken here) accepts it.
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(serde_json::to_value(k.public_jwk()).unwrap()).unwrap();
+        let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut val = jsonwebtoken::Validation::new(jwt_alg(k.algorithm()));
+        val.set_audience(&["client-1"]);
+        val.set_issuer(&[ISS]);
+        val.validate_exp = false;
+        let data = jsonwebtoken::decode::<IdTokenClaims>(&token, &dk, &val).unwrap();
+        assert_eq!(data.claims, id, "{}", k.algorithm());
+        assert_eq!(
+            v.verify(&token, NOW),
+            Err(VerifyError::WrongType),
+            "{}",
+            k.algorithm()
+        );
+    }
+    let huge = IdTokenClaims {
+        iss: ISS.into(),
+        sub: "x".repeat(MAX_TOKEN_LEN),
+        aud: "client-1".into(),
+        exp: NOW + 300,
+        iat: NOW,
+        auth_time: NOW,
+        nonce: None,
+        acr: "aal1".into(),
+        amr: Vec::new(),
+        at_hash: None,
+        sid: None,
+        azp: None,
+        email: None,
+        email_verified: None,
+    };
+    assert!(matches!(
+        ed().sign_id_token(&huge),
+        Err(KeyError::TokenTooLong)
+    ));
+}
+
+#[test]
 fn application_typ_accepted_case_insensitively() {
     let v = verifier();
     for typ in [

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use warden_token::{
-    AccessClaims, Algorithm, Audience, Jwk, JwkSet, KeyError, MAX_TOKEN_LEN, SigningKey,
-    TOKEN_TYPE, Verifier, VerifierConfig, VerifyError,
+    AccessClaims, Algorithm, Audience, ID_TOKEN_TYPE, IdTokenClaims, Jwk, JwkSet, KeyError,
+    MAX_TOKEN_LEN, SigningKey, TOKEN_TYPE, Verifier, VerifierConfig, VerifyError, token_hash,
 };
 
 mod claims;
@@ -59,6 +59,8 @@ fn claims() -> AccessClaims {
         amr: vec!["pwd".into()],
         acr: "aal1".into(),
         auth_time: 0,
+        client_id: None,
+        scope: None,
     }
 }
 

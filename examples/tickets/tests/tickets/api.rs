@@ -69,6 +69,8 @@ impl Api {
                 amr: vec!["pwd".into()],
                 acr: "aal1".into(),
                 auth_time: 0,
+                client_id: None,
+                scope: None,
             })
             .unwrap()
     }
@@ -257,6 +259,8 @@ async fn without_a_valid_token_every_ticket_route_is_401() {
             amr: vec!["pwd".into()],
             acr: "aal1".into(),
             auth_time: 0,
+            client_id: None,
+            scope: None,
         })
         .unwrap();
     for bad in [

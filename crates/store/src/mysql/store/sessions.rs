@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::MySqlConnection;
+use warden_core::clients::ClientId;
 use warden_core::links::LinkPurpose;
 use warden_core::model::{
     OutboxEvent, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
@@ -36,7 +37,8 @@ impl SessionStore for MySqlStore {
         }
         write_tx!(self, |tx| {
             let sql = format!(
-                "INSERT INTO session ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO session ({SESSION_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             );
             sqlx::query(&sql)
                 .bind(session.id.to_string())
@@ -49,6 +51,8 @@ impl SessionStore for MySqlStore {
                 .bind(session.ip.as_deref())
                 .bind(session.authentication.stored())
                 .bind(to_millis(session.authentication.at))
+                .bind(session.client_id.as_ref().map(ClientId::as_str))
+                .bind(session.scope.as_deref())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -393,19 +397,32 @@ pub(super) async fn revoke_live_sessions(
         q = q.bind(keep);
     }
     let revoked: Vec<Text> = q.fetch_all(&mut *conn).await?;
+    revoke_locked(conn, &revoked, now_ms, until, event_for).await
+}
+
+/// Revokes the sessions the caller's transaction selected and locked
+/// (`revoked`, sorted), each with its revocation entry valid until `until`
+/// and the event `event_for` builds; returns their ids.
+pub(super) async fn revoke_locked(
+    conn: &mut MySqlConnection,
+    revoked: &[Text],
+    now_ms: i64,
+    until: DateTime<Utc>,
+    event_for: SessionEventFn<'_>,
+) -> Result<Vec<SessionId>, TxError> {
     if !revoked.is_empty() {
         let placeholders = vec!["?"; revoked.len()].join(", ");
         let update =
             format!("UPDATE session SET revoked_at = ? WHERE session_id IN ({placeholders})");
         let mut q = sqlx::query(&update).bind(now_ms);
-        for raw in &revoked {
+        for raw in revoked {
             q = q.bind(raw);
         }
         q.execute(&mut *conn).await?;
     }
     let mut ids = Vec::with_capacity(revoked.len());
     let mut events = Vec::with_capacity(revoked.len());
-    for raw in &revoked {
+    for raw in revoked {
         let id = SessionId::from_uuid(parse_uuid(raw)?);
         let revocation = Revocation {
             kind: RevocationKind::Session,

@@ -4,6 +4,7 @@
 
 mod audit;
 mod clients;
+mod grants;
 mod identities;
 mod keys;
 mod links;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use warden_core::clients::ClientId;
 use warden_core::links::LinkPurpose;
 use warden_core::model::{
     OutboxEvent, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
@@ -58,7 +59,8 @@ impl SessionStore for PgStore {
         }
         pg_tx!(self, |tx| {
             let sql = format!(
-                "INSERT INTO session ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "INSERT INTO session ({SESSION_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             );
             sqlx::query(&sql)
                 .bind(session.id.to_string())
@@ -71,6 +73,8 @@ impl SessionStore for PgStore {
                 .bind(session.ip.as_deref())
                 .bind(session.authentication.stored())
                 .bind(to_millis(session.authentication.at))
+                .bind(session.client_id.as_ref().map(ClientId::as_str))
+                .bind(session.scope.as_deref())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -407,7 +411,7 @@ pub(super) async fn revoke_live_sessions(
     until: DateTime<Utc>,
     event_for: SessionEventFn<'_>,
 ) -> Result<Vec<SessionId>, TxError> {
-    let mut revoked: Vec<String> = sqlx::query_scalar(
+    let revoked: Vec<String> = sqlx::query_scalar(
         "UPDATE session SET revoked_at = $1 \
              WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
                AND ($3::text IS NULL OR session_id <> $3) \
@@ -418,6 +422,18 @@ pub(super) async fn revoke_live_sessions(
     .bind(keep)
     .fetch_all(&mut *conn)
     .await?;
+    record_revocations(conn, revoked, until, event_for).await
+}
+
+/// Gives each session just revoked (`revoked`, their stored ids) its
+/// revocation entry valid until `until` and the event `event_for` builds,
+/// inside the caller's transaction; returns their ids, sorted.
+pub(super) async fn record_revocations(
+    conn: &mut PgConnection,
+    mut revoked: Vec<String>,
+    until: DateTime<Utc>,
+    event_for: SessionEventFn<'_>,
+) -> Result<Vec<SessionId>, TxError> {
     revoked.sort();
     let mut ids = Vec::with_capacity(revoked.len());
     for raw in &revoked {

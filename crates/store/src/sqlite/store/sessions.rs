@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
+use warden_core::clients::ClientId;
 use warden_core::links::LinkPurpose;
 use warden_core::model::{
     OutboxEvent, RefreshRecord, Revocation, RevocationKind, RotateOutcome, Session,
@@ -36,7 +37,8 @@ impl SessionStore for SqliteStore {
         }
         write_tx!(self, |tx| {
             let sql = format!(
-                "INSERT INTO session ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO session ({SESSION_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             );
             sqlx::query(&sql)
                 .bind(session.id.to_string())
@@ -49,6 +51,8 @@ impl SessionStore for SqliteStore {
                 .bind(session.ip.as_deref())
                 .bind(session.authentication.stored())
                 .bind(to_millis(session.authentication.at))
+                .bind(session.client_id.as_ref().map(ClientId::as_str))
+                .bind(session.scope.as_deref())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -366,7 +370,7 @@ pub(super) async fn revoke_live_sessions(
     until: DateTime<Utc>,
     event_for: SessionEventFn<'_>,
 ) -> Result<Vec<SessionId>, TxError> {
-    let mut revoked: Vec<String> = sqlx::query_scalar(
+    let revoked: Vec<String> = sqlx::query_scalar(
         "UPDATE session SET revoked_at = ?1 \
              WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1 \
                AND (?3 IS NULL OR session_id <> ?3) \
@@ -377,6 +381,18 @@ pub(super) async fn revoke_live_sessions(
     .bind(keep)
     .fetch_all(&mut *conn)
     .await?;
+    record_revocations(conn, revoked, until, event_for).await
+}
+
+/// Gives each session just revoked (`revoked`, their stored ids) its
+/// revocation entry valid until `until` and the event `event_for` builds,
+/// inside the caller's transaction; returns their ids, sorted.
+pub(super) async fn record_revocations(
+    conn: &mut SqliteConnection,
+    mut revoked: Vec<String>,
+    until: DateTime<Utc>,
+    event_for: SessionEventFn<'_>,
+) -> Result<Vec<SessionId>, TxError> {
     revoked.sort();
     let mut ids = Vec::with_capacity(revoked.len());
     for raw in &revoked {
