@@ -54,7 +54,7 @@ const CROCKFORD_BASE32: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 // RFC 3986 unreserved characters stay literal; everything else, notably ':'
 // (the issuer/account separator in the label), ' ', '+', '&' and '@', is
 // escaped so authenticator apps cannot split the label or query wrongly.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -6,13 +6,13 @@
 use chrono::{DateTime, Duration, Utc};
 use warden_token::{AccessClaims, Audience, IdTokenClaims};
 
-use super::sessions::session_revoked_event;
 use super::{AuthService, Principal, RequestContext};
 use crate::audit::Audit;
 use crate::clients::{ClientId, ClientKind, GrantType, OAuthClient};
 use crate::error::CoreError;
 use crate::ids::SessionId;
-use crate::model::{RefreshRecord, Revocation, RevocationKind, Session, User, UserStatus};
+use crate::mfa::URI_COMPONENT;
+use crate::model::{RefreshRecord, Session, User, UserStatus};
 use crate::opaque::{OpaqueToken, REFRESH_PREFIX};
 use crate::provider::{
     AuthorizationCode, CODE_PREFIX, CODE_TTL_SECS, Consent, OAuthError, Prompt, Redemption,
@@ -79,7 +79,7 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
 }
 
-/// Why an authorization request cannot go on.
+/// Why an authorization (or logout) request cannot go on.
 #[derive(Debug)]
 pub enum AuthorizeFailure {
     /// The client or its redirect URI cannot be trusted: say so to the
@@ -602,7 +602,6 @@ impl AuthService {
         &self,
         client: &OAuthClient,
         scope: Option<&str>,
-        ctx: &RequestContext,
     ) -> Result<OAuthTokens, ProviderError> {
         if client.kind != ClientKind::Confidential
             || !client.allows_grant(GrantType::ClientCredentials)
@@ -659,7 +658,6 @@ impl AuthService {
             .signer
             .sign(&claims)
             .map_err(|e| CoreError::Unexpected(format!("signing failed: {e}")))?;
-        let _ = ctx;
         Ok(OAuthTokens {
             access_token,
             expires_in: ttl,
@@ -760,27 +758,8 @@ impl AuthService {
             return Ok(());
         };
         tracing::warn!(client_id = %client.id, session_id = %issued, "authorization code replayed: its tokens revoked");
-        let now = self.clock.now();
-        let until = now + self.settings.revocation_ttl();
-        self.store
-            .revoke_session(
-                issued,
-                now,
-                &Revocation {
-                    kind: RevocationKind::Session,
-                    id: issued.as_uuid(),
-                    not_before: None,
-                    until,
-                },
-                &[session_revoked_event(issued, session.user_id, until, now)],
-            )
+        self.revoke_session(issued, session.user_id, self.clock.now())
             .await?;
-        self.denylist.insert(&Revocation {
-            kind: RevocationKind::Session,
-            id: issued.as_uuid(),
-            not_before: None,
-            until,
-        });
         self.record(
             Audit::failure("oauth_code_replay")
                 .target(session.user_id)
@@ -889,38 +868,39 @@ pub struct LogoutRequest {
 }
 
 impl AuthService {
-    /// Checks a logout request. `Err` names what cannot be trusted (the
-    /// hint, the client, the redirect URI): the page says so and sends
-    /// nobody anywhere.
+    /// Checks a logout request. `Refused` names what cannot be trusted
+    /// (the hint, the client, the redirect URI): the page says so and
+    /// sends nobody anywhere.
     pub async fn check_logout(
         &self,
         id_token_hint: Option<&str>,
         client_id: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
         state: Option<&str>,
-    ) -> Result<LogoutRequest, &'static str> {
+    ) -> Result<LogoutRequest, AuthorizeFailure> {
+        use AuthorizeFailure::Refused;
         let hint = match id_token_hint {
             Some(token) => Some(
                 self.keys
                     .ring()
                     .verifier
                     .verify_id_token_hint(token, self.clock.now().timestamp())
-                    .map_err(|_| "id_token_hint")?,
+                    .map_err(|_| Refused("id_token_hint"))?,
             ),
             None => None,
         };
         let client_id = match (hint.as_ref().map(|h| h.aud.as_str()), client_id) {
-            (Some(aud), Some(id)) if aud != id => return Err("client_id"),
+            (Some(aud), Some(id)) if aud != id => return Err(Refused("client_id")),
             (Some(aud), _) => Some(aud),
             (None, id) => id,
         };
         let client = match client_id {
             Some(id) => Some(
                 self.store
-                    .find_client(&ClientId::parse(id).ok_or("client_id")?)
+                    .find_client(&ClientId::parse(id).ok_or(Refused("client_id"))?)
                     .await
-                    .map_err(|_| "unavailable")?
-                    .ok_or("client_id")?,
+                    .map_err(CoreError::from)?
+                    .ok_or(Refused("client_id"))?,
             ),
             None => None,
         };
@@ -933,7 +913,7 @@ impl AuthService {
                         .any(|r| r.as_str() == uri)
                 });
                 if !registered {
-                    return Err("post_logout_redirect_uri");
+                    return Err(Refused("post_logout_redirect_uri"));
                 }
                 Some(match state {
                     Some(state) => with_query(uri, &[("state", state)]),
@@ -987,22 +967,10 @@ pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
         out.push(sep);
         out.push_str(name);
         out.push('=');
-        out.extend(url_encode(value));
+        out.extend(percent_encoding::utf8_percent_encode(value, URI_COMPONENT));
         sep = '&';
     }
     out
-}
-
-fn url_encode(value: &str) -> impl Iterator<Item = char> + '_ {
-    value.bytes().flat_map(|b| {
-        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-        let encoded: Vec<char> = if keep {
-            vec![b as char]
-        } else {
-            format!("%{b:02X}").chars().collect()
-        };
-        encoded
-    })
 }
 
 /// Where an authorization error goes: the redirect URI with `error`,

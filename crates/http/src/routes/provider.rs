@@ -216,10 +216,7 @@ pub async fn token(
             }
             Err(error) => Err(error.into()),
         },
-        "client_credentials" => {
-            auth.client_credentials(&client, params.get("scope"), &ctx)
-                .await
-        }
+        "client_credentials" => auth.client_credentials(&client, params.get("scope")).await,
         _ => Err(OAuthError::new(
             "unsupported_grant_type",
             "supported: authorization_code, refresh_token, client_credentials",
@@ -272,11 +269,8 @@ pub async fn userinfo(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.get(..7)
-                .filter(|s| s.eq_ignore_ascii_case("bearer "))
-                .map(|_| v[7..].trim().to_owned())
-        });
+        .and_then(|v| warden_edge::credentials::bearer(v).ok())
+        .map(str::to_owned);
     let in_body = if method == Method::POST && !body.is_empty() {
         match Params::read(&headers, &body) {
             Ok(params) => params.get("access_token").map(str::to_owned),
@@ -345,18 +339,11 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match Params::read(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return oauth_error(&error),
-    };
-    let client = match client_of(&state, &headers, &params).await {
-        Ok(client) => client,
+    let (client, token) = match client_and_token(&state, &headers, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let token = match params.require("token") {
-        Ok(token) => token,
-        Err(error) => return oauth_error(&error),
-    };
+    let token = token.as_str();
     let activity = match state.auth.introspect(&client, token).await {
         Ok(activity) => activity,
         Err(err) => return provider_error(err),
@@ -404,35 +391,33 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match Params::read(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return oauth_error(&error),
-    };
-    let client = match client_of(&state, &headers, &params).await {
-        Ok(client) => client,
+    let (client, token) = match client_and_token(&state, &headers, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let token = match params.require("token") {
-        Ok(token) => token,
-        Err(error) => return oauth_error(&error),
-    };
+    let token = token.as_str();
     match state.auth.revoke_for_client(&client, token, &ctx).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(err) => provider_error(err),
     }
 }
 
-async fn client_of(
+/// The calling client, authenticated, and the `token` parameter: what
+/// introspection and revocation both start with.
+async fn client_and_token(
     state: &AppState,
     headers: &HeaderMap,
-    params: &Params,
-) -> Result<warden_core::clients::OAuthClient, Response> {
-    let credentials = credentials(headers, params).map_err(|e| oauth_error(&e))?;
-    state
+    body: &[u8],
+) -> Result<(warden_core::clients::OAuthClient, String), Response> {
+    let params = Params::read(headers, body).map_err(|e| oauth_error(&e))?;
+    let credentials = credentials(headers, &params).map_err(|e| oauth_error(&e))?;
+    let client = state
         .auth
         .authenticate_client(&credentials)
         .await
-        .map_err(provider_error)
+        .map_err(provider_error)?;
+    let token = params.require("token").map_err(|e| oauth_error(&e))?;
+    Ok((client, token.to_owned()))
 }
 
 #[cfg(test)]

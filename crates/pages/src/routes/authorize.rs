@@ -324,12 +324,6 @@ fn sign_in_first(
 }
 
 #[derive(Serialize)]
-struct Field<'a> {
-    name: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
 struct ConsentPage<'a> {
     csrf_token: &'a str,
     heading: String,
@@ -337,7 +331,7 @@ struct ConsentPage<'a> {
     scopes: Vec<String>,
     redirect_note: String,
     signed_in_as: String,
-    fields: Vec<Field<'a>>,
+    fields: Vec<super::HiddenField<'a>>,
     #[serde(flatten)]
     errors: Errors,
 }
@@ -384,10 +378,7 @@ async fn consent_page(
     } else {
         Errors::default()
     };
-    let mut fields: Vec<Field> = PARAMS
-        .iter()
-        .filter_map(|name| q.get(name).map(|value| Field { name, value }))
-        .collect();
+    let mut fields = super::hidden_fields(q, &PARAMS);
     fields.retain(|f| f.name != "prompt" || f.value != "consent");
     let email = match state.app.auth.me(who).await {
         Ok(user) => user.email.as_str().to_owned(),

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
-use warden_core::service::LogoutRequest;
+use warden_core::service::{AuthorizeFailure, LogoutRequest};
 use warden_http::cookies::{clear_session_cookies, refresh_path};
 use warden_http::extract::Client;
 
@@ -98,7 +98,7 @@ async fn check(state: &PageState, q: &Form) -> Result<LogoutRequest, Response> {
         .await
     {
         Ok(request) => Ok(request),
-        Err("unavailable") => Err(unavailable(state)),
+        Err(AuthorizeFailure::Core(_)) => Err(unavailable(state)),
         Err(_) => Err(refused(state)),
     }
 }
@@ -134,16 +134,10 @@ fn done(state: &PageState, jar: CookieJar, request: &LogoutRequest, from_form: b
 }
 
 #[derive(Serialize)]
-struct Field<'a> {
-    name: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
 struct ConfirmPage<'a> {
     csrf_token: &'a str,
     lead: String,
-    fields: Vec<Field<'a>>,
+    fields: Vec<super::HiddenField<'a>>,
     #[serde(flatten)]
     errors: Errors,
 }
@@ -160,10 +154,7 @@ fn confirm_page(state: &PageState, token: &Token, q: &Form, request: &LogoutRequ
     let page = ConfirmPage {
         csrf_token: token.value(),
         lead,
-        fields: PARAMS
-            .iter()
-            .filter_map(|name| q.get(name).map(|value| Field { name, value }))
-            .collect(),
+        fields: super::hidden_fields(q, &PARAMS),
         errors: Errors::default(),
     };
     with_token(

@@ -231,6 +231,23 @@ pub fn domain_error(
     (status, Errors::one(&field, message))
 }
 
+/// A hidden field carrying a request's parameter through a form.
+#[derive(Debug, Serialize)]
+pub struct HiddenField<'a> {
+    /// The parameter's name.
+    pub name: &'a str,
+    /// Its value, as received.
+    pub value: &'a str,
+}
+
+/// Those of `names` that `q` holds, in that order, as hidden fields.
+pub fn hidden_fields<'a>(q: &'a Form, names: &[&'a str]) -> Vec<HiddenField<'a>> {
+    names
+        .iter()
+        .filter_map(|name| q.get(name).map(|value| HiddenField { name, value }))
+        .collect()
+}
+
 /// The message page for a store outage.
 pub fn unavailable(state: &PageState) -> Response {
     let catalogue = &state.pages.catalogue;

@@ -123,6 +123,8 @@ fn the_hosted_pages_work_in_a_real_browser() {
         "signin-mfa-passkey",
         "consent-desktop-light",
         "consent-phone-dark",
+        "continue-desktop-light",
+        "logout-phone-dark",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }

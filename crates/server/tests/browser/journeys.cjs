@@ -518,6 +518,8 @@ async function openIdConsent(browser, js) {
     : [["desktop", { width: 1280, height: 800 }, "light"]]) {
     const context = await browser.newContext({ javaScriptEnabled: js, viewport, colorScheme: scheme });
     const page = await context.newPage();
+    // The app answers 204, so the browser stays where it was.
+    await page.route(`${callback}**`, (route) => route.fulfill({ status: 204 }));
     await step(`consent to an OpenID client, ${device} ${scheme}${label}`, async () => {
       await signUp(page, email("consent"));
       await page.goto(authorize);
@@ -528,12 +530,26 @@ async function openIdConsent(browser, js) {
       const back = page.waitForRequest((r) => r.url().startsWith(callback), { timeout: 10000 });
       await page.click("button[value=allow]");
       const url = new URL((await back).url());
+      if (js) {
+        // The app's 204 leaves the browser on the page that moved it on.
+        await page.waitForSelector("p.onward a");
+        await axe(page, `the way back to the app (${device}, ${scheme})`);
+        if (SHOTS) await page.screenshot({ path: path.join(SHOTS, `continue-${device}-${scheme}.png`), fullPage: true });
+      }
       check(url.searchParams.get("code").startsWith("woc_"), "back at the app with a code");
       check(url.searchParams.get("state") === "st-1", "and the app's state");
       // Remembered: straight back the next time.
       const again = page.waitForRequest((r) => r.url().startsWith(callback), { timeout: 10000 });
       await page.goto(authorize).catch(() => {});
       check(new URL((await again).url()).searchParams.get("code").startsWith("woc_"), "no second consent");
+      // Logout asked by an app without a hint: the person confirms (in a
+      // tab of its own: the app's 204 leaves this one mid-navigation).
+      const tab = await context.newPage();
+      await tab.goto(`${BASE}/oauth2/logout`);
+      check((await tab.textContent("h1")).includes("Sign out"), "the logout confirmation");
+      if (js) await axe(tab, `/oauth2/logout (${device}, ${scheme})`);
+      if (SHOTS && js) await tab.screenshot({ path: path.join(SHOTS, `logout-${device}-${scheme}.png`), fullPage: true });
+      await Promise.all([tab.waitForURL(/signed_out/), tab.click("form[action$='/oauth2/logout'] button")]);
     });
     await context.close();
   }

@@ -351,3 +351,76 @@ async fn logout_with_a_hint_signs_out_and_returns_to_the_registered_uri_only() {
     assert_eq!(confirmed.status(), 303);
     assert_eq!(get(&app, "/account", &mut other).await.status(), 303);
 }
+
+#[tokio::test]
+async fn forms_and_endpoints_refuse_what_they_must() {
+    let app = spawn_app().await;
+    let (_, mut jar, admin) = person_and_admin(&app).await;
+    let client = web_app(&app, &admin, false).await;
+    let (_, challenge) = pkce();
+
+    // The consent form from a browser that is not signed in: sign in first.
+    let mut nobody = Jar::default();
+    let fields = [
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("scope", "openid"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("decision", "allow"),
+    ];
+    let response = post_form(&app, "/oauth2/authorize", &mut nobody, &fields).await;
+    assert_eq!(response.status(), 303);
+    assert!(
+        location(&response).starts_with("/signin"),
+        "{}",
+        location(&response)
+    );
+
+    // The logout confirmation without its token: asked again, still signed in.
+    let ask = get(&app, "/oauth2/logout", &mut jar).await;
+    assert_eq!(ask.status(), 200);
+    let forged = post_form(
+        &app,
+        "/oauth2/logout",
+        &mut jar,
+        &[("csrf_token", "forged")],
+    )
+    .await;
+    assert_eq!(forged.status(), 200);
+    assert_eq!(get(&app, "/account", &mut jar).await.status(), 200);
+
+    // Userinfo: the token once, not twice.
+    let own = app.new_user().await;
+    let both = app
+        .client
+        .post(app.url("/oauth2/userinfo"))
+        .bearer_auth(&own.access)
+        .form(&[("access_token", own.access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+
+    // Introspection needs a client that holds a secret.
+    let public = register(
+        &app,
+        &admin,
+        serde_json::json!({
+            "type": "public", "name": "Phone app", "redirect_uris": [CALLBACK],
+        }),
+    )
+    .await;
+    let response = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .form(&[
+            ("client_id", public.id.as_str()),
+            ("token", own.access.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(response, 401, "invalid_client").await;
+}
