@@ -125,6 +125,9 @@ local function verify(txn, url)
         keep("txn.warden_roles", "x-warden-roles")
         keep("txn.warden_acr", "x-warden-acr")
         keep("txn.warden_amr", "x-warden-amr")
+        keep("txn.warden_kind", "x-warden-kind")
+        keep("txn.warden_client", "x-warden-client")
+        keep("txn.warden_scope", "x-warden-scope")
     elseif status >= 300 and status < 400 then
         keep("txn.warden_location", "location")
     else

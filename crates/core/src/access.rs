@@ -41,6 +41,10 @@ pub enum Requirement {
     /// one-factor token gets RFC 9470's `insufficient_user_authentication`),
     /// with at least one of these roles when any are named.
     MultiFactor(Vec<String>),
+    /// A valid token granted at least one of these scopes: a service's
+    /// (client credentials) or a user's issued to an OAuth client (403
+    /// `insufficient_scope` otherwise).
+    AnyScope(Vec<String>),
 }
 
 impl Requirement {
@@ -48,7 +52,7 @@ impl Requirement {
     pub fn roles(&self) -> &[String] {
         match self {
             Requirement::AnyRole(roles) | Requirement::MultiFactor(roles) => roles,
-            Requirement::Public | Requirement::SignedIn => &[],
+            Requirement::Public | Requirement::SignedIn | Requirement::AnyScope(_) => &[],
         }
     }
 }
@@ -133,6 +137,17 @@ impl AccessPolicy {
             if (needs_one && roles.is_empty()) || roles.iter().any(|r| r.trim().is_empty()) {
                 return Err(RuleError(format!(
                     "verify rule {:?}: roles must name at least one role, none empty",
+                    rule.prefix
+                )));
+            }
+            if let Requirement::AnyScope(scopes) = &rule.requirement
+                && (scopes.is_empty()
+                    || scopes
+                        .iter()
+                        .any(|s| s.trim().is_empty() || s.contains(' ')))
+            {
+                return Err(RuleError(format!(
+                    "verify rule {:?}: scopes must name at least one scope, none empty or with spaces",
                     rule.prefix
                 )));
             }

@@ -30,6 +30,7 @@ use subtle::ConstantTimeEq as _;
 use url::{Host, Url};
 
 use crate::error::FieldError;
+use crate::model::{Revocation, RevocationKind};
 use crate::opaque::OpaqueToken;
 
 /// The JWS algorithms an ID token may be signed with, re-exported so
@@ -107,6 +108,26 @@ impl ClientId {
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The deny-list entry that ends every token `client` obtained for itself
+/// (client credentials) before `now`: a user-wide entry under the
+/// service's key ([`warden_token::revocation::service_subject`]), as the
+/// `client.deleted` event carries it to every verifier.
+pub fn service_revocation(
+    client: &ClientId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Revocation {
+    // Rounded up to the next second, as a user's: `iat` has second
+    // precision, and every token issued up to now must match.
+    let not_before = DateTime::from_timestamp(now.timestamp() + 1, 0).unwrap_or(now);
+    Revocation {
+        kind: RevocationKind::User,
+        id: warden_token::revocation::service_subject(client.as_str()),
+        not_before: Some(not_before),
+        until,
     }
 }
 

@@ -109,6 +109,17 @@ pub enum CoreError {
         /// The roles that would have allowed it.
         any_of: Vec<String>,
     },
+    /// A service's token where a user's is needed: an endpoint that acts
+    /// for a user, or a forward-auth rule that asks for roles or a second
+    /// factor.
+    #[error("a user's token is required")]
+    UserRequired,
+    /// The token lacks every scope a forward-auth rule accepts.
+    #[error("this needs the scope {}", any_of.join(" or "))]
+    InsufficientScope {
+        /// The scopes that would have allowed it.
+        any_of: Vec<String>,
+    },
     /// A mailed link that is unknown, used, expired, voided or not for
     /// this endpoint: one answer for all, so a guess learns nothing.
     #[error("invalid link")]
@@ -231,6 +242,8 @@ impl CoreError {
             CoreError::TokenRevoked => "token_revoked",
             CoreError::NotFound(_) => "not_found",
             CoreError::Forbidden { .. } => "forbidden",
+            CoreError::UserRequired => "user_required",
+            CoreError::InsufficientScope { .. } => "insufficient_scope",
             CoreError::InvalidLink => "invalid_link",
             CoreError::AlreadyVerified => "already_verified",
             CoreError::EmailNotVerified => "email_not_verified",
@@ -292,6 +305,8 @@ impl CoreError {
             | CoreError::TokenRevoked => ErrorKind::Unauthenticated,
             CoreError::AccountBanned
             | CoreError::Forbidden { .. }
+            | CoreError::UserRequired
+            | CoreError::InsufficientScope { .. }
             | CoreError::EmailNotVerified
             | CoreError::SignupDisabled => ErrorKind::Forbidden,
             CoreError::NotFound(_) => ErrorKind::NotFound,
@@ -328,7 +343,12 @@ impl CoreError {
             CoreError::TokenExpired => "the access token has expired".into(),
             CoreError::TokenRevoked => "the access token has been revoked".into(),
             CoreError::NotFound(what) => format!("{what} not found"),
-            e @ CoreError::Forbidden { .. } => e.to_string(),
+            e @ (CoreError::Forbidden { .. } | CoreError::InsufficientScope { .. }) => {
+                e.to_string()
+            }
+            CoreError::UserRequired => {
+                "this acts for a signed-in user, and a service's token has none".into()
+            }
             CoreError::InvalidLink => {
                 "the link is unknown, already used or expired; ask for a new one".into()
             }
@@ -439,6 +459,8 @@ mod tests {
             CoreError::TokenRevoked,
             CoreError::NotFound("x"),
             CoreError::Forbidden { any_of: vec![] },
+            CoreError::UserRequired,
+            CoreError::InsufficientScope { any_of: vec![] },
             CoreError::InvalidLink,
             CoreError::AlreadyVerified,
             CoreError::EmailNotVerified,

@@ -154,6 +154,10 @@ pub enum DomainEvent {
     ClientDeleted {
         /// Its `client_id`.
         client_id: ClientId,
+        /// Its own tokens issued before this are refused.
+        not_before: DateTime<Utc>,
+        /// Until when.
+        until: DateTime<Utc>,
     },
 }
 
@@ -254,9 +258,15 @@ impl DomainEvent {
             DomainEvent::ClientUpdated { client_id, name } => {
                 json!({"client_id": client_id.as_str(), "name": name})
             }
-            DomainEvent::ClientSecretRotated { client_id }
-            | DomainEvent::ClientDeleted { client_id } => {
+            DomainEvent::ClientSecretRotated { client_id } => {
                 json!({"client_id": client_id.as_str()})
+            }
+            DomainEvent::ClientDeleted {
+                client_id,
+                not_before,
+                until,
+            } => {
+                json!({"client_id": client_id.as_str(), "not_before": not_before, "until": until})
             }
         }
     }
@@ -507,10 +517,27 @@ mod tests {
             "client.secret_rotated",
             json!({"client_id": "grafana"}),
         );
+        let at = Utc::now();
+        let until = at + chrono::Duration::minutes(15);
         assert_same(
-            DomainEvent::ClientDeleted { client_id: id },
+            DomainEvent::ClientDeleted {
+                client_id: id.clone(),
+                not_before: at,
+                until,
+            },
             "client.deleted",
-            json!({"client_id": "grafana"}),
+            json!({"client_id": "grafana", "not_before": at, "until": until}),
         );
+        // Its revocation is the one the store keeps for the deleted client.
+        let outbox = DomainEvent::ClientDeleted {
+            client_id: id.clone(),
+            not_before: at,
+            until,
+        }
+        .into_outbox(at);
+        let carried = Revocation::from_event(&outbox.name, &outbox.data).unwrap();
+        let mut stored = crate::clients::service_revocation(&id, at, until);
+        stored.not_before = Some(at);
+        assert_eq!(carried, stored);
     }
 }

@@ -32,6 +32,11 @@ pub use warden_token::clock::{Clock, FakeClock, SystemClock};
 /// the change and its events in one transaction.
 pub type SessionEventFn<'a> = &'a (dyn Fn(SessionId) -> OutboxEvent + Send + Sync);
 
+/// As [`SessionEventFn`], for revocations across users (a client's
+/// sessions): the event names the session's owner, which only the store
+/// knows there.
+pub type OwnedSessionEventFn<'a> = &'a (dyn Fn(SessionId, UserId) -> OutboxEvent + Send + Sync);
+
 /// What to do when a refresh token comes back a second time.
 pub struct ReuseRevocation<'a> {
     /// End of the session revocation entry.
@@ -697,11 +702,13 @@ pub trait ClientStore: Send + Sync {
         at: DateTime<Utc>,
         events: &[OutboxEvent],
     ) -> Result<(), StoreError>;
-    /// Deletes the client; whether it existed. The events are written only
-    /// when it did.
+    /// Deletes the client; whether it existed. The revocation (of the
+    /// service tokens it holds, [`crate::clients::service_revocation`]) and
+    /// the events are written only when it did.
     async fn delete_client(
         &self,
         id: &ClientId,
+        revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError>;
 }
@@ -745,7 +752,7 @@ pub trait GrantStore: Send + Sync {
         client: &ClientId,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        event_for: SessionEventFn<'_>,
+        event_for: OwnedSessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError>;
 }
 

@@ -28,6 +28,8 @@ pub fn title(code: &str) -> &'static str {
         "token_expired" => "Token expired",
         "token_revoked" => "Token revoked",
         "forbidden" => "Forbidden",
+        "user_required" => "User token required",
+        "insufficient_scope" => "Insufficient scope",
         "invalid_link" => "Invalid link",
         "already_verified" => "Already verified",
         "email_not_verified" => "E-mail not verified",

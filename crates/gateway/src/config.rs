@@ -72,6 +72,10 @@ pub struct Route {
     /// passes; a one-factor token gets RFC 9470's
     /// `insufficient_user_authentication`.
     pub mfa: bool,
+    /// Any of these scopes is required (403 `insufficient_scope`): a
+    /// service's token (client credentials) or a user's issued to an OAuth
+    /// client with it. Empty: none.
+    pub scopes: Vec<String>,
     /// Time allowed for the upstream's response headers.
     pub timeout: Duration,
     /// WebSocket upgrades are spliced to the upstream; no other upgrade
@@ -196,6 +200,8 @@ struct RawRoute {
     roles: Vec<String>,
     #[serde(default)]
     mfa: bool,
+    #[serde(default)]
+    scopes: Vec<String>,
     timeout: Option<String>,
     #[serde(default)]
     websocket: bool,
@@ -363,6 +369,22 @@ impl Config {
                     key("roles")
                 )));
             }
+            if auth == AuthMode::Public && !route.scopes.is_empty() {
+                return Err(ConfigError::new(format!(
+                    "{}: scopes need auth = \"required\"",
+                    key("scopes")
+                )));
+            }
+            if route
+                .scopes
+                .iter()
+                .any(|s| s.trim().is_empty() || s.contains(' '))
+            {
+                return Err(ConfigError::new(format!(
+                    "{}: a scope is one word, never empty",
+                    key("scopes")
+                )));
+            }
             let timeout = route
                 .timeout
                 .as_deref()
@@ -376,6 +398,7 @@ impl Config {
                 auth,
                 roles: route.roles,
                 mfa: route.mfa,
+                scopes: route.scopes,
                 timeout,
                 websocket: route.websocket,
             });

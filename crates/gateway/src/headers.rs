@@ -5,19 +5,8 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore as _;
-use warden_verify::Principal;
-
-/// Identity headers the gateway sets (the edge's names: user id, session
-/// id, comma-separated roles); clients' copies never pass.
-pub const USER: &str = warden_edge::credentials::IDENTITY_HEADERS[0];
-/// The session id.
-pub const SESSION: &str = warden_edge::credentials::IDENTITY_HEADERS[1];
-/// Comma-separated roles.
-pub const ROLES: &str = warden_edge::credentials::IDENTITY_HEADERS[2];
-/// `X-Warden-Acr`: `aal1` or `aal2`.
-pub const ACR: &str = warden_edge::credentials::IDENTITY_HEADERS[3];
-/// `X-Warden-Amr`: how the user authenticated, comma-separated.
-pub const AMR: &str = warden_edge::credentials::IDENTITY_HEADERS[4];
+use warden_edge::credentials::Identity;
+use warden_verify::AnyPrincipal;
 
 const TRACEPARENT: &str = "traceparent";
 
@@ -98,18 +87,29 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Adds the identity of a verified token.
-pub fn set_identity(headers: &mut HeaderMap, principal: &Principal) {
-    let set = |headers: &mut HeaderMap, name: &'static str, value: String| {
+/// Adds the identity of a verified token: a user's or a service's.
+pub fn set_identity(headers: &mut HeaderMap, principal: &AnyPrincipal) {
+    let scopes = principal.scopes().join(" ");
+    let identity = match principal {
+        AnyPrincipal::User(user) => Identity::User {
+            user: user.user_id.to_string(),
+            session: user.session_id.to_string(),
+            roles: &user.roles,
+            acr: &user.acr,
+            amr: user.amr.iter().map(String::as_str).collect(),
+            client: user.client_id.as_deref(),
+            scope: user.client_id.as_ref().map(|_| scopes.as_str()),
+        },
+        AnyPrincipal::Service(service) => Identity::Service {
+            client: &service.client_id,
+            scope: &scopes,
+        },
+    };
+    for (name, value) in identity.headers() {
         if let Ok(value) = HeaderValue::try_from(value) {
             headers.insert(HeaderName::from_static(name), value);
         }
-    };
-    set(headers, USER, principal.user_id.to_string());
-    set(headers, SESSION, principal.session_id.to_string());
-    set(headers, ROLES, principal.roles.join(","));
-    set(headers, ACR, principal.acr.clone());
-    set(headers, AMR, principal.amr.join(","));
+    }
 }
 
 /// `X-Forwarded-For` gets the peer appended (the client's list is passed on

@@ -67,6 +67,24 @@ impl Problem {
         )
     }
 
+    /// 403 `insufficient_scope`.
+    pub const fn insufficient_scope() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "this route needs a scope the token was not granted",
+        )
+    }
+
+    /// 403 `user_required`: a service's token on a route for people.
+    pub const fn user_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "user_required",
+            "this route needs a user's token (roles or a second factor); a service's has none",
+        )
+    }
+
     /// 403 `csrf_failed`, with the shared check's reason.
     pub fn csrf_failed(refusal: &warden_edge::csrf::CsrfRefusal) -> Self {
         Self {

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use warden_verify::{Principal, Verifier};
+use warden_verify::{AnyPrincipal, Verifier};
 
 use crate::body::{Body, full};
 use crate::config::{AuthMode, Config, Route};
@@ -142,13 +142,22 @@ fn check_csrf(headers: &http::HeaderMap, allowed_origins: &[String]) -> Result<(
     csrf::check(&input, allowed_origins).map_err(|refusal| Problem::csrf_failed(&refusal))
 }
 
+/// Who a request passed as, for the debug log: a user's id or a
+/// service's client id.
+fn caller_label(principal: &AnyPrincipal) -> String {
+    match principal {
+        AnyPrincipal::User(user) => user.user_id.to_string(),
+        AnyPrincipal::Service(service) => format!("service {}", service.client_id),
+    }
+}
+
 /// Decides who the request speaks for. `Ok(None)`: anonymous on a public route.
 async fn authenticate(
     shared: &Shared,
     route: &Route,
     allowed_origins: &[String],
     request: &Request<Incoming>,
-) -> Result<Option<Principal>, Problem> {
+) -> Result<Option<AnyPrincipal>, Problem> {
     let headers = request.headers();
     let found = credential(headers);
     let (token, by_cookie) = match &found {
@@ -157,7 +166,7 @@ async fn authenticate(
         None => (None, false),
     };
     let verified = match token {
-        Some(token) => Some(shared.verifier.verify(token).await),
+        Some(token) => Some(shared.verifier.verify_any(token).await),
         None => None,
     };
     let csrf = || {
@@ -183,14 +192,28 @@ async fn authenticate(
             )),
             Some(Err(e)) => Err(Problem::unavailable(e.code())),
             Some(Ok(principal)) => {
-                if !principal.has_any_role(&route.roles) {
-                    return Err(Problem::forbidden());
+                if !route.scopes.is_empty() && !route.scopes.iter().any(|s| principal.has_scope(s))
+                {
+                    return Err(Problem::insufficient_scope());
                 }
-                if route.mfa && !principal.is_multi_factor() {
-                    return Err(Problem::unauthorized(
-                        "insufficient_user_authentication",
-                        "this route needs a sign-in with a second factor",
-                    ));
+                match &principal {
+                    AnyPrincipal::User(user) => {
+                        if !user.has_any_role(&route.roles) {
+                            return Err(Problem::forbidden());
+                        }
+                        if route.mfa && !user.is_multi_factor() {
+                            return Err(Problem::unauthorized(
+                                "insufficient_user_authentication",
+                                "this route needs a sign-in with a second factor",
+                            ));
+                        }
+                    }
+                    // A service has no roles and no second factor: a route
+                    // that asks for either is for people.
+                    AnyPrincipal::Service(_) if !route.roles.is_empty() || route.mfa => {
+                        return Err(Problem::user_required());
+                    }
+                    AnyPrincipal::Service(_) => {}
                 }
                 csrf()?;
                 Ok(Some(principal))
@@ -343,7 +366,7 @@ async fn forward(
         trace_id = %trace_id,
         route = %route.prefix,
         method = %parts.method,
-        user = principal.as_ref().map(|p| p.user_id.to_string()).unwrap_or_default(),
+        caller = principal.as_ref().map(caller_label).unwrap_or_default(),
         "forwarding"
     );
 

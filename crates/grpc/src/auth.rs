@@ -44,12 +44,17 @@ pub(crate) async fn authenticate(
     auth: &AuthService,
     metadata: &MetadataMap,
 ) -> Result<Principal, Status> {
-    let token = bearer(metadata)?.ok_or_else(|| {
+    let token = bearer_token(metadata)?;
+    auth.validate(&token).await.or_status()
+}
+
+/// The bearer token of the metadata, required.
+fn bearer_token(metadata: &MetadataMap) -> Result<String, Status> {
+    bearer(metadata)?.ok_or_else(|| {
         Status::from(GrpcError::invalid_token(
             "no access token: send `authorization: Bearer <token>` metadata",
         ))
-    })?;
-    auth.validate(&token).await.or_status()
+    })
 }
 
 /// Who is calling, for the audit log and the per-IP sign-in limit: the TCP
@@ -177,15 +182,16 @@ impl AuthRpc for AuthApi {
         &self,
         request: Request<pb::ValidateRequest>,
     ) -> Result<Response<pb::ValidateResponse>, Status> {
-        let principal = if request.get_ref().token.is_empty() {
-            authenticate(&self.auth, request.metadata()).await?
+        let caller = if request.get_ref().token.is_empty() {
+            let token = bearer_token(request.metadata())?;
+            self.auth.validate_caller(&token).await.or_status()?
         } else {
             self.auth
-                .validate(&request.get_ref().token)
+                .validate_caller(&request.get_ref().token)
                 .await
                 .or_status()?
         };
-        Ok(Response::new(convert::identity(principal)))
+        Ok(Response::new(convert::identity(caller)))
     }
 
     async fn get_user(

@@ -1,7 +1,8 @@
 //! Domain values to `warden.v1` messages.
 
 use chrono::SecondsFormat;
-use warden_core::{IssuedTokens, Principal, User};
+use warden_core::service::{Caller, TokenKind};
+use warden_core::{IssuedTokens, User};
 
 use crate::pb;
 
@@ -29,22 +30,42 @@ pub(crate) fn tokens(tokens: &IssuedTokens) -> pb::Tokens {
     }
 }
 
-pub(crate) fn identity(principal: Principal) -> pb::ValidateResponse {
-    pb::ValidateResponse {
-        active: true,
-        sub: principal.user_id.to_string(),
-        sid: principal.session_id.to_string(),
-        token_type: principal.kind.token_type().to_owned(),
-        roles: principal.roles,
-        exp: principal.expires_at,
-        iat: principal.issued_at,
-        amr: principal
-            .authentication
-            .amr()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        acr: principal.authentication.acr().to_owned(),
-        auth_time: principal.authentication.at.timestamp(),
+pub(crate) fn identity(caller: Caller) -> pb::ValidateResponse {
+    match caller {
+        Caller::User(principal) => pb::ValidateResponse {
+            active: true,
+            sub: principal.user_id.to_string(),
+            sid: principal.session_id.to_string(),
+            token_type: principal.kind.token_type().to_owned(),
+            roles: principal.roles,
+            exp: principal.expires_at,
+            iat: principal.issued_at,
+            amr: principal
+                .authentication
+                .amr()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            acr: principal.authentication.acr().to_owned(),
+            auth_time: principal.authentication.at.timestamp(),
+            kind: "user".to_owned(),
+            client_id: principal.client_id.unwrap_or_default(),
+            scope: principal.scope.unwrap_or_default(),
+        },
+        Caller::Service(service) => pb::ValidateResponse {
+            active: true,
+            sub: service.client_id.clone(),
+            sid: String::new(),
+            token_type: TokenKind::Jwt.token_type().to_owned(),
+            roles: Vec::new(),
+            exp: service.expires_at,
+            iat: service.issued_at,
+            amr: Vec::new(),
+            acr: String::new(),
+            auth_time: 0,
+            kind: "service".to_owned(),
+            client_id: service.client_id,
+            scope: service.scope,
+        },
     }
 }

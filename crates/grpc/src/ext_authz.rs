@@ -14,10 +14,11 @@ use std::sync::Arc;
 
 use tonic::{Code, Request, Response, Status};
 use warden_core::access::OriginalRequest;
-use warden_core::{AuthService, CoreError, ErrorKind, Principal};
+use warden_core::service::Caller;
+use warden_core::{AuthService, CoreError, ErrorKind};
 use warden_edge::sign_in::{Attempt, SignInRedirect, accepts_html};
 
-use warden_edge::credentials::{self, ACCESS_COOKIE, IDENTITY_HEADERS};
+use warden_edge::credentials::{self, ACCESS_COOKIE};
 
 use crate::error::GrpcError;
 use crate::pb_envoy::envoy::config::core::v3::header_value_option::HeaderAppendAction;
@@ -264,27 +265,19 @@ fn set_header(key: &str, value: String) -> HeaderValueOption {
 /// names, and every other client `x-warden-*` header is removed. The three
 /// identity names are not listed for removal: Envoy may apply removals
 /// after the headers it sets, which would drop the identity.
-fn allowed(principal: Option<&Principal>, headers: &Headers) -> CheckResponse {
-    let mut set = Vec::new();
-    if let Some(principal) = principal {
-        set.push(set_header("x-warden-user", principal.user_id.to_string()));
-        set.push(set_header(
-            "x-warden-session",
-            principal.session_id.to_string(),
-        ));
-        set.push(set_header("x-warden-roles", principal.roles.join(",")));
-        set.push(set_header(
-            "x-warden-acr",
-            principal.authentication.acr().to_owned(),
-        ));
-        set.push(set_header(
-            "x-warden-amr",
-            principal.authentication.amr().join(","),
-        ));
-    }
+fn allowed(caller: Option<&Caller>, headers: &Headers) -> CheckResponse {
+    let identity: Vec<(&str, String)> =
+        caller.iter().flat_map(|c| c.identity().headers()).collect();
+    let set = identity
+        .iter()
+        .map(|(name, value)| set_header(name, value.clone()))
+        .collect();
+    // Every client-sent `x-warden-*` goes, but those set here (an
+    // overwrite replaces them): one the identity leaves out, such as
+    // `x-warden-user` for a service, must not pass from the client.
     let mut headers_to_remove: Vec<String> = headers
         .spoofable()
-        .filter(|name| principal.is_none() || !IDENTITY_HEADERS.contains(name))
+        .filter(|name| !identity.iter().any(|(set, _)| set == name))
         .map(str::to_owned)
         .collect();
     headers_to_remove.sort();

@@ -351,11 +351,15 @@ pub struct SessionsBody {
 pub struct ValidateResponse {
     /// Always true (inactive tokens get a 401).
     pub active: bool,
-    /// User id.
+    /// `user`, or `service` for a service's own token (client credentials).
+    #[schema(example = "user")]
+    pub kind: &'static str,
+    /// The user id; a service's client id.
     pub sub: String,
-    /// Session id.
-    pub sid: String,
-    /// Roles.
+    /// The session id (users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Roles (none for a service).
     pub roles: Vec<String>,
     /// Expiry, Unix seconds.
     pub exp: i64,
@@ -364,12 +368,21 @@ pub struct ValidateResponse {
     /// `access_token` (a JWT) or `session_token` (an opaque `wst_` token).
     pub token_type: &'static str,
     /// How the user authenticated (RFC 8176: `pwd`, `otp`, `hwk`, `swk`,
-    /// `user`, `fed`, `mfa`).
+    /// `user`, `fed`, `mfa`); empty for a service.
     pub amr: Vec<&'static str>,
-    /// `aal1` (one factor) or `aal2` (two).
-    pub acr: &'static str,
-    /// When the user authenticated, Unix seconds.
-    pub auth_time: i64,
+    /// `aal1` (one factor) or `aal2` (two) (users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'static str>,
+    /// When the user authenticated, Unix seconds (users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The OAuth client the token was issued to (a service's own id, or
+    /// the app a user signed in to through Warden as a provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scopes granted to that client, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// `GET /v1/admin/users`.

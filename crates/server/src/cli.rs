@@ -451,7 +451,11 @@ async fn client(config: &Config, action: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Add { .. } => "this client",
         _ => "no clients",
     };
-    let clients = ClientRegistry::new(open_store(config).await?, Arc::new(SystemClock));
+    let clients = ClientRegistry::new(
+        open_store(config).await?,
+        Arc::new(SystemClock),
+        app::auth_settings(config).revocation_ttl(),
+    );
     let ctx = RequestContext::default();
     let failed = |e: warden_core::CoreError| anyhow::anyhow!("{e}");
     match action {

@@ -23,8 +23,9 @@ use warden_core::model::{
 use warden_core::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 use warden_core::ports::{
     AuditStore, ClientStore, CodeUse, GrantStore, IdentityStore, KeyStore, LinkCompletion,
-    LinkStore, LockoutStore, MailStore, MfaStore, NewUser, PasskeyStore, PasswordChange,
-    ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store, Unlinked, UserStore,
+    LinkStore, LockoutStore, MailStore, MfaStore, NewUser, OwnedSessionEventFn, PasskeyStore,
+    PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store,
+    Unlinked, UserStore,
 };
 use warden_core::provider::{AuthorizationCode, Consent, Redemption};
 use warden_core::{AuditId, Email, IdentityId, MailId, PasskeyId, SessionId, StoreError, UserId};
@@ -880,10 +881,14 @@ impl ClientStore for Deadline {
     async fn delete_client(
         &self,
         id: &ClientId,
+        revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
-        self.within("delete_client", self.inner.delete_client(id, events))
-            .await
+        self.within(
+            "delete_client",
+            self.inner.delete_client(id, revocation, events),
+        )
+        .await
     }
 }
 
@@ -940,7 +945,7 @@ impl GrantStore for Deadline {
         client: &ClientId,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        event_for: SessionEventFn<'_>,
+        event_for: OwnedSessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError> {
         self.within(
             "revoke_client_sessions",

@@ -137,6 +137,21 @@ pub(crate) fn parse_uuid(raw: &str) -> Result<Uuid, StoreError> {
         .map_err(|_| StoreError::Unexpected(format!("stored id {raw:?} is not a UUID")))
 }
 
+/// Revoked sessions' owners, from `(session_id, user_id)` rows: what a
+/// revocation across users needs to name each session's owner in its event.
+pub(crate) fn session_owners<T: std::ops::Deref<Target = str>>(
+    rows: &[(T, T)],
+) -> Result<std::collections::HashMap<SessionId, UserId>, StoreError> {
+    rows.iter()
+        .map(|(session, user)| {
+            Ok((
+                SessionId::from_uuid(parse_uuid(session)?),
+                UserId::from_uuid(parse_uuid(user)?),
+            ))
+        })
+        .collect()
+}
+
 /// The stored form of roles: a JSON array of strings.
 pub(crate) fn roles_to_json(roles: &[Role]) -> Result<String, StoreError> {
     let names: Vec<&str> = roles.iter().map(Role::as_str).collect();

@@ -410,6 +410,54 @@ impl TestApp {
         tokens.user_id = user.id.to_string();
         tokens
     }
+
+    /// Registers a service (a confidential client with the
+    /// client-credentials grant and `scopes`) through the admin API, as
+    /// `admin`. Returns its id and secret.
+    pub async fn new_service(&self, admin: &Tokens, scopes: &[&str]) -> (String, String) {
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/admin/clients",
+                Some(&admin.access),
+                Some(serde_json::json!({
+                    "type": "confidential",
+                    "name": "A service",
+                    "grant_types": ["client_credentials"],
+                    "scopes": scopes,
+                })),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "client registered");
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        (
+            body["client_id"].as_str().expect("client_id").to_owned(),
+            body["client_secret"].as_str().expect("secret").to_owned(),
+        )
+    }
+
+    /// A client-credentials access token of the service `id`, for `scope`
+    /// (all its scopes when `None`).
+    pub async fn service_token(&self, id: &str, secret: &str, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self
+            .client
+            .post(self.url("/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&form)
+            .send()
+            .await
+            .expect("token request sent");
+        assert_eq!(response.status(), 200, "client credentials granted");
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
 }
 
 impl Drop for TestApp {

@@ -54,6 +54,12 @@ fn single_factor() -> String {
 }
 
 impl AccessClaims {
+    /// Whether the token is a service's own (client credentials): no
+    /// session, and the subject is the client itself.
+    pub fn is_service(&self) -> bool {
+        self.sid.is_empty() && self.client_id.as_deref() == Some(self.sub.as_str())
+    }
+
     /// Whether the token says two factors were presented (`acr` is `aal2`
     /// and `amr` holds `mfa`: both, so neither alone can be talked up).
     pub fn is_multi_factor(&self) -> bool {
@@ -131,6 +137,21 @@ mod tests {
             serde_json::from_value::<AccessClaims>(json).unwrap(),
             claims
         );
+    }
+
+    #[test]
+    fn a_service_token_is_its_clients_own_without_a_session() {
+        let user = r#"{"iss":"i","sub":"0190c6f0-0000-7000-8000-000000000001","aud":"a","exp":2,"iat":1,"nbf":1,"jti":"j","sid":"x","roles":[],"client_id":"app"}"#;
+        let mut claims: AccessClaims = serde_json::from_str(user).unwrap();
+        assert!(!claims.is_service(), "a user's token issued to a client");
+        claims.sub = "app".into();
+        assert!(!claims.is_service(), "a session makes it a user's");
+        claims.sid = String::new();
+        assert!(claims.is_service());
+        claims.client_id = Some("other".into());
+        assert!(!claims.is_service(), "sub must be the client itself");
+        claims.client_id = None;
+        assert!(!claims.is_service());
     }
 
     #[test]

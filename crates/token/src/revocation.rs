@@ -58,16 +58,43 @@ pub struct Revocation {
 
 /// Names of the events that carry a revocation (without the `warden.` or
 /// `dev.warden.` prefix).
-pub const REVOCATION_EVENTS: [&str; 4] = [
+pub const REVOCATION_EVENTS: [&str; 5] = [
     "session.revoked",
     "user.banned",
     "user.tokens_revoked",
     "user.deleted",
+    "client.deleted",
 ];
+
+/// The deny-list key of a service (an OAuth client's own tokens, whose
+/// `sub` is its client id): a name-based UUID (version 8, from SHA-256
+/// over a fixed namespace and the id).
+///
+/// A deleted client's tokens are revoked by a `user` entry under this key,
+/// so the feed's entries keep the shape every verifier already parses; no
+/// user id can collide with it (users' ids are random version 4 or time
+/// based version 7 UUIDs).
+pub fn service_subject(client_id: &str) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"warden service subject\0")
+        .chain_update(client_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
 
 #[derive(Deserialize)]
 struct SessionRevokedData {
     session_id: Uuid,
+    until: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct ClientDeletedData {
+    client_id: String,
+    not_before: DateTime<Utc>,
     until: DateTime<Utc>,
 }
 
@@ -98,6 +125,15 @@ impl Revocation {
                 Some(Revocation {
                     kind: RevocationKind::User,
                     id: d.user_id,
+                    not_before: Some(d.not_before),
+                    until: d.until,
+                })
+            }
+            "client.deleted" => {
+                let d = ClientDeletedData::deserialize(data).ok()?;
+                Some(Revocation {
+                    kind: RevocationKind::User,
+                    id: service_subject(&d.client_id),
                     not_before: Some(d.not_before),
                     until: d.until,
                 })
@@ -403,6 +439,27 @@ mod tests {
         assert!(list.is_revoked(user, Uuid::now_v7(), now().timestamp() - 1));
         list.prune(now() + Duration::minutes(10));
         assert_eq!(list.len(), 1);
+    }
+
+    #[test]
+    fn a_deleted_clients_event_revokes_its_service_tokens_only() {
+        let until = now() + Duration::minutes(15);
+        let entry = Revocation::from_event(
+            "client.deleted",
+            &json!({"client_id": "app_1", "not_before": now(), "until": until}),
+        )
+        .expect("a revocation");
+        assert_eq!(entry.kind, RevocationKind::User);
+        assert_eq!(entry.id, service_subject("app_1"));
+        assert_ne!(service_subject("app_1"), service_subject("app_2"));
+        assert_eq!(service_subject("app_1").get_version_num(), 8);
+        let list = DenyList::new();
+        list.insert(&entry);
+        let before = now().timestamp() - 1;
+        assert!(list.is_revoked(service_subject("app_1"), Uuid::nil(), before));
+        assert!(!list.is_revoked(service_subject("app_2"), Uuid::nil(), before));
+        // An older event without the revocation fields carries none.
+        assert!(Revocation::from_event("client.deleted", &json!({"client_id": "app_1"})).is_none());
     }
 
     #[test]

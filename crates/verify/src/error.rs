@@ -25,6 +25,11 @@ pub enum VerifyErrorKind {
     /// Warden did not answer for a session token (down, overloaded, or it
     /// refused this service's credential): retry later.
     Unavailable,
+    /// A valid token of a service (client credentials) where a user's is
+    /// needed ([`Verifier::verify`](crate::Verifier::verify), the
+    /// `Principal` extractor): 403 `user_required`. Use
+    /// [`Verifier::verify_any`](crate::Verifier::verify_any) to take both.
+    UserRequired,
 }
 
 /// A refused token. The message never echoes the token.
@@ -61,6 +66,7 @@ impl VerifyError {
             VerifyErrorKind::KeysUnavailable => "keys_unavailable",
             VerifyErrorKind::SessionTokenUnsupported => "invalid_token",
             VerifyErrorKind::Unavailable => "warden_unavailable",
+            VerifyErrorKind::UserRequired => "user_required",
         }
     }
 
@@ -72,6 +78,7 @@ impl VerifyError {
                 | VerifyErrorKind::Expired
                 | VerifyErrorKind::Revoked
                 | VerifyErrorKind::SessionTokenUnsupported
+                | VerifyErrorKind::UserRequired
         )
     }
 }
@@ -88,6 +95,7 @@ impl fmt::Display for VerifyError {
                 "opaque session tokens need a service credential to be checked"
             }
             VerifyErrorKind::Unavailable => "Warden cannot check session tokens right now",
+            VerifyErrorKind::UserRequired => "a service's token where a user's is needed",
         })?;
         if let Some(detail) = &self.detail {
             write!(f, ": {detail}")?;

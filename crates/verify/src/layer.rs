@@ -1,5 +1,5 @@
 //! A tower layer that verifies the bearer token of every request before the
-//! inner service sees it, and puts the [`Principal`] into the request's
+//! inner service sees it, and puts the [`AnyPrincipal`] (and a [`crate::Principal`] for a user) into the request's
 //! extensions. Works for anything on `http` types: axum routers, hyper
 //! services, tonic servers.
 //!
@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::{Either, Full};
 
-use crate::principal::Principal;
+use crate::principal::AnyPrincipal;
 use crate::rejection::AuthRejection;
 use crate::verifier::Verifier;
 
@@ -43,15 +43,34 @@ pub type VerifyBody<B> = Either<B, Full<Bytes>>;
 pub struct VerifyLayer {
     verifier: Verifier,
     roles: Arc<[String]>,
+    scopes: Arc<[String]>,
 }
 
 impl VerifyLayer {
-    /// Requires a valid, unrevoked token on every request.
+    /// Requires a valid, unrevoked user's token on every request.
     pub fn new(verifier: Verifier) -> Self {
         Self {
             verifier,
             roles: Arc::from(Vec::new()),
+            scopes: Arc::from(Vec::new()),
         }
+    }
+
+    /// Requires a token granted one of `scopes` instead, and so also takes
+    /// a service's own token (client credentials) that was (403 /
+    /// `PERMISSION_DENIED` otherwise). The request's extensions get an
+    /// [`AnyPrincipal`], and a [`crate::Principal`] too for a user.
+    pub fn require_any_scope<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes
+            .into_iter()
+            .map(Into::into)
+            .collect::<Vec<_>>()
+            .into();
+        self
     }
 
     /// Also requires one of `roles` (403 / `PERMISSION_DENIED` otherwise).
@@ -73,6 +92,7 @@ impl<S> tower_layer::Layer<S> for VerifyLayer {
             inner,
             verifier: self.verifier.clone(),
             roles: self.roles.clone(),
+            scopes: self.scopes.clone(),
         }
     }
 }
@@ -83,6 +103,7 @@ pub struct VerifyService<S> {
     inner: S,
     verifier: Verifier,
     roles: Arc<[String]>,
+    scopes: Arc<[String]>,
 }
 
 /// The future of [`VerifyService`].
@@ -143,6 +164,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let roles = self.roles.clone();
+        let scopes = self.scopes.clone();
         Box::pin(async move {
             let is_grpc = request
                 .headers()
@@ -152,12 +174,26 @@ where
             let Some(token) = crate::bearer(request.headers()).map(str::to_owned) else {
                 return Ok(refuse(&AuthRejection::missing(), is_grpc));
             };
-            let principal: Principal = match verifier.verify(&token).await {
+            // Without scopes to require, users only, as before services
+            // had tokens.
+            let checked = if scopes.is_empty() {
+                verifier.verify(&token).await.map(AnyPrincipal::User)
+            } else {
+                verifier.verify_any(&token).await
+            };
+            let principal = match checked {
                 Ok(p) => p,
                 Err(e) => return Ok(refuse(&e.into(), is_grpc)),
             };
-            if !principal.has_any_role(&roles) {
-                return Ok(refuse(&AuthRejection::forbidden(), is_grpc));
+            if !scopes.is_empty() && !scopes.iter().any(|s| principal.has_scope(s)) {
+                return Ok(refuse(&AuthRejection::insufficient_scope(), is_grpc));
+            }
+            match &principal {
+                AnyPrincipal::User(user) if user.has_any_role(&roles) => {
+                    request.extensions_mut().insert(user.clone());
+                }
+                AnyPrincipal::Service(_) if roles.is_empty() => {}
+                _ => return Ok(refuse(&AuthRejection::forbidden(), is_grpc)),
             }
             request.extensions_mut().insert(principal);
             let response = inner.call(request).await?;

@@ -99,7 +99,9 @@
 //!
 //! # Features
 //!
-//! - `axum` (default): [`Principal`], [`RequireRole`] and [`RequireMfa`] extractors.
+//! - `axum` (default): [`Principal`], [`RequireRole`] and [`RequireMfa`]
+//!   extractors for users, [`AnyPrincipal`] and [`RequireScope`] for users
+//!   and services (OAuth client credentials).
 //! - `tower` (default): [`VerifyLayer`], for anything built on `http` types
 //!   (axum, hyper, tonic).
 //! - `nats`, `amqp`: revocations over NATS JetStream or RabbitMQ.
@@ -136,7 +138,7 @@ mod rejection;
 
 pub use error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 pub use feed::RevocationFeed;
-pub use principal::Principal;
+pub use principal::{AnyPrincipal, Principal, ServicePrincipal};
 pub use session::{
     MAX_CACHE_TTL as MAX_SESSION_CACHE_TTL, SERVICE_TOKEN_HEADER, SESSION_TOKEN_PREFIX,
 };
@@ -145,7 +147,7 @@ pub use verifier::{StalePolicy, Verifier, VerifierBuilder};
 pub use warden_token::clock::{Clock, SystemClock};
 
 #[cfg(feature = "axum")]
-pub use extract::{RequireMfa, RequireRole, RoleName};
+pub use extract::{RequireMfa, RequireRole, RequireScope, RoleName, ScopeName};
 #[cfg(feature = "tower")]
 pub use layer::VerifyBody;
 #[cfg(feature = "tower")]

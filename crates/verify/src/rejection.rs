@@ -7,7 +7,8 @@ use http::StatusCode;
 
 use crate::error::{VerifyError, VerifyErrorKind};
 
-/// Why a request was refused: 401 (no or bad token), 403 (missing role) or
+/// Why a request was refused: 401 (no or bad token), 403 (missing role or
+/// scope, or a service's token where a user's is needed) or
 /// 503 (this service cannot verify right now), as problem+json.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRejection {
@@ -34,6 +35,16 @@ impl AuthRejection {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             detail: "the token lacks a required role",
+            token_presented: true,
+        }
+    }
+
+    /// A valid token without any of the scopes needed.
+    pub(crate) fn insufficient_scope() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "insufficient_scope",
+            detail: "the token lacks a required scope",
             token_presented: true,
         }
     }
@@ -105,6 +116,10 @@ impl From<VerifyError> for AuthRejection {
             VerifyErrorKind::SessionTokenUnsupported => (
                 StatusCode::UNAUTHORIZED,
                 "this service accepts JWT access tokens only, not opaque session tokens",
+            ),
+            VerifyErrorKind::UserRequired => (
+                StatusCode::FORBIDDEN,
+                "this needs a user's token; a service's own token has no user",
             ),
             _ => (StatusCode::UNAUTHORIZED, "the access token is not valid"),
         };

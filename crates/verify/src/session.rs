@@ -187,6 +187,9 @@ async fn ask_warden(
             amr: answer.amr,
             acr: answer.acr.unwrap_or_else(|| "aal1".to_owned()),
             auth_time: answer.auth_time.unwrap_or(answer.iat),
+            // Session tokens are Warden's own sign-ins, never a client's.
+            client_id: None,
+            scopes: Vec::new(),
         });
     }
     if status == reqwest::StatusCode::UNAUTHORIZED {
@@ -225,6 +228,8 @@ mod tests {
             amr: vec!["pwd".into()],
             acr: "aal1".into(),
             auth_time: 0,
+            client_id: None,
+            scopes: Vec::new(),
         }
     }
 

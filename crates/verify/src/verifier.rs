@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use warden_token::revocation::DenyList;
+use warden_token::revocation::{DenyList, service_subject};
 use warden_token::{Algorithm, JwkSet, VerifierConfig};
 
 use crate::error::{BuildError, BuildErrorKind, VerifyError, VerifyErrorKind};
 use crate::feed::{self, RevocationFeed};
 use crate::jwks;
-use crate::principal::Principal;
+use crate::principal::{AnyPrincipal, Principal, ServicePrincipal};
 use crate::session::{self, SessionCache};
 use warden_token::VerifiedCache;
 use warden_token::clock::{Clock, SystemClock};
@@ -260,7 +260,7 @@ struct Inner {
     denylist: Arc<DenyList>,
     sessions: Arc<SessionCache>,
     /// Verified JWTs, bound to the key set that checked them (decision 0013).
-    verified: Option<VerifiedCache<Principal, warden_token::Verifier>>,
+    verified: Option<VerifiedCache<AnyPrincipal, warden_token::Verifier>>,
     clock: Arc<dyn Clock>,
     feed: RevocationFeed,
     feed_confirmed: Mutex<Option<DateTime<Utc>>>,
@@ -387,8 +387,21 @@ impl Verifier {
     /// Warden cannot answer the error is [`VerifyErrorKind::Unavailable`]
     /// (a 503, not a 401).
     pub async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
+        match self.verify_any(token).await? {
+            AnyPrincipal::User(principal) => Ok(principal),
+            AnyPrincipal::Service(_) => Err(VerifyError::new(VerifyErrorKind::UserRequired)),
+        }
+    }
+
+    /// As [`Verifier::verify`], and also accepts a service's own token
+    /// (OAuth client credentials: `sub` is the client id, no session),
+    /// revoked when its client is deleted.
+    pub async fn verify_any(&self, token: &str) -> Result<AnyPrincipal, VerifyError> {
         if token.starts_with(session::SESSION_TOKEN_PREFIX) {
-            return self.verify_session_token(token).await;
+            return self
+                .verify_session_token(token)
+                .await
+                .map(AnyPrincipal::User);
         }
         let mut keys = self.keys();
         let cache = (self.inner.verified.as_ref()).map(|c| (c, warden_token::token_digest(token)));
@@ -417,37 +430,32 @@ impl Verifier {
             )),
             _ => VerifyError::new(VerifyErrorKind::Invalid),
         })?;
-        let multi_factor = claims.is_multi_factor();
-        let auth_time = if claims.auth_time > 0 {
-            claims.auth_time
-        } else {
-            claims.iat
-        };
-        let principal = Principal {
-            user_id: Uuid::parse_str(&claims.sub)
-                .map_err(|_| VerifyError::new(VerifyErrorKind::Invalid))?,
-            session_id: Uuid::parse_str(&claims.sid)
-                .map_err(|_| VerifyError::new(VerifyErrorKind::Invalid))?,
-            roles: claims.roles,
-            expires_at: claims.exp,
-            issued_at: claims.iat,
-            amr: claims.amr,
-            acr: if multi_factor { "aal2" } else { "aal1" }.to_owned(),
-            auth_time,
-        };
+        let principal = principal_of(claims)?;
         if let Some((c, key)) = cache {
-            c.put(key, principal.clone(), keys, principal.expires_at);
+            c.put(key, principal.clone(), keys, principal.expires_at());
         }
         self.accept(principal)
     }
 
     /// The checks after the signature, on every use: staleness policy and
     /// deny-list.
-    fn accept(&self, principal: Principal) -> Result<Principal, VerifyError> {
+    fn accept(&self, principal: AnyPrincipal) -> Result<AnyPrincipal, VerifyError> {
         if self.inner.stale_policy == StalePolicy::Reject && self.is_stale() {
             return Err(VerifyError::new(VerifyErrorKind::Stale));
         }
-        self.unless_revoked(principal)
+        match principal {
+            AnyPrincipal::User(user) => self.unless_revoked(user).map(AnyPrincipal::User),
+            AnyPrincipal::Service(service) => {
+                if self.inner.denylist.is_revoked(
+                    service_subject(&service.client_id),
+                    Uuid::nil(),
+                    service.issued_at,
+                ) {
+                    return Err(VerifyError::new(VerifyErrorKind::Revoked));
+                }
+                Ok(AnyPrincipal::Service(service))
+            }
+        }
     }
 
     async fn verify_session_token(&self, token: &str) -> Result<Principal, VerifyError> {
@@ -703,4 +711,47 @@ async fn poll_feed_periodically(inner: Weak<Inner>) {
         let now = verifier.inner.clock.now();
         verifier.inner.denylist.prune(now);
     }
+}
+
+/// The principal verified claims describe: a service's (client
+/// credentials) or a user's.
+fn principal_of(claims: warden_token::AccessClaims) -> Result<AnyPrincipal, VerifyError> {
+    let scopes = claims
+        .scope
+        .as_deref()
+        .map(|s| {
+            s.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if claims.is_service() {
+        return Ok(AnyPrincipal::Service(ServicePrincipal {
+            client_id: claims.sub,
+            scopes,
+            expires_at: claims.exp,
+            issued_at: claims.iat,
+        }));
+    }
+    let multi_factor = claims.is_multi_factor();
+    let auth_time = if claims.auth_time > 0 {
+        claims.auth_time
+    } else {
+        claims.iat
+    };
+    Ok(AnyPrincipal::User(Principal {
+        user_id: Uuid::parse_str(&claims.sub)
+            .map_err(|_| VerifyError::new(VerifyErrorKind::Invalid))?,
+        session_id: Uuid::parse_str(&claims.sid)
+            .map_err(|_| VerifyError::new(VerifyErrorKind::Invalid))?,
+        roles: claims.roles,
+        expires_at: claims.exp,
+        issued_at: claims.iat,
+        amr: claims.amr,
+        acr: if multi_factor { "aal2" } else { "aal1" }.to_owned(),
+        auth_time,
+        client_id: claims.client_id,
+        scopes,
+    }))
 }

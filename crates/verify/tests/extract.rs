@@ -474,3 +474,121 @@ async fn require_mfa_answers_one_factor_with_the_rfc_9470_challenge() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "pay aal2");
 }
+
+struct Billing;
+impl warden_verify::ScopeName for Billing {
+    const NAME: &'static str = "billing";
+}
+
+async fn bill(
+    warden_verify::RequireScope(caller, ..): warden_verify::RequireScope<Billing>,
+) -> String {
+    match caller {
+        warden_verify::AnyPrincipal::Service(service) => format!("service {}", service.client_id),
+        warden_verify::AnyPrincipal::User(user) => format!("user {}", user.user_id),
+    }
+}
+
+/// A service's own token (client credentials: `sub` = `client_id`, no
+/// `sid`), granted `scopes`.
+fn service_token(key: &SigningKey, client: &str, scopes: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    key.sign(&AccessClaims {
+        iss: "https://auth.example".into(),
+        sub: client.into(),
+        aud: Audience::One("warden".into()),
+        exp: now + 900,
+        iat: now,
+        nbf: now,
+        jti: "j".into(),
+        sid: String::new(),
+        roles: Vec::new(),
+        amr: Vec::new(),
+        acr: String::new(),
+        auth_time: 0,
+        client_id: Some(client.into()),
+        scope: Some(scopes.into()),
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn services_pass_require_scope_and_never_principal() {
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let verifier = verifier(&key).await;
+    let base = serve(
+        Router::new()
+            .route("/whoami", get(whoami))
+            .route("/bill", get(bill))
+            .with_state(verifier.clone()),
+    )
+    .await;
+    let layered = serve(
+        Router::new()
+            .route(
+                "/any",
+                get(
+                    |principal: axum::Extension<warden_verify::AnyPrincipal>| async move {
+                        principal.scopes().join(" ")
+                    },
+                ),
+            )
+            .layer(VerifyLayer::new(verifier.clone()).require_any_scope(["billing"])),
+    )
+    .await;
+    let users_only = serve(
+        Router::new()
+            .route("/x", get(|| async { "ok" }))
+            .layer(VerifyLayer::new(verifier.clone())),
+    )
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = |url: String, token: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(url).bearer_auth(token).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let billing = service_token(&key, "billing-svc", "reports billing");
+    let reports = service_token(&key, "billing-svc", "reports");
+
+    assert_eq!(
+        get(format!("{base}/bill"), billing.clone()).await,
+        (200, "service billing-svc".to_owned())
+    );
+    let (status, body) = get(format!("{base}/bill"), reports.clone()).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("insufficient_scope"), "{body}");
+    let (status, body) = get(format!("{base}/whoami"), billing.clone()).await;
+    assert_eq!(status, 403, "a service is not a user");
+    assert!(body.contains("user_required"), "{body}");
+    let (user_token, _) = token(&key, &["user"]);
+    let (status, _) = get(format!("{base}/bill"), user_token.clone()).await;
+    assert_eq!(status, 403, "a first-party sign-in has no scopes");
+
+    assert_eq!(
+        get(format!("{layered}/any"), billing.clone()).await,
+        (200, "reports billing".to_owned())
+    );
+    assert_eq!(get(format!("{layered}/any"), reports.clone()).await.0, 403);
+    // A layer without scopes stays for users, as before services had tokens.
+    assert_eq!(get(format!("{users_only}/x"), billing.clone()).await.0, 403);
+    assert_eq!(get(format!("{users_only}/x"), user_token).await.0, 200);
+
+    // Deleting the client revokes its tokens under the derived key.
+    assert!(matches!(
+        verifier.verify_any(&billing).await,
+        Ok(warden_verify::AnyPrincipal::Service(_))
+    ));
+    verifier.deny_list().insert(&Revocation {
+        kind: RevocationKind::User,
+        id: warden_token::revocation::service_subject("billing-svc"),
+        not_before: Some(chrono::Utc::now() + chrono::Duration::seconds(1)),
+        until: chrono::Utc::now() + chrono::Duration::minutes(16),
+    });
+    let (status, body) = get(format!("{base}/bill"), billing).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("token_revoked"), "{body}");
+}

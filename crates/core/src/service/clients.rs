@@ -8,12 +8,17 @@
 use std::sync::Arc;
 
 use super::admin::{next_cursor, not_found, page_limit};
+use super::sessions::session_revoked_event;
 use super::{AuthService, Page, RequestContext};
 use crate::audit::Audit;
-use crate::clients::{ClientId, ClientKind, ClientSecret, ClientSettings, OAuthClient};
+use crate::clients::{
+    ClientId, ClientKind, ClientSecret, ClientSettings, OAuthClient, service_revocation,
+};
+use crate::denylist::DenyList;
 use crate::error::{CoreError, FieldError};
 use crate::events::DomainEvent;
 use crate::ids::UserId;
+use crate::model::{Revocation, RevocationKind};
 use crate::ports::{Clock, Store};
 
 /// The client use cases over a store and a clock. Every change writes its
@@ -23,19 +28,46 @@ use crate::ports::{Clock, Store};
 pub struct ClientRegistry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// How long a deleted client's revocations must be kept: as long as a
+    /// token issued just before could live.
+    revocation_ttl: chrono::Duration,
+    /// The running server's deny-list, updated at once on deletion (the
+    /// command line has none: servers learn of it through the feed).
+    denylist: Option<Arc<DenyList>>,
 }
 
 impl AuthService {
-    /// The client registry, over this service's store and clock.
+    /// The client registry, over this service's store, clock and deny-list.
     pub fn clients(&self) -> ClientRegistry {
-        ClientRegistry::new(self.store.clone(), self.clock.clone())
+        ClientRegistry::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.settings.revocation_ttl(),
+        )
+        .with_denylist(self.denylist.clone())
     }
 }
 
 impl ClientRegistry {
-    /// The registry over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    /// The registry over `store`; `revocation_ttl` as
+    /// [`crate::AuthSettings::revocation_ttl`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        revocation_ttl: chrono::Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            revocation_ttl,
+            denylist: None,
+        }
+    }
+
+    /// Also puts deletions' revocations into `denylist` at once.
+    pub fn with_denylist(mut self, denylist: Arc<DenyList>) -> Self {
+        self.denylist = Some(denylist);
+        self
     }
 
     /// Registers a client; a confidential one comes with its secret, which
@@ -148,7 +180,9 @@ impl ClientRegistry {
         Ok((client, secret))
     }
 
-    /// Deletes a client.
+    /// Deletes a client, and ends what it holds like a ban does: its own
+    /// tokens (client credentials) and the sessions users opened through
+    /// it are revoked through the deny-list, the feed and the bus.
     pub async fn delete(
         &self,
         actor: Option<UserId>,
@@ -156,11 +190,40 @@ impl ClientRegistry {
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
         let id = client_id(id)?;
+        if self.store.find_client(&id).await?.is_none() {
+            return Err(CoreError::NotFound("client"));
+        }
+        let now = self.clock.now();
+        let until = now + self.revocation_ttl;
+        // Sessions first: should the deletion then fail, a retry finds the
+        // client still there and finishes, where the other order would
+        // leave its users' sessions live under a client that is gone.
+        let event_for = move |session, user| session_revoked_event(session, user, until, now);
+        let sessions = self
+            .store
+            .revoke_client_sessions(&id, now, until, &event_for)
+            .await?;
+        let revocation = service_revocation(&id, now, until);
         let event = DomainEvent::ClientDeleted {
             client_id: id.clone(),
+            not_before: revocation.not_before.unwrap_or(now),
+            until,
         }
-        .into_outbox(self.clock.now());
-        if !self.store.delete_client(&id, &[event]).await? {
+        .into_outbox(now);
+        let deleted = self.store.delete_client(&id, &revocation, &[event]).await?;
+        if let Some(denylist) = &self.denylist {
+            denylist.insert(&revocation);
+            for session in &sessions {
+                denylist.insert(&Revocation {
+                    kind: RevocationKind::Session,
+                    id: session.as_uuid(),
+                    not_before: None,
+                    until,
+                });
+            }
+        }
+        if !deleted {
+            // Deleted meanwhile by another caller, who announced it.
             return Err(CoreError::NotFound("client"));
         }
         self.audit("client_delete", actor, &id, ctx).await;

@@ -142,6 +142,92 @@ impl Principal {
     }
 }
 
+/// A service's own access token (client credentials): no user and no
+/// session behind it; `sub` and `client_id` are the client's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePrincipal {
+    /// The OAuth client (`sub`, `client_id`).
+    pub client_id: String,
+    /// The granted scopes (`scope`), space-separated; may be empty.
+    pub scope: String,
+    /// `exp`, Unix seconds.
+    pub expires_at: i64,
+    /// `iat`, Unix seconds.
+    pub issued_at: i64,
+}
+
+impl ServicePrincipal {
+    /// Whether `scope` was granted.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
+}
+
+/// Who a valid access token speaks for: a user (through one of their
+/// sessions) or a service. Only the checks that answer for any caller
+/// (`/v1/validate`, forward auth, ext_authz, introspection) take both;
+/// everything that acts for a user takes a [`Principal`], so a service's
+/// token never passes where a user is meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A user's token.
+    User(Principal),
+    /// A service's token.
+    Service(ServicePrincipal),
+}
+
+impl Caller {
+    /// `iat`.
+    pub fn issued_at(&self) -> i64 {
+        match self {
+            Caller::User(p) => p.issued_at,
+            Caller::Service(s) => s.issued_at,
+        }
+    }
+
+    /// `exp`.
+    pub fn expires_at(&self) -> i64 {
+        match self {
+            Caller::User(p) => p.expires_at,
+            Caller::Service(s) => s.expires_at,
+        }
+    }
+
+    /// The granted scopes, when the token was issued to an OAuth client.
+    pub fn scope(&self) -> Option<&str> {
+        match self {
+            Caller::User(p) => p.scope.as_deref(),
+            Caller::Service(s) => Some(&s.scope),
+        }
+    }
+
+    /// Whether `scope` was granted (a first-party sign-in has no scopes).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope()
+            .is_some_and(|granted| granted.split(' ').any(|s| s == scope))
+    }
+
+    /// What the identity headers tell an upstream of this caller.
+    pub fn identity(&self) -> warden_edge::credentials::Identity<'_> {
+        use warden_edge::credentials::Identity;
+        match self {
+            Caller::User(p) => Identity::User {
+                user: p.user_id.to_string(),
+                session: p.session_id.to_string(),
+                roles: &p.roles,
+                acr: p.authentication.acr(),
+                amr: p.authentication.amr(),
+                client: p.client_id.as_deref(),
+                scope: p.scope.as_deref(),
+            },
+            Caller::Service(s) => Identity::Service {
+                client: &s.client_id,
+                scope: &s.scope,
+            },
+        }
+    }
+}
+
 /// A session as its owner sees it.
 #[derive(Debug, Clone)]
 pub struct SessionView {
@@ -187,7 +273,7 @@ pub struct AuthService {
     /// Password-less passkey ceremonies started per client IP (each is a
     /// stored state until it is answered or expires).
     ceremony_ip_limit: IpFailureLimit,
-    verified: Option<VerifiedCache<Principal, KeyRing>>,
+    verified: Option<VerifiedCache<Caller, KeyRing>>,
     /// Session-token checks: the principal and when the store confirmed it.
     session_checks: quick_cache::sync::Cache<[u8; 32], (Principal, DateTime<Utc>)>,
     /// Whether a user holds a role of `[mfa] required_for_roles`, and when

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use warden_token::{AccessClaims, Audience, IdTokenClaims};
 
-use super::{AuthService, Principal, RequestContext};
+use super::{AuthService, Caller, Principal, RequestContext};
 use crate::audit::Audit;
 use crate::clients::{ClientId, ClientKind, GrantType, OAuthClient};
 use crate::error::CoreError;
@@ -670,7 +670,12 @@ impl AuthService {
     /// The claims `GET|POST /oauth2/userinfo` returns for an access token
     /// issued with `openid` (OpenID Connect Core 5.3).
     pub async fn userinfo(&self, token: &str) -> Result<serde_json::Value, CoreError> {
-        let who = self.validate(token).await?;
+        // A service's token is valid but speaks for no user: like a token
+        // without `openid`, it may not read claims.
+        let who = self.validate(token).await.map_err(|err| match err {
+            CoreError::UserRequired => CoreError::InsufficientAuthentication,
+            other => other,
+        })?;
         let scope = who
             .scope
             .as_deref()
@@ -727,7 +732,9 @@ impl AuthService {
                 Ok(who) if who.client_id.as_deref() == Some(caller.id.as_str()) => {
                     self.store.find_session(who.session_id).await?
                 }
-                Ok(_) => None,
+                // A service's own token has no session to end: it lapses
+                // within `access_ttl`, or at once when the client is deleted.
+                Ok(_) | Err(CoreError::UserRequired) => None,
                 Err(err) if is_token_error(&err) => None,
                 Err(err) => return Err(err.into()),
             }
@@ -781,14 +788,23 @@ impl AuthService {
     }
 
     async fn validate_any(&self, token: &str) -> Result<TokenActivity, CoreError> {
-        let who = self.validate(token).await?;
-        Ok(TokenActivity::Access {
-            sub: who.user_id.to_string(),
-            client_id: who.client_id,
-            scope: who.scope,
-            exp: who.expires_at,
-            iat: who.issued_at,
-            sid: Some(who.session_id.to_string()),
+        Ok(match self.validate_caller(token).await? {
+            Caller::User(who) => TokenActivity::Access {
+                sub: who.user_id.to_string(),
+                client_id: who.client_id,
+                scope: who.scope,
+                exp: who.expires_at,
+                iat: who.issued_at,
+                sid: Some(who.session_id.to_string()),
+            },
+            Caller::Service(service) => TokenActivity::Access {
+                sub: service.client_id.clone(),
+                client_id: Some(service.client_id),
+                scope: Some(service.scope),
+                exp: service.expires_at,
+                iat: service.issued_at,
+                sid: None,
+            },
         })
     }
 

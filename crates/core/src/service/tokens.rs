@@ -7,7 +7,10 @@ use sha2::{Digest as _, Sha256};
 use warden_token::{AccessClaims, Audience, VerifyError};
 
 use super::sessions::session_revoked_event;
-use super::{AuthService, IssuedTokens, Principal, RequestContext, TokenKind, role_names};
+use super::{
+    AuthService, Caller, IssuedTokens, Principal, RequestContext, ServicePrincipal, TokenKind,
+    role_names,
+};
 use crate::access::{OriginalRequest, Requirement};
 use crate::audit::Audit;
 use crate::error::CoreError;
@@ -154,11 +157,22 @@ impl AuthService {
         Ok((user, session, next, session_token))
     }
 
-    /// Checks an access token of either kind: a JWT (signature, claims) or
-    /// a `wst_` session token (the store), then the deny-list.
+    /// Checks a user's access token of either kind: a JWT (signature,
+    /// claims) or a `wst_` session token (the store), then the deny-list.
+    /// A service's token is refused (403 `user_required`): whatever takes
+    /// a [`Principal`] acts for a user.
     pub async fn validate(&self, token: &str) -> Result<Principal, CoreError> {
+        match self.validate_caller(token).await? {
+            Caller::User(principal) => Ok(principal),
+            Caller::Service(_) => Err(CoreError::UserRequired),
+        }
+    }
+
+    /// Checks an access token of a user or of a service (client
+    /// credentials): for the checks that answer for any caller.
+    pub async fn validate_caller(&self, token: &str) -> Result<Caller, CoreError> {
         if token.starts_with(SESSION_PREFIX) {
-            self.validate_session_token(token).await
+            self.validate_session_token(token).await.map(Caller::User)
         } else {
             self.validate_jwt(token)
         }
@@ -236,13 +250,39 @@ impl AuthService {
         token: Option<&str>,
         request: &OriginalRequest<'_>,
         role: Option<&str>,
-    ) -> Result<Option<Principal>, CoreError> {
+    ) -> Result<Option<Caller>, CoreError> {
         let requirement = self.settings().access_policy.requirement(request)?;
         if *requirement == Requirement::Public && role.is_none() {
             return Ok(None);
         }
-        let principal = self.validate(token.ok_or(CoreError::InvalidToken)?).await?;
-        if self.needs_mfa_enrollment(&principal).await? {
+        let caller = self
+            .validate_caller(token.ok_or(CoreError::InvalidToken)?)
+            .await?;
+        if let Requirement::AnyScope(scopes) = requirement
+            && !scopes.iter().any(|s| caller.has_scope(s))
+        {
+            return Err(CoreError::InsufficientScope {
+                any_of: scopes.clone(),
+            });
+        }
+        let principal = match &caller {
+            Caller::User(principal) => principal,
+            // A service has no roles and no second factor: a rule that asks
+            // for either is for people.
+            Caller::Service(_) => {
+                let roles = requirement.roles();
+                if matches!(requirement, Requirement::MultiFactor(_)) || !roles.is_empty() {
+                    return Err(CoreError::UserRequired);
+                }
+                if let Some(role) = role {
+                    return Err(CoreError::Forbidden {
+                        any_of: vec![role.to_owned()],
+                    });
+                }
+                return Ok(Some(caller));
+            }
+        };
+        if self.needs_mfa_enrollment(principal).await? {
             return Err(CoreError::MfaEnrollmentRequired);
         }
         let roles = requirement.roles();
@@ -261,7 +301,7 @@ impl AuthService {
                 any_of: vec![role.to_owned()],
             });
         }
-        Ok(Some(principal))
+        Ok(Some(caller))
     }
 
     /// Checks a session token against the store, or a check of it made
@@ -328,7 +368,7 @@ impl AuthService {
     }
 
     /// Checks a JWT: signature, claims, and the deny-list.
-    fn validate_jwt(&self, token: &str) -> Result<Principal, CoreError> {
+    fn validate_jwt(&self, token: &str) -> Result<Caller, CoreError> {
         if token.len() > warden_token::MAX_TOKEN_LEN {
             return Err(CoreError::InvalidToken);
         }
@@ -338,8 +378,8 @@ impl AuthService {
         let cached = cache
             .as_ref()
             .and_then(|(c, digest)| c.get(digest, &ring, now));
-        let principal = match cached {
-            Some(principal) => principal,
+        let caller = match cached {
+            Some(caller) => caller,
             None => {
                 let claims = ring.verifier.verify(token, now).map_err(|e| match e {
                     VerifyError::Expired => CoreError::TokenExpired,
@@ -352,28 +392,41 @@ impl AuthService {
                     },
                     _ => CoreError::InvalidToken,
                 })?;
-                let mut principal = principal_of(claims)?;
-                // A token minted before one-factor tokens left gated roles
-                // out reads as one minted now.
-                principal.roles = token_roles(
-                    principal.roles,
-                    &self.settings.mfa_required_for_roles,
-                    &principal.authentication,
-                );
+                let caller = match caller_of(claims)? {
+                    Caller::User(mut principal) => {
+                        // A token minted before one-factor tokens left gated
+                        // roles out reads as one minted now.
+                        principal.roles = token_roles(
+                            principal.roles,
+                            &self.settings.mfa_required_for_roles,
+                            &principal.authentication,
+                        );
+                        Caller::User(principal)
+                    }
+                    service => service,
+                };
                 if let Some((c, digest)) = cache {
-                    c.put(digest, principal.clone(), ring, principal.expires_at);
+                    c.put(digest, caller.clone(), ring, caller.expires_at());
                 }
-                principal
+                caller
             }
         };
-        if self.denylist.is_revoked(
-            principal.user_id.as_uuid(),
-            principal.session_id.as_uuid(),
-            principal.issued_at,
-        ) {
+        let revoked = match &caller {
+            Caller::User(principal) => self.denylist.is_revoked(
+                principal.user_id.as_uuid(),
+                principal.session_id.as_uuid(),
+                principal.issued_at,
+            ),
+            Caller::Service(service) => self.denylist.is_revoked(
+                warden_token::revocation::service_subject(&service.client_id),
+                uuid::Uuid::nil(),
+                service.issued_at,
+            ),
+        };
+        if revoked {
             return Err(CoreError::TokenRevoked);
         }
-        Ok(principal)
+        Ok(caller)
     }
 
     /// A new `wst_` token for `session`, stored hashed; lives as long as a JWT would.
@@ -455,7 +508,15 @@ pub(crate) fn token_roles(
     roles.into_iter().filter(|r| !gated.contains(r)).collect()
 }
 
-fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
+fn caller_of(claims: AccessClaims) -> Result<Caller, CoreError> {
+    if claims.is_service() {
+        return Ok(Caller::Service(ServicePrincipal {
+            client_id: claims.sub,
+            scope: claims.scope.unwrap_or_default(),
+            expires_at: claims.exp,
+            issued_at: claims.iat,
+        }));
+    }
     // A token minted before the claims existed has no `amr`: one factor.
     let methods: Vec<AuthMethod> = claims
         .amr
@@ -471,7 +532,7 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         &methods,
         DateTime::from_timestamp(auth_time, 0).ok_or(CoreError::InvalidToken)?,
     );
-    Ok(Principal {
+    Ok(Caller::User(Principal {
         user_id: claims.sub.parse().map_err(|_| CoreError::InvalidToken)?,
         session_id: claims.sid.parse().map_err(|_| CoreError::InvalidToken)?,
         roles: claims.roles,
@@ -481,7 +542,7 @@ fn principal_of(claims: AccessClaims) -> Result<Principal, CoreError> {
         authentication,
         client_id: claims.client_id,
         scope: claims.scope,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -148,6 +148,7 @@ fn rule(prefix: &str, roles: &[&str], public: bool) -> VerifyRule {
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         public,
         mfa: false,
+        scopes: Vec::new(),
     }
 }
 
@@ -441,4 +442,61 @@ async fn page_loads_without_a_token_are_sent_to_the_sign_in_page() {
         http_request("/app/x", &[html, ("authorization", user_auth.as_str())]),
     )
     .await);
+}
+
+/// A service's own token (client credentials) passes a scope rule with
+/// its identity (and no user's), is refused where a user is meant, and
+/// is denied once its client is deleted.
+#[tokio::test]
+async fn a_service_token_passes_scope_rules_until_its_client_is_deleted() {
+    let app = spawn_app_with(|config| {
+        let mut billing = rule("/billing/", &[], false);
+        billing.scopes = vec!["billing".into()];
+        config.verify.policy =
+            VerifyRule::policy(&[billing, rule("/admin/", &["admin"], false)]).unwrap();
+    })
+    .await;
+    let admin = app.new_admin().await;
+    let (id, secret) = app.new_service(&admin, &["billing", "reports"]).await;
+    let token = app.service_token(&id, &secret, None).await;
+    let auth = format!("Bearer {token}");
+    let request = |path: &str| {
+        http_request(
+            path,
+            &[("authorization", auth.as_str()), ("x-warden-user", "admin")],
+        )
+    };
+
+    let response = check(&app, request("/billing/run")).await;
+    let ok = ok(&response);
+    let headers = set_headers(ok);
+    assert_eq!(headers["x-warden-kind"], "service");
+    assert_eq!(headers["x-warden-client"], id);
+    assert_eq!(headers["x-warden-scope"], "billing reports");
+    assert!(!headers.contains_key("x-warden-user"));
+    // The client's own X-Warden-User is removed, not passed on.
+    assert_eq!(ok.headers_to_remove, vec!["x-warden-user".to_owned()]);
+
+    let narrow = app.service_token(&id, &secret, Some("reports")).await;
+    let narrow_auth = format!("Bearer {narrow}");
+    let refused = check(
+        &app,
+        http_request("/billing/run", &[("authorization", narrow_auth.as_str())]),
+    )
+    .await;
+    assert_denied(&refused, Code::PermissionDenied, 403, "insufficient_scope");
+    let for_people = check(&app, request("/admin/x")).await;
+    assert_denied(&for_people, Code::PermissionDenied, 403, "user_required");
+
+    let deleted = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/clients/{id}"),
+            Some(&admin.access),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let revoked = check(&app, request("/billing/run")).await;
+    assert_denied(&revoked, Code::Unauthenticated, 401, "token_revoked");
 }

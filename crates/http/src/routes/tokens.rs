@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use warden_core::access::OriginalRequest;
+use warden_core::service::{Caller, TokenKind};
 use warden_core::{CoreError, ErrorKind};
 
 use crate::dto::{
@@ -44,18 +45,37 @@ pub async fn validate(
             ApiError::missing_token("send `Authorization: Bearer <token>` or {\"token\": ...}")
         })?,
     };
-    let principal = state.auth.validate(&token).await?;
-    let body = ValidateResponse {
-        active: true,
-        sub: principal.user_id.to_string(),
-        sid: principal.session_id.to_string(),
-        roles: principal.roles,
-        exp: principal.expires_at,
-        iat: principal.issued_at,
-        token_type: principal.kind.token_type(),
-        amr: principal.authentication.amr(),
-        acr: principal.authentication.acr(),
-        auth_time: principal.authentication.at.timestamp(),
+    let body = match state.auth.validate_caller(&token).await? {
+        Caller::User(principal) => ValidateResponse {
+            active: true,
+            kind: "user",
+            sub: principal.user_id.to_string(),
+            sid: Some(principal.session_id.to_string()),
+            roles: principal.roles,
+            exp: principal.expires_at,
+            iat: principal.issued_at,
+            token_type: principal.kind.token_type(),
+            amr: principal.authentication.amr(),
+            acr: Some(principal.authentication.acr()),
+            auth_time: Some(principal.authentication.at.timestamp()),
+            client_id: principal.client_id,
+            scope: principal.scope,
+        },
+        Caller::Service(service) => ValidateResponse {
+            active: true,
+            kind: "service",
+            sub: service.client_id.clone(),
+            sid: None,
+            roles: Vec::new(),
+            exp: service.expires_at,
+            iat: service.issued_at,
+            token_type: TokenKind::Jwt.token_type(),
+            amr: Vec::new(),
+            acr: None,
+            auth_time: None,
+            client_id: Some(service.client_id),
+            scope: Some(service.scope),
+        },
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
@@ -70,7 +90,10 @@ pub async fn validate(
                 ("X-Warden-Session" = String, description = "Session id"),
                 ("X-Warden-Roles" = String, description = "Roles, comma-separated"),
                 ("X-Warden-Acr" = String, description = "`aal1` (one factor) or `aal2` (two)"),
-                ("X-Warden-Amr" = String, description = "How the user authenticated, comma-separated RFC 8176 values"))),
+                ("X-Warden-Amr" = String, description = "How the user authenticated, comma-separated RFC 8176 values"),
+                ("X-Warden-Kind" = String, description = "`user`, or `service` for a service's own token (client credentials): then only Kind, Client and Scope are sent"),
+                ("X-Warden-Client" = String, description = "The OAuth client the token was issued to, if any"),
+                ("X-Warden-Scope" = String, description = "Its granted scopes, space-separated, if any"))),
         (status = 302, description = "A browser page load without a valid token, when `[verify] sign_in_url` is set: Location is the sign-in page with `rd`, where to come back to",
             headers(("Location" = String, description = "The sign-in page"))),
         BadRequest, Unauthorized, Forbidden, Unavailable))]
@@ -96,8 +119,8 @@ pub async fn verify(
         (CoreError::InvalidToken, None) => ApiError::missing_token("no access token"),
         (err, _) => ApiError::from(err),
     };
-    let principal = match decision {
-        Ok(principal) => principal,
+    let caller = match decision {
+        Ok(caller) => caller,
         Err(err) if err.kind() == ErrorKind::Unauthenticated => {
             let location = state.config.sign_in.as_ref().and_then(|page| {
                 crate::sign_in::location(
@@ -123,17 +146,10 @@ pub async fn verify(
         Err(err) => return Err(refusal(err)),
     };
     let mut headers = HeaderMap::new();
-    if let Some(principal) = principal {
-        let mut put = |name: &'static str, value: String| {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        };
-        put("x-warden-user", principal.user_id.to_string());
-        put("x-warden-session", principal.session_id.to_string());
-        put("x-warden-roles", principal.roles.join(","));
-        put("x-warden-acr", principal.authentication.acr().to_owned());
-        put("x-warden-amr", principal.authentication.amr().join(","));
+    for (name, value) in caller.iter().flat_map(|c| c.identity().headers()) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((StatusCode::OK, headers).into_response())

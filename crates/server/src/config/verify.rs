@@ -38,6 +38,12 @@ pub struct VerifyRule {
     /// (RFC 9470). Not with `public`.
     #[serde(default)]
     pub mfa: bool,
+    /// Any one of these scopes is needed (403 `insufficient_scope`
+    /// otherwise): a service's token (client credentials) or a user's
+    /// issued to an OAuth client with it. Not with `public`, `roles` or
+    /// `mfa`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 impl VerifyRule {
@@ -45,6 +51,20 @@ impl VerifyRule {
     pub fn policy(rules: &[VerifyRule]) -> anyhow::Result<AccessPolicy> {
         let mut parsed = Vec::with_capacity(rules.len());
         for rule in rules {
+            if !rule.scopes.is_empty() {
+                if rule.public || rule.mfa || !rule.roles.is_empty() {
+                    bail!(
+                        "verify rule {:?}: `scopes` excludes `public`, `mfa` and `roles`",
+                        rule.prefix
+                    );
+                }
+                parsed.push(AccessRule {
+                    prefix: rule.prefix.clone(),
+                    methods: rule.methods.clone(),
+                    requirement: Requirement::AnyScope(rule.scopes.clone()),
+                });
+                continue;
+            }
             let requirement = match (rule.public, rule.mfa, rule.roles.is_empty()) {
                 (true, true, _) => bail!(
                     "verify rule {:?}: `public` and `mfa` exclude each other",
@@ -77,6 +97,10 @@ impl From<&AccessRule> for VerifyRule {
             roles: rule.requirement.roles().to_vec(),
             public: rule.requirement == Requirement::Public,
             mfa: matches!(rule.requirement, Requirement::MultiFactor(_)),
+            scopes: match &rule.requirement {
+                Requirement::AnyScope(scopes) => scopes.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }

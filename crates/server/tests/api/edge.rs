@@ -557,6 +557,7 @@ async fn paths_an_upstream_would_decode_differently_are_400_in_forward_auth() {
             roles: Vec::new(),
             public: true,
             mfa: false,
+            scopes: Vec::new(),
         }])
         .unwrap();
     })

@@ -32,6 +32,7 @@ mod readiness;
 mod refresh;
 mod refresh_grace;
 mod revocations;
+mod service_accounts;
 mod session_tokens;
 mod social;
 mod throttling;

@@ -559,6 +559,7 @@ async fn a_step_up_rule_answers_one_factor_with_the_rfc_9470_challenge() {
             roles: Vec::new(),
             public: false,
             mfa: true,
+            scopes: Vec::new(),
         }])
         .unwrap();
     })

@@ -25,6 +25,7 @@ fn rule(prefix: &str, roles: &[&str], public: bool, methods: &[&str]) -> VerifyR
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         public,
         mfa: false,
+        scopes: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use warden_core::StoreError;
 use warden_core::clients::{
     Algorithm, ClientId, ClientKind, ClientSecret, ClientSettings, GrantType, OAuthClient,
+    service_revocation,
 };
 use warden_core::ports::Store;
 
@@ -281,8 +282,8 @@ pub async fn clients_rotate_secret_replaces_the_hash(store: Arc<dyn Store>) {
     assert!(public.secret_hash.is_none() && public.secret_rotated_at.is_none());
 }
 
-/// Deleting says whether the client existed, and writes its event only
-/// when it did.
+/// Deleting says whether the client existed, and writes its revocation
+/// (of the service tokens it holds) and event only when it did.
 pub async fn clients_delete_reports_whether_it_existed(store: Arc<dyn Store>) {
     let now = base_time();
     let (web, _) = client(ClientKind::Confidential, None, "Tickets", now);
@@ -290,21 +291,38 @@ pub async fn clients_delete_reports_whether_it_existed(store: Arc<dyn Store>) {
     store.create_client(&web, &[]).await.expect("create");
     store.create_client(&spa, &[]).await.expect("create");
 
+    let revocation = service_revocation(&web.id, now, now + Duration::minutes(15));
     assert!(
         store
-            .delete_client(&web.id, &[event("client.deleted", now)])
+            .delete_client(&web.id, &revocation, &[event("client.deleted", now)])
             .await
             .expect("delete")
     );
     assert_eq!(count_events(&*store, "client.deleted").await, 1);
+    assert_eq!(
+        store
+            .list_active_revocations(now)
+            .await
+            .expect("revocations"),
+        std::slice::from_ref(&revocation)
+    );
     assert!(store.find_client(&web.id).await.expect("find").is_none());
     assert!(
         !store
-            .delete_client(&web.id, &[event("client.deleted", now)])
+            .delete_client(&web.id, &revocation, &[event("client.deleted", now)])
             .await
             .expect("delete again")
     );
     assert_eq!(count_events(&*store, "client.deleted").await, 1);
+    assert_eq!(
+        store
+            .list_active_revocations(now)
+            .await
+            .expect("revocations")
+            .len(),
+        1,
+        "nothing deleted, nothing revoked"
+    );
     let left = store.list_clients(None, 10).await.expect("list");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, spa.id);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use warden_core::clients::{ClientKind, OAuthClient};
+use warden_core::clients::{ClientKind, OAuthClient, service_revocation};
 use warden_core::model::{
     AuthMethod, Authentication, OutboxEvent, RefreshRecord, RevocationKind, RotateOutcome, Session,
     SessionTokenRecord,
@@ -71,10 +71,10 @@ fn client_session(
     (session, refresh)
 }
 
-fn revoked_event(session: SessionId) -> OutboxEvent {
+fn revoked_event(session: SessionId, user: UserId) -> OutboxEvent {
     OutboxEvent::new(
         "session.revoked",
-        json!({"session_id": session.to_string()}),
+        json!({"session_id": session.to_string(), "user_id": user.to_string()}),
         base_time(),
     )
 }
@@ -383,7 +383,13 @@ pub async fn grants_go_with_their_client_and_user(store: Arc<dyn Store>) {
         .await
         .expect("create session");
 
-    assert!(store.delete_client(&app.id, &[]).await.expect("delete"));
+    let revocation = service_revocation(&app.id, base_time(), base_time() + Duration::minutes(15));
+    assert!(
+        store
+            .delete_client(&app.id, &revocation, &[])
+            .await
+            .expect("delete")
+    );
     assert_eq!(
         redeem(&*store, &app_code, SessionId::new()).await,
         Redemption::NotFound
@@ -573,7 +579,11 @@ pub async fn revoke_client_sessions_revokes_only_that_clients_live_sessions(stor
             .expect("revoke")
     );
     store
-        .delete_client(&app.id, &[event("client.deleted", now)])
+        .delete_client(
+            &app.id,
+            &service_revocation(&app.id, now, now + Duration::minutes(15)),
+            &[event("client.deleted", now)],
+        )
         .await
         .expect("delete client");
 
@@ -612,17 +622,23 @@ pub async fn revoke_client_sessions_revokes_only_that_clients_live_sessions(stor
         .collect();
     subjects.sort();
     assert_eq!(subjects, [expected[0].as_uuid(), expected[1].as_uuid()]);
-    let mut announced: Vec<String> = outbox(&*store)
+    let mut announced: Vec<(String, String)> = outbox(&*store)
         .await
         .iter()
         .filter(|(_, e)| e.name == "session.revoked")
-        .map(|(_, e)| e.data["session_id"].as_str().unwrap_or_default().to_owned())
+        .map(|(_, e)| {
+            let field = |name: &str| e.data[name].as_str().unwrap_or_default().to_owned();
+            (field("session_id"), field("user_id"))
+        })
         .collect();
     announced.sort();
-    assert_eq!(
-        announced,
-        [expected[0].to_string(), expected[1].to_string()]
-    );
+    // Each event names its own session's owner.
+    let mut owners = vec![
+        (a.id.to_string(), user.id.to_string()),
+        (b.id.to_string(), other.id.to_string()),
+    ];
+    owners.sort();
+    assert_eq!(announced, owners);
 
     let again = store
         .revoke_client_sessions(&app.id, now, until, &revoked_event)

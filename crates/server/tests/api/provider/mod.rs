@@ -3,8 +3,9 @@
 //! cookies: authorization, consent, the token endpoint's three grants,
 //! ID tokens checked against the JWKS, userinfo, introspection,
 //! revocation, logout and discovery, with the OpenID Foundation's basic
-//! OP checks that make sense without a browser. `browser.rs` runs real
-//! relying-party libraries through chromium.
+//! OP checks that make sense without a browser. `browser.rs` consents in
+//! chromium; `crates/server/tests/rp/` runs real relying-party libraries
+//! (openid-client, Authlib) through chromium against the binary (.ci/run).
 
 mod checks;
 mod flow;

@@ -164,3 +164,33 @@ async fn revocation_ends_the_clients_session_and_ignores_other_clients_tokens() 
     let body: Value = introspect(&app, &web, access).await.json().await.unwrap();
     assert_eq!(body["active"], false);
 }
+
+#[tokio::test]
+async fn deleting_a_client_ends_the_sessions_users_opened_through_it() {
+    let app = spawn_app().await;
+    let (_, mut jar, admin) = person_and_admin(&app).await;
+    let web = web_app(&app, &admin, true).await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &mut jar, &web.id, &challenge, &[]).await;
+    let tokens = exchange(&app, &web, &code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.validate(access).await.status(), 200);
+    let other = web_app(&app, &admin, true).await;
+    let code = code_for(&app, &mut jar, &other.id, &challenge, &[]).await;
+    let elsewhere = exchange(&app, &other, &code, &verifier).await;
+    let elsewhere = elsewhere["access_token"].as_str().unwrap();
+
+    let path = format!("/v1/admin/clients/{}", web.id);
+    let delete = || app.call(Method::DELETE, &path, Some(&admin.access), None);
+    assert_eq!(delete().await.status(), 204);
+    assert_eq!(
+        app.validate(access).await.status(),
+        401,
+        "its session ended"
+    );
+    // Sessions of another client, and the admin's own, are not its.
+    assert_eq!(app.validate(elsewhere).await.status(), 200);
+    assert_eq!(app.validate(&admin.access).await.status(), 200);
+    // A second delete finds nothing.
+    assert_eq!(delete().await.status(), 404);
+}

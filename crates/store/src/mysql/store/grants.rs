@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use warden_core::clients::ClientId;
 use warden_core::model::TokenHash;
-use warden_core::ports::{GrantStore, SessionEventFn};
+use warden_core::ports::{GrantStore, OwnedSessionEventFn};
 use warden_core::provider::{AuthorizationCode, Consent, Redemption};
 use warden_core::{SessionId, StoreError, UserId};
 
@@ -13,7 +13,7 @@ use super::sessions::revoke_locked;
 use crate::mysql::{MySqlStore, retry};
 use crate::rows::{
     AUTHORIZATION_CODE_COLUMNS, AuthorizationCodeRow, CONSENT_COLUMNS, ConsentRow, Text,
-    lost_redemption, to_millis,
+    lost_redemption, session_owners, to_millis,
 };
 
 #[async_trait]
@@ -148,14 +148,14 @@ impl GrantStore for MySqlStore {
         client: &ClientId,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        event_for: SessionEventFn<'_>,
+        event_for: OwnedSessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError> {
         let now_ms = to_millis(now);
         write_tx!(self, |tx| {
             // Lock the live sessions first, then revoke exactly those, as
             // `revoke_live_sessions` does.
-            let revoked: Vec<Text> = sqlx::query_scalar(
-                "SELECT session_id FROM session \
+            let rows: Vec<(Text, Text)> = sqlx::query_as(
+                "SELECT session_id, user_id FROM session \
                  WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ? \
                  ORDER BY session_id FOR UPDATE",
             )
@@ -163,7 +163,10 @@ impl GrantStore for MySqlStore {
             .bind(now_ms)
             .fetch_all(&mut *tx)
             .await?;
-            revoke_locked(&mut tx, &revoked, now_ms, until, event_for).await?
+            let owners = session_owners(&rows)?;
+            let event_for = |session: SessionId| event_for(session, owners[&session]);
+            let revoked: Vec<Text> = rows.into_iter().map(|(session, _)| session).collect();
+            revoke_locked(&mut tx, &revoked, now_ms, until, &event_for).await?
         })
     }
 }

@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use warden_core::StoreError;
 use warden_core::clients::{ClientId, ClientSecretHash, OAuthClient};
-use warden_core::model::OutboxEvent;
+use warden_core::model::{OutboxEvent, Revocation};
 use warden_core::ports::ClientStore;
 
 use super::convert;
-use crate::postgres::{PgStore, insert_events, retry};
+use crate::postgres::{PgStore, insert_events, insert_revocation, retry};
 use crate::retry::TxError;
 use crate::rows::{CLIENT_COLUMNS, ClientLists, ClientRow, to_millis};
 
@@ -136,6 +136,7 @@ impl ClientStore for PgStore {
     async fn delete_client(
         &self,
         id: &ClientId,
+        revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         pg_tx!(self, |tx| {
@@ -146,6 +147,7 @@ impl ClientStore for PgStore {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
+            insert_revocation(&mut tx, revocation).await?;
             insert_events(&mut tx, events).await?;
             true
         })

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use warden_core::clients::ClientId;
 use warden_core::model::TokenHash;
-use warden_core::ports::{GrantStore, SessionEventFn};
+use warden_core::ports::{GrantStore, OwnedSessionEventFn};
 use warden_core::provider::{AuthorizationCode, Consent, Redemption};
 use warden_core::{SessionId, StoreError, UserId};
 
@@ -13,7 +13,7 @@ use super::sessions::record_revocations;
 use crate::postgres::{PgStore, retry};
 use crate::rows::{
     AUTHORIZATION_CODE_COLUMNS, AuthorizationCodeRow, CONSENT_COLUMNS, ConsentRow, Text,
-    lost_redemption, to_millis,
+    lost_redemption, session_owners, to_millis,
 };
 
 #[async_trait]
@@ -139,20 +139,23 @@ impl GrantStore for PgStore {
         client: &ClientId,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-        event_for: SessionEventFn<'_>,
+        event_for: OwnedSessionEventFn<'_>,
     ) -> Result<Vec<SessionId>, StoreError> {
         let now_ms = to_millis(now);
         pg_tx!(self, |tx| {
-            let revoked: Vec<String> = sqlx::query_scalar(
+            let rows: Vec<(String, String)> = sqlx::query_as(
                 "UPDATE session SET revoked_at = $1 \
                  WHERE client_id = $2 AND revoked_at IS NULL AND expires_at > $1 \
-                 RETURNING session_id",
+                 RETURNING session_id, user_id",
             )
             .bind(now_ms)
             .bind(client.as_str())
             .fetch_all(&mut *tx)
             .await?;
-            record_revocations(&mut tx, revoked, until, event_for).await?
+            let owners = session_owners(&rows)?;
+            let event_for = |session: SessionId| event_for(session, owners[&session]);
+            let revoked = rows.into_iter().map(|(session, _)| session).collect();
+            record_revocations(&mut tx, revoked, until, &event_for).await?
         })
     }
 }

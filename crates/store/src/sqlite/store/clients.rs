@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use warden_core::StoreError;
 use warden_core::clients::{ClientId, ClientSecretHash, OAuthClient};
-use warden_core::model::OutboxEvent;
+use warden_core::model::{OutboxEvent, Revocation};
 use warden_core::ports::ClientStore;
 
 use super::convert;
 use crate::retry::TxError;
 use crate::rows::{CLIENT_COLUMNS, ClientLists, ClientRow, to_millis};
-use crate::sqlite::{SqliteStore, insert_events, retry};
+use crate::sqlite::{SqliteStore, insert_events, insert_revocation, retry};
 
 #[async_trait]
 impl ClientStore for SqliteStore {
@@ -136,6 +136,7 @@ impl ClientStore for SqliteStore {
     async fn delete_client(
         &self,
         id: &ClientId,
+        revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
@@ -146,6 +147,7 @@ impl ClientStore for SqliteStore {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
+            insert_revocation(&mut tx, revocation).await?;
             insert_events(&mut tx, events).await?;
             true
         })
