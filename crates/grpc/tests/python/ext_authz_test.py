@@ -145,6 +145,7 @@ class Suite:
             "x-warden-roles": "user",
             "x-warden-acr": "aal1",
             "x-warden-amr": "pwd",
+            "x-warden-kind": "user",
         }, headers
         assert list(ok.headers_to_remove) == ["x-warden-debug"], ok.headers_to_remove
 
