@@ -10,7 +10,7 @@ use crate::error::{CoreError, StoreError};
 use crate::events::DomainEvent;
 use crate::ids::UserId;
 use crate::links::{LinkMailer, LinkPurpose};
-use crate::model::{Role, User, UserStatus};
+use crate::model::{Actor, Role, User, UserStatus};
 use crate::password::{Password, PasswordHasher, PasswordPolicy};
 use crate::ports::{Clock, NewUser, Store};
 use crate::service::{RequestContext, parse_username, role_names};
@@ -48,7 +48,7 @@ impl Accounts {
         password: &str,
         username: Option<&str>,
         roles: Vec<Role>,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
         self.create(email, password, username, roles, actor, None, ctx)
@@ -78,7 +78,7 @@ impl Accounts {
         password: &str,
         username: Option<&str>,
         mut roles: Vec<Role>,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         mailer: Option<&LinkMailer>,
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
@@ -146,7 +146,7 @@ impl Accounts {
             Err(e) => return Err(e.into()),
         }
         Audit::success("signup")
-            .actor(actor.or(Some(user.id)))
+            .actor(actor.or(Some(Actor::User(user.id))))
             .target(user.id)
             .record(&*self.store, &*self.clock, ctx)
             .await;

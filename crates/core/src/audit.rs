@@ -3,7 +3,7 @@
 //! passing a bare `bool` and a row of `None`s.
 
 use crate::ids::{AuditId, UserId};
-use crate::model::AuditEntry;
+use crate::model::{Actor, AuditEntry};
 use crate::ports::{Clock, Store};
 use crate::service::RequestContext;
 
@@ -16,7 +16,7 @@ const MAX_USER_AGENT: usize = 256;
 pub(crate) struct Audit<'a> {
     action: &'a str,
     success: bool,
-    actor: Option<UserId>,
+    actor: Option<Actor>,
     target: Option<UserId>,
     detail: Option<&'a str>,
 }
@@ -43,7 +43,7 @@ impl<'a> Audit<'a> {
     }
 
     /// Who acted, if known.
-    pub(crate) fn actor(mut self, actor: impl Into<Option<UserId>>) -> Self {
+    pub(crate) fn actor(mut self, actor: impl Into<Option<Actor>>) -> Self {
         self.actor = actor.into();
         self
     }
@@ -129,7 +129,7 @@ mod tests {
             .entry(&clock, &ctx());
         assert_eq!(entry.action, "roles_change");
         assert_eq!(entry.outcome, "success");
-        assert_eq!(entry.actor, Some(actor));
+        assert_eq!(entry.actor, Some(Actor::User(actor)));
         assert_eq!(entry.target, Some(target));
         assert_eq!(entry.detail.as_deref(), Some("admin,user"));
         assert_eq!(entry.at, clock.now());

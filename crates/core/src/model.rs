@@ -460,6 +460,58 @@ impl OutboxEvent {
     }
 }
 
+/// Who did what an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// A signed-in user: an admin, or the user acting on their own account.
+    User(UserId),
+    /// An operator at the shell (`warden user ...`, `warden client ...`),
+    /// stored and shown as `cli`.
+    Cli,
+}
+
+impl Actor {
+    /// The user, when a user acted.
+    pub fn user(self) -> Option<UserId> {
+        match self {
+            Actor::User(id) => Some(id),
+            Actor::Cli => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::User(id) => id.fmt(f),
+            Actor::Cli => f.write_str("cli"),
+        }
+    }
+}
+
+impl std::str::FromStr for Actor {
+    type Err = uuid::Error;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw == "cli" {
+            Ok(Actor::Cli)
+        } else {
+            raw.parse().map(Actor::User)
+        }
+    }
+}
+
+impl From<UserId> for Actor {
+    fn from(id: UserId) -> Self {
+        Actor::User(id)
+    }
+}
+
+impl From<UserId> for Option<Actor> {
+    fn from(id: UserId) -> Self {
+        Some(Actor::User(id))
+    }
+}
+
 /// One audit-log entry. Never holds a password, token or cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -467,8 +519,8 @@ pub struct AuditEntry {
     pub id: AuditId,
     /// When.
     pub at: DateTime<Utc>,
-    /// Who acted (user id), if known.
-    pub actor: Option<UserId>,
+    /// Who acted, if known.
+    pub actor: Option<Actor>,
     /// What was done, for example `signin`.
     pub action: String,
     /// Whom it was done to.

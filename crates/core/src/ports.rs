@@ -176,6 +176,8 @@ pub trait UserStore: Send + Sync {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError>;
+    /// How many accounts there are.
+    async fn count_users(&self) -> Result<u64, StoreError>;
     /// Replaces the password hash (transparent rehash); no events.
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError>;
     /// Sets the status; `NotFound` if no such user. Setting `Active` (unban)
@@ -253,6 +255,8 @@ pub trait SessionStore: Send + Sync {
         revocation: &Revocation,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError>;
+    /// How many sessions are live at `now` (neither revoked nor expired).
+    async fn count_live_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Revokes every live session of `user` except `keep`, writing for each a
     /// session revocation valid until `until` and the event `event_for` builds.
     /// When `password` is given its hash replaces the user's in the same
@@ -785,13 +789,48 @@ pub trait SocialProvider: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Appends an entry.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    /// Entries newest first, older than `before`, optionally about `user` (as actor or target).
+    /// Entries newest first, older than `before`, that `filter` lets through.
     async fn list_audit(
         &self,
-        user: Option<UserId>,
+        filter: &AuditFilter,
         before: Option<AuditId>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// How many entries of `actions` there are at or after `since`, by hour
+    /// (Unix hours), action and outcome: the admin console's chart.
+    async fn audit_tally(
+        &self,
+        since: DateTime<Utc>,
+        actions: &[&str],
+    ) -> Result<Vec<AuditTally>, StoreError>;
+}
+
+/// Which audit entries to list; every field left `None` lets all through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// About this user (as actor or target).
+    pub user: Option<UserId>,
+    /// Of this action (`signin`, `ban`, ...).
+    pub action: Option<String>,
+    /// `Some(true)`: successes only; `Some(false)`: failures only.
+    pub success: Option<bool>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One bucket of [`AuditStore::audit_tally`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTally {
+    /// Hours since the Unix epoch.
+    pub hour: i64,
+    /// The action.
+    pub action: String,
+    /// Whether these succeeded.
+    pub success: bool,
+    /// How many.
+    pub count: u64,
 }
 
 /// Sign-in throttling, shared by every instance.
@@ -808,6 +847,8 @@ pub trait LockoutStore: Send + Sync {
     ) -> Result<ThrottleState, StoreError>;
     /// Resets the failures of `key` after a success.
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// How many keys (addresses) are locked out at `now`.
+    async fn count_locked(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Every port trait, for call sites: `use warden_core::ports::prelude::*;`

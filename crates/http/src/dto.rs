@@ -435,7 +435,7 @@ pub struct AuditEntryBody {
     pub id: String,
     /// When.
     pub at: DateTime<Utc>,
-    /// Acting user id.
+    /// Acting user id, or `cli` for an operator's `warden user ...`.
     pub actor: Option<String>,
     /// Action, for example `signin`.
     pub action: String,

@@ -15,6 +15,7 @@ use crate::branding::AccentColor;
 
 const STYLESHEET: &str = include_str!("../assets/warden.css");
 const SCRIPT: &str = include_str!("../assets/warden.js");
+const ADMIN_STYLESHEET: &str = include_str!("../assets/admin.css");
 
 /// Long-lived and shared: the name changes whenever the content does.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -36,6 +37,10 @@ pub struct Assets {
     pub theme: String,
     /// Path of the script.
     pub js: String,
+    /// `<base>/assets/admin.<hash>.css`: the admin console's own styles.
+    pub admin: String,
+    /// Bytes of the admin stylesheet, which only the console loads.
+    admin_bytes: usize,
 }
 
 impl Assets {
@@ -63,11 +68,19 @@ impl Assets {
             Bytes::from_static(SCRIPT.as_bytes()),
             "text/javascript; charset=utf-8",
         );
+        let admin = add(
+            "admin",
+            "css",
+            Bytes::from_static(ADMIN_STYLESHEET.as_bytes()),
+            css_type,
+        );
         Self {
             by_name,
             css,
             theme,
             js,
+            admin,
+            admin_bytes: ADMIN_STYLESHEET.len(),
         }
     }
 
@@ -97,6 +110,11 @@ impl Assets {
     /// Bytes a page loads besides its HTML (for the page-weight check).
     pub fn total_bytes(&self) -> usize {
         self.by_name.values().map(|a| a.body.len()).sum()
+    }
+
+    /// Bytes of what the public pages load (all but the console's styles).
+    pub fn page_bytes(&self) -> usize {
+        self.total_bytes() - self.admin_bytes
     }
 }
 

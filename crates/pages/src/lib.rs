@@ -100,6 +100,7 @@ impl Pages {
             ("css", assets.css.as_str()),
             ("theme", assets.theme.as_str()),
             ("js", assets.js.as_str()),
+            ("admin", assets.admin.as_str()),
         ])));
         let env = render::environment(
             branding.templates_dir.as_deref(),
@@ -126,8 +127,13 @@ impl Pages {
         })
     }
 
-    /// Bytes of CSS and JavaScript every page loads.
+    /// Bytes of CSS and JavaScript every public page loads.
     pub fn asset_bytes(&self) -> usize {
+        self.assets.page_bytes()
+    }
+
+    /// Bytes of CSS and JavaScript an admin console page loads.
+    pub fn admin_asset_bytes(&self) -> usize {
         self.assets.total_bytes()
     }
 }
@@ -232,6 +238,28 @@ where
             post(routes::account::unlink_identity),
         )
         .route("/signout", post(routes::account::sign_out))
+        .route("/admin", get(routes::admin::overview::show))
+        .route("/admin/audit", get(routes::admin::audit::show))
+        .route("/admin/audit.csv", get(routes::admin::audit::export))
+        .route(
+            "/admin/clients",
+            get(routes::admin::clients::list).post(routes::admin::clients::create),
+        )
+        .route("/admin/clients/{id}", get(routes::admin::clients::show))
+        .route(
+            "/admin/clients/{id}/{action}",
+            post(routes::admin::clients::act),
+        )
+        .route("/admin/users", get(routes::admin::users::list))
+        .route("/admin/users/{id}", get(routes::admin::users::show))
+        .route(
+            "/admin/users/{id}/sessions/{session}/revoke",
+            post(routes::admin::users::revoke_session),
+        )
+        .route(
+            "/admin/users/{id}/{action}",
+            post(routes::admin::users::act),
+        )
         .route(session::RESUME_PATH, get(session::resume))
         .route("/assets/{name}", get(routes::asset))
         .layer(axum::middleware::map_response_with_state(

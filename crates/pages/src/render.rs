@@ -25,6 +25,46 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("reset.html", include_str!("../templates/reset.html")),
     ("verify.html", include_str!("../templates/verify.html")),
+    (
+        "admin/layout.html",
+        include_str!("../templates/admin/layout.html"),
+    ),
+    (
+        "admin/users.html",
+        include_str!("../templates/admin/users.html"),
+    ),
+    (
+        "admin/overview.html",
+        include_str!("../templates/admin/overview.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../templates/admin/audit.html"),
+    ),
+    (
+        "admin/client_fields.html",
+        include_str!("../templates/admin/client_fields.html"),
+    ),
+    (
+        "admin/clients.html",
+        include_str!("../templates/admin/clients.html"),
+    ),
+    (
+        "admin/client.html",
+        include_str!("../templates/admin/client.html"),
+    ),
+    (
+        "admin/secret.html",
+        include_str!("../templates/admin/secret.html"),
+    ),
+    (
+        "admin/user.html",
+        include_str!("../templates/admin/user.html"),
+    ),
+    (
+        "admin/confirm.html",
+        include_str!("../templates/admin/confirm.html"),
+    ),
 ];
 
 /// A template that does not compile or render, or an unreadable override.

@@ -91,7 +91,7 @@ fn keys_encryption_key(config: &Config) -> anyhow::Result<[u8; 32]> {
 
 /// The configured key-encryption key, or the one generated earlier into
 /// the data dir.
-fn existing_keys_encryption_key(config: &Config) -> anyhow::Result<Option<[u8; 32]>> {
+pub(crate) fn existing_keys_encryption_key(config: &Config) -> anyhow::Result<Option<[u8; 32]>> {
     if let Some(key) = &config.keys.encryption_key {
         return Ok(Some(*key.expose()));
     }

@@ -22,10 +22,10 @@ use warden_core::model::{
 };
 use warden_core::passkeys::{PasskeyRemoval, StoredPasskey, WebauthnChallenge};
 use warden_core::ports::{
-    AuditStore, ClientStore, CodeUse, GrantStore, IdentityStore, KeyStore, LinkCompletion,
-    LinkStore, LockoutStore, MailStore, MfaStore, NewUser, OwnedSessionEventFn, PasskeyStore,
-    PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore, Store,
-    Unlinked, UserStore,
+    AuditFilter, AuditStore, AuditTally, ClientStore, CodeUse, GrantStore, IdentityStore, KeyStore,
+    LinkCompletion, LinkStore, LockoutStore, MailStore, MfaStore, NewUser, OwnedSessionEventFn,
+    PasskeyStore, PasswordChange, ReuseRevocation, RevocationStore, SessionEventFn, SessionStore,
+    Store, Unlinked, UserStore,
 };
 use warden_core::provider::{AuthorizationCode, Consent, Redemption};
 use warden_core::{AuditId, Email, IdentityId, MailId, PasskeyId, SessionId, StoreError, UserId};
@@ -172,6 +172,10 @@ impl UserStore for Deadline {
             .await
     }
 
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        self.within("count_users", self.inner.count_users()).await
+    }
+
     async fn update_password_hash(&self, id: UserId, phc: &str) -> Result<(), StoreError> {
         self.within(
             "update_password_hash",
@@ -293,6 +297,11 @@ impl SessionStore for Deadline {
             self.inner.revoke_session(id, now, revocation, events),
         )
         .await
+    }
+
+    async fn count_live_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within("count_live_sessions", self.inner.count_live_sessions(now))
+            .await
     }
 
     async fn revoke_user_sessions(
@@ -462,11 +471,20 @@ impl AuditStore for Deadline {
 
     async fn list_audit(
         &self,
-        user: Option<UserId>,
+        filter: &AuditFilter,
         before: Option<AuditId>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.within("list_audit", self.inner.list_audit(user, before, limit))
+        self.within("list_audit", self.inner.list_audit(filter, before, limit))
+            .await
+    }
+
+    async fn audit_tally(
+        &self,
+        since: DateTime<Utc>,
+        actions: &[&str],
+    ) -> Result<Vec<AuditTally>, StoreError> {
+        self.within("audit_tally", self.inner.audit_tally(since, actions))
             .await
     }
 }
@@ -493,6 +511,11 @@ impl LockoutStore for Deadline {
 
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         self.within("clear_login_failures", self.inner.clear_login_failures(key))
+            .await
+    }
+
+    async fn count_locked(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.within("count_locked", self.inner.count_locked(now))
             .await
     }
 }

@@ -12,9 +12,9 @@ use warden_core::identity::{ExchangeCode, Identity, IdentityKey};
 use warden_core::links::{LinkPurpose, LinkRecord, SendState};
 use warden_core::model::TokenHash;
 use warden_core::model::{
-    AuditEntry, AuthMethod, Authentication, MfaChallenge, OutboxEvent, Revocation, RevocationKind,
-    Role, Session, SessionTokenOwner, StoredSigningKey, TotpFactor, TotpSecretId, User,
-    UserCredentials, UserStatus,
+    Actor, AuditEntry, AuthMethod, Authentication, MfaChallenge, OutboxEvent, Revocation,
+    RevocationKind, Role, Session, SessionTokenOwner, StoredSigningKey, TotpFactor, TotpSecretId,
+    User, UserCredentials, UserStatus,
 };
 use warden_core::passkeys::{StoredPasskey, WebauthnChallenge};
 use warden_core::provider::{AuthorizationCode, Consent, Redemption};
@@ -502,6 +502,92 @@ impl TryFrom<RevocationRow> for Revocation {
 }
 
 /// The columns of `audit_entry`.
+/// A value an audit query binds.
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The SQL of [`AuditStore::list_audit`](warden_core::ports::AuditStore)
+/// and its values in bind order, with `placeholder(n)` the backend's n-th
+/// parameter (`$1`, `?1`, `?`). Only the conditions in use are in the SQL,
+/// so the planner sees each query plainly.
+pub(crate) fn audit_list_query(
+    filter: &warden_core::ports::AuditFilter,
+    before: Option<AuditId>,
+    limit: u32,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<Bind>) {
+    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_entry WHERE 1 = 1");
+    let mut binds = Vec::new();
+    let mut add = |condition: &str, value: Bind, sql: &mut String| {
+        binds.push(value);
+        *sql = format!(
+            "{sql} {}",
+            condition.replace('#', &placeholder(binds.len()))
+        );
+    };
+    if let Some(before) = before {
+        add("AND audit_id < #", Bind::Text(before.to_string()), &mut sql);
+    }
+    if let Some(user) = filter.user {
+        add("AND (actor = #", Bind::Text(user.to_string()), &mut sql);
+        add("OR target = #)", Bind::Text(user.to_string()), &mut sql);
+    }
+    if let Some(action) = &filter.action {
+        add("AND action = #", Bind::Text(action.clone()), &mut sql);
+    }
+    if let Some(ok) = filter.success {
+        let outcome = if ok { "success" } else { "failure" };
+        add("AND outcome = #", Bind::Text(outcome.to_owned()), &mut sql);
+    }
+    if let Some(from) = filter.from {
+        add("AND at >= #", Bind::Int(to_millis(from)), &mut sql);
+    }
+    if let Some(to) = filter.to {
+        add("AND at < #", Bind::Int(to_millis(to)), &mut sql);
+    }
+    add(
+        "ORDER BY audit_id DESC LIMIT #",
+        Bind::Int(i64::from(limit)),
+        &mut sql,
+    );
+    (sql, binds)
+}
+
+/// The SQL of [`AuditStore::audit_tally`](warden_core::ports::AuditStore)
+/// for `actions` actions: `hour` is the backend's integer division of `at`
+/// by an hour, the first parameter `since`, the rest the actions.
+pub(crate) fn audit_tally_query(
+    actions: usize,
+    hour: &str,
+    placeholder: fn(usize) -> String,
+) -> String {
+    let list: Vec<String> = (2..actions + 2).map(placeholder).collect();
+    format!(
+        "SELECT {hour} AS hour, action, outcome, COUNT(*) FROM audit_entry \
+         WHERE at >= {} AND action IN ({}) GROUP BY {hour}, action, outcome",
+        placeholder(1),
+        list.join(", ")
+    )
+}
+
+/// Rows of [`audit_tally_query`] as tallies.
+pub(crate) fn audit_tallies(
+    rows: Vec<(i64, Text, Text, i64)>,
+) -> Vec<warden_core::ports::AuditTally> {
+    rows.into_iter()
+        .map(
+            |(hour, action, outcome, count)| warden_core::ports::AuditTally {
+                hour,
+                action: action.into_string(),
+                success: &*outcome == "success",
+                count: u64::try_from(count).unwrap_or(0),
+            },
+        )
+        .collect()
+}
+
 pub(crate) const AUDIT_COLUMNS: &str =
     "audit_id, at, actor, action, target, ip, user_agent, outcome, detail";
 
@@ -528,7 +614,17 @@ impl TryFrom<AuditRow> for AuditEntry {
         Ok(AuditEntry {
             id: AuditId::from_uuid(parse_uuid(&row.audit_id)?),
             at: from_millis(row.at)?,
-            actor: user(row.actor)?,
+            actor: row
+                .actor
+                .map(|raw| {
+                    raw.parse::<Actor>().map_err(|_| {
+                        StoreError::Unexpected(format!(
+                            "stored actor {:?} is neither a user id nor `cli`",
+                            &*raw
+                        ))
+                    })
+                })
+                .transpose()?,
             action: row.action.into_string(),
             target: user(row.target)?,
             ip: row.ip.map(String::from),

@@ -6,7 +6,7 @@ use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::ids::UserId;
 use crate::mail::{MailKind, QueuedMail};
-use crate::model::{AuthMethod, Role, User};
+use crate::model::{Actor, AuthMethod, Role, User};
 use crate::ports::PasswordChange;
 
 impl AuthService {
@@ -55,7 +55,14 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<User, CoreError> {
         self.accounts()
-            .create_user(email, password, username, roles, actor, ctx)
+            .create_user(
+                email,
+                password,
+                username,
+                roles,
+                actor.map(Actor::User),
+                ctx,
+            )
             .await
     }
 

@@ -17,8 +17,7 @@ use crate::clients::{
 use crate::denylist::DenyList;
 use crate::error::{CoreError, FieldError};
 use crate::events::DomainEvent;
-use crate::ids::UserId;
-use crate::model::{Revocation, RevocationKind};
+use crate::model::{Actor, Revocation, RevocationKind};
 use crate::ports::{Clock, Store};
 
 /// The client use cases over a store and a clock. Every change writes its
@@ -74,7 +73,7 @@ impl ClientRegistry {
     /// is returned here and never again.
     pub async fn create(
         &self,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         kind: ClientKind,
         settings: ClientSettings,
         ctx: &RequestContext,
@@ -125,7 +124,7 @@ impl ClientRegistry {
     /// kind and secret stay.
     pub async fn update(
         &self,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         id: &str,
         settings: ClientSettings,
         ctx: &RequestContext,
@@ -150,7 +149,7 @@ impl ClientRegistry {
     /// again; the old one stops working at once.
     pub async fn rotate_secret(
         &self,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(OAuthClient, ClientSecret), CoreError> {
@@ -185,7 +184,7 @@ impl ClientRegistry {
     /// it are revoked through the deny-list, the feed and the bus.
     pub async fn delete(
         &self,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         id: &str,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
@@ -235,7 +234,7 @@ impl ClientRegistry {
     async fn audit(
         &self,
         action: &str,
-        actor: Option<UserId>,
+        actor: Option<Actor>,
         client: &ClientId,
         ctx: &RequestContext,
     ) {

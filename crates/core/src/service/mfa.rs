@@ -6,8 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{AuthService, IssuedTokens, Principal, RequestContext};
 use crate::audit::Audit;
 use crate::error::CoreError;
-use crate::events::DomainEvent;
-use crate::mail::{MailKind, QueuedMail};
+use crate::mail::QueuedMail;
 use crate::mfa::{
     RecoveryCode, TotpSecret, generate_recovery_codes, normalize_recovery_code, otpauth_uri,
     parse_totp_code, qr_svg, recovery_code_hash, verify_totp,
@@ -85,23 +84,7 @@ impl MfaStatus {
 impl AuthService {
     /// What second factors the caller's account has.
     pub async fn mfa_status(&self, user: &User) -> Result<MfaStatus, CoreError> {
-        let totp = self
-            .store
-            .find_totp(user.id)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some());
-        let passkeys =
-            u32::try_from(self.store.list_passkeys(user.id).await?.len()).unwrap_or(u32::MAX);
-        let recovery_codes_left = if totp || passkeys > 0 {
-            self.store.count_recovery_codes(user.id).await?
-        } else {
-            0
-        };
-        Ok(MfaStatus {
-            totp,
-            passkeys,
-            recovery_codes_left,
-        })
+        self.users.second_factors(user).await
     }
 
     /// What the account behind a live `mfa_token` has of second factors
@@ -368,23 +351,8 @@ impl AuthService {
         user_id: crate::ids::UserId,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let user = self
-            .store
-            .find_user_by_id(user_id)
-            .await?
-            .ok_or(CoreError::NotFound("user"))?;
-        let now = self.clock.now();
-        let (events, mail) = self.mfa_change(&user, "reset_by_admin", now);
-        self.store.delete_passkeys(user.id).await?;
-        self.store
-            .delete_second_factors(user.id, &events, &mail)
-            .await?;
-        self.revoke_all_sessions(user.id, None, now, None).await?;
-        self.record(
-            Audit::success("mfa_reset").actor(admin).target(user.id),
-            ctx,
-        )
-        .await;
+        let revoked = self.users.reset_mfa(admin.into(), user_id, ctx).await?;
+        self.deny(&revoked);
         Ok(())
     }
 
@@ -645,15 +613,7 @@ impl AuthService {
         change: &'static str,
         now: DateTime<Utc>,
     ) -> (Vec<crate::model::OutboxEvent>, Vec<QueuedMail>) {
-        let event = DomainEvent::MfaChanged {
-            user_id: user.id,
-            change,
-        }
-        .into_outbox(now);
-        let notice = QueuedMail::new(MailKind::MfaChanged, user.email.as_str(), now)
-            .for_user(user.id)
-            .with("change", change_words(change));
-        (vec![event], vec![notice])
+        super::user_admin::mfa_changed(user, change, now)
     }
 }
 
@@ -672,7 +632,7 @@ fn invalid_code(during_sign_in: bool) -> CoreError {
 }
 
 /// What the notice says happened.
-fn change_words(change: &str) -> &'static str {
+pub(super) fn change_words(change: &str) -> &'static str {
     match change {
         "totp_enabled" => "an authenticator app was added",
         "totp_disabled" => "the authenticator app was removed",

@@ -9,7 +9,10 @@
 //! factors and the second step of a sign-in), `clients` (the OAuth
 //! clients Warden serves as a provider) and `provider` (Warden as an OAuth
 //! 2.0 / OpenID Connect provider: authorization, the token endpoint's
-//! grants, userinfo, introspection, revocation).
+//! grants, userinfo, introspection, revocation), `user_admin` (managing
+//! other people's accounts on the store alone: [`UserAdmin`], which the
+//! admin API, the admin console and the operator CLI share) and
+//! `overview` (the admin console's figures).
 //! What they share lives here.
 
 mod accounts;
@@ -19,6 +22,7 @@ mod clients;
 mod feed;
 mod lifecycle;
 mod mfa;
+mod overview;
 mod passkeys;
 mod provider;
 mod recovery;
@@ -26,6 +30,7 @@ mod sessions;
 mod sign_in;
 mod social;
 mod tokens;
+mod user_admin;
 
 use std::sync::Arc;
 
@@ -38,12 +43,14 @@ pub use mfa::{
     MFA_MAX_FAILURES, MFA_TOKEN_PREFIX, MFA_TOKEN_TTL, MfaStatus, REAUTH_WINDOW, SecondFactor,
     TotpEnrolment,
 };
+pub use overview::{HourOfSignIns, Overview};
 pub use passkeys::{PASSKEY_CHALLENGE_PREFIX, PasskeyOptions, RegisteredPasskey};
 pub use provider::{
     AuthorizationRequest, AuthorizeFailure, AuthorizeParams, ClientCredentials, LogoutRequest,
     OAuthTokens, ProviderError, TokenActivity, error_redirect, with_query,
 };
 pub use social::SocialAccount;
+pub use user_admin::{Unbanned, UserAdmin};
 
 use crate::accounts::Accounts;
 use crate::audit::Audit;
@@ -266,6 +273,8 @@ pub struct AuthService {
     hasher: PasswordHasher,
     keys: KeyManager,
     accounts: Accounts,
+    /// Administration of other people's accounts (shared with the CLI).
+    users: UserAdmin,
     denylist: Arc<DenyList>,
     ip_limit: IpFailureLimit,
     /// Password-reset requests per client IP.
@@ -329,6 +338,12 @@ impl AuthService {
                 clock.clone(),
                 hasher.clone(),
                 settings.password_policy.clone(),
+            ),
+            users: UserAdmin::new(
+                store.clone(),
+                clock.clone(),
+                hasher.clone(),
+                settings.clone(),
             ),
             ip_limit: IpFailureLimit::new(settings.ip_failures_per_minute),
             forgot_ip_limit: IpFailureLimit::new(settings.forgot_per_ip_per_minute),

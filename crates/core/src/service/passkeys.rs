@@ -9,7 +9,7 @@ use crate::error::CoreError;
 use crate::ids::PasskeyId;
 use crate::mfa::RecoveryCode;
 use crate::mfa::generate_recovery_codes;
-use crate::model::{AuthMethod, TokenHash, User, UserStatus};
+use crate::model::{Actor, AuthMethod, TokenHash, User, UserStatus};
 use crate::opaque::OpaqueToken;
 use crate::passkeys::{
     CEREMONY_TTL, CeremonyError, PasskeyRemoval, StoredPasskey, WebauthnChallenge, clean_name,
@@ -391,7 +391,10 @@ impl AuthService {
             .record_failure(ctx.ip.as_deref().unwrap_or("unknown"), now);
         let id = user.map(|u| u.id);
         self.record(
-            Audit::failure("signin").actor(id).target(id).detail(reason),
+            Audit::failure("signin")
+                .actor(id.map(Actor::User))
+                .target(id)
+                .detail(reason),
             ctx,
         )
         .await;

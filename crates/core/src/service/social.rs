@@ -10,7 +10,7 @@ use crate::identity::{
     Refusal, decide, is_pkce_challenge,
 };
 use crate::ids::{IdentityId, UserId};
-use crate::model::{AuthMethod, Role, User, UserStatus};
+use crate::model::{Actor, AuthMethod, Role, User, UserStatus};
 use crate::opaque::OpaqueToken;
 use crate::ports::{NewUser, Unlinked};
 use crate::service::{AuthService, IssuedTokens, RequestContext, role_names};
@@ -65,7 +65,7 @@ impl AuthService {
         let refused = |refusal: Refusal, user: Option<UserId>| async move {
             self.record(
                 Audit::failure("signin_social")
-                    .actor(user)
+                    .actor(user.map(Actor::User))
                     .target(user)
                     .detail(refusal.code()),
                 ctx,

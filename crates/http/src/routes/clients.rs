@@ -296,7 +296,12 @@ pub async fn create_client(
     let (client, secret) = state
         .auth
         .clients()
-        .create(Some(admin.user.id), kind.into(), body.settings(), &ctx)
+        .create(
+            Some(admin.user.id.into()),
+            kind.into(),
+            body.settings(),
+            &ctx,
+        )
         .await?;
     Ok(shown_once(StatusCode::CREATED, &client, secret))
 }
@@ -333,7 +338,7 @@ pub async fn update_client(
     let client = state
         .auth
         .clients()
-        .update(Some(admin.user.id), &id, body.settings(), &ctx)
+        .update(Some(admin.user.id.into()), &id, body.settings(), &ctx)
         .await?;
     Ok(Json(ClientBody::from(&client)))
 }
@@ -353,7 +358,7 @@ pub async fn rotate_client_secret(
     let (client, secret) = state
         .auth
         .clients()
-        .rotate_secret(Some(admin.user.id), &id, &ctx)
+        .rotate_secret(Some(admin.user.id.into()), &id, &ctx)
         .await?;
     Ok(shown_once(StatusCode::OK, &client, Some(secret)))
 }
@@ -371,7 +376,7 @@ pub async fn delete_client(
     state
         .auth
         .clients()
-        .delete(Some(admin.user.id), &id, &ctx)
+        .delete(Some(admin.user.id.into()), &id, &ctx)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

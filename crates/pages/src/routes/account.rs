@@ -154,7 +154,7 @@ impl From<&SessionView> for SessionRow {
 }
 
 /// "Firefox on Linux" from a user agent, or `None` when nothing is known.
-fn device(user_agent: &str) -> Option<String> {
+pub(crate) fn device(user_agent: &str) -> Option<String> {
     let has = |needle: &str| user_agent.contains(needle);
     let browser = if has("Edg/") {
         Some("Edge")

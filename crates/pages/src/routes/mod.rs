@@ -2,6 +2,7 @@
 //! `rd`, error lists tied to fields, and the domain errors' page texts.
 
 pub mod account;
+pub mod admin;
 pub mod authorize;
 pub mod logout;
 pub mod mfa;

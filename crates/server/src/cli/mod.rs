@@ -1,6 +1,7 @@
 //! The `warden` command line.
 
-use std::io::BufRead as _;
+mod users;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,8 +9,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use warden_core::clients::{ClientKind, ClientSettings, GrantType, OAuthClient};
+use warden_core::model::Actor;
 use warden_core::ports::{Clock as _, Store, SystemClock};
-use warden_core::{Accounts, ClientRegistry, RequestContext, Role};
+use warden_core::{ClientRegistry, RequestContext};
+
+pub use users::UserCommand;
 
 use crate::app;
 use crate::config::{
@@ -56,8 +60,11 @@ pub enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// Manage users.
+    /// Manage users, straight on the database (beside a running server).
     User {
+        /// Print JSON for scripts instead of text for people.
+        #[arg(long, global = true)]
+        json: bool,
         /// Action.
         #[command(subcommand)]
         action: UserCommand,
@@ -85,23 +92,6 @@ pub enum Command {
         /// Action.
         #[command(subcommand)]
         action: ConfigCommand,
-    },
-}
-
-/// `warden user ...`.
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user; the password is read from stdin (one line).
-    Add {
-        /// E-mail address.
-        #[arg(long)]
-        email: String,
-        /// Role (repeatable); `user` when none is given.
-        #[arg(long = "role")]
-        roles: Vec<String>,
-        /// Display name.
-        #[arg(long)]
-        username: Option<String>,
     },
 }
 
@@ -230,14 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::User {
-            action:
-                UserCommand::Add {
-                    email,
-                    roles,
-                    username,
-                },
-        } => user_add(&config, &email, &roles, username.as_deref()).await,
+        Command::User { json, action } => users::run(&config, action, json).await,
         Command::Client { action } => client(&config, action).await,
         Command::Keys { action } => {
             let store = app::open_store(&config).await?;
@@ -359,64 +342,9 @@ async fn gateway(path: &std::path::Path, check: bool, log_format: LogFormat) -> 
     Ok(())
 }
 
-async fn user_add(
-    config: &Config,
-    email: &str,
-    roles: &[String],
-    username: Option<&str>,
-) -> anyhow::Result<()> {
-    let mut roles = roles
-        .iter()
-        .map(|r| Role::parse(r).map_err(|e| anyhow::anyhow!("{e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if roles.is_empty() {
-        roles.push(Role::user());
-    }
-    let stdin = std::io::stdin();
-    if std::io::IsTerminal::is_terminal(&stdin) {
-        eprintln!("password (one line):");
-    }
-    let mut password = String::new();
-    let read = stdin
-        .lock()
-        .read_line(&mut password)
-        .context("reading the password from standard input")?;
-    let password = password.trim_end_matches(['\r', '\n']);
-    if read == 0 || password.is_empty() {
-        anyhow::bail!(
-            "no password on standard input: pipe one line, e.g. `echo '<password>' | warden user add --email {email}`"
-        );
-    }
-    // Said before creating anything: a command run from the wrong directory
-    // would otherwise fill a new, empty data dir without a word.
-    let new_data_dir = config.is_embedded_database() && !config.data_dir.exists();
-    let store = open_store(config).await?;
-    let settings = app::auth_settings(config);
-    let accounts = Accounts::new(
-        store,
-        Arc::new(SystemClock),
-        app::hasher(config)?,
-        settings.password_policy,
-    );
-    let user = accounts
-        .create_user(
-            email,
-            password,
-            username,
-            roles,
-            None,
-            &RequestContext::default(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("created user {} <{}>", user.id, user.email);
-    say_where(config, new_data_dir, "this user");
-    Ok(())
-}
-
 /// Says on stderr which data dir or database a command used; `what` names
 /// what a new data dir now holds.
-fn say_where(config: &Config, new_data_dir: bool, what: &str) {
+pub(crate) fn say_where(config: &Config, new_data_dir: bool, what: &str) {
     if config.is_embedded_database() {
         let dir =
             std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
@@ -437,7 +365,7 @@ fn say_where(config: &Config, new_data_dir: bool, what: &str) {
 /// The store, migrated, without the signing keys: what the commands that
 /// manage accounts and clients need, so they run against a shared database
 /// without the key-encryption key.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = app::open_store_without_signing(config).await?;
     store.migrate().await.context("applying migrations")?;
     Ok(store.into_store_with(&app::store_options(config)))
@@ -483,7 +411,7 @@ async fn client(config: &Config, action: ClientCommand) -> anyhow::Result<()> {
                 ..defaults
             };
             let (client, secret) = clients
-                .create(None, kind, settings, &ctx)
+                .create(Some(Actor::Cli), kind, settings, &ctx)
                 .await
                 .map_err(failed)?;
             println!("client_id {}", client.id);
@@ -510,7 +438,7 @@ async fn client(config: &Config, action: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::RotateSecret { id } => {
             let (client, secret) = clients
-                .rotate_secret(None, &id, &ctx)
+                .rotate_secret(Some(Actor::Cli), &id, &ctx)
                 .await
                 .map_err(failed)?;
             println!("client_secret {}", secret.expose());
@@ -520,7 +448,10 @@ async fn client(config: &Config, action: ClientCommand) -> anyhow::Result<()> {
             );
         }
         ClientCommand::Delete { id } => {
-            clients.delete(None, &id, &ctx).await.map_err(failed)?;
+            clients
+                .delete(Some(Actor::Cli), &id, &ctx)
+                .await
+                .map_err(failed)?;
             println!("deleted client {id}");
         }
     }

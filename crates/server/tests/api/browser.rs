@@ -222,3 +222,91 @@ fn social_sign_in_works_in_a_real_browser_against_oidc_provider() {
     }
     drop(server);
 }
+
+/// The admin console in a real browser (`tests/browser/admin.cjs`) against
+/// the binary, with the gateway in front of an upstream: an admin finds a
+/// user and bans them (their token refused by Warden and the gateway within
+/// a second), unbans, changes roles, resets the second factor, registers an
+/// app and rotates its secret, filters the audit log and exports it; a
+/// non-admin gets 403, a signed-out visitor the sign-in page; keyboard
+/// only and JavaScript off; axe on every page; the README's screenshots.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_console_works_in_a_real_browser() {
+    let Some((modules, chromium)) = tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let admin = warden_testkit::unique_email();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "user", "add", "--email", &admin, "--role", "admin", "--role", "user",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("warden user add runs");
+    std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"a long admin passphrase 42\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success(), "the admin is created");
+    let port = free_port();
+    let server = start_with(
+        dir.path(),
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("WARDEN_PASSWORDS_ARGON2_MEMORY_KIB", "8192"),
+            ("WARDEN_PASSWORDS_ARGON2_ITERATIONS", "1"),
+        ],
+    );
+    let discovery: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/openid-configuration", server.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let issuer = discovery["issuer"].as_str().unwrap().to_owned();
+    let echo = warden_testkit::gateway::Echo::start().await;
+    let gateway = warden_testkit::gateway::Gateway::spawn(&format!(
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nissuer = {issuer:?}\n\
+         endpoint = {:?}\nrevocation_poll_interval = \"200ms\"\n\n\
+         [[route]]\nprefix = \"/app/\"\nupstream = {:?}\nauth = \"required\"\n",
+        server.base,
+        echo.url()
+    ));
+    let shots = std::env::var_os("WARDEN_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/admin.cjs");
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("WARDEN_URL", &server.base)
+        .env("WARDEN_GATEWAY_URL", &gateway.base)
+        .env("WARDEN_ADMIN_EMAIL", &admin)
+        .env("WARDEN_TEST_NODE_MODULES", &modules)
+        .env("WARDEN_TEST_CHROMIUM", &chromium)
+        .env("WARDEN_SCREENSHOTS", &shots)
+        .output()
+        .await
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "admin journeys failed:\n{text}");
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+    for name in [
+        "admin-overview-desktop-light",
+        "admin-users-phone-dark",
+        "admin-user-desktop-dark",
+        "admin-audit-desktop-light",
+        "admin-clients-phone-light",
+        "admin-confirm-desktop-light",
+        "admin-secret-desktop-light",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+    drop(gateway);
+    drop(server);
+}

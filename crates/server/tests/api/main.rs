@@ -22,6 +22,7 @@ mod mfa;
 mod newcomer;
 mod openapi_truth;
 mod operations;
+mod operator_cli;
 #[cfg(feature = "otel")]
 mod otel;
 mod pages;

@@ -50,7 +50,7 @@ mod revocations;
 mod sessions;
 mod users;
 
-pub use self::audit::audit_pages_newest_first;
+pub use self::audit::{audit_filters_and_tallies, audit_pages_newest_first, console_counts};
 pub use self::clients::{
     clients_create_find_and_list_in_pages, clients_delete_reports_whether_it_existed,
     clients_duplicate_id_is_a_conflict, clients_rotate_secret_replaces_the_hash,
@@ -146,6 +146,8 @@ pub const ALL: &[&str] = &[
     "signing_keys_need_the_right_encryption_key",
     "revocations_active_filter",
     "audit_pages_newest_first",
+    "audit_filters_and_tallies",
+    "console_counts",
     "outbox_in_commit_order",
     // session tokens (tokens.access = "session")
     "session_tokens_follow_their_session_and_user",
@@ -228,6 +230,8 @@ macro_rules! contract_tests {
             signing_keys_first_is_created_once_under_concurrency,
             revocations_active_filter,
             audit_pages_newest_first,
+            audit_filters_and_tallies,
+            console_counts,
             outbox_in_commit_order,
             session_tokens_follow_their_session_and_user,
             outbox_relay_publishes_a_prefix_and_prunes_only_published,

@@ -2,6 +2,7 @@
 //! token, cookie-mode sign-in, `rd`, bad form posts, session keeping, the
 //! hashed assets and CORS. `browser.rs` drives the same pages in chromium.
 
+mod admin;
 mod lifecycle;
 mod mfa;
 
@@ -95,7 +96,7 @@ pub(crate) fn location(response: &Response) -> &str {
 }
 
 /// A browser that has loaded the sign-in page (and so holds its token).
-async fn visitor(app: &TestApp) -> Jar {
+pub(crate) async fn visitor(app: &TestApp) -> Jar {
     let mut jar = Jar::default();
     let page = get(app, "/signin", &mut jar).await;
     assert_eq!(page.status(), 200);

@@ -1,13 +1,16 @@
 //! `impl AuditStore for MySqlStore`: the audit log.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use warden_core::model::AuditEntry;
-use warden_core::ports::AuditStore;
-use warden_core::{AuditId, StoreError, UserId};
+use warden_core::ports::{AuditFilter, AuditStore, AuditTally};
+use warden_core::{AuditId, StoreError};
 
 use super::convert;
 use crate::mysql::{MySqlStore, retry};
-use crate::rows::{AUDIT_COLUMNS, AuditRow, to_millis};
+use crate::rows::{
+    AUDIT_COLUMNS, AuditRow, Bind, audit_list_query, audit_tallies, audit_tally_query, to_millis,
+};
 
 #[async_trait]
 impl AuditStore for MySqlStore {
@@ -33,31 +36,43 @@ impl AuditStore for MySqlStore {
 
     async fn list_audit(
         &self,
-        user: Option<UserId>,
+        filter: &AuditFilter,
         before: Option<AuditId>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let before = before.map(|b| b.to_string());
-        let user = user.map(|u| u.to_string());
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_entry WHERE 1 = 1");
-        if before.is_some() {
-            sql.push_str(" AND audit_id < ?");
-        }
-        if user.is_some() {
-            sql.push_str(" AND (actor = ? OR target = ?)");
-        }
-        sql.push_str(" ORDER BY audit_id DESC LIMIT ?");
+        let (sql, binds) = audit_list_query(filter, before, limit, |_| "?".to_owned());
         let rows = retry(|| {
             let mut q = sqlx::query_as::<_, AuditRow>(&sql);
-            if let Some(before) = &before {
-                q = q.bind(before);
+            for bind in &binds {
+                q = match bind {
+                    Bind::Text(text) => q.bind(text.as_str()),
+                    Bind::Int(int) => q.bind(*int),
+                };
             }
-            if let Some(user) = &user {
-                q = q.bind(user).bind(user);
-            }
-            q.bind(i64::from(limit)).fetch_all(&self.pool)
+            q.fetch_all(&self.pool)
         })
         .await?;
         convert(rows)
+    }
+
+    async fn audit_tally(
+        &self,
+        since: DateTime<Utc>,
+        actions: &[&str],
+    ) -> Result<Vec<AuditTally>, StoreError> {
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = audit_tally_query(actions.len(), "at DIV 3600000", |_| "?".to_owned());
+        let since = to_millis(since);
+        let rows = retry(|| {
+            let mut q = sqlx::query_as(&sql).bind(since);
+            for action in actions {
+                q = q.bind(*action);
+            }
+            q.fetch_all(&self.pool)
+        })
+        .await?;
+        Ok(audit_tallies(rows))
     }
 }

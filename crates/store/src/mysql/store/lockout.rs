@@ -74,4 +74,14 @@ impl LockoutStore for MySqlStore {
         .await?;
         Ok(())
     }
+
+    async fn count_locked(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let count: i64 = retry(|| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_throttle WHERE locked_until > ?")
+                .bind(to_millis(now))
+                .fetch_one(&self.pool)
+        })
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }

@@ -125,6 +125,13 @@ impl UserStore for MySqlStore {
         convert(rows)
     }
 
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let count: i64 =
+            retry(|| sqlx::query_scalar("SELECT COUNT(*) FROM user_account").fetch_one(&self.pool))
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn find_users_without_email_skeleton(
         &self,
         after: Option<UserId>,

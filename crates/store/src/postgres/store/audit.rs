@@ -1,13 +1,16 @@
 //! `impl AuditStore for PgStore`: the audit log.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use warden_core::model::AuditEntry;
-use warden_core::ports::AuditStore;
-use warden_core::{AuditId, StoreError, UserId};
+use warden_core::ports::{AuditFilter, AuditStore, AuditTally};
+use warden_core::{AuditId, StoreError};
 
 use super::convert;
 use crate::postgres::{PgStore, retry};
-use crate::rows::{AUDIT_COLUMNS, AuditRow, to_millis};
+use crate::rows::{
+    AUDIT_COLUMNS, AuditRow, Bind, audit_list_query, audit_tallies, audit_tally_query, to_millis,
+};
 
 #[async_trait]
 impl AuditStore for PgStore {
@@ -34,26 +37,43 @@ impl AuditStore for PgStore {
 
     async fn list_audit(
         &self,
-        user: Option<UserId>,
+        filter: &AuditFilter,
         before: Option<AuditId>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_entry \
-             WHERE ($1::text IS NULL OR audit_id < $1) \
-               AND ($2::text IS NULL OR actor = $2 OR target = $2) \
-             ORDER BY audit_id DESC LIMIT $3"
-        );
-        let before = before.map(|b| b.to_string());
-        let user = user.map(|u| u.to_string());
+        let (sql, binds) = audit_list_query(filter, before, limit, |n| format!("${n}"));
         let rows = retry(|| {
-            sqlx::query_as::<_, AuditRow>(&sql)
-                .bind(before.as_deref())
-                .bind(user.as_deref())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+            let mut q = sqlx::query_as::<_, AuditRow>(&sql);
+            for bind in &binds {
+                q = match bind {
+                    Bind::Text(text) => q.bind(text.as_str()),
+                    Bind::Int(int) => q.bind(*int),
+                };
+            }
+            q.fetch_all(&self.pool)
         })
         .await?;
         convert(rows)
+    }
+
+    async fn audit_tally(
+        &self,
+        since: DateTime<Utc>,
+        actions: &[&str],
+    ) -> Result<Vec<AuditTally>, StoreError> {
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = audit_tally_query(actions.len(), "at / 3600000", |n| format!("${n}"));
+        let since = to_millis(since);
+        let rows = retry(|| {
+            let mut q = sqlx::query_as(&sql).bind(since);
+            for action in actions {
+                q = q.bind(*action);
+            }
+            q.fetch_all(&self.pool)
+        })
+        .await?;
+        Ok(audit_tallies(rows))
     }
 }

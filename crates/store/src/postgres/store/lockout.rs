@@ -67,4 +67,14 @@ impl LockoutStore for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn count_locked(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let count: i64 = retry(|| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_throttle WHERE locked_until > $1")
+                .bind(to_millis(now))
+                .fetch_one(&self.pool)
+        })
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }

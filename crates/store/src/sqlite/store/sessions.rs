@@ -252,6 +252,18 @@ impl SessionStore for SqliteStore {
         })
     }
 
+    async fn count_live_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let count: i64 = retry(|| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM session WHERE revoked_at IS NULL AND expires_at > ?1",
+            )
+            .bind(to_millis(now))
+            .fetch_one(&self.pool)
+        })
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn revoke_user_sessions(
         &self,
         user: UserId,
