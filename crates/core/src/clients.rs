@@ -442,6 +442,13 @@ struct Checked {
 impl OAuthClient {
     /// Registers a new client under a fresh id; a confidential one gets a
     /// fresh secret, returned here and nowhere else.
+    /// Whether `settings` would be accepted for a client of `kind` (what
+    /// [`OAuthClient::register`] and [`OAuthClient::with_settings`] check),
+    /// for a form that confirms before it saves.
+    pub fn check_settings(kind: ClientKind, settings: &ClientSettings) -> Result<(), FieldError> {
+        check(kind, settings).map(drop)
+    }
+
     pub fn register(
         kind: ClientKind,
         settings: ClientSettings,

@@ -165,6 +165,8 @@ async function console_(browser, js) {
     await page.check("input[name=grant_client_credentials]");
     await page.fill("#scopes", "billing:read");
     await page.click("form[action$='/admin/clients'] button[type=submit]");
+    check((await page.textContent("h1")).startsWith("Register "), "asked first");
+    await Promise.all([page.waitForLoadState(), page.click(".actions button[type=submit]")]);
     const first = await page.inputValue("#client-secret");
     check(first.startsWith("wcs_"), "the secret, shown once");
     await check_(page, "the secret page");

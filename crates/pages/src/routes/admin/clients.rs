@@ -126,6 +126,63 @@ impl Fields {
         }
     }
 
+    /// The form's fields to post again from the confirmation page (a
+    /// hidden field holds no line breaks: the URI lists go space-separated,
+    /// which the form reads the same).
+    fn hidden(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("name", self.name.clone()),
+            ("type", self.kind.clone()),
+            ("redirect_uris", words(&self.redirect_uris)),
+            (
+                "post_logout_redirect_uris",
+                words(&self.post_logout_redirect_uris),
+            ),
+            ("scopes", self.scopes.clone()),
+        ];
+        for (name, on) in [
+            ("grant_authorization_code", self.grant_authorization_code),
+            ("grant_refresh_token", self.grant_refresh_token),
+            ("grant_client_credentials", self.grant_client_credentials),
+            ("first_party", self.first_party),
+        ] {
+            if on {
+                fields.push((name, "on".to_owned()));
+            }
+        }
+        fields
+    }
+
+    /// What the confirmation page says the client will have.
+    fn summary(&self, state: &PageState, key: &str) -> String {
+        let settings = self.settings(None);
+        let none = state.pages.catalogue.text("admin.none");
+        let or_none = |list: Vec<String>| {
+            if list.is_empty() {
+                none.clone()
+            } else {
+                list.join(", ")
+            }
+        };
+        state
+            .pages
+            .catalogue
+            .text(key)
+            .replace("{name}", &self.name)
+            .replace("{uris}", &or_none(settings.redirect_uris.clone()))
+            .replace(
+                "{grants}",
+                &or_none(
+                    settings
+                        .grant_types
+                        .iter()
+                        .map(|g| g.as_str().to_owned())
+                        .collect(),
+                ),
+            )
+            .replace("{scopes}", &or_none(settings.scopes.clone()))
+    }
+
     /// The settings to save; `keep` supplies what the form does not edit
     /// (the ID token's algorithm).
     fn settings(&self, keep: Option<&OAuthClient>) -> ClientSettings {
@@ -152,6 +209,10 @@ impl Fields {
             id_token_alg: keep.map_or(defaults.id_token_alg, |c| c.id_token_alg),
         }
     }
+}
+
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The form fields a domain error may name, by the domain's name.
@@ -264,8 +325,9 @@ fn secret_page(
     response.into_response()
 }
 
-/// `POST /admin/clients`: registers a client; the next page shows its id
-/// and, for a confidential client, its secret this once.
+/// `POST /admin/clients`: checks the form, asks to confirm, then registers
+/// the client; the next page shows its id and, for a confidential client,
+/// its secret this once.
 pub async fn create(
     State(state): State<PageState>,
     Client(ctx): Client,
@@ -293,16 +355,30 @@ pub async fn create(
             .await;
         }
     };
+    let settings = fields.settings(None);
+    if let Err(err) = OAuthClient::check_settings(kind, &settings) {
+        let (status, errors) = crate::routes::domain_error(&err.into(), FIELDS, "name", catalogue);
+        return render_list(&state, &admin, status, errors, None, fields).await;
+    }
+    if !confirmed(&form) {
+        let change = Change {
+            heading: fields.summary(&state, "admin.confirm_register_heading"),
+            text: fields.summary(&state, "admin.confirm_register_text"),
+            action: "/admin/clients".to_owned(),
+            fields: fields.hidden(),
+            button: catalogue.text("admin.confirm_register_button"),
+            danger: false,
+            type_to_confirm: None,
+            cancel: "/admin/clients".to_owned(),
+            section: "clients",
+        };
+        return confirm(&state, &admin, change, None);
+    }
     let created = state
         .app
         .auth
         .clients()
-        .create(
-            Some(Actor::User(admin.user.id)),
-            kind,
-            fields.settings(None),
-            &ctx,
-        )
+        .create(Some(Actor::User(admin.user.id)), kind, settings, &ctx)
         .await;
     match created {
         Ok((client, secret)) => secret_page(
@@ -400,9 +476,8 @@ pub async fn show(
     .await
 }
 
-/// `POST /admin/clients/{id}/{action}`: `settings` saves the form (no
-/// confirmation: nothing is lost, and the form shows what changes);
-/// `rotate-secret` and `delete` ask first.
+/// `POST /admin/clients/{id}/{action}`: `settings` saves the form,
+/// `rotate-secret` makes a new secret, `delete` deletes; each asks first.
 pub async fn act(
     State(state): State<PageState>,
     Client(ctx): Client,
@@ -427,10 +502,27 @@ pub async fn act(
         "settings" => {
             let mut fields = Fields::of_form(&form);
             fields.kind = client.kind.as_str().to_owned();
-            match registry
-                .update(actor, &id, fields.settings(Some(&client)), &ctx)
-                .await
-            {
+            let settings = fields.settings(Some(&client));
+            if let Err(err) = OAuthClient::check_settings(client.kind, &settings) {
+                let (status, errors) =
+                    crate::routes::domain_error(&err.into(), FIELDS, "name", catalogue);
+                return render_client(&state, &admin, &client, status, errors, None, fields).await;
+            }
+            if !confirmed(&form) {
+                let change = Change {
+                    heading: fields.summary(&state, "admin.confirm_settings_heading"),
+                    text: fields.summary(&state, "admin.confirm_settings_text"),
+                    action: format!("{back}/settings"),
+                    fields: fields.hidden(),
+                    button: catalogue.text("admin.confirm_settings_button"),
+                    danger: false,
+                    type_to_confirm: None,
+                    cancel: back.clone(),
+                    section: "clients",
+                };
+                return confirm(&state, &admin, change, None);
+            }
+            match registry.update(actor, &id, settings, &ctx).await {
                 Ok(_) => redirect(&format!("{base}{back}?notice=client_updated")),
                 Err(err) => {
                     let (status, errors) =

@@ -212,7 +212,7 @@ pub struct Change<'a> {
     /// The path (under the base) the confirmed form posts to.
     pub action: String,
     /// The fields to post again.
-    pub fields: Vec<(&'a str, &'a str)>,
+    pub fields: Vec<(&'a str, String)>,
     /// The button's text.
     pub button: String,
     /// Whether it destroys something.
@@ -249,7 +249,7 @@ pub fn confirm(
         fields: change
             .fields
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| (k.to_owned(), v))
             .collect(),
         button: change.button,
         danger: change.danger,

@@ -407,8 +407,8 @@ pub async fn act(
         };
         let mut fields = Vec::new();
         match action {
-            Action::Ban if !reason.is_empty() => fields.push(("reason", reason)),
-            Action::Roles => fields.push(("roles", roles)),
+            Action::Ban if !reason.is_empty() => fields.push(("reason", reason.to_owned())),
+            Action::Roles => fields.push(("roles", roles.to_owned())),
             _ => {}
         }
         let change = Change {
@@ -488,8 +488,8 @@ pub async fn act(
     }
 }
 
-/// `POST /admin/users/{id}/sessions/{sid}/revoke`: ends one session (no
-/// confirmation page: the session's owner signs in again, nothing is lost).
+/// `POST /admin/users/{id}/sessions/{sid}/revoke`: ends one session, once
+/// confirmed.
 pub async fn revoke_session(
     State(state): State<PageState>,
     Client(ctx): Client,
@@ -498,13 +498,34 @@ pub async fn revoke_session(
     body: Body,
 ) -> Response {
     let back = format!("/admin/users/{id}");
-    let (admin, _) = match admin_form(&state, &headers, body, &back).await {
+    let (admin, form) = match admin_form(&state, &headers, body, &back).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
     let (Ok(target), Ok(session)) = (id.parse::<UserId>(), session.parse::<SessionId>()) else {
         return not_found(&state, &admin);
     };
+    if !confirmed(&form) {
+        let user = match state.app.auth.get_user(target).await {
+            Ok((user, _)) => user,
+            Err(CoreError::NotFound(_)) => return not_found(&state, &admin),
+            Err(_) => return unavailable(&state),
+        };
+        let catalogue = &state.pages.catalogue;
+        let fill = |key: &str| catalogue.text(key).replace("{email}", user.email.as_str());
+        let change = Change {
+            heading: fill("admin.confirm_revoke_session_heading"),
+            text: fill("admin.confirm_revoke_session_text"),
+            action: format!("{back}/sessions/{session}/revoke"),
+            fields: Vec::new(),
+            button: catalogue.text("admin.confirm_revoke_session_button"),
+            danger: false,
+            type_to_confirm: None,
+            cancel: back.clone(),
+            section: "users",
+        };
+        return confirm(&state, &admin, change, None);
+    }
     match state
         .app
         .auth

@@ -320,6 +320,15 @@ async fn sessions_are_ended_one_at_a_time_or_all_at_once() {
         &[],
     )
     .await;
+    assert_eq!(response.status(), 200, "asked first");
+    assert_eq!(app.validate(&user.access).await.status(), 200);
+    let response = post_form(
+        &app,
+        &format!("{path}/sessions/{}/revoke", user.session_id),
+        &mut jar,
+        &[("confirmed", "yes")],
+    )
+    .await;
     assert_eq!(response.status(), 303);
     assert_eq!(app.validate(&user.access).await.status(), 401);
     assert_eq!(app.validate(&second.access).await.status(), 200);
@@ -328,7 +337,7 @@ async fn sessions_are_ended_one_at_a_time_or_all_at_once() {
         &app,
         &format!("{path}/sessions/{}/revoke", user.session_id),
         &mut jar,
-        &[],
+        &[("confirmed", "yes")],
     )
     .await;
     assert_eq!(response.status(), 404);
@@ -428,23 +437,35 @@ async fn the_audit_log_filters_and_exports_csv() {
 async fn apps_are_registered_edited_given_new_secrets_and_deleted() {
     let app = spawn_app().await;
     let (admin, mut jar) = admin_browser(&app).await;
-    let response = post_form(
-        &app,
-        "/admin/clients",
-        &mut jar,
-        &[
-            ("name", "Tickets"),
-            ("type", "confidential"),
-            (
-                "redirect_uris",
-                "https://tickets.example.com/cb\r\nhttp://127.0.0.1:9000/cb",
-            ),
-            ("grant_authorization_code", "on"),
-            ("grant_refresh_token", "on"),
-            ("scopes", "openid email"),
-        ],
-    )
-    .await;
+    let form = [
+        ("name", "Tickets"),
+        ("type", "confidential"),
+        (
+            "redirect_uris",
+            "https://tickets.example.com/cb\r\nhttp://127.0.0.1:9000/cb",
+        ),
+        ("grant_authorization_code", "on"),
+        ("grant_refresh_token", "on"),
+        ("scopes", "openid email"),
+    ];
+    // Asked first, with what it will have; nothing registered yet.
+    let response = post_form(&app, "/admin/clients", &mut jar, &form).await;
+    assert_eq!(response.status(), 200);
+    let confirm = text(response).await;
+    assert!(confirm.contains("Register Tickets?"), "{confirm}");
+    assert!(
+        confirm.contains("https://tickets.example.com/cb, http://127.0.0.1:9000/cb"),
+        "{confirm}"
+    );
+    assert!(
+        !page(&app, "/admin/clients", &mut jar)
+            .await
+            .contains("Tickets")
+    );
+    let mut confirmed = form.to_vec();
+    confirmed[2].1 = "https://tickets.example.com/cb http://127.0.0.1:9000/cb";
+    confirmed.push(("confirmed", "yes"));
+    let response = post_form(&app, "/admin/clients", &mut jar, &confirmed).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let shown = text(response).await;
@@ -489,6 +510,7 @@ async fn apps_are_registered_edited_given_new_secrets_and_deleted() {
             ("redirect_uris", "https://tickets.example.com/callback"),
             ("grant_authorization_code", "on"),
             ("scopes", "openid"),
+            ("confirmed", "yes"),
         ],
     )
     .await;
