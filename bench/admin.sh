@@ -43,7 +43,7 @@ cleanup() {
 }
 pid=
 trap cleanup EXIT
-export WARDEN_KEYS_ENCRYPTION_KEY="$kek" WARDEN_DATABASE_URL="$url"
+export WARDEN_KEYS_ENCRYPTION_KEY="$kek" WARDEN_DATABASE_URL="$url" WARDEN_ISSUER="$base"
 email="admin-$$@bench.example"
 password="a long admin passphrase 42"
 echo "$password" | "$bin" user add --data-dir "$data" --email "$email" --role admin --role user >/dev/null 2>&1
@@ -72,6 +72,7 @@ SQL
     ;;
   mysql)
     mysql -h 127.0.0.1 -u root "$db" <<SQL
+SET SESSION max_recursive_iterations = 1000000;
 $insert
 WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $users)
 SELECT CONCAT(LOWER(LPAD(HEX(n), 8, '0')), '-0000-7000-8000-', LOWER(LPAD(HEX(n), 12, '0'))),

@@ -115,7 +115,14 @@ codes=$((secs * 4000))
 echo "== POST /oauth2/token client_credentials ($conns connections)"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/cc.lua" "$base/oauth2/token"
 echo "== POST /oauth2/introspect ($conns connections)"
+# PROFILE=introspect: perf samples the server meanwhile (report in
+# $PROFILE_OUT, default /tmp/warden-introspect.perf).
+if [ "${PROFILE:-}" = introspect ]; then
+  perf record -F 499 -g -p "$pid" -o "${PROFILE_OUT:-/tmp/warden-introspect.perf}" -- sleep "$secs" 2>/dev/null &
+  perf_pid=$!
+fi
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/introspect.lua" "$base/oauth2/introspect"
+if [ -n "${perf_pid:-}" ]; then wait "$perf_pid"; fi
 for scope in "email" "openid email"; do
   make_codes "$scope" "$codes" "$work/codes"
   sed -i "1i args_basic = \"$web_basic\"; verifier = \"$(printf 'v%.0s' $(seq 43))\"" "$work/exchange.lua"
