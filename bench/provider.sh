@@ -7,10 +7,13 @@
 #   - POST /oauth2/token, grant_type=authorization_code: codes made
 #     beforehand through /oauth2/authorize (one per request, single-use),
 #     once with `openid` (an RS256 ID token each) and once without.
-# Usage: bench/provider.sh [seconds]
+# Usage: bench/provider.sh [seconds] [sqlite|postgres|mysql]
+# PostgreSQL and MariaDB are the local servers of the guide (a database of
+# its own, dropped at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+backend=${2:-sqlite}
 conns=${CONNS:-32}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/warden-target}"
 cargo build --release -q -p warden
@@ -19,7 +22,32 @@ data=$(mktemp -d)
 work=$(mktemp -d)
 port=18491
 base="http://127.0.0.1:$port"
-trap 'kill $pid 2>/dev/null; rm -rf "$data" "$work"' EXIT
+db="warden_bench_$$"
+case "$backend" in
+  sqlite) ;;
+  postgres)
+    psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
+    export WARDEN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" ;;
+  mysql)
+    mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $db"
+    export WARDEN_DATABASE_URL="mysql://root@127.0.0.1:3306/$db" ;;
+  *) echo "usage: $0 [seconds] [sqlite|postgres|mysql]" >&2; exit 2 ;;
+esac
+if [ "$backend" != sqlite ]; then
+  WARDEN_KEYS_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
+  export WARDEN_KEYS_ENCRYPTION_KEY WARDEN_ISSUER="$base"
+fi
+pid=
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  case "$backend" in
+    postgres) psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $db" ;;
+    mysql) mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db" ;;
+  esac
+  rm -rf "$data" "$work"
+}
+trap cleanup EXIT
 
 add_client() {
   "$bin" client add --data-dir "$data" "$@" 2>/dev/null
