@@ -96,11 +96,7 @@ impl AuthService {
             .check_current_password(who, current_password, "password_change", ctx)
             .await?;
         let user = &creds.user;
-        let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
-        if let Some(name) = user.username.as_deref() {
-            context.push(name);
-        }
-        self.settings.password_policy.check(&new, &context)?;
+        super::check_new_password(&self.settings.password_policy, &new, user)?;
         let hash = self.hasher.hash(&new).await?;
         let now = self.clock.now();
         let notice =

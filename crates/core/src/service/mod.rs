@@ -431,10 +431,7 @@ impl AuthService {
     }
 
     fn link_mailer(&self) -> LinkMailer {
-        LinkMailer {
-            public_url: self.settings.public_url.clone(),
-            lifetimes: self.settings.link_lifetimes,
-        }
+        link_mailer(&self.settings)
     }
 
     fn parse_password(&self, raw: &str, field: &'static str) -> Result<Password, CoreError> {
@@ -444,6 +441,55 @@ impl AuthService {
     async fn record(&self, audit: Audit<'_>, ctx: &RequestContext) {
         audit.record(&*self.store, &*self.clock, ctx).await;
     }
+}
+
+/// The mailer of `settings`' links: where they point, how long they live.
+fn link_mailer(settings: &AuthSettings) -> LinkMailer {
+    LinkMailer {
+        public_url: settings.public_url.clone(),
+        lifetimes: settings.link_lifetimes,
+    }
+}
+
+/// Checks a new password of `user` against `policy`, with what it must not
+/// resemble: the address, its local part, the name, and "warden".
+fn check_new_password(
+    policy: &crate::password::PasswordPolicy,
+    new: &Password,
+    user: &crate::model::User,
+) -> Result<(), CoreError> {
+    let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
+    if let Some(name) = user.username.as_deref() {
+        context.push(name);
+    }
+    policy.check(new, &context)?;
+    Ok(())
+}
+
+/// Stores a password-reset link for `user` at `to` with its mail, within
+/// the per-address send limit (keyed by `throttled`, the address asked
+/// for): 429 past it.
+async fn request_reset_link(
+    store: &dyn Store,
+    settings: &AuthSettings,
+    user: crate::ids::UserId,
+    to: &crate::email::Email,
+    throttled: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let (link, mail) =
+        link_mailer(settings).link(crate::links::LinkPurpose::PasswordReset, user, to, now);
+    let key = crate::links::throttle_key("password_reset", throttled);
+    let throttle = crate::links::SendThrottle {
+        key: &key,
+        limit: settings.link_send_limit,
+        now,
+    };
+    let outcome = store.request_link(&throttle, Some(&link), &[mail]).await?;
+    if let crate::links::SendOutcome::Throttled { retry_after_secs } = outcome {
+        return Err(CoreError::TooManyRequests { retry_after_secs });
+    }
+    Ok(())
 }
 
 pub(crate) fn role_names(roles: &[Role]) -> Vec<String> {

@@ -15,7 +15,7 @@ use crate::email::Email;
 use crate::error::CoreError;
 use crate::events::DomainEvent;
 use crate::ids::UserId;
-use crate::links::{LinkPurpose, SendOutcome, SendThrottle, throttle_key};
+use crate::links::LinkPurpose;
 use crate::mail::{MailKind, QueuedMail};
 use crate::model::UserStatus;
 use crate::ports::{LinkCompletion, SessionRevocations};
@@ -48,29 +48,18 @@ impl AuthService {
             // A banned account gets nothing: no link, no mail.
             .filter(|user| user.status == UserStatus::Active);
         // The link and mail are made on both paths (token generation and
-        // hashing included) and only stored for an account.
-        let (link, mail) = self.link_mailer().link(
-            LinkPurpose::PasswordReset,
+        // hashing included) and only stored for an account. Without one the
+        // link names a fresh id no account has, so the store does the same
+        // work, keeps the link as an unusable placeholder and drops the mail.
+        super::request_reset_link(
+            &*self.store,
+            &self.settings,
             account.as_ref().map_or_else(UserId::new, |u| u.id),
             account.as_ref().map_or(&email, |u| &u.email),
+            email.as_str(),
             now,
-        );
-        let key = throttle_key("password_reset", email.as_str());
-        let throttle = SendThrottle {
-            key: &key,
-            limit: self.settings.link_send_limit,
-            now,
-        };
-        // Without an account the link names a fresh id no account has, so
-        // the store does the same work, keeps the link as an unusable
-        // placeholder and drops the mail.
-        let outcome = self
-            .store
-            .request_link(&throttle, Some(&link), &[mail])
-            .await?;
-        if let SendOutcome::Throttled { retry_after_secs } = outcome {
-            return Err(CoreError::TooManyRequests { retry_after_secs });
-        }
+        )
+        .await?;
         // Filed under the account when there is one, like sign-in
         // failures: an admin sees who asks for whose reset.
         self.record(
@@ -105,11 +94,7 @@ impl AuthService {
             .await?
             .filter(|u| u.status == UserStatus::Active && u.email == link.email)
             .ok_or(CoreError::InvalidLink)?;
-        let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
-        if let Some(name) = user.username.as_deref() {
-            context.push(name);
-        }
-        self.settings.password_policy.check(&new, &context)?;
+        super::check_new_password(&self.settings.password_policy, &new, &user)?;
         let hash = self.hasher.hash(&new).await?;
         let until = now + self.settings.revocation_ttl();
         let user_id = user.id;

@@ -103,21 +103,11 @@ impl AuthService {
         session_id: SessionId,
         ctx: &RequestContext,
     ) -> Result<(), CoreError> {
-        let session = self
-            .store
-            .find_session(session_id)
-            .await?
-            .filter(|s| s.user_id == who.user_id && s.revoked_at.is_none())
-            .ok_or(CoreError::NotFound("session"))?;
-        self.revoke_session(session.id, who.user_id, self.clock.now())
+        let revocation = self
+            .users
+            .revoke_session(who.user_id.into(), who.user_id, session_id, ctx)
             .await?;
-        self.record(
-            Audit::success("session_revoke")
-                .actor(who.user_id)
-                .target(who.user_id),
-            ctx,
-        )
-        .await;
+        self.denylist.insert(&revocation);
         Ok(())
     }
 
@@ -127,17 +117,7 @@ impl AuthService {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<(), CoreError> {
-        let until = now + self.settings.revocation_ttl();
-        let revocation = Revocation {
-            kind: RevocationKind::Session,
-            id: session.as_uuid(),
-            not_before: None,
-            until,
-        };
-        let event = session_revoked_event(session, user, until, now);
-        self.store
-            .revoke_session(session, now, &revocation, &[event])
-            .await?;
+        let revocation = self.users.end_session(session, user, now).await?;
         self.denylist.insert(&revocation);
         Ok(())
     }
@@ -149,13 +129,8 @@ impl AuthService {
         now: DateTime<Utc>,
         password: Option<&PasswordChange<'_>>,
     ) -> Result<(), CoreError> {
-        let until = now + self.settings.revocation_ttl();
-        let event_for = move |session: SessionId| session_revoked_event(session, user, until, now);
-        let revoked = self
-            .store
-            .revoke_user_sessions(user, keep, now, until, password, &event_for)
-            .await?;
-        self.deny_sessions(&revoked, until);
+        let revoked = self.users.end_sessions(user, keep, now, password).await?;
+        self.deny(&revoked);
         Ok(())
     }
 

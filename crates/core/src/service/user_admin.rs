@@ -14,10 +14,9 @@ use super::admin::{next_cursor, not_found, page_limit};
 use super::sessions::session_revoked_event;
 use super::{MfaStatus, Page, RequestContext, bounded_text, role_names};
 use crate::audit::Audit;
-use crate::error::{CoreError, FieldError};
+use crate::error::{CoreError, FieldError, StoreError};
 use crate::events::DomainEvent;
 use crate::ids::{SessionId, UserId};
-use crate::links::{LinkMailer, LinkPurpose, SendOutcome, SendThrottle, throttle_key};
 use crate::mail::{MailKind, QueuedMail};
 use crate::model::{
     Actor, OutboxEvent, Revocation, RevocationKind, Role, Session, User, UserStatus,
@@ -309,11 +308,7 @@ impl UserAdmin {
             "password",
             self.settings.password_policy.max_chars,
         )?;
-        let mut context = vec![user.email.as_str(), user.email.local_part(), "warden"];
-        if let Some(name) = user.username.as_deref() {
-            context.push(name);
-        }
-        self.settings.password_policy.check(&new, &context)?;
+        super::check_new_password(&self.settings.password_policy, &new, &user)?;
         let hash = self.hasher.hash(&new).await?;
         let now = self.clock.now();
         let notice =
@@ -347,18 +342,7 @@ impl UserAdmin {
             .await?
             .filter(|s| s.user_id == target && s.revoked_at.is_none())
             .ok_or(CoreError::NotFound("session"))?;
-        let now = self.clock.now();
-        let until = now + self.settings.revocation_ttl();
-        let revocation = Revocation {
-            kind: RevocationKind::Session,
-            id: found.id.as_uuid(),
-            not_before: None,
-            until,
-        };
-        let event = session_revoked_event(found.id, target, until, now);
-        self.store
-            .revoke_session(found.id, now, &revocation, &[event])
-            .await?;
+        let revocation = self.end_session(found.id, target, self.clock.now()).await?;
         Audit::success("session_revoke")
             .actor(actor)
             .target(target)
@@ -395,25 +379,15 @@ impl UserAdmin {
         if user.status != UserStatus::Active {
             return Err(CoreError::AccountBanned);
         }
-        let now = self.clock.now();
-        let mailer = LinkMailer {
-            public_url: self.settings.public_url.clone(),
-            lifetimes: self.settings.link_lifetimes,
-        };
-        let (link, mail) = mailer.link(LinkPurpose::PasswordReset, user.id, &user.email, now);
-        let key = throttle_key("password_reset", user.email.as_str());
-        let throttle = SendThrottle {
-            key: &key,
-            limit: self.settings.link_send_limit,
-            now,
-        };
-        let outcome = self
-            .store
-            .request_link(&throttle, Some(&link), &[mail])
-            .await?;
-        if let SendOutcome::Throttled { retry_after_secs } = outcome {
-            return Err(CoreError::TooManyRequests { retry_after_secs });
-        }
+        super::request_reset_link(
+            &*self.store,
+            &self.settings,
+            user.id,
+            &user.email,
+            user.email.as_str(),
+            self.clock.now(),
+        )
+        .await?;
         Audit::success("password_reset_sent")
             .actor(actor)
             .target(user.id)
@@ -437,13 +411,48 @@ impl UserAdmin {
         now: DateTime<Utc>,
         password: Option<&PasswordChange<'_>>,
     ) -> Result<Vec<Revocation>, CoreError> {
+        self.end_sessions(user, None, now, password)
+            .await
+            .map_err(not_found("user"))
+    }
+
+    /// Ends `session` of `user` in the store (revocation and event), as the
+    /// deny-list entry that refuses its tokens.
+    pub(super) async fn end_session(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, CoreError> {
+        let until = now + self.settings.revocation_ttl();
+        let revocation = Revocation {
+            kind: RevocationKind::Session,
+            id: session.as_uuid(),
+            not_before: None,
+            until,
+        };
+        let event = session_revoked_event(session, user, until, now);
+        self.store
+            .revoke_session(session, now, &revocation, &[event])
+            .await?;
+        Ok(revocation)
+    }
+
+    /// Ends every session of `user` but `keep` in the store (setting
+    /// `password` with it), as deny-list entries.
+    pub(super) async fn end_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: DateTime<Utc>,
+        password: Option<&PasswordChange<'_>>,
+    ) -> Result<Vec<Revocation>, StoreError> {
         let until = now + self.settings.revocation_ttl();
         let event_for = move |session: SessionId| session_revoked_event(session, user, until, now);
         let revoked = self
             .store
-            .revoke_user_sessions(user, None, now, until, password, &event_for)
-            .await
-            .map_err(not_found("user"))?;
+            .revoke_user_sessions(user, keep, now, until, password, &event_for)
+            .await?;
         Ok(revoked
             .into_iter()
             .map(|session| Revocation {

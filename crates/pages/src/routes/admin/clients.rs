@@ -153,34 +153,26 @@ impl Fields {
         fields
     }
 
-    /// What the confirmation page says the client will have.
-    fn summary(&self, state: &PageState, key: &str) -> String {
+    /// `text` with the client's name, URIs, grants and scopes put in: what
+    /// the confirmation page says it will have.
+    fn fill(&self, none: &str, text: String) -> String {
         let settings = self.settings(None);
-        let none = state.pages.catalogue.text("admin.none");
         let or_none = |list: Vec<String>| {
             if list.is_empty() {
-                none.clone()
+                none.to_owned()
             } else {
                 list.join(", ")
             }
         };
-        state
-            .pages
-            .catalogue
-            .text(key)
-            .replace("{name}", &self.name)
-            .replace("{uris}", &or_none(settings.redirect_uris.clone()))
-            .replace(
-                "{grants}",
-                &or_none(
-                    settings
-                        .grant_types
-                        .iter()
-                        .map(|g| g.as_str().to_owned())
-                        .collect(),
-                ),
-            )
-            .replace("{scopes}", &or_none(settings.scopes.clone()))
+        let grants = settings
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect();
+        text.replace("{name}", &self.name)
+            .replace("{uris}", &or_none(settings.redirect_uris))
+            .replace("{grants}", &or_none(grants))
+            .replace("{scopes}", &or_none(settings.scopes))
     }
 
     /// The settings to save; `keep` supplies what the form does not edit
@@ -361,17 +353,16 @@ pub async fn create(
         return render_list(&state, &admin, status, errors, None, fields).await;
     }
     if !confirmed(&form) {
-        let change = Change {
-            heading: fields.summary(&state, "admin.confirm_register_heading"),
-            text: fields.summary(&state, "admin.confirm_register_text"),
-            action: "/admin/clients".to_owned(),
-            fields: fields.hidden(),
-            button: catalogue.text("admin.confirm_register_button"),
-            danger: false,
-            type_to_confirm: None,
-            cancel: "/admin/clients".to_owned(),
-            section: "clients",
-        };
+        let none = catalogue.text("admin.none");
+        let mut change = Change::new(
+            catalogue,
+            "register",
+            |text| fields.fill(&none, text),
+            "/admin/clients".to_owned(),
+            "/admin/clients".to_owned(),
+            "clients",
+        );
+        change.fields = fields.hidden();
         return confirm(&state, &admin, change, None);
     }
     let created = state
@@ -509,17 +500,16 @@ pub async fn act(
                 return render_client(&state, &admin, &client, status, errors, None, fields).await;
             }
             if !confirmed(&form) {
-                let change = Change {
-                    heading: fields.summary(&state, "admin.confirm_settings_heading"),
-                    text: fields.summary(&state, "admin.confirm_settings_text"),
-                    action: format!("{back}/settings"),
-                    fields: fields.hidden(),
-                    button: catalogue.text("admin.confirm_settings_button"),
-                    danger: false,
-                    type_to_confirm: None,
-                    cancel: back.clone(),
-                    section: "clients",
-                };
+                let none = catalogue.text("admin.none");
+                let mut change = Change::new(
+                    catalogue,
+                    "settings",
+                    |text| fields.fill(&none, text),
+                    format!("{back}/settings"),
+                    back.clone(),
+                    "clients",
+                );
+                change.fields = fields.hidden();
                 return confirm(&state, &admin, change, None);
             }
             match registry.update(actor, &id, settings, &ctx).await {
@@ -537,18 +527,15 @@ pub async fn act(
             } else {
                 "rotate_secret"
             };
-            let fill = |text: String| text.replace("{name}", &client.name);
-            let change = Change {
-                heading: fill(catalogue.text(&format!("admin.confirm_{key}_heading"))),
-                text: fill(catalogue.text(&format!("admin.confirm_{key}_text"))),
-                action: format!("{back}/{action}"),
-                fields: Vec::new(),
-                button: catalogue.text(&format!("admin.confirm_{key}_button")),
-                danger: true,
-                type_to_confirm: None,
-                cancel: back.clone(),
-                section: "clients",
-            };
+            let mut change = Change::new(
+                catalogue,
+                key,
+                |text| text.replace("{name}", &client.name),
+                format!("{back}/{action}"),
+                back.clone(),
+                "clients",
+            );
+            change.danger = true;
             confirm(&state, &admin, change, None)
         }
         "rotate-secret" => match registry.rotate_secret(actor, &id, &ctx).await {

@@ -19,6 +19,7 @@ use warden_core::{CoreError, ErrorKind, User};
 
 use super::{Errors, Link, message_with, unavailable, with_token};
 use crate::PageState;
+use crate::catalogue::Catalogue;
 use crate::csrf::{self, Token};
 use crate::form::Form;
 use crate::render;
@@ -223,6 +224,34 @@ pub struct Change<'a> {
     pub cancel: String,
     /// The navigation's current section.
     pub section: &'static str,
+}
+
+impl<'a> Change<'a> {
+    /// A change whose heading, text and button are the catalogue's
+    /// `admin.confirm_<key>_heading`, `_text` and `_button`, the first two
+    /// passed through `fill` (which puts in the names); no fields to carry,
+    /// nothing to type, not destructive until the caller says so.
+    pub fn new(
+        catalogue: &Catalogue,
+        key: &str,
+        fill: impl Fn(String) -> String,
+        action: String,
+        cancel: String,
+        section: &'static str,
+    ) -> Self {
+        let text = |part: &str| catalogue.text(&format!("admin.confirm_{key}_{part}"));
+        Self {
+            heading: fill(text("heading")),
+            text: fill(text("text")),
+            action,
+            fields: Vec::new(),
+            button: text("button"),
+            danger: false,
+            type_to_confirm: None,
+            cancel,
+            section,
+        }
+    }
 }
 
 /// Renders the confirmation page of `change` (with `error` on the typed

@@ -398,30 +398,26 @@ pub async fn act(
     let catalogue = &state.pages.catalogue;
     let reason = form.text("reason").trim();
     let roles = form.text("roles");
-    if !confirmed(&form) {
-        let key = action.key();
-        let fill = |text: String| {
+    let mut change = Change::new(
+        catalogue,
+        action.key(),
+        |text| {
             text.replace("{email}", user.email.as_str())
                 .replace("{roles}", &role_list(roles).join(", "))
                 .replace("{reason}", reason)
-        };
-        let mut fields = Vec::new();
-        match action {
-            Action::Ban if !reason.is_empty() => fields.push(("reason", reason.to_owned())),
-            Action::Roles => fields.push(("roles", roles.to_owned())),
-            _ => {}
-        }
-        let change = Change {
-            heading: fill(catalogue.text(&format!("admin.confirm_{key}_heading"))),
-            text: fill(catalogue.text(&format!("admin.confirm_{key}_text"))),
-            action: format!("{back}/{}", action.path()),
-            fields,
-            button: catalogue.text(&format!("admin.confirm_{key}_button")),
-            danger: matches!(action, Action::Ban | Action::Delete | Action::ResetMfa),
-            type_to_confirm: (action == Action::Delete).then(|| user.email.as_str().to_owned()),
-            cancel: back.clone(),
-            section: "users",
-        };
+        },
+        format!("{back}/{}", action.path()),
+        back.clone(),
+        "users",
+    );
+    match action {
+        Action::Ban if !reason.is_empty() => change.fields.push(("reason", reason.to_owned())),
+        Action::Roles => change.fields.push(("roles", roles.to_owned())),
+        _ => {}
+    }
+    change.danger = matches!(action, Action::Ban | Action::Delete | Action::ResetMfa);
+    change.type_to_confirm = (action == Action::Delete).then(|| user.email.as_str().to_owned());
+    if !confirmed(&form) {
         return confirm(&state, &admin, change, None);
     }
     let actor = admin.user.id;
@@ -442,28 +438,11 @@ pub async fn act(
                 .await
         }
         Action::RevokeAll => auth.admin_revoke_all_sessions(actor, target, &ctx).await,
-        Action::Delete => {
-            if form.text("confirm_text").trim() != user.email.as_str() {
-                let change = Change {
-                    heading: catalogue
-                        .text("admin.confirm_delete_heading")
-                        .replace("{email}", user.email.as_str()),
-                    text: catalogue
-                        .text("admin.confirm_delete_text")
-                        .replace("{email}", user.email.as_str()),
-                    action: format!("{back}/delete"),
-                    fields: Vec::new(),
-                    button: catalogue.text("admin.confirm_delete_button"),
-                    danger: true,
-                    type_to_confirm: Some(user.email.as_str().to_owned()),
-                    cancel: back.clone(),
-                    section: "users",
-                };
-                let message = catalogue.text("admin.delete_mismatch");
-                return confirm(&state, &admin, change, Some(message));
-            }
-            auth.delete_user(actor, target, &ctx).await
+        Action::Delete if form.text("confirm_text").trim() != user.email.as_str() => {
+            let message = catalogue.text("admin.delete_mismatch");
+            return confirm(&state, &admin, change, Some(message));
         }
+        Action::Delete => auth.delete_user(actor, target, &ctx).await,
     };
     match result {
         Ok(()) if action == Action::Delete => {
@@ -511,19 +490,14 @@ pub async fn revoke_session(
             Err(CoreError::NotFound(_)) => return not_found(&state, &admin),
             Err(_) => return unavailable(&state),
         };
-        let catalogue = &state.pages.catalogue;
-        let fill = |key: &str| catalogue.text(key).replace("{email}", user.email.as_str());
-        let change = Change {
-            heading: fill("admin.confirm_revoke_session_heading"),
-            text: fill("admin.confirm_revoke_session_text"),
-            action: format!("{back}/sessions/{session}/revoke"),
-            fields: Vec::new(),
-            button: catalogue.text("admin.confirm_revoke_session_button"),
-            danger: false,
-            type_to_confirm: None,
-            cancel: back.clone(),
-            section: "users",
-        };
+        let change = Change::new(
+            &state.pages.catalogue,
+            "revoke_session",
+            |text| text.replace("{email}", user.email.as_str()),
+            format!("{back}/sessions/{session}/revoke"),
+            back.clone(),
+            "users",
+        );
         return confirm(&state, &admin, change, None);
     }
     match state
