@@ -92,6 +92,11 @@ impl UserAdmin {
         Ok((user, sessions))
     }
 
+    /// One account, without its sessions.
+    pub async fn account(&self, id: UserId) -> Result<User, CoreError> {
+        self.user(id).await
+    }
+
     /// The user a person names: by id, or by e-mail address (canonical
     /// form, as at sign-in).
     pub async fn find(&self, who: &str) -> Result<User, CoreError> {

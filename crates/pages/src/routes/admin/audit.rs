@@ -262,10 +262,11 @@ async fn rows(state: &PageState, admin: &Admin, entries: &[AuditEntry]) -> Vec<R
                 let email = state
                     .app
                     .auth
-                    .get_user(id)
+                    .user_admin()
+                    .account(id)
                     .await
                     .ok()
-                    .map(|(u, _)| u.email.as_str().to_owned());
+                    .map(|u| u.email.as_str().to_owned());
                 slot.insert(email);
             }
         }

@@ -390,8 +390,8 @@ pub async fn act(
         return not_found(&state, &admin);
     };
     let auth = &state.app.auth;
-    let user = match auth.get_user(target).await {
-        Ok((user, _)) => user,
+    let user = match auth.user_admin().account(target).await {
+        Ok(user) => user,
         Err(CoreError::NotFound(_)) => return not_found(&state, &admin),
         Err(_) => return unavailable(&state),
     };
@@ -485,8 +485,8 @@ pub async fn revoke_session(
         return not_found(&state, &admin);
     };
     if !confirmed(&form) {
-        let user = match state.app.auth.get_user(target).await {
-            Ok((user, _)) => user,
+        let user = match state.app.auth.user_admin().account(target).await {
+            Ok(user) => user,
             Err(CoreError::NotFound(_)) => return not_found(&state, &admin),
             Err(_) => return unavailable(&state),
         };
