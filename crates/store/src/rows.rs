@@ -780,6 +780,16 @@ pub(crate) fn failures_to_stored(failures: u32) -> i32 {
     i32::try_from(failures).unwrap_or(i32::MAX)
 }
 
+/// The shortest search term a trigram index can answer: shorter terms
+/// are matched by a scan (they match most accounts, so a page fills fast).
+pub(crate) const TRIGRAM: usize = 3;
+
+/// Up to this many matches a user search reads the matches from the trigram
+/// index and orders them; past it the term is common, and walking the
+/// accounts in id order fills a page of 50 sooner than ordering every match.
+/// Counting stops here, so the check itself stays cheap.
+pub(crate) const SEARCH_FEW: i64 = 500;
+
 /// The escape character of `LIKE` patterns: `!`, not the backslash, so the
 /// SQL text means the same with or without `NO_BACKSLASH_ESCAPES`.
 pub(crate) const LIKE_ESCAPE: char = '!';

@@ -167,6 +167,24 @@ where
     }
 }
 
+/// The migrations of `all` before `version`: a database as an older
+/// Warden left it, to test what a later migration does to existing rows.
+#[cfg(test)]
+pub(crate) fn migrations_before(
+    all: &sqlx::migrate::Migrator,
+    version: i64,
+) -> sqlx::migrate::Migrator {
+    sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            all.iter()
+                .filter(|m| m.version < version)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -108,6 +108,7 @@ pub async fn users_list_pages_and_filters(store: Arc<dyn Store>) {
         ("erin@example.com", Some("100%_Erin")),
         ("frank@example.com", Some("1000 frank")),
         ("grace@sub.example.com", Some("Grace_Hopper")),
+        ("ivan@example.net", Some("Ivan \"The\" O'Neil")),
     ];
     let mut users = Vec::new();
     for (email, username) in specs {
@@ -133,7 +134,7 @@ pub async fn users_list_pages_and_filters(store: Arc<dyn Store>) {
         .expect("page 3");
     assert_eq!(page3, users[4..]);
     let past_end = store
-        .list_users(None, Some(users[4].id), 2)
+        .list_users(None, Some(users[5].id), 2)
         .await
         .expect("past end");
     assert!(past_end.is_empty());
@@ -184,6 +185,62 @@ pub async fn users_list_pages_and_filters(store: Arc<dyn Store>) {
         .await
         .expect("q");
     assert_eq!(rest, matching[1..]);
+
+    // Quotes are literal too (SQLite's index reads the term as a phrase).
+    let found = store
+        .list_users(Some("\"the\" o'n"), None, 100)
+        .await
+        .expect("q");
+    assert_eq!(emails(found), ["ivan@example.net"]);
+    let found = store.list_users(Some("\""), None, 100).await.expect("q");
+    assert_eq!(emails(found), ["ivan@example.net"]);
+    // A substring inside a word, across the @ and over the whole address.
+    let found = store
+        .list_users(Some("rol@exa"), None, 100)
+        .await
+        .expect("q");
+    assert_eq!(emails(found), ["carol@example.com"]);
+    let found = store
+        .list_users(Some("GRACE@SUB.EXAMPLE.COM"), None, 100)
+        .await
+        .expect("q");
+    assert_eq!(emails(found), ["grace@sub.example.com"]);
+    let found = store
+        .list_users(Some("carol@example.com."), None, 100)
+        .await
+        .expect("q");
+    assert!(found.is_empty());
+
+    // A deleted account is no longer found; the others still are.
+    let ivan = users
+        .iter()
+        .find(|u| u.email.as_str() == "ivan@example.net")
+        .expect("ivan");
+    let revocation = Revocation {
+        kind: RevocationKind::User,
+        id: ivan.id.as_uuid(),
+        not_before: Some(now),
+        until: now + Duration::minutes(15),
+    };
+    store
+        .delete_user(ivan.id, &revocation, &[])
+        .await
+        .expect("delete");
+    let found = store
+        .list_users(Some("o'neil"), None, 100)
+        .await
+        .expect("q");
+    assert!(found.is_empty());
+    let found = store
+        .list_users(Some("example.net"), None, 100)
+        .await
+        .expect("q");
+    assert!(found.is_empty());
+    let found = store
+        .list_users(Some("hopper"), None, 100)
+        .await
+        .expect("q");
+    assert_eq!(emails(found), ["grace@sub.example.com"]);
 }
 
 /// Status, roles and password-hash updates; `NotFound` for unknown users; the

@@ -483,3 +483,51 @@ async fn timestamps_are_stored_as_unix_milliseconds() {
     })
     .await;
 }
+
+/// Migration 0014 fills the trigram table for the accounts that were there
+/// before it; deleting an account takes its rows along.
+#[tokio::test]
+async fn the_user_search_index_covers_old_accounts() {
+    with_database(|url| async move {
+        let store = connect(&url, KEK).await;
+        crate::testing::migrations_before(&super::MIGRATOR, 14)
+            .run(store.pool())
+            .await
+            .expect("migrations 1-13");
+        sqlx::query(
+            "INSERT INTO user_account \
+             (user_id, email, username, password_hash, roles, status, created_at) \
+             VALUES ('0190a0a0-0000-7000-8000-000000000001', 'old.timer@example.com', \
+                     'Ada Old', 'h', '[]', 'active', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("insert");
+        store.migrate().await.expect("migrate");
+        for term in ["timer@EXA", "ada old", "a o"] {
+            let found = store
+                .list_users(Some(term), None, 10)
+                .await
+                .expect("search");
+            assert_eq!(found.len(), 1, "{term}");
+        }
+        let id = store.list_users(None, None, 1).await.expect("list")[0].id;
+        let revocation = warden_core::model::Revocation {
+            kind: warden_core::model::RevocationKind::User,
+            id: id.as_uuid(),
+            not_before: None,
+            until: chrono::Utc::now(),
+        };
+        store
+            .delete_user(id, &revocation, &[])
+            .await
+            .expect("delete");
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_search_gram")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(left, 0);
+        store.close().await;
+    })
+    .await;
+}

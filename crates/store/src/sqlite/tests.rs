@@ -255,3 +255,70 @@ async fn timestamps_are_stored_as_unix_milliseconds() {
         .expect("at");
     assert_eq!(stored, 1_700_000_000_123);
 }
+
+/// Migration 0014 indexes the accounts that were there before it, and the
+/// triggers keep the index right when an account's index row did not get
+/// the account's rowid (taken by then).
+#[tokio::test]
+async fn the_user_search_index_covers_old_accounts_and_drifted_rows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::connect(&url(&dir), KEK)
+        .await
+        .expect("connect");
+    crate::testing::migrations_before(&super::MIGRATOR, 14)
+        .run(store.pool())
+        .await
+        .expect("migrations 1-13");
+    sqlx::query(
+        "INSERT INTO user_account (user_id, email, username, password_hash, roles, status, created_at) \
+         VALUES ('0190a0a0-0000-7000-8000-000000000001', 'old.timer@example.com', 'Ada Old', 'h', '[]', 'active', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("insert");
+    store.migrate().await.expect("migrate");
+    let found = store
+        .list_users(Some("timer@EXA"), None, 10)
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].email.as_str(), "old.timer@example.com");
+
+    // Rowid 2 is taken in the index, so the next account's row gets another.
+    sqlx::query("INSERT INTO user_search (rowid, user_id, email) VALUES (2, 'not-an-account', 'ghost@example.com')")
+        .execute(store.pool())
+        .await
+        .expect("occupy");
+    sqlx::query(
+        "INSERT INTO user_account (rowid, user_id, email, username, password_hash, roles, status, created_at) \
+         VALUES (2, '0190a0a0-0000-7000-8000-000000000002', 'drift@example.com', NULL, 'h', '[]', 'active', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("insert");
+    let found = store
+        .list_users(Some("drift@"), None, 10)
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    sqlx::query("DELETE FROM user_account WHERE user_id = '0190a0a0-0000-7000-8000-000000000002'")
+        .execute(store.pool())
+        .await
+        .expect("delete");
+    let left: Vec<String> = sqlx::query_scalar("SELECT user_id FROM user_search ORDER BY user_id")
+        .fetch_all(store.pool())
+        .await
+        .expect("index");
+    assert_eq!(
+        left,
+        ["0190a0a0-0000-7000-8000-000000000001", "not-an-account"]
+    );
+    // Nor does a row naming no account make a search fail or find anything.
+    assert!(
+        store
+            .list_users(Some("ghost"), None, 10)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+}

@@ -12,8 +12,42 @@ use super::mail::queue_in;
 use crate::mysql::{MySqlStore, insert_events, insert_revocation, retry};
 use crate::retry::TxError;
 use crate::rows::{
-    CredentialsRow, Text, USER_COLUMNS, UserRow, escape_like, parse_uuid, roles_to_json, to_millis,
+    CredentialsRow, SEARCH_FEW, TRIGRAM, Text, USER_COLUMNS, UserRow, escape_like, parse_uuid,
+    roles_to_json, to_millis,
 };
+
+/// The distinct trigrams of one account (`?`: its user_id) with its
+/// search_id, as migration 0014 indexed them: the address, a newline and
+/// the lower-cased username, three characters at a time, up to character
+/// 512 (addresses are at most 254, usernames 64).
+const ACCOUNT_GRAMS: &str = "SELECT DISTINCT CAST(SUBSTRING(a.s, pos.i, 3) AS BINARY) AS gram, \
+     a.search_id AS search_id \
+     FROM (SELECT search_id, \
+                  CONCAT(email, CHAR(10 USING utf8mb4), LOWER(COALESCE(username, ''))) AS s \
+           FROM user_account WHERE user_id = ?) a \
+     JOIN (WITH RECURSIVE p (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM p WHERE i < 512) \
+           SELECT i FROM p) pos \
+       ON pos.i + 2 <= CHAR_LENGTH(a.s)";
+
+/// The most a search looks up: enough to find a rare one among them.
+const MAX_TERM_GRAMS: usize = 32;
+
+/// The distinct trigrams of a lower-cased search term (up to
+/// [`MAX_TERM_GRAMS`], spread over the term), or `None` when it is too short.
+fn trigrams(term: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.len() < TRIGRAM {
+        return None;
+    }
+    let mut grams: Vec<String> = chars
+        .windows(TRIGRAM)
+        .map(|w| w.iter().collect::<String>())
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    let step = grams.len().div_ceil(MAX_TERM_GRAMS);
+    Some(grams.into_iter().step_by(step).collect())
+}
 
 #[async_trait]
 impl UserStore for MySqlStore {
@@ -37,6 +71,12 @@ impl UserStore for MySqlStore {
             .bind(user.email.skeleton())
             .bind(user.email_verified)
             .bind(user.has_password)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "INSERT INTO user_search_gram (gram, search_id) {ACCOUNT_GRAMS}"
+            ))
+            .bind(user.id.to_string())
             .execute(&mut *tx)
             .await?;
             if let Some(link) = &new.verification {
@@ -101,9 +141,48 @@ impl UserStore for MySqlStore {
         // E-mails are stored lower-cased; usernames are compared through
         // LOWER() (the columns are utf8mb4_bin), so a lower-cased pattern
         // matches both case-insensitively. `!` escapes the wildcards.
-        let pattern = query.map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
+        let term = query.map(str::to_lowercase);
+        let pattern = term.as_deref().map(|q| format!("%{}%", escape_like(q)));
         let after = after.map(|a| a.to_string());
+        // A term with trigrams: the accounts holding its rarest trigram are
+        // the only candidates (migration 0014), unless even that one is
+        // common, when walking the accounts in id order fills a page sooner.
+        let mut candidates = None;
+        if let Some(grams) = term.as_deref().and_then(trigrams) {
+            let counts = grams
+                .iter()
+                .enumerate()
+                .map(|(i, _)| {
+                    format!(
+                        "SELECT CAST({i} AS SIGNED) AS i, COUNT(*) AS n FROM \
+                         (SELECT 1 FROM user_search_gram WHERE gram = ? LIMIT ?) c"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let counts: Vec<(i64, i64)> = retry(|| {
+                let mut q = sqlx::query_as(&counts);
+                for gram in &grams {
+                    q = q.bind(gram.as_bytes()).bind(SEARCH_FEW);
+                }
+                q.fetch_all(&self.pool)
+            })
+            .await?;
+            let rarest = counts.iter().min_by_key(|(_, n)| *n);
+            match rarest {
+                Some((_, 0)) => return Ok(Vec::new()),
+                Some((i, n)) if *n < SEARCH_FEW => {
+                    candidates = usize::try_from(*i).ok().and_then(|i| grams.get(i).cloned());
+                }
+                _ => {}
+            }
+        }
         let mut sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE 1 = 1");
+        if candidates.is_some() {
+            sql.push_str(
+                " AND search_id IN (SELECT search_id FROM user_search_gram WHERE gram = ?)",
+            );
+        }
         if after.is_some() {
             sql.push_str(" AND user_id > ?");
         }
@@ -113,6 +192,9 @@ impl UserStore for MySqlStore {
         sql.push_str(" ORDER BY user_id ASC LIMIT ?");
         let rows = retry(|| {
             let mut q = sqlx::query_as::<_, UserRow>(&sql);
+            if let Some(gram) = &candidates {
+                q = q.bind(gram.as_bytes());
+            }
             if let Some(after) = &after {
                 q = q.bind(after);
             }
@@ -239,6 +321,15 @@ impl UserStore for MySqlStore {
         events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
+            // The search rows have no foreign key (migration 0014): found
+            // through the account's own trigrams, while it still exists.
+            sqlx::query(&format!(
+                "DELETE g FROM user_search_gram g JOIN ({ACCOUNT_GRAMS}) t \
+                 ON g.gram = t.gram AND g.search_id = t.search_id"
+            ))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
             // Sessions and their refresh tokens go with the user (ON DELETE CASCADE).
             let done = sqlx::query("DELETE FROM user_account WHERE user_id = ?")
                 .bind(id.to_string())
@@ -256,5 +347,24 @@ impl UserStore for MySqlStore {
             insert_revocation(&mut tx, revocation).await?;
             insert_events(&mut tx, events).await?;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_TERM_GRAMS, trigrams};
+
+    #[test]
+    fn a_term_is_split_into_its_distinct_trigrams() {
+        assert_eq!(trigrams("ab"), None);
+        assert_eq!(trigrams("zoë"), Some(vec!["zoë".to_owned()]));
+        assert_eq!(
+            trigrams("aaaab"),
+            Some(vec!["aaa".to_owned(), "aab".to_owned()])
+        );
+        let long = "x".repeat(10) + &('a'..='z').collect::<String>() + &"y".repeat(80);
+        let grams = trigrams(&long).expect("grams");
+        assert!(grams.len() <= MAX_TERM_GRAMS && grams.len() > MAX_TERM_GRAMS / 2);
+        assert!(grams.iter().all(|g| long.contains(g.as_str())));
     }
 }

@@ -100,21 +100,40 @@ impl UserStore for PgStore {
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
         // ILIKE folds case per the database's locale (Unicode, not only
-        // ASCII); the wildcards of the query are escaped so they match literally.
+        // ASCII); the wildcards of the query are escaped so they match
+        // literally. With pg_trgm (migration 0014) ILIKE uses a trigram index
+        // for terms of three or more characters; the planner walks the
+        // primary key instead when the term is common.
         let pattern = query.map(|q| format!("%{}%", escape_like(q)));
         let after = after.map(|a| a.to_string());
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM user_account \
-             WHERE ($1::text IS NULL OR user_id > $1) \
-               AND ($2::text IS NULL OR email ILIKE $2 ESCAPE '!' OR username ILIKE $2 ESCAPE '!') \
-             ORDER BY user_id ASC LIMIT $3"
-        );
+        let mut sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE TRUE");
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if after.is_some() {
+            sql.push_str(&format!(" AND user_id > {}", param()));
+        }
+        if pattern.is_some() {
+            let p = param();
+            sql.push_str(&format!(
+                " AND (email ILIKE {p} ESCAPE '!' OR username ILIKE {p} ESCAPE '!')"
+            ));
+        }
+        sql.push_str(&format!(" ORDER BY user_id ASC LIMIT {}", param()));
         let rows = retry(|| {
-            sqlx::query_as::<_, UserRow>(&sql)
-                .bind(after.as_deref())
-                .bind(pattern.as_deref())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+            // Not a cached statement: a generic plan cannot know whether the
+            // term is rare (use the trigram index) or common (walk the primary
+            // key); an unnamed statement is planned for the term it carries.
+            let mut q = sqlx::query_as::<_, UserRow>(&sql).persistent(pattern.is_none());
+            if let Some(after) = &after {
+                q = q.bind(after);
+            }
+            if let Some(pattern) = &pattern {
+                q = q.bind(pattern);
+            }
+            q.bind(i64::from(limit)).fetch_all(&self.pool)
         })
         .await?;
         convert(rows)

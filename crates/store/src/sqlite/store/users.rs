@@ -11,7 +11,8 @@ use super::links::insert_link;
 use super::mail::queue_in;
 use crate::retry::TxError;
 use crate::rows::{
-    CredentialsRow, Text, USER_COLUMNS, UserRow, escape_like, parse_uuid, roles_to_json, to_millis,
+    CredentialsRow, SEARCH_FEW, TRIGRAM, Text, USER_COLUMNS, UserRow, escape_like, parse_uuid,
+    roles_to_json, to_millis,
 };
 use crate::sqlite::{SqliteStore, insert_events, insert_revocation, retry};
 
@@ -98,10 +99,44 @@ impl UserStore for SqliteStore {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
+        let after = after.map(|a| a.to_string());
+        // A term the trigram index can answer (3+ characters) that few
+        // accounts match: take the matches from the index, then order them.
+        // A term most accounts match is cheaper the other way round: walk
+        // the accounts in id order until a page is full (see SEARCH_FEW).
+        if let Some(term) = query.filter(|q| q.chars().count() >= TRIGRAM) {
+            let phrase = format!("\"{}\"", term.replace('"', "\"\""));
+            let matches: i64 = retry(|| {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM user_search \
+                     WHERE user_search MATCH ?1 LIMIT ?2)",
+                )
+                .bind(&phrase)
+                .bind(SEARCH_FEW)
+                .fetch_one(&self.pool)
+            })
+            .await?;
+            if matches < SEARCH_FEW {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM user_account \
+                     WHERE user_id IN (SELECT user_id FROM user_search WHERE user_search MATCH ?1) \
+                       AND (?2 IS NULL OR user_id > ?2) \
+                     ORDER BY user_id ASC LIMIT ?3"
+                );
+                let rows = retry(|| {
+                    sqlx::query_as::<_, UserRow>(&sql)
+                        .bind(&phrase)
+                        .bind(after.as_deref())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                })
+                .await?;
+                return convert(rows);
+            }
+        }
         // E-mails are stored lower-cased; SQLite's LIKE folds ASCII case, so a
         // lower-cased pattern matches e-mails fully and usernames ASCII-insensitively.
         let pattern = query.map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
-        let after = after.map(|a| a.to_string());
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM user_account \
              WHERE (?1 IS NULL OR user_id > ?1) \
