@@ -82,9 +82,10 @@ SELECT CONCAT(LOWER(LPAD(HEX(n), 8, '0')), '-0000-7000-8000-', LOWER(LPAD(HEX(n)
 FROM seq;
 SQL
     # The search trigrams of these accounts, with the statement that fills
-    # them for existing accounts in the migration (sign-up writes its own).
+    # them for existing accounts in the migration (sign-up writes its own,
+    # so the admin's are there already: IGNORE).
     sed -n '/^INSERT INTO user_search_gram/,$p' crates/store/migrations/mysql/0014_user_search.sql |
-      mysql -h 127.0.0.1 -u root "$db"
+      sed 's/^INSERT INTO/INSERT IGNORE INTO/' | mysql -h 127.0.0.1 -u root "$db"
     mysql -h 127.0.0.1 -u root "$db" -e "ANALYZE TABLE user_account, user_search_gram" >/dev/null
     ;;
   sqlite)
