@@ -33,7 +33,15 @@ pub struct ClientRegistry {
     /// The running server's deny-list, updated at once on deletion (the
     /// command line has none: servers learn of it through the feed).
     denylist: Option<Arc<DenyList>>,
+    /// The running server's remembered clients, forgotten at once when
+    /// a client changes here.
+    checks: Option<Arc<ClientChecks>>,
 }
+
+/// Clients as the store gave them and when, to authenticate introspection
+/// callers without a store read each (kept `session_cache_ttl` at most).
+pub(crate) type ClientChecks =
+    quick_cache::sync::Cache<ClientId, (OAuthClient, chrono::DateTime<chrono::Utc>)>;
 
 impl AuthService {
     /// The client registry, over this service's store, clock and deny-list.
@@ -44,6 +52,7 @@ impl AuthService {
             self.settings.revocation_ttl(),
         )
         .with_denylist(self.denylist.clone())
+        .forgetting_in(self.client_checks.clone())
     }
 }
 
@@ -60,6 +69,19 @@ impl ClientRegistry {
             clock,
             revocation_ttl,
             denylist: None,
+            checks: None,
+        }
+    }
+
+    fn forgetting_in(mut self, checks: Arc<ClientChecks>) -> Self {
+        self.checks = Some(checks);
+        self
+    }
+
+    /// Drops what this server remembers of a client that is changing.
+    fn forget(&self, id: &ClientId) {
+        if let Some(checks) = &self.checks {
+            checks.remove(id);
         }
     }
 
@@ -141,12 +163,14 @@ impl ClientRegistry {
             .update_client(&client, &[event])
             .await
             .map_err(not_found("client"))?;
+        self.forget(&client.id);
         self.audit("client_update", actor, &client.id, ctx).await;
         Ok(client)
     }
 
     /// Gives a confidential client a new secret, returned here and never
-    /// again; the old one stops working at once.
+    /// again; the old one stops working at once (at introspection on other
+    /// instances, within `session_cache_ttl`: see `authenticate_reader`).
     pub async fn rotate_secret(
         &self,
         actor: Option<Actor>,
@@ -172,6 +196,7 @@ impl ClientRegistry {
             .rotate_client_secret(&client.id, &hash, now, &[event])
             .await
             .map_err(not_found("client"))?;
+        self.forget(&client.id);
         self.audit("client_secret_rotate", actor, &client.id, ctx)
             .await;
         client.secret_hash = Some(hash);
@@ -210,6 +235,7 @@ impl ClientRegistry {
         }
         .into_outbox(now);
         let deleted = self.store.delete_client(&id, &revocation, &[event]).await?;
+        self.forget(&id);
         if let Some(denylist) = &self.denylist {
             denylist.insert(&revocation);
             for session in &sessions {

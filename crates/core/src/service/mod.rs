@@ -261,6 +261,8 @@ pub const MAX_PAGE: u32 = 100;
 const VERIFIED_CACHE_ENTRIES: usize = 100_000;
 /// Session-token checks remembered (each for `session_cache_ttl` at most).
 const SESSION_CACHE_ENTRIES: usize = 100_000;
+/// Introspecting clients remembered (each for `session_cache_ttl` at most).
+const CLIENT_CACHE_ENTRIES: usize = 10_000;
 
 /// Published outbox events are kept this long past the last moment a
 /// revocation they carry can matter, for feed readers a little behind.
@@ -288,6 +290,8 @@ pub struct AuthService {
     /// Whether a user holds a role of `[mfa] required_for_roles`, and when
     /// the store said so (each kept for `session_cache_ttl` at most).
     gated_role_checks: quick_cache::sync::Cache<UserId, (bool, DateTime<Utc>)>,
+    /// Clients that called introspection (see `authenticate_reader`).
+    client_checks: Arc<clients::ClientChecks>,
     settings: AuthSettings,
     /// Runs the passkey ceremonies (`[webauthn]`).
     relying_party: crate::passkeys::RelyingParty,
@@ -351,6 +355,7 @@ impl AuthService {
             verified: VerifiedCache::new(VERIFIED_CACHE_ENTRIES),
             session_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
             gated_role_checks: quick_cache::sync::Cache::new(SESSION_CACHE_ENTRIES),
+            client_checks: Arc::new(quick_cache::sync::Cache::new(CLIENT_CACHE_ENTRIES)),
             store,
             clock,
             hasher,

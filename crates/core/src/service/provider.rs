@@ -427,18 +427,45 @@ impl AuthService {
         &self,
         credentials: &ClientCredentials,
     ) -> Result<OAuthClient, ProviderError> {
-        let invalid = || OAuthError::invalid_client("client authentication failed");
-        let id = credentials
-            .client_id
-            .as_deref()
-            .and_then(ClientId::parse)
-            .ok_or_else(invalid)?;
-        let client = self.store.find_client(&id).await?.ok_or_else(invalid)?;
-        match (client.kind, credentials.secret.as_deref()) {
-            (ClientKind::Confidential, Some(secret)) if client.verify_secret(secret) => Ok(client),
-            (ClientKind::Public, None) => Ok(client),
-            _ => Err(invalid().into()),
-        }
+        let id = presented_client_id(credentials)?;
+        let client = self
+            .store
+            .find_client(&id)
+            .await?
+            .ok_or_else(client_auth_failed)?;
+        check_client_secret(client, credentials)
+    }
+
+    /// [`Self::authenticate_client`] for introspection, which only reads:
+    /// the client's record may be up to `session_cache_ttl` old, so a
+    /// resource server's every check does not cost a store read. This
+    /// instance forgets a client it changes at once; on the others a
+    /// rotated or deleted client's old secret can introspect that much
+    /// longer, which mints or extends nothing. Unknown ids are never
+    /// remembered (each costs a read, as before).
+    pub async fn authenticate_reader(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<OAuthClient, ProviderError> {
+        let id = presented_client_id(credentials)?;
+        let now = self.clock.now();
+        let remembered = self
+            .client_checks
+            .get(&id)
+            .filter(|(_, at)| now - *at < self.settings.session_cache_ttl && *at <= now);
+        let client = match remembered {
+            Some((client, _)) => client,
+            None => {
+                let client = self
+                    .store
+                    .find_client(&id)
+                    .await?
+                    .ok_or_else(client_auth_failed)?;
+                self.client_checks.insert(id, (client.clone(), now));
+                client
+            }
+        };
+        check_client_secret(client, credentials)
     }
 
     /// `grant_type=authorization_code`: one exchange per code; a second
@@ -1006,6 +1033,34 @@ pub fn error_redirect(
     }
     params.push(("iss", issuer));
     with_query(redirect_uri, &params)
+}
+
+/// The one answer to every client-authentication failure (which of them
+/// it was is not told).
+fn client_auth_failed() -> OAuthError {
+    OAuthError::invalid_client("client authentication failed")
+}
+
+/// The client id a request presents, if it is one.
+fn presented_client_id(credentials: &ClientCredentials) -> Result<ClientId, OAuthError> {
+    credentials
+        .client_id
+        .as_deref()
+        .and_then(ClientId::parse)
+        .ok_or_else(client_auth_failed)
+}
+
+/// The presented secret against a client (RFC 6749 2.3.1): a confidential
+/// client by its secret, a public one by its id alone.
+fn check_client_secret(
+    client: OAuthClient,
+    credentials: &ClientCredentials,
+) -> Result<OAuthClient, ProviderError> {
+    match (client.kind, credentials.secret.as_deref()) {
+        (ClientKind::Confidential, Some(secret)) if client.verify_secret(secret) => Ok(client),
+        (ClientKind::Public, None) => Ok(client),
+        _ => Err(client_auth_failed().into()),
+    }
 }
 
 #[cfg(test)]

@@ -339,7 +339,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (client, token) = match client_and_token(&state, &headers, &body).await {
+    let (client, token) = match client_and_token(&state, &headers, &body, Reads::Only).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -391,7 +391,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (client, token) = match client_and_token(&state, &headers, &body).await {
+    let (client, token) = match client_and_token(&state, &headers, &body, Reads::AndWrites).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -402,20 +402,30 @@ pub async fn revoke(
     }
 }
 
+/// Whether the caller's request changes anything.
+enum Reads {
+    /// Introspection: the client may be authenticated from a record up
+    /// to `session_cache_ttl` old.
+    Only,
+    /// Revocation: the client is read from the store.
+    AndWrites,
+}
+
 /// The calling client, authenticated, and the `token` parameter: what
 /// introspection and revocation both start with.
 async fn client_and_token(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    reads: Reads,
 ) -> Result<(warden_core::clients::OAuthClient, String), Response> {
     let params = Params::read(headers, body).map_err(|e| oauth_error(&e))?;
     let credentials = credentials(headers, &params).map_err(|e| oauth_error(&e))?;
-    let client = state
-        .auth
-        .authenticate_client(&credentials)
-        .await
-        .map_err(provider_error)?;
+    let client = match reads {
+        Reads::Only => state.auth.authenticate_reader(&credentials).await,
+        Reads::AndWrites => state.auth.authenticate_client(&credentials).await,
+    }
+    .map_err(provider_error)?;
     let token = params.require("token").map_err(|e| oauth_error(&e))?;
     Ok((client, token.to_owned()))
 }

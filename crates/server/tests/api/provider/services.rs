@@ -194,3 +194,55 @@ async fn deleting_a_client_ends_the_sessions_users_opened_through_it() {
     // A second delete finds nothing.
     assert_eq!(delete().await.status(), 404);
 }
+
+/// Introspection authenticates its caller from a client record at most
+/// `session_cache_ttl` old: a change made through this instance counts at
+/// once, one made elsewhere (another instance, the CLI) once that passed.
+#[tokio::test]
+async fn introspection_sees_client_changes_here_at_once_and_elsewhere_within_the_cache_ttl() {
+    let app = spawn_app().await;
+    let admin = app.new_admin().await;
+    let billing = service(&app, &admin).await;
+    let body: Value = token(&app, &billing, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&app, &billing, &access).await.status(), 200);
+
+    // Here: the admin API rotates the secret; the old one fails at once.
+    let rotated = app
+        .client
+        .post(app.url(&format!("/v1/admin/clients/{}/secret", billing.id)))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let current = Registered {
+        id: billing.id.clone(),
+        secret: rotated["client_secret"].as_str().map(str::to_owned),
+    };
+    let stale = introspect(&app, &billing, &access).await;
+    assert_oauth_error(stale, 401, "invalid_client").await;
+    let fresh = introspect(&app, &current, &access).await;
+    assert_eq!(fresh.status(), 200);
+
+    // Elsewhere: a registry over the same store, as another instance or
+    // `warden client rotate-secret` has. Refused once the TTL has passed.
+    let elsewhere = warden_core::ClientRegistry::new(
+        app.auth.store(),
+        std::sync::Arc::new(app.clock.clone()),
+        app.auth.settings().revocation_ttl(),
+    );
+    elsewhere
+        .rotate_secret(None, &billing.id, &warden_core::RequestContext::default())
+        .await
+        .expect("rotate elsewhere");
+    app.clock
+        .advance(app.auth.settings().session_cache_ttl + chrono::Duration::milliseconds(1));
+    let stale = introspect(&app, &current, &access).await;
+    assert_oauth_error(stale, 401, "invalid_client").await;
+}
