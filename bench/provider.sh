@@ -142,20 +142,28 @@ codes=$((secs * 4000))
 
 echo "== POST /oauth2/token client_credentials ($conns connections)"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/cc.lua" "$base/oauth2/token"
+# PROFILE=introspect|exchange: perf samples the server during that run
+# (the exchange: without openid); the report goes to $PROFILE_OUT,
+# default /tmp/warden-<name>.perf.
+profile() {
+  perf_pid=
+  if [ "${PROFILE:-}" = "$1" ]; then
+    perf record -F 499 -g -p "$pid" -o "${PROFILE_OUT:-/tmp/warden-$1.perf}" -- sleep "$secs" 2>/dev/null &
+    perf_pid=$!
+  fi
+}
+profiled() { if [ -n "${perf_pid:-}" ]; then wait "$perf_pid"; fi; }
 echo "== POST /oauth2/introspect ($conns connections)"
-# PROFILE=introspect: perf samples the server meanwhile (report in
-# $PROFILE_OUT, default /tmp/warden-introspect.perf).
-if [ "${PROFILE:-}" = introspect ]; then
-  perf record -F 499 -g -p "$pid" -o "${PROFILE_OUT:-/tmp/warden-introspect.perf}" -- sleep "$secs" 2>/dev/null &
-  perf_pid=$!
-fi
+profile introspect
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/introspect.lua" "$base/oauth2/introspect"
-if [ -n "${perf_pid:-}" ]; then wait "$perf_pid"; fi
+profiled
 for scope in "email" "openid email"; do
   make_codes "$scope" "$codes" "$work/codes"
   sed -i "1i args_basic = \"$web_basic\"; verifier = \"$(printf 'v%.0s' $(seq 43))\"" "$work/exchange.lua"
   echo "== POST /oauth2/token authorization_code, scope \"$scope\" ($conns connections, $codes codes made)"
+  if [ "$scope" = email ]; then profile exchange; fi
   # Short enough that the codes (60 s) neither run out nor expire.
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/exchange.lua" "$base/oauth2/token" -- "$work/codes" 2
+  profiled
   sed -i '1d' "$work/exchange.lua"
 done
