@@ -23,23 +23,13 @@ port=18493
 base="http://127.0.0.1:$port"
 db="warden_bench_$$"
 kek=$(head -c 32 /dev/urandom | base64 -w0)
-case "$backend" in
-  sqlite) url="sqlite://$data/warden.db" ;;
-  postgres)
-    psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
-    url="postgres://postgres@127.0.0.1:5432/$db" ;;
-  mysql)
-    mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $db"
-    url="mysql://root@127.0.0.1:3306/$db" ;;
-  *) echo "usage: $0 [sqlite|postgres|mysql] [seconds]" >&2; exit 2 ;;
-esac
+. bench/lib.sh
+url=$(fresh_database "$backend" "$db" "$data") ||
+  { echo "usage: $0 [sqlite|postgres|mysql] [seconds]" >&2; exit 2; }
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  case "$backend" in
-    postgres) psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $db" ;;
-    mysql) mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db" ;;
-  esac
+  drop_database "$backend" "$db"
   rm -rf "$data"
 }
 pid=

@@ -23,16 +23,10 @@ work=$(mktemp -d)
 port=18491
 base="http://127.0.0.1:$port"
 db="warden_bench_$$"
-case "$backend" in
-  sqlite) ;;
-  postgres)
-    psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
-    export WARDEN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" ;;
-  mysql)
-    mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $db"
-    export WARDEN_DATABASE_URL="mysql://root@127.0.0.1:3306/$db" ;;
-  *) echo "usage: $0 [seconds] [sqlite|postgres|mysql]" >&2; exit 2 ;;
-esac
+. bench/lib.sh
+WARDEN_DATABASE_URL=$(fresh_database "$backend" "$db" "$data") ||
+  { echo "usage: $0 [seconds] [sqlite|postgres|mysql]" >&2; exit 2; }
+export WARDEN_DATABASE_URL
 if [ "$backend" != sqlite ]; then
   WARDEN_KEYS_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
   export WARDEN_KEYS_ENCRYPTION_KEY WARDEN_ISSUER="$base"
@@ -41,10 +35,7 @@ pid=
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  case "$backend" in
-    postgres) psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $db" ;;
-    mysql) mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db" ;;
-  esac
+  drop_database "$backend" "$db"
   rm -rf "$data" "$work"
 }
 trap cleanup EXIT

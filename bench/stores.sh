@@ -17,27 +17,16 @@ lua=$(mktemp -d)
 db="warden_bench_$$"
 port=18482
 base="http://127.0.0.1:$port"
-case "$backend" in
-  sqlite) url="" ;;
-  postgres)
-    psql -q -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE $db"
-    url="postgres://postgres@127.0.0.1:5432/$db" ;;
-  mysql)
-    mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $db"
-    url="mysql://root@127.0.0.1:3306/$db" ;;
-  *) echo "unknown backend $backend" >&2; exit 2 ;;
-esac
+. bench/lib.sh
+url=$(fresh_database "$backend" "$db" "$data")
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  case "$backend" in
-    postgres) psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" ;;
-    mysql) mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db" ;;
-  esac
+  drop_database "$backend" "$db"
   rm -rf "$data" "$lua"
 }
 kek=$(head -c 32 /dev/urandom | base64)
-if [ -n "$url" ]; then export WARDEN_DATABASE_URL="$url"; fi
+export WARDEN_DATABASE_URL="$url"
 WARDEN_LOG_LEVEL=warn WARDEN_KEYS_ENCRYPTION_KEY="$kek" WARDEN_DATABASE_MAX_CONNECTIONS=${CHAINS:-16} \
   "$bin" serve --http "127.0.0.1:$port" --grpc 127.0.0.1:0 --data-dir "$data" >/dev/null 2>&1 &
 pid=$!
